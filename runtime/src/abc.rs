@@ -1,0 +1,5 @@
+//! The traits through which a run can be customised (Trio's `trio.abc`).
+
+pub use crate::core::clock::Clock;
+pub use crate::core::instrument::Instrument;
+pub use crate::core::policy::SchedulePolicy;

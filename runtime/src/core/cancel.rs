@@ -1,0 +1,706 @@
+//! Cancel scopes (where a cancellation comes from) and cancel statuses (how it propagates).
+//!
+//! As in Trio, the two are kept apart. A [`CancelScope`] is the user's handle: deadline, shield,
+//! `cancel()`. A `CancelStatus` is the node of the propagation tree that an *active* scope owns:
+//! it knows its parent status, its child statuses and the waits registered under it, and caches
+//! whether it is effectively cancelled. Changing a scope recalculates its status; a status that
+//! becomes cancelled aborts its waits and recurses into its children.
+//!
+//! Rust adds one wrinkle: one task may poll several scopes side by side (`join!`). So the
+//! "current status" is not a per-task stack but whatever the innermost scope future being polled
+//! installed; after polling its body a scope restores its status's *current* parent, which is
+//! what lets `started()` re-parent a task's statuses from one nursery to another.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+
+use super::clock::Instant;
+use super::runtime::Runtime;
+use super::wait::{WaitList, WaitRecord};
+use crate::error::{Error, Result, TooSlow};
+
+// ===== CancelStatus =====
+
+pub(crate) struct CancelStatus {
+    /// The scope that owns this status; `None` for the root and for a `start` call's private
+    /// status, which only pass their parent's state through.
+    scope: Option<Rc<ScopeState>>,
+    parent: RefCell<Option<Rc<CancelStatus>>>,
+    children: RefCell<Vec<Weak<CancelStatus>>>,
+    /// Invariant: equals `scope.cancel_called || (!scope.shield && parent.effectively_cancelled)`
+    /// (for a scopeless status, the parent's value). Recomputed by `recalculate`.
+    effectively_cancelled: Cell<bool>,
+    waits: RefCell<WaitList>,
+}
+
+impl CancelStatus {
+    pub(crate) fn root() -> Rc<CancelStatus> {
+        Rc::new(CancelStatus {
+            scope: None,
+            parent: RefCell::new(None),
+            children: RefCell::new(Vec::new()),
+            effectively_cancelled: Cell::new(false),
+            waits: RefCell::new(WaitList::default()),
+        })
+    }
+
+    pub(crate) fn new_child(parent: &Rc<CancelStatus>, scope: Option<Rc<ScopeState>>) -> Rc<CancelStatus> {
+        let status = Rc::new(CancelStatus {
+            scope,
+            parent: RefCell::new(Some(parent.clone())),
+            children: RefCell::new(Vec::new()),
+            effectively_cancelled: Cell::new(false),
+            waits: RefCell::new(WaitList::default()),
+        });
+        status.effectively_cancelled.set(status.compute());
+        parent.add_child(&status);
+        status
+    }
+
+    fn add_child(&self, child: &Rc<CancelStatus>) {
+        let mut children = self.children.borrow_mut();
+        if children.len() >= 16 && children.len().is_power_of_two() {
+            children.retain(|c| c.strong_count() > 0);
+        }
+        children.push(Rc::downgrade(child));
+    }
+
+    fn compute(&self) -> bool {
+        let parent_cancelled = self.parent.borrow().as_ref().is_some_and(|p| p.effectively_cancelled.get());
+        match &self.scope {
+            None => parent_cancelled,
+            Some(scope) => scope.cancel_called.get() || (!scope.shield.get() && parent_cancelled),
+        }
+    }
+
+    pub(crate) fn effectively_cancelled(&self) -> bool {
+        self.effectively_cancelled.get()
+    }
+
+    pub(crate) fn parent(&self) -> Option<Rc<CancelStatus>> {
+        self.parent.borrow().clone()
+    }
+
+    /// Whether a cancellation of the parent reaches this status (Trio's
+    /// `parent_cancellation_is_visible_to_us`).
+    fn parent_cancellation_visible(&self) -> bool {
+        let shielded = self.scope.as_ref().is_some_and(|s| s.shield.get());
+        !shielded && self.parent.borrow().as_ref().is_some_and(|p| p.effectively_cancelled.get())
+    }
+
+    /// Whether a cancellation arriving at this scope's exit is this scope's to catch: it was
+    /// cancelled, and the cancellation did not also come from outside.
+    pub(crate) fn catches_cancellation(&self) -> bool {
+        self.scope.as_ref().is_some_and(|s| s.cancel_called.get()) && !self.parent_cancellation_visible()
+    }
+
+    pub(crate) fn register_wait(&self, wait: Rc<dyn WaitRecord>) {
+        self.waits.borrow_mut().push(wait);
+    }
+
+    pub(crate) fn recalculate(self: &Rc<CancelStatus>) {
+        let new = self.compute();
+        if new == self.effectively_cancelled.get() {
+            return;
+        }
+        self.effectively_cancelled.set(new);
+        if new {
+            let waits = self.waits.borrow_mut().take();
+            for wait in waits {
+                wait.abort();
+            }
+        }
+        let children: Vec<Rc<CancelStatus>> = self.children.borrow().iter().filter_map(Weak::upgrade).collect();
+        for child in children {
+            child.recalculate();
+        }
+    }
+
+    /// Removes this status from its parent's children (the scope exited).
+    pub(crate) fn detach(self: &Rc<CancelStatus>) {
+        if let Some(parent) = self.parent.borrow().as_ref() {
+            let me = Rc::downgrade(self);
+            parent.children.borrow_mut().retain(|c| !Weak::ptr_eq(c, &me) && c.strong_count() > 0);
+        }
+    }
+
+    /// Moves every child status and every registered wait of `self` to `new_parent`.
+    pub(crate) fn move_contents_to(self: &Rc<CancelStatus>, new_parent: &Rc<CancelStatus>) {
+        let children: Vec<Rc<CancelStatus>> =
+            self.children.borrow_mut().drain(..).filter_map(|c| c.upgrade()).collect();
+        for child in children {
+            *child.parent.borrow_mut() = Some(new_parent.clone());
+            new_parent.add_child(&child);
+            child.recalculate();
+        }
+        let waits = self.waits.borrow_mut().take();
+        if new_parent.effectively_cancelled() {
+            for wait in waits {
+                wait.abort();
+            }
+        } else {
+            new_parent.waits.borrow_mut().extend(waits);
+        }
+    }
+
+    /// The earliest deadline that applies here: outward through scopes until a shield.
+    pub(crate) fn effective_deadline(self: &Rc<CancelStatus>) -> Option<Instant> {
+        if self.effectively_cancelled() {
+            return Some(Instant::ZERO);
+        }
+        let mut deadline: Option<Instant> = None;
+        let mut node = Some(self.clone());
+        while let Some(status) = node {
+            if let Some(scope) = &status.scope {
+                if let Some(d) = scope.deadline.get() {
+                    deadline = Some(deadline.map_or(d, |cur| cur.min(d)));
+                }
+                if scope.shield.get() {
+                    break;
+                }
+            }
+            node = status.parent();
+        }
+        deadline
+    }
+}
+
+// ===== ScopeState =====
+
+static SCOPE_SEQ: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) struct ScopeState {
+    /// Creation order, the tie-break between equal deadlines (never an address).
+    pub(crate) seq: u64,
+    pub(crate) deadline: Cell<Option<Instant>>,
+    relative: Cell<Option<Duration>>,
+    pub(crate) shield: Cell<bool>,
+    pub(crate) cancel_called: Cell<bool>,
+    cancelled_caught: Cell<bool>,
+    /// Set by `run()` (or by a nursery): a scope is entered at most once.
+    claimed: Cell<bool>,
+    /// The status while the scope is active, `None` before entry and after exit.
+    status: RefCell<Option<Rc<CancelStatus>>>,
+    /// The key of this scope's entry in the runtime's timer map, while one is registered.
+    pub(crate) timer: Cell<Option<(Instant, u64)>>,
+}
+
+impl ScopeState {
+    fn new() -> ScopeState {
+        ScopeState {
+            seq: SCOPE_SEQ.fetch_add(1, Ordering::Relaxed),
+            deadline: Cell::new(None),
+            relative: Cell::new(None),
+            shield: Cell::new(false),
+            cancel_called: Cell::new(false),
+            cancelled_caught: Cell::new(false),
+            claimed: Cell::new(false),
+            status: RefCell::new(None),
+            timer: Cell::new(None),
+        }
+    }
+
+    pub(crate) fn cancel(self: &Rc<ScopeState>) {
+        if self.cancel_called.get() {
+            return;
+        }
+        self.cancel_called.set(true);
+        self.update_timer();
+        let status = self.status.borrow().clone();
+        if let Some(status) = status {
+            status.recalculate();
+        }
+    }
+
+    /// Keeps the runtime's timer map in step with the deadline: registered while the scope is
+    /// active, not yet cancelled, and has a deadline (as Trio does).
+    fn update_timer(self: &Rc<ScopeState>) {
+        let want = if self.status.borrow().is_some() && !self.cancel_called.get() {
+            self.deadline.get().map(|d| (d, self.seq))
+        } else {
+            None
+        };
+        if want == self.timer.get() {
+            return;
+        }
+        let old = self.timer.replace(want);
+        Runtime::with_opt(|rt| rt.retime_scope(self, old, want));
+    }
+
+    /// Enters the scope under `parent`: resolves a relative deadline, creates the status,
+    /// registers the deadline, and cancels at once if the deadline has already passed.
+    pub(crate) fn enter(
+        self: &Rc<ScopeState>,
+        parent: &Rc<CancelStatus>,
+        now: impl Fn() -> Instant,
+    ) -> Rc<CancelStatus> {
+        if let Some(relative) = self.relative.take() {
+            // Too far in the future to represent means "no deadline", never an overflow panic.
+            self.deadline.set(now().checked_add(relative));
+        }
+        let status = CancelStatus::new_child(parent, Some(self.clone()));
+        *self.status.borrow_mut() = Some(status.clone());
+        if let Some(deadline) = self.deadline.get() {
+            if deadline <= now() {
+                self.cancel();
+            }
+        }
+        self.update_timer();
+        status
+    }
+
+    /// Leaves the scope: unregisters the deadline and detaches the status.
+    pub(crate) fn exit(self: &Rc<ScopeState>) {
+        let status = self.status.borrow_mut().take();
+        self.update_timer();
+        if let Some(status) = status {
+            status.detach();
+        }
+    }
+
+    pub(crate) fn new_entered(parent: &Rc<CancelStatus>) -> (Rc<ScopeState>, Rc<CancelStatus>) {
+        let state = Rc::new(ScopeState::new());
+        state.claimed.set(true);
+        let status = CancelStatus::new_child(parent, Some(state.clone()));
+        *state.status.borrow_mut() = Some(status.clone());
+        (state, status)
+    }
+
+    pub(crate) fn set_cancelled_caught(&self) {
+        self.cancelled_caught.set(true);
+    }
+}
+
+// ===== CancelScope =====
+
+/// A region of code that can be cancelled: by [`cancel`](CancelScope::cancel), by a deadline,
+/// or by an enclosing scope — unless [shielded](CancelScope::set_shield). Trio's `CancelScope`.
+///
+/// A `CancelScope` is a cheap handle (`Clone`): keep one to cancel the scope or move its
+/// deadline from anywhere — another task included — while [`run`](CancelScope::run) executes
+/// the body inside it.
+///
+/// Cancellation is level-triggered: once the scope is cancelled, every checkpoint inside it
+/// returns `Err(Cancelled)`, not just the first. When the `Cancelled` error reaches the end of
+/// the body, the scope catches it if it is the outermost cancelled scope of an unshielded chain,
+/// and `run` returns `Ok(None)`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trio::CancelScope;
+///
+/// trio::run(async {
+///     let scope = CancelScope::with_timeout(Duration::from_millis(10));
+///     let outcome = scope
+///         .run(async {
+///             trio::sleep(Duration::from_secs(3600)).await?;
+///             Ok("slept an hour")
+///         })
+///         .await
+///         .unwrap();
+///     assert_eq!(outcome, None); // the deadline cancelled the sleep
+///     assert!(scope.cancelled_caught());
+/// });
+/// ```
+#[derive(Clone)]
+pub struct CancelScope {
+    pub(crate) state: Rc<ScopeState>,
+}
+
+impl CancelScope {
+    /// A scope with no deadline, not shielded.
+    pub fn new() -> CancelScope {
+        CancelScope { state: Rc::new(ScopeState::new()) }
+    }
+
+    /// A scope cancelled at `deadline`.
+    pub fn with_deadline(deadline: Instant) -> CancelScope {
+        let scope = CancelScope::new();
+        scope.state.deadline.set(Some(deadline));
+        scope
+    }
+
+    /// A scope cancelled `timeout` after it is entered (Trio's `relative_deadline`). A timeout
+    /// too large to add to the current time means no deadline.
+    pub fn with_timeout(timeout: Duration) -> CancelScope {
+        let scope = CancelScope::new();
+        scope.state.relative.set(Some(timeout));
+        scope
+    }
+
+    /// A shielded scope: cancellations from outside do not reach its body.
+    pub fn shielded() -> CancelScope {
+        let scope = CancelScope::new();
+        scope.state.shield.set(true);
+        scope
+    }
+
+    /// Runs `body` inside this scope.
+    ///
+    /// Returns `Ok(Some(value))` if the body finished, `Ok(None)` if this scope caught the
+    /// cancellation that ended it, and `Err(e)` for any other error — including a cancellation
+    /// that belongs to an enclosing scope, which `?` should carry outward.
+    ///
+    /// # Panics
+    ///
+    /// If this scope was already entered: a scope runs at most one body (Trio raises
+    /// `RuntimeError`). Panics, too, outside [`trio::run`](crate::run).
+    ///
+    /// # Cancellation
+    ///
+    /// Entering and leaving a scope is not a checkpoint.
+    #[track_caller]
+    pub fn run<F, T>(&self, body: F) -> ScopeRun<F>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        if self.state.claimed.replace(true) {
+            panic!(
+                "this CancelScope was already entered: each scope runs one body; create a new \
+                 CancelScope (or clone the handle before the first run to control it)"
+            );
+        }
+        ScopeRun { scope: self.state.clone(), active: None, body }
+    }
+
+    /// Cancels the scope: every checkpoint inside it now returns `Err(Cancelled)`, and tasks
+    /// blocked inside it wake at once. Idempotent. Synchronous: never a checkpoint.
+    pub fn cancel(&self) {
+        self.state.cancel();
+    }
+
+    /// `true` once [`cancel`](CancelScope::cancel) was called or the deadline expired. Never
+    /// reverts.
+    pub fn cancel_called(&self) -> bool {
+        self.state.cancel_called.get()
+    }
+
+    /// `true` if this scope caught a cancellation when its body ended.
+    pub fn cancelled_caught(&self) -> bool {
+        self.state.cancelled_caught.get()
+    }
+
+    /// The absolute deadline, if any. Before entry, a scope made with
+    /// [`with_timeout`](CancelScope::with_timeout) has none yet.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.state.deadline.get()
+    }
+
+    /// Sets or clears the deadline. Takes effect at once on a running scope: a deadline in the
+    /// past cancels it at the next scheduling step, waking any task blocked inside.
+    ///
+    /// # Panics
+    ///
+    /// If the scope still holds a timeout (made with `with_timeout` and not yet entered): a
+    /// scope has a deadline or a timeout, not both.
+    #[track_caller]
+    pub fn set_deadline(&self, deadline: impl Into<Option<Instant>>) {
+        if self.state.relative.get().is_some() {
+            panic!("this CancelScope has a timeout that is not resolved yet: a scope takes a deadline or a timeout, not both; set the deadline after the scope is entered, or use CancelScope::with_deadline");
+        }
+        self.state.deadline.set(deadline.into());
+        self.state.update_timer();
+    }
+
+    /// The timeout of a scope made with [`with_timeout`](CancelScope::with_timeout) that has
+    /// not been entered yet.
+    pub fn relative_deadline(&self) -> Option<Duration> {
+        self.state.relative.get()
+    }
+
+    /// Changes the timeout of a scope that has not been entered yet.
+    ///
+    /// # Panics
+    ///
+    /// If the scope was already entered, or has an absolute deadline.
+    #[track_caller]
+    pub fn set_relative_deadline(&self, timeout: Option<Duration>) {
+        if self.state.status.borrow().is_some() || (self.state.claimed.get() && self.state.relative.get().is_none()) {
+            panic!("the relative deadline of a CancelScope can only be changed before it is entered; use set_deadline on a running scope");
+        }
+        if timeout.is_some() && self.state.deadline.get().is_some() {
+            panic!("this CancelScope already has a deadline: a scope takes a deadline or a timeout, not both");
+        }
+        self.state.relative.set(timeout);
+    }
+
+    /// `true` if the scope is shielded.
+    pub fn shield(&self) -> bool {
+        self.state.shield.get()
+    }
+
+    /// Shields or unshields the scope. Takes effect at once: unshielding inside a cancelled
+    /// outer scope wakes tasks blocked in this one with `Cancelled`.
+    pub fn set_shield(&self, shield: bool) {
+        if self.state.shield.replace(shield) == shield {
+            return;
+        }
+        let status = self.state.status.borrow().clone();
+        if let Some(status) = status {
+            status.recalculate();
+        }
+    }
+
+    /// `true` while a body runs inside the scope.
+    pub fn is_active(&self) -> bool {
+        self.state.status.borrow().is_some()
+    }
+}
+
+impl Default for CancelScope {
+    fn default() -> Self {
+        CancelScope::new()
+    }
+}
+
+impl fmt::Debug for CancelScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelScope")
+            .field("deadline", &self.state.deadline.get())
+            .field("relative_deadline", &self.state.relative.get())
+            .field("shield", &self.state.shield.get())
+            .field("cancel_called", &self.state.cancel_called.get())
+            .field("cancelled_caught", &self.state.cancelled_caught.get())
+            .field("active", &self.is_active())
+            .finish()
+    }
+}
+
+// ===== ScopeRun =====
+
+/// Keeps a scope entered; leaving (normally or by drop) exits it.
+struct ActiveScope {
+    scope: Rc<ScopeState>,
+    status: Rc<CancelStatus>,
+}
+
+impl Drop for ActiveScope {
+    fn drop(&mut self) {
+        self.scope.exit();
+    }
+}
+
+pin_project! {
+    /// The future returned by [`CancelScope::run`] and the `move_on_*` functions.
+    #[must_use = "a cancel scope does nothing unless awaited"]
+    pub struct ScopeRun<F> {
+        scope: Rc<ScopeState>,
+        active: Option<ActiveScope>,
+        #[pin]
+        body: F,
+    }
+}
+
+impl<F> fmt::Debug for ScopeRun<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeRun").field("scope", &CancelScope { state: self.scope.clone() }).finish_non_exhaustive()
+    }
+}
+
+impl<F, T> Future for ScopeRun<F>
+where
+    F: Future<Output = Result<T>>,
+{
+    type Output = Result<Option<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Option<T>>> {
+        let this = self.project();
+        let status = match this.active {
+            Some(active) => active.status.clone(),
+            None => {
+                let status = Runtime::with(|rt| {
+                    let parent = rt.current_status();
+                    this.scope.enter(&parent, || rt.now())
+                });
+                *this.active = Some(ActiveScope { scope: this.scope.clone(), status: status.clone() });
+                status
+            }
+        };
+        let result = match in_status(&status, || this.body.poll(cx)) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(result) => result,
+        };
+        let catches = status.catches_cancellation();
+        let active = this.active.take();
+        drop(active);
+        Poll::Ready(match result {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if catches => match error.without_cancellations() {
+                (true, None) => {
+                    this.scope.set_cancelled_caught();
+                    Ok(None)
+                }
+                (removed, Some(rest)) => {
+                    if removed {
+                        this.scope.set_cancelled_caught();
+                    }
+                    Err(rest)
+                }
+                (false, None) => unreachable!("an error is never empty"),
+            },
+            Err(error) => Err(error),
+        })
+    }
+}
+
+/// Polls `f` with `status` as the current cancel status, restoring its parent afterwards (also
+/// if `f` panics).
+pub(crate) fn in_status<R>(status: &Rc<CancelStatus>, f: impl FnOnce() -> R) -> R {
+    struct Restore<'a>(&'a Rc<CancelStatus>);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            Runtime::with_opt(|rt| rt.set_current_status(self.0.parent()));
+        }
+    }
+    Runtime::with(|rt| rt.set_current_status(Some(status.clone())));
+    let _restore = Restore(status);
+    f()
+}
+
+// ===== move_on / fail =====
+
+/// Runs `body`, cancelling it if it takes longer than `timeout`; `Ok(None)` if it was cut
+/// short (Trio's `move_on_after`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let result = trio::move_on_after(Duration::from_millis(5), async {
+///         trio::sleep(Duration::from_secs(10)).await?;
+///         Ok("done")
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(result, None);
+/// });
+/// ```
+#[track_caller]
+pub fn move_on_after<F, T>(timeout: Duration, body: F) -> ScopeRun<F>
+where
+    F: Future<Output = Result<T>>,
+{
+    CancelScope::with_timeout(timeout).run(body)
+}
+
+/// Runs `body`, cancelling it at `deadline`; `Ok(None)` if it was cut short (Trio's
+/// `move_on_at`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let deadline = trio::current_time() + Duration::from_secs(60);
+///     let result = trio::move_on_at(deadline, async { Ok(1 + 1) }).await.unwrap();
+///     assert_eq!(result, Some(2));
+/// });
+/// ```
+#[track_caller]
+pub fn move_on_at<F, T>(deadline: Instant, body: F) -> ScopeRun<F>
+where
+    F: Future<Output = Result<T>>,
+{
+    CancelScope::with_deadline(deadline).run(body)
+}
+
+/// Runs `body`, failing with [`TooSlow`] if it takes longer than `timeout` (Trio's
+/// `fail_after`).
+///
+/// # Errors
+///
+/// [`TooSlow`] (inside [`Error`]) if the deadline cancelled the body; the body's own errors
+/// otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let err = trio::fail_after(Duration::from_millis(5), async {
+///         trio::sleep_forever().await?;
+///         Ok(())
+///     })
+///     .await
+///     .unwrap_err();
+///     assert!(err.is::<trio::TooSlow>());
+/// });
+/// ```
+#[track_caller]
+pub fn fail_after<F, T>(timeout: Duration, body: F) -> impl Future<Output = Result<T>>
+where
+    F: Future<Output = Result<T>>,
+{
+    let run = move_on_after(timeout, body);
+    async move { run.await?.ok_or_else(|| Error::new(TooSlow)) }
+}
+
+/// Runs `body`, failing with [`TooSlow`] if it is not done by `deadline` (Trio's `fail_at`).
+///
+/// # Errors
+///
+/// As [`fail_after`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let deadline = trio::current_time() + Duration::from_secs(1);
+///     assert_eq!(trio::fail_at(deadline, async { Ok(7) }).await.unwrap(), 7);
+/// });
+/// ```
+#[track_caller]
+pub fn fail_at<F, T>(deadline: Instant, body: F) -> impl Future<Output = Result<T>>
+where
+    F: Future<Output = Result<T>>,
+{
+    let run = move_on_at(deadline, body);
+    async move { run.await?.ok_or_else(|| Error::new(TooSlow)) }
+}
+
+/// The deadline that applies to the current code: the earliest deadline of the enclosing
+/// scopes out to the nearest shield. `None` if there is none; [`Instant::ZERO`] (Trio's `-inf`)
+/// if the code is already cancelled.
+///
+/// # Panics
+///
+/// Outside [`trio::run`](crate::run).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     assert_eq!(trio::current_effective_deadline(), None);
+///     let deadline = trio::current_time() + Duration::from_secs(5);
+///     trio::move_on_at(deadline, async {
+///         assert_eq!(trio::current_effective_deadline(), Some(deadline));
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+#[track_caller]
+pub fn current_effective_deadline() -> Option<Instant> {
+    let location = Location::caller();
+    Runtime::with_at(location, |rt| rt.current_status().effective_deadline())
+}

@@ -1,0 +1,260 @@
+//! Virtual instants and the clock abstraction. This is the only module that reads the real
+//! time (for [`SystemClock`]); everything else asks the run's clock.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub, SubAssign};
+use std::time::Duration;
+
+// ===== Instant =====
+
+/// A point in the run's time, as its [`Clock`] reports it.
+///
+/// Unlike `std::time::Instant`, this is a plain number of nanoseconds on the run's clock, so a
+/// test can name one: a `MockClock` starts at [`Instant::ZERO`]. Arithmetic saturates instead of
+/// panicking: `Instant - Instant` is zero when the right side is later, and `Instant + Duration`
+/// stops at [`Instant::MAX`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trio::Instant;
+///
+/// let t0 = Instant::from_secs(1);
+/// let t1 = t0 + Duration::from_millis(1500);
+/// assert_eq!(t1 - t0, Duration::from_millis(1500));
+/// assert_eq!(t1.as_secs_f64(), 2.5);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant {
+    nanos: u64,
+}
+
+impl Instant {
+    /// The earliest instant. [`current_effective_deadline`](crate::current_effective_deadline)
+    /// returns it for code that is already cancelled (Trio's `-inf`).
+    pub const ZERO: Instant = Instant { nanos: 0 };
+    /// The latest representable instant (about 584 years after `ZERO`).
+    pub const MAX: Instant = Instant { nanos: u64::MAX };
+
+    /// `secs` seconds after [`Instant::ZERO`].
+    pub const fn from_secs(secs: u64) -> Instant {
+        Instant { nanos: secs.saturating_mul(1_000_000_000) }
+    }
+
+    /// `millis` milliseconds after [`Instant::ZERO`].
+    pub const fn from_millis(millis: u64) -> Instant {
+        Instant { nanos: millis.saturating_mul(1_000_000) }
+    }
+
+    /// `nanos` nanoseconds after [`Instant::ZERO`].
+    pub const fn from_nanos(nanos: u64) -> Instant {
+        Instant { nanos }
+    }
+
+    /// Fractional seconds after [`Instant::ZERO`]; negative or NaN inputs give `ZERO`, huge
+    /// ones `MAX`.
+    pub fn from_secs_f64(secs: f64) -> Instant {
+        Instant { nanos: (secs * 1e9) as u64 }
+    }
+
+    /// Nanoseconds since [`Instant::ZERO`].
+    pub const fn as_nanos(self) -> u64 {
+        self.nanos
+    }
+
+    /// Seconds since [`Instant::ZERO`], as a float (Trio's representation).
+    pub fn as_secs_f64(self) -> f64 {
+        self.nanos as f64 / 1e9
+    }
+
+    /// The time since [`Instant::ZERO`].
+    pub const fn since_zero(self) -> Duration {
+        Duration::from_nanos(self.nanos)
+    }
+
+    /// `self + d`, or `None` if that is past [`Instant::MAX`].
+    pub fn checked_add(self, d: Duration) -> Option<Instant> {
+        let d = u64::try_from(d.as_nanos()).ok()?;
+        self.nanos.checked_add(d).map(|nanos| Instant { nanos })
+    }
+
+    /// `self - d`, or `None` if that is before [`Instant::ZERO`].
+    pub fn checked_sub(self, d: Duration) -> Option<Instant> {
+        let d = u64::try_from(d.as_nanos()).ok()?;
+        self.nanos.checked_sub(d).map(|nanos| Instant { nanos })
+    }
+
+    /// The time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.nanos.saturating_sub(earlier.nanos))
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, d: Duration) -> Instant {
+        self.checked_add(d).unwrap_or(Instant::MAX)
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, d: Duration) {
+        *self = *self + d;
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    fn sub(self, d: Duration) -> Instant {
+        self.checked_sub(d).unwrap_or(Instant::ZERO)
+    }
+}
+
+impl SubAssign<Duration> for Instant {
+    fn sub_assign(&mut self, d: Duration) {
+        *self = *self - d;
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+    fn sub(self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+}
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Instant({self})")
+    }
+}
+
+impl fmt::Display for Instant {
+    /// Seconds with up to nine decimals, trailing zeros dropped: `6s`, `0.25s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == Instant::MAX {
+            return f.write_str("never");
+        }
+        let secs = self.nanos / 1_000_000_000;
+        let frac = self.nanos % 1_000_000_000;
+        if frac == 0 {
+            write!(f, "{secs}s")
+        } else {
+            let digits = format!("{frac:09}");
+            write!(f, "{secs}.{}s", digits.trim_end_matches('0'))
+        }
+    }
+}
+
+// ===== Clock =====
+
+/// Where a run gets its time from (Trio's `trio.abc.Clock`).
+///
+/// The runtime calls these from its own thread only. A clock may also drive *autojump*: when
+/// every task is blocked on the runtime's own primitives for [`autojump_threshold`] of real time,
+/// the runtime calls [`autojump`] with the next deadline. `trio_testkit::MockClock` is the clock
+/// that does this; [`SystemClock`] never jumps.
+///
+/// [`autojump_threshold`]: Clock::autojump_threshold
+/// [`autojump`]: Clock::autojump
+pub trait Clock {
+    /// Called once when the run starts, before anything reads the time.
+    fn start_clock(&self) {}
+
+    /// The current time.
+    fn current_time(&self) -> Instant;
+
+    /// How much *real* time to wait for `deadline` to arrive, or `None` if it never arrives
+    /// by itself (a frozen mock clock). Zero if it has passed.
+    fn deadline_to_sleep_time(&self, deadline: Instant) -> Option<Duration>;
+
+    /// Real idle time after which the runtime should call [`Clock::autojump`], or `None` (the
+    /// default) to never jump.
+    fn autojump_threshold(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Move the clock to `deadline`, the earliest pending deadline. Only called when
+    /// [`Clock::autojump_threshold`] is `Some` and the run has been idle that long.
+    fn autojump(&self, deadline: Instant) {
+        let _ = deadline;
+    }
+}
+
+/// The default clock: real monotonic time (`std::time::Instant`) plus a fixed offset.
+///
+/// As in Trio, the clock does not start at zero: it starts somewhere between 10,000 and
+/// 200,000 seconds (chosen from the run's seed), so code that assumes time starts at 0 breaks
+/// early instead of in production.
+#[derive(Debug, Clone)]
+pub struct SystemClock {
+    start: std::cell::Cell<Option<std::time::Instant>>,
+    offset: Duration,
+}
+
+impl SystemClock {
+    /// A clock starting at a random offset derived from `seed`.
+    pub fn new(seed: u64) -> SystemClock {
+        let offset_secs = 10_000 + splitmix64(seed) % 190_000;
+        SystemClock::with_offset(Duration::from_secs(offset_secs))
+    }
+
+    /// A clock that reads `offset` when the run starts.
+    pub fn with_offset(offset: Duration) -> SystemClock {
+        SystemClock { start: std::cell::Cell::new(None), offset }
+    }
+
+    fn origin(&self) -> std::time::Instant {
+        match self.start.get() {
+            Some(start) => start,
+            None => {
+                let now = std::time::Instant::now();
+                self.start.set(Some(now));
+                now
+            }
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> SystemClock {
+        SystemClock::new(0)
+    }
+}
+
+impl Clock for SystemClock {
+    fn start_clock(&self) {
+        self.start.set(Some(std::time::Instant::now()));
+    }
+
+    fn current_time(&self) -> Instant {
+        Instant::ZERO + self.offset + self.origin().elapsed()
+    }
+
+    fn deadline_to_sleep_time(&self, deadline: Instant) -> Option<Duration> {
+        Some(deadline - self.current_time())
+    }
+}
+
+pub(crate) fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Real time, for the run loop's own waiting only (idle cushions, the watchdog, parking the
+/// thread). Tasks never see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RealInstant(std::time::Instant);
+
+impl RealInstant {
+    pub(crate) fn now() -> RealInstant {
+        RealInstant(std::time::Instant::now())
+    }
+
+    pub(crate) fn elapsed(self) -> Duration {
+        self.0.elapsed()
+    }
+}

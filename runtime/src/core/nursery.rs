@@ -1,0 +1,768 @@
+//! Nurseries: where child tasks live, and the only way to start one.
+//!
+//! The nursery body runs inline in the parent task (so it may borrow); children are `'static`
+//! tasks. When the body is done the parent waits — not abortably, as in Trio — until every
+//! child has exited, then returns every failure together. A failing child cancels the nursery's
+//! scope, and so its siblings and the body.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use super::cancel::{in_status, CancelScope, CancelStatus, ScopeState};
+use super::runtime::Runtime;
+use super::task::{default_task_name, Outcome, Task, TaskFuture, TaskId};
+use super::wait::{cancel_shielded_checkpoint, make_slot, Unparker};
+use crate::error::{Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError};
+
+type PanicPayload = Box<dyn Any + Send>;
+
+// ===== traits for task and body outputs =====
+
+/// What a child task may return: `()` or `trio::Result<()>`.
+///
+/// An error fails the task: it cancels the task's nursery and comes back in the nursery's
+/// [`ErrorGroup`].
+#[diagnostic::on_unimplemented(
+    message = "a trio task returns `()` or `trio::Result<()>`, not `{Self}`",
+    label = "this future's output is not a task result",
+    note = "convert other errors with `?` inside the task; send values out through a channel or return them from a nursery body"
+)]
+pub trait TaskResult: 'static {
+    /// Converts into the task's result.
+    fn into_task_result(self) -> Result<()>;
+}
+
+impl TaskResult for () {
+    fn into_task_result(self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl TaskResult for Result<()> {
+    fn into_task_result(self) -> Result<()> {
+        self
+    }
+}
+
+/// What a nursery body may produce: `()` or an `Option`.
+///
+/// A body that the nursery's own cancel scope cancelled (say, a child called
+/// `nursery.cancel_scope().cancel()` while the body waited) produced no value, yet
+/// [`open_nursery`] returns normally, as Trio's `async with` block does. So the value must have
+/// a "nothing" form: `()`, or `None`. Return `Ok(Some(value))` from a body that computes one.
+#[diagnostic::on_unimplemented(
+    message = "a nursery body returns `trio::Result<()>` or `trio::Result<Option<T>>`, not `trio::Result<{Self}>`",
+    label = "wrap the value: `Ok(Some(value))`",
+    note = "a body cancelled by the nursery's own scope has no value; `open_nursery` then returns `Ok(())` or `Ok(None)`"
+)]
+pub trait NurseryOutput: Sized {
+    /// The value of a body that was cancelled by the nursery itself.
+    fn cancelled() -> Self;
+}
+
+impl NurseryOutput for () {
+    fn cancelled() {}
+}
+
+impl<T> NurseryOutput for Option<T> {
+    fn cancelled() -> Option<T> {
+        None
+    }
+}
+
+// ===== exit routing =====
+
+/// Where a task's outcome goes when it exits.
+pub(crate) enum ExitTarget {
+    Main,
+    System,
+    Nursery(Rc<NurseryInner>),
+    Start(Rc<dyn StartExit>),
+    /// Dropped, or already reported.
+    Detached,
+}
+
+pub(crate) trait StartExit {
+    fn child_exited(&self, outcome: Outcome);
+}
+
+// ===== NurseryInner =====
+
+pub(crate) struct NurseryInner {
+    pub(crate) origin: &'static Location<'static>,
+    parent_task: Option<TaskId>,
+    parent_name: String,
+    pub(crate) scope: Rc<ScopeState>,
+    pub(crate) status: Rc<CancelStatus>,
+    /// Live children by id (ordered, so teardown is deterministic).
+    children: RefCell<BTreeMap<TaskId, Task>>,
+    pending_starts: Cell<usize>,
+    body_running: Cell<bool>,
+    /// Set once the body is done and no child or pending `start` is left (Trio's `_closed`).
+    closed: Cell<bool>,
+    errors: RefCell<Vec<GroupEntry>>,
+    panics: RefCell<Vec<(String, PanicPayload)>>,
+    parent_waiter: RefCell<Option<Unparker<()>>>,
+}
+
+impl NurseryInner {
+    fn open(rt: &Runtime, origin: &'static Location<'static>) -> Rc<NurseryInner> {
+        let parent = rt.current_status();
+        let (scope, status) = ScopeState::new_entered(&parent);
+        let task = rt.current_task_or_panic();
+        Rc::new(NurseryInner {
+            origin,
+            parent_task: Some(task.id()),
+            parent_name: task.name().to_string(),
+            scope,
+            status,
+            children: RefCell::new(BTreeMap::new()),
+            pending_starts: Cell::new(0),
+            body_running: Cell::new(true),
+            closed: Cell::new(false),
+            errors: RefCell::new(Vec::new()),
+            panics: RefCell::new(Vec::new()),
+            parent_waiter: RefCell::new(None),
+        })
+    }
+
+    pub(crate) fn system(status: Rc<CancelStatus>, scope: Rc<ScopeState>) -> Rc<NurseryInner> {
+        Rc::new(NurseryInner {
+            origin: Location::caller(),
+            parent_task: None,
+            parent_name: "<system>".to_string(),
+            scope,
+            status,
+            children: RefCell::new(BTreeMap::new()),
+            pending_starts: Cell::new(0),
+            body_running: Cell::new(true),
+            closed: Cell::new(false),
+            errors: RefCell::new(Vec::new()),
+            panics: RefCell::new(Vec::new()),
+            parent_waiter: RefCell::new(None),
+        })
+    }
+
+    fn add_error(&self, task: String, error: Error) {
+        self.errors.borrow_mut().push(GroupEntry::new(task, error));
+        self.scope.cancel();
+    }
+
+    fn add_panic(&self, task: String, payload: PanicPayload) {
+        self.panics.borrow_mut().push((task, payload));
+        self.scope.cancel();
+    }
+
+    pub(crate) fn child_exited(&self, task: &Task, outcome: Outcome) {
+        self.children.borrow_mut().remove(&task.id());
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => self.add_error(task.name().to_string(), error),
+            Err(payload) => self.add_panic(task.name().to_string(), payload),
+        }
+        self.check_closed();
+    }
+
+    /// Closes the nursery and wakes its parent once nothing can still add to it.
+    fn check_closed(&self) {
+        if self.body_running.get() || self.pending_starts.get() > 0 || !self.children.borrow().is_empty() {
+            return;
+        }
+        self.closed.set(true);
+        let waiter = self.parent_waiter.borrow_mut().take();
+        if let Some(waiter) = waiter {
+            let _ = waiter.unpark(());
+        }
+    }
+
+    pub(crate) fn take_failures(&self) -> (Vec<GroupEntry>, Vec<(String, PanicPayload)>) {
+        (std::mem::take(&mut *self.errors.borrow_mut()), std::mem::take(&mut *self.panics.borrow_mut()))
+    }
+
+    fn spawn(
+        self: &Rc<Self>,
+        name: String,
+        location: &'static Location<'static>,
+        future: TaskFuture,
+    ) -> Result<(), ClosedResource> {
+        if self.closed.get() {
+            return Err(ClosedResource::with_message(format!(
+                "the nursery opened at {} is closed to new arrivals",
+                self.origin
+            )));
+        }
+        let task = Runtime::with_at(location, |rt| {
+            rt.spawn_task(
+                future,
+                name,
+                location,
+                self.status.clone(),
+                ExitTarget::Nursery(self.clone()),
+                self.parent_task,
+            )
+        });
+        self.children.borrow_mut().insert(task.id(), task);
+        Ok(())
+    }
+
+    /// Drops every child task (the nursery's future was dropped before it finished).
+    fn abandon(&self) {
+        self.closed.set(true);
+        let children: Vec<Task> = std::mem::take(&mut *self.children.borrow_mut()).into_values().collect();
+        for child in children {
+            Runtime::with_opt(|rt| rt.drop_task(&child));
+        }
+        self.scope.exit();
+    }
+
+    pub(crate) fn child_count(&self) -> usize {
+        self.children.borrow().len()
+    }
+}
+
+// ===== Nursery =====
+
+/// A handle to an open nursery: start children in it, or cancel it.
+///
+/// You get one from [`open_nursery`]. It is a cheap `Clone`, so children can start siblings.
+/// Once the nursery has closed (its body finished and every child exited), starting another
+/// child is a mistake: [`start_soon`](Nursery::start_soon) panics,
+/// [`try_start_soon`](Nursery::try_start_soon) returns [`ClosedResource`].
+#[derive(Clone)]
+pub struct Nursery {
+    inner: Rc<NurseryInner>,
+}
+
+impl Nursery {
+    /// Starts `future` as a child task. It begins running at the next scheduling step, not
+    /// before `start_soon` returns. Never a checkpoint.
+    ///
+    /// The child's name comes from its type (an `async fn` is named after the function), or
+    /// for an async block from the spawn site; use
+    /// [`start_soon_named`](Nursery::start_soon_named) to choose one.
+    ///
+    /// # Panics
+    ///
+    /// If the nursery is closed to new arrivals.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// async fn child(n: u64) {
+    ///     trio::sleep(Duration::from_millis(n)).await.ok();
+    /// }
+    ///
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(child(1));
+    ///         nursery.start_soon(child(2));
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn start_soon<F>(&self, future: F)
+    where
+        F: Future + 'static,
+        F::Output: TaskResult,
+    {
+        let location = Location::caller();
+        let name = default_task_name::<F>(location);
+        if let Err(error) = self.inner.spawn(name, location, wrap(future)) {
+            panic!("{error}: start_soon was called after the nursery's body finished and all its children exited; keep the nursery open (start from inside its body or from a child) or use try_start_soon");
+        }
+    }
+
+    /// [`start_soon`](Nursery::start_soon) with a name for the task.
+    ///
+    /// # Panics
+    ///
+    /// If the nursery is closed to new arrivals.
+    #[track_caller]
+    pub fn start_soon_named<F>(&self, name: impl Into<String>, future: F)
+    where
+        F: Future + 'static,
+        F::Output: TaskResult,
+    {
+        let location = Location::caller();
+        if let Err(error) = self.inner.spawn(name.into(), location, wrap(future)) {
+            panic!("{error}: start_soon_named was called after the nursery's body finished and all its children exited; keep the nursery open or use try_start_soon");
+        }
+    }
+
+    /// [`start_soon`](Nursery::start_soon) that reports a closed nursery as an error.
+    ///
+    /// # Errors
+    ///
+    /// [`ClosedResource`] if the nursery is closed to new arrivals.
+    #[track_caller]
+    pub fn try_start_soon<F>(&self, future: F) -> std::result::Result<(), ClosedResource>
+    where
+        F: Future + 'static,
+        F::Output: TaskResult,
+    {
+        let location = Location::caller();
+        let name = default_task_name::<F>(location);
+        self.inner.spawn(name, location, wrap(future))
+    }
+
+    /// Starts a task and waits until it reports that it is ready, returning the value it
+    /// passes to [`TaskStatus::started`] (Trio's `nursery.start`).
+    ///
+    /// Until it calls `started`, the new task runs inside the cancel scopes of the *caller*
+    /// of `start`; then it moves into this nursery. A pending `start` keeps this nursery open.
+    ///
+    /// # Errors
+    ///
+    /// - The task's own error, unwrapped, if it fails before calling `started`.
+    /// - [`RuntimeError`] if it returns without calling `started`, or if the nursery is closed.
+    ///
+    /// # Panics
+    ///
+    /// A panic in the task before `started` resumes in the caller.
+    ///
+    /// # Cancellation
+    ///
+    /// Waiting is not itself abortable (as in Trio): cancelling the caller cancels the
+    /// starting task, and `start` returns once it has exited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::TaskStatus;
+    ///
+    /// async fn server(task_status: TaskStatus<u16>) -> trio::Result<()> {
+    ///     let port = 8080; // bind a socket here
+    ///     task_status.started(port);
+    ///     trio::sleep_forever().await?;
+    ///     Ok(())
+    /// }
+    ///
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         let port = nursery.start(server).await?;
+    ///         assert_eq!(port, 8080);
+    ///         nursery.cancel_scope().cancel();
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn start<F, Fut, V>(&self, f: F) -> impl Future<Output = Result<V>>
+    where
+        F: FnOnce(TaskStatus<V>) -> Fut,
+        Fut: Future + 'static,
+        Fut::Output: TaskResult,
+        V: 'static,
+    {
+        let location = Location::caller();
+        let name = default_task_name::<Fut>(location);
+        start_impl(self.inner.clone(), f, name, location)
+    }
+
+    /// [`start`](Nursery::start) with a name for the task.
+    #[track_caller]
+    pub fn start_named<F, Fut, V>(&self, name: impl Into<String>, f: F) -> impl Future<Output = Result<V>>
+    where
+        F: FnOnce(TaskStatus<V>) -> Fut,
+        Fut: Future + 'static,
+        Fut::Output: TaskResult,
+        V: 'static,
+    {
+        start_impl(self.inner.clone(), f, name.into(), Location::caller())
+    }
+
+    /// The nursery's cancel scope: cancel it to cancel the body and every child.
+    pub fn cancel_scope(&self) -> CancelScope {
+        CancelScope { state: self.inner.scope.clone() }
+    }
+
+    /// Children still running.
+    pub fn child_count(&self) -> usize {
+        self.inner.child_count()
+    }
+
+    /// `true` once the nursery no longer accepts children.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+}
+
+impl fmt::Debug for Nursery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Nursery")
+            .field("opened_at", &format_args!("{}", self.inner.origin))
+            .field("children", &self.inner.child_count())
+            .field("closed", &self.inner.closed.get())
+            .finish()
+    }
+}
+
+fn wrap<F>(future: F) -> TaskFuture
+where
+    F: Future + 'static,
+    F::Output: TaskResult,
+{
+    Box::pin(async move { future.await.into_task_result() })
+}
+
+// ===== open_nursery =====
+
+/// Opens a nursery, runs `body` with a handle to it, and waits for every child.
+///
+/// The body runs in the calling task and may borrow from it; children are `'static`.
+/// Returns the body's value once the body and every child have finished.
+///
+/// # Errors
+///
+/// If the body or any child failed, an [`ErrorGroup`] with every failure, each naming its task
+/// (a failure cancels the nursery, so the others are usually cancellations, which the nursery
+/// drops). A cancellation from an enclosing scope comes back as plain [`Cancelled`] for `?` to
+/// carry outward.
+///
+/// # Panics
+///
+/// A panic in the body or a child cancels the nursery; once every child has exited, the panic
+/// resumes here. Several panics, or a panic alongside errors, resume as one panic whose message
+/// lists them all.
+///
+/// # Cancellation
+///
+/// Opening a nursery is not a checkpoint; leaving it is a schedule point (it waits for the
+/// children, or yields once if there are none). Waiting for the children cannot be aborted:
+/// cancellation reaches the children instead. Dropping the future before it finishes drops
+/// every child at once.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let sum = std::rc::Rc::new(std::cell::Cell::new(0));
+///     trio::open_nursery(|nursery| {
+///         let sum = sum.clone();
+///         async move {
+///             for i in 1..=3 {
+///                 let sum = sum.clone();
+///                 nursery.start_soon(async move { sum.set(sum.get() + i) });
+///             }
+///             Ok(())
+///         }
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(sum.get(), 6);
+/// });
+/// ```
+#[track_caller]
+pub fn open_nursery<F, Fut, T>(body: F) -> impl Future<Output = Result<T>>
+where
+    F: FnOnce(Nursery) -> Fut,
+    Fut: Future<Output = Result<T>>,
+    T: NurseryOutput,
+{
+    let origin = Location::caller();
+    async move {
+        let inner = Runtime::with_at(origin, |rt| NurseryInner::open(rt, origin));
+        let mut guard = NurseryGuard { inner: inner.clone(), armed: true };
+        let body_name = format!("{} (nursery body)", inner.parent_name);
+        let outcome = CatchBody { status: inner.status.clone(), future: body(Nursery { inner: inner.clone() }) }.await;
+        let mut value = None;
+        match outcome {
+            Ok(Ok(v)) => value = Some(v),
+            Ok(Err(error)) => inner.add_error(body_name, error),
+            Err(payload) => inner.add_panic(body_name, payload),
+        }
+        inner.body_running.set(false);
+        inner.check_closed();
+        if inner.closed.get() {
+            cancel_shielded_checkpoint().await;
+        } else {
+            let what = format!("waiting for the children of the nursery opened at {}", inner.origin);
+            let (slot, unparker) = make_slot::<()>(what.into(), false, false);
+            *inner.parent_waiter.borrow_mut() = Some(unparker);
+            let _ = slot.await;
+        }
+        guard.armed = false;
+        let catches = inner.status.catches_cancellation();
+        inner.scope.exit();
+        let (mut errors, panics) = inner.take_failures();
+        if !panics.is_empty() {
+            resume_panics(panics, errors, inner.origin);
+        }
+        if catches {
+            let before = errors.len();
+            errors.retain(|entry| !entry.error().is_cancelled());
+            if errors.len() != before {
+                inner.scope.set_cancelled_caught();
+            }
+        }
+        if errors.is_empty() {
+            return Ok(value.unwrap_or_else(T::cancelled));
+        }
+        if errors.iter().all(|entry| entry.error().is_cancelled()) {
+            return Err(Cancelled::new().into());
+        }
+        Err(ErrorGroup::new(errors, inner.origin.to_string()).into())
+    }
+}
+
+struct NurseryGuard {
+    inner: Rc<NurseryInner>,
+    armed: bool,
+}
+
+impl Drop for NurseryGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.inner.abandon();
+        }
+    }
+}
+
+/// Resumes one panic as it was, or several (or a panic plus errors) as one combined panic.
+fn resume_panics(mut panics: Vec<(String, PanicPayload)>, errors: Vec<GroupEntry>, origin: &Location<'_>) -> ! {
+    if panics.len() == 1 && errors.is_empty() {
+        let (_, payload) = panics.pop().expect("one panic");
+        std::panic::resume_unwind(payload);
+    }
+    let mut message = format!("{} task(s) panicked in the nursery opened at {origin}:", panics.len());
+    for (task, payload) in &panics {
+        message.push_str(&format!("\n  task `{task}` panicked: {}", panic_message(payload.as_ref())));
+    }
+    for entry in &errors {
+        message.push_str(&format!("\n  task `{}` failed: {}", entry.task(), entry.error()));
+    }
+    panic!("{message}");
+}
+
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
+}
+
+pin_project! {
+    /// Polls a nursery body inside the nursery's cancel status, catching a panic so the
+    /// children can be cancelled and awaited before it resumes.
+    struct CatchBody<F> {
+        status: Rc<CancelStatus>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchBody<F> {
+    type Output = std::result::Result<F::Output, PanicPayload>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let status = this.status;
+        let future = this.future;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| in_status(status, || future.poll(cx)))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+// ===== start / TaskStatus =====
+
+struct StartState<V> {
+    target: Rc<NurseryInner>,
+    /// The starting task's cancel status until `started`: a child of the caller's.
+    private: Rc<CancelStatus>,
+    task: RefCell<Option<Task>>,
+    value: RefCell<Option<V>>,
+    moved: Cell<bool>,
+    exited: RefCell<Option<Outcome>>,
+    caller: RefCell<Option<Unparker<()>>>,
+    /// Invariant: the target's `pending_starts` counts this start exactly while `!resolved`.
+    resolved: Cell<bool>,
+}
+
+impl<V> StartState<V> {
+    fn resolve(&self) {
+        if !self.resolved.replace(true) {
+            self.target.pending_starts.set(self.target.pending_starts.get() - 1);
+            self.target.check_closed();
+        }
+    }
+
+    fn wake_caller(&self) {
+        let caller = self.caller.borrow_mut().take();
+        if let Some(caller) = caller {
+            let _ = caller.unpark(());
+        }
+    }
+}
+
+impl<V> StartExit for StartState<V> {
+    fn child_exited(&self, outcome: Outcome) {
+        *self.exited.borrow_mut() = Some(outcome);
+        self.private.detach();
+        self.resolve();
+        self.wake_caller();
+    }
+}
+
+/// Handed to a task started with [`Nursery::start`]; call [`started`](TaskStatus::started)
+/// once the task is ready (Trio's `task_status`).
+///
+/// `started` takes the status by value, so calling it twice does not compile. A task that
+/// returns without calling it makes `start` fail with [`RuntimeError`].
+pub struct TaskStatus<V = ()> {
+    state: Option<Rc<StartState<V>>>,
+}
+
+impl<V: 'static> TaskStatus<V> {
+    /// A status whose `started` does nothing, for calling a `start`-style function directly
+    /// (Trio's `TASK_STATUS_IGNORED`).
+    ///
+    /// ```
+    /// use trio::TaskStatus;
+    ///
+    /// async fn worker(task_status: TaskStatus) -> trio::Result<()> {
+    ///     task_status.started(());
+    ///     Ok(())
+    /// }
+    ///
+    /// trio::run(async { worker(TaskStatus::ignored()).await.unwrap() });
+    /// ```
+    pub fn ignored() -> TaskStatus<V> {
+        TaskStatus { state: None }
+    }
+
+    /// Reports that the task is ready: `start` returns `value`, and the task moves from the
+    /// caller's cancel scopes into the target nursery. Synchronous; never a checkpoint.
+    ///
+    /// If the caller of `start` has been cancelled meanwhile, the task stays where it is (so
+    /// the cancellation can finish it) and `start` returns the value once the task exits, as in
+    /// Trio.
+    pub fn started(self, value: V) {
+        let Some(state) = self.state else { return };
+        *state.value.borrow_mut() = Some(value);
+        if state.private.effectively_cancelled() {
+            return;
+        }
+        let task = state.task.borrow().clone().expect("the started task is registered");
+        let target = state.target.clone();
+        *task.0.exit.borrow_mut() = ExitTarget::Nursery(target.clone());
+        *task.0.base_status.borrow_mut() = target.status.clone();
+        target.children.borrow_mut().insert(task.id(), task.clone());
+        state.private.move_contents_to(&target.status);
+        Runtime::with(|rt| rt.status_moved(&task, &state.private, &target.status));
+        state.private.detach();
+        state.moved.set(true);
+        state.resolve();
+        state.wake_caller();
+    }
+}
+
+impl<V> fmt::Debug for TaskStatus<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskStatus").field("ignored", &self.state.is_none()).finish()
+    }
+}
+
+struct StartGuard<V> {
+    state: Rc<StartState<V>>,
+    armed: bool,
+}
+
+impl<V> Drop for StartGuard<V> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // The caller went away while the task was starting: the task belongs to the call.
+        if !self.state.moved.get() {
+            let task = self.state.task.borrow_mut().take();
+            if let Some(task) = task {
+                Runtime::with_opt(|rt| rt.drop_task(&task));
+            }
+            self.state.private.detach();
+        }
+        self.state.resolve();
+    }
+}
+
+fn start_impl<F, Fut, V>(
+    target: Rc<NurseryInner>,
+    f: F,
+    name: String,
+    location: &'static Location<'static>,
+) -> impl Future<Output = Result<V>>
+where
+    F: FnOnce(TaskStatus<V>) -> Fut,
+    Fut: Future + 'static,
+    Fut::Output: TaskResult,
+    V: 'static,
+{
+    async move {
+        if target.closed.get() {
+            return Err(RuntimeError::with_message(format!(
+                "the nursery opened at {} is closed to new arrivals",
+                target.origin
+            ))
+            .into());
+        }
+        target.pending_starts.set(target.pending_starts.get() + 1);
+        let (private, caller_id) = Runtime::with_at(location, |rt| {
+            (CancelStatus::new_child(&rt.current_status(), None), rt.current_task_or_panic().id())
+        });
+        let state = Rc::new(StartState {
+            target,
+            private: private.clone(),
+            task: RefCell::new(None),
+            value: RefCell::new(None),
+            moved: Cell::new(false),
+            exited: RefCell::new(None),
+            caller: RefCell::new(None),
+            resolved: Cell::new(false),
+        });
+        let mut guard = StartGuard { state: state.clone(), armed: true };
+        let future = wrap(f(TaskStatus { state: Some(state.clone()) }));
+        let exit = ExitTarget::Start(state.clone());
+        let task = Runtime::with(|rt| rt.spawn_task(future, name, location, private, exit, Some(caller_id)));
+        let what = format!("waiting for task `{}` to call started()", task.name());
+        *state.task.borrow_mut() = Some(task);
+        let (slot, unparker) = make_slot::<()>(what.into(), false, false);
+        *state.caller.borrow_mut() = Some(unparker);
+        let _ = slot.await;
+        guard.armed = false;
+        if state.moved.get() {
+            return Ok(state.value.borrow_mut().take().expect("started() stored a value"));
+        }
+        let outcome = state.exited.borrow_mut().take().expect("the starting task exited");
+        match outcome {
+            Err(payload) => std::panic::resume_unwind(payload),
+            Ok(Err(error)) => Err(error),
+            Ok(Ok(())) => match state.value.borrow_mut().take() {
+                Some(value) => Ok(value),
+                None => Err(RuntimeError::with_message("child exited without calling task_status.started()").into()),
+            },
+        }
+    }
+}

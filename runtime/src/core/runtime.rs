@@ -1,0 +1,1200 @@
+//! The run loop: `trio::run`, the `Builder`, spawning, the timer map, idle detection and the
+//! reports for deadlocks, step limits and the watchdog.
+//!
+//! One tick, as in Trio's `unrolled_run`:
+//! 1. if nothing is runnable, decide how long to wait (next deadline, idle waiters, autojump)
+//!    — or declare a deadlock — and park the thread that long;
+//! 2. expire deadlines;
+//! 3. if the run was idle and still is, wake `wait_all_tasks_blocked` waiters or autojump;
+//! 4. run one batch: the tasks runnable at the start of the batch, in the order the
+//!    [`SchedulePolicy`] picks. Tasks woken meanwhile wait for the next batch (unless an
+//!    exploring policy picks them early).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use super::cancel::{CancelStatus, ScopeState};
+use super::clock::{Clock, Instant, RealInstant, SystemClock};
+use super::instrument::Instrument;
+use super::nursery::{panic_message, ExitTarget, NurseryInner};
+use super::policy::{Fifo, RunnableTasks, SchedulePolicy, TimerInfo, TimerKind};
+use super::task::{default_task_name, Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskWaker};
+use super::wait::{make_slot, Unparker, WaitList};
+
+scoped_tls::scoped_thread_local!(static CONTEXT: Runtime);
+
+static RUNTIME_IDS: AtomicU64 = AtomicU64::new(1);
+
+// ===== Builder =====
+
+/// Configures and starts a run: clock, instruments, scheduling policy, seed and limits.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let answer = trio::Builder::new()
+///     .seed(7)
+///     .max_steps(10_000)
+///     .run(async {
+///         trio::sleep(Duration::from_millis(1)).await.unwrap();
+///         42
+///     });
+/// assert_eq!(answer, 42);
+/// ```
+#[must_use = "a Builder does nothing until you call run or try_run"]
+pub struct Builder {
+    clock: Option<Rc<dyn Clock>>,
+    instruments: Vec<Rc<dyn Instrument>>,
+    policy: Option<Box<dyn SchedulePolicy>>,
+    seed: u64,
+    max_steps: Option<u64>,
+    watchdog: Option<Duration>,
+}
+
+impl Builder {
+    /// Defaults: [`SystemClock`], no instruments, the [`Fifo`] policy, seed 0, no limits.
+    pub fn new() -> Builder {
+        Builder { clock: None, instruments: Vec::new(), policy: None, seed: 0, max_steps: None, watchdog: None }
+    }
+
+    /// The clock the run reads time from.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Builder {
+        self.clock = Some(Rc::new(clock));
+        self
+    }
+
+    /// Adds an instrument; it sees every task and scheduling event of the run.
+    pub fn instrument(mut self, instrument: impl Instrument + 'static) -> Builder {
+        self.instruments.push(Rc::new(instrument));
+        self
+    }
+
+    /// The policy that picks which runnable task steps next.
+    pub fn policy(mut self, policy: impl SchedulePolicy + 'static) -> Builder {
+        self.policy = Some(Box::new(policy));
+        self
+    }
+
+    /// The run's seed: handed to the policy and used for the [`SystemClock`]'s offset. Same
+    /// seed, same policy, same program: the same schedule.
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.seed = seed;
+        self
+    }
+
+    /// Fails the run with [`RunErrorKind::StepLimit`] after this many task steps — turns a
+    /// livelock into a report instead of a hang.
+    pub fn max_steps(mut self, steps: u64) -> Builder {
+        self.max_steps = Some(steps);
+        self
+    }
+
+    /// Fails the run with [`RunErrorKind::Watchdog`] if it has taken this much *real* time and
+    /// is waiting — say, on a foreign future that never completes. Checked whenever the loop
+    /// waits, and every few thousand steps.
+    pub fn watchdog(mut self, limit: Duration) -> Builder {
+        self.watchdog = Some(limit);
+        self
+    }
+
+    /// Runs `future` as the main task until it and everything it started are done, and
+    /// returns its output.
+    ///
+    /// # Panics
+    ///
+    /// On a deadlock, an exceeded step limit or the watchdog (with the report as message); if
+    /// a task panics and nothing caught it (the panic resumes here); and when called inside
+    /// another run.
+    #[track_caller]
+    pub fn run<F: Future>(self, future: F) -> F::Output {
+        match self.try_run(future) {
+            Ok(output) => output,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// [`run`](Builder::run), reporting a deadlock, step limit or watchdog as an error.
+    ///
+    /// # Errors
+    ///
+    /// A [`RunError`] with the state of every task when the run was stopped.
+    ///
+    /// # Panics
+    ///
+    /// When called inside another run, and when a task panic reaches the main task.
+    #[track_caller]
+    pub fn try_run<F: Future>(self, future: F) -> Result<F::Output, RunError> {
+        if CONTEXT.is_set() {
+            panic!(
+                "trio::run was called from inside another trio::run on the same thread; a run \
+                 cannot be nested — await the future directly instead, or start it in a nursery"
+            );
+        }
+        let runtime = Runtime::new(self);
+        CONTEXT.set(&runtime, || runtime.run_main(future))
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("custom_clock", &self.clock.is_some())
+            .field("instruments", &self.instruments.len())
+            .field("custom_policy", &self.policy.is_some())
+            .field("seed", &self.seed)
+            .field("max_steps", &self.max_steps)
+            .field("watchdog", &self.watchdog)
+            .finish()
+    }
+}
+
+/// Runs `future` as the main task on the current thread until it and every task it started
+/// have finished, and returns its output (Trio's `trio.run`).
+///
+/// Uses the [`SystemClock`] and the deterministic [`Fifo`] policy; see [`Builder`] for the
+/// rest.
+///
+/// # Panics
+///
+/// - When called from inside another run on the same thread.
+/// - When the run deadlocks: every task is blocked and nothing can wake them. The message
+///   lists every task and what it waits on.
+/// - When a task panics and the panic reaches the main task.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// async fn double_sleep(x: u64) -> trio::Result<u64> {
+///     trio::sleep(Duration::from_millis(2 * x)).await?;
+///     Ok(2 * x)
+/// }
+///
+/// assert_eq!(trio::run(double_sleep(3)).unwrap(), 6);
+/// ```
+#[track_caller]
+pub fn run<F: Future>(future: F) -> F::Output {
+    Builder::new().run(future)
+}
+
+// ===== RunError =====
+
+/// Why a run was stopped before its main task finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunErrorKind {
+    /// Every task was blocked, no deadline was pending and nothing outside the runtime could
+    /// wake a task.
+    Deadlock,
+    /// The run took more task steps than [`Builder::max_steps`] allows.
+    StepLimit(u64),
+    /// The run took more real time than [`Builder::watchdog`] allows.
+    Watchdog(Duration),
+}
+
+/// A run that was stopped, with the state of every task at that moment.
+#[derive(Debug, Clone)]
+pub struct RunError {
+    kind: RunErrorKind,
+    report: RunReport,
+}
+
+impl RunError {
+    /// Why the run stopped.
+    pub fn kind(&self) -> RunErrorKind {
+        self.kind
+    }
+
+    /// Every task alive when it stopped.
+    pub fn report(&self) -> &RunReport {
+        &self.report
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            RunErrorKind::Deadlock => {
+                write!(f, "deadlock: every task is blocked and nothing can wake them")?;
+                if self.report.frozen_clock {
+                    write!(f, " (a deadline is pending, but the clock is frozen: it does not advance by itself and autojump is off)")?;
+                } else {
+                    write!(f, " (no deadline is pending and nothing outside the runtime is awaited)")?;
+                }
+            }
+            RunErrorKind::StepLimit(limit) => write!(
+                f,
+                "the run exceeded its step limit of {limit} task steps — a livelock? (raise Builder::max_steps if the program is just long)"
+            )?,
+            RunErrorKind::Watchdog(limit) => write!(
+                f,
+                "the run exceeded its real-time limit of {limit:?} — probably blocked on something outside the runtime that never completes"
+            )?,
+        }
+        write!(f, "\n{}", self.report)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The tasks of a run at one moment: a tree by parent task.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Virtual time when the report was taken.
+    pub now: Instant,
+    /// Task steps executed so far.
+    pub steps: u64,
+    /// Every live task, in id order.
+    pub tasks: Vec<TaskReport>,
+    frozen_clock: bool,
+}
+
+/// One task in a [`RunReport`].
+#[derive(Debug, Clone)]
+pub struct TaskReport {
+    /// The task's id.
+    pub id: TaskId,
+    /// The task's name.
+    pub name: String,
+    /// Where it was spawned.
+    pub spawned_at: String,
+    /// The task that started it.
+    pub parent: Option<TaskId>,
+    /// What it waits on; empty if runnable.
+    pub waiting_on: Vec<String>,
+    /// Whether it was runnable.
+    pub runnable: bool,
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tasks at virtual time {} after {} steps:", self.now, self.steps)?;
+        let ids: BTreeSet<TaskId> = self.tasks.iter().map(|t| t.id).collect();
+        let roots: Vec<&TaskReport> =
+            self.tasks.iter().filter(|t| t.parent.is_none_or(|p| !ids.contains(&p))).collect();
+        for root in roots {
+            self.write_task(f, root, 1)?;
+        }
+        Ok(())
+    }
+}
+
+impl RunReport {
+    fn write_task(&self, f: &mut fmt::Formatter<'_>, task: &TaskReport, depth: usize) -> fmt::Result {
+        let indent = "  ".repeat(depth);
+        write!(f, "\n{indent}task {} `{}` (spawned at {}): ", task.id, task.name, task.spawned_at)?;
+        if task.runnable {
+            write!(f, "runnable")?;
+        } else if task.waiting_on.is_empty() {
+            write!(f, "blocked")?;
+        } else {
+            write!(f, "{}", task.waiting_on.join("; "))?;
+        }
+        for child in self.tasks.iter().filter(|t| t.parent == Some(task.id)) {
+            self.write_task(f, child, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+// ===== Runtime =====
+
+type TimerKey = (Instant, u64);
+
+pub(crate) enum TimerEntry {
+    Scope(std::rc::Weak<ScopeState>),
+    Sleep(Unparker<()>),
+}
+
+impl TimerEntry {
+    fn is_live(&self) -> bool {
+        match self {
+            TimerEntry::Scope(scope) => scope.upgrade().is_some_and(|s| !s.cancel_called.get()),
+            TimerEntry::Sleep(unparker) => unparker.is_waiting(),
+        }
+    }
+}
+
+enum Primed {
+    No,
+    Idle(Duration),
+    Autojump,
+}
+
+pub(crate) struct Runtime {
+    id: u64,
+    shared: Arc<Shared>,
+    /// Live tasks by slot. Invariant: a slot holds a task iff that task has not finished.
+    slab: RefCell<Vec<Option<Task>>>,
+    free: RefCell<Vec<u32>>,
+    generation: Cell<u32>,
+    live_tasks: Cell<usize>,
+    /// Runnable tasks in the order they became runnable.
+    runq: RefCell<VecDeque<TaskKey>>,
+    current_task: RefCell<Option<Task>>,
+    current_status: RefCell<Option<Rc<CancelStatus>>>,
+    timers: RefCell<BTreeMap<TimerKey, TimerEntry>>,
+    idle_waiters: RefCell<BTreeMap<(Duration, u64), Unparker<()>>>,
+    clock: Rc<dyn Clock>,
+    policy: RefCell<Box<dyn SchedulePolicy>>,
+    instruments: Vec<Rc<dyn Instrument>>,
+    next_task_id: Cell<u64>,
+    next_seq: Cell<u64>,
+    /// Registered waits marked external that are still waiting.
+    external_waits: Cell<usize>,
+    /// Tasks that returned `Pending` without any trio wait: blocked on a foreign future.
+    foreign_blocked: RefCell<BTreeSet<TaskKey>>,
+    root_status: Rc<CancelStatus>,
+    system: Rc<NurseryInner>,
+    system_tasks: Cell<usize>,
+    system_failure: RefCell<Option<String>>,
+    main_task: RefCell<Option<Task>>,
+    steps: Cell<u64>,
+    seed: u64,
+    max_steps: Option<u64>,
+    watchdog: Option<Duration>,
+    started: RealInstant,
+}
+
+impl Runtime {
+    fn new(builder: Builder) -> Runtime {
+        let id = RUNTIME_IDS.fetch_add(1, Ordering::Relaxed);
+        let shared =
+            Arc::new(Shared { runtime_id: id, injected: Mutex::new(Vec::new()), thread: std::thread::current() });
+        let root_status = CancelStatus::root();
+        let (system_scope, system_status) = ScopeState::new_entered(&root_status);
+        let system = NurseryInner::system(system_status, system_scope);
+        let clock = builder.clock.unwrap_or_else(|| Rc::new(SystemClock::new(builder.seed)));
+        let mut policy = builder.policy.unwrap_or_else(|| Box::new(Fifo));
+        policy.start(builder.seed);
+        Runtime {
+            id,
+            shared,
+            slab: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
+            generation: Cell::new(0),
+            live_tasks: Cell::new(0),
+            runq: RefCell::new(VecDeque::new()),
+            current_task: RefCell::new(None),
+            current_status: RefCell::new(None),
+            timers: RefCell::new(BTreeMap::new()),
+            idle_waiters: RefCell::new(BTreeMap::new()),
+            clock,
+            policy: RefCell::new(policy),
+            instruments: builder.instruments,
+            next_task_id: Cell::new(1),
+            next_seq: Cell::new(0),
+            external_waits: Cell::new(0),
+            foreign_blocked: RefCell::new(BTreeSet::new()),
+            root_status,
+            system,
+            system_tasks: Cell::new(0),
+            system_failure: RefCell::new(None),
+            main_task: RefCell::new(None),
+            steps: Cell::new(0),
+            seed: builder.seed,
+            max_steps: builder.max_steps,
+            watchdog: builder.watchdog,
+            started: RealInstant::now(),
+        }
+    }
+
+    // ----- access from the rest of the crate -----
+
+    /// Runs `f` with the current runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside `trio::run`, with a message naming the caller.
+    #[track_caller]
+    pub(crate) fn with<R>(f: impl FnOnce(&Runtime) -> R) -> R {
+        Runtime::with_at(Location::caller(), f)
+    }
+
+    pub(crate) fn with_at<R>(location: &Location<'_>, f: impl FnOnce(&Runtime) -> R) -> R {
+        if !CONTEXT.is_set() {
+            outside_run(location);
+        }
+        CONTEXT.with(f)
+    }
+
+    /// Runs `f` if inside a run; for code (drops, wakes) that may also run outside one.
+    pub(crate) fn with_opt(f: impl FnOnce(&Runtime)) {
+        if CONTEXT.is_set() {
+            CONTEXT.with(f);
+        }
+    }
+
+    /// `true` if called inside a run on this thread.
+    pub(crate) fn is_inside() -> bool {
+        CONTEXT.is_set()
+    }
+
+    /// A wake on the run's own thread goes straight to the run queue.
+    pub(crate) fn schedule_if_current(runtime_id: u64, key: TaskKey) -> bool {
+        CONTEXT.is_set()
+            && CONTEXT.with(|rt| {
+                if rt.id == runtime_id {
+                    rt.schedule(key);
+                    true
+                } else {
+                    false
+                }
+            })
+    }
+
+    #[track_caller]
+    pub(crate) fn current_task_or_panic(&self) -> Task {
+        match &*self.current_task.borrow() {
+            Some(task) => task.clone(),
+            None => panic!("this trio operation must be called from inside a task, not from an instrument, policy or clock callback"),
+        }
+    }
+
+    pub(crate) fn current_status(&self) -> Rc<CancelStatus> {
+        self.current_status.borrow().clone().unwrap_or_else(|| self.root_status.clone())
+    }
+
+    pub(crate) fn set_current_status(&self, status: Option<Rc<CancelStatus>>) {
+        *self.current_status.borrow_mut() = status;
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.current_time()
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    fn next_seq(&self) -> u64 {
+        let seq = self.next_seq.get();
+        self.next_seq.set(seq + 1);
+        seq
+    }
+
+    pub(crate) fn external_wait_started(&self) {
+        self.external_waits.set(self.external_waits.get() + 1);
+    }
+
+    pub(crate) fn external_wait_finished(&self) {
+        self.external_waits.set(self.external_waits.get().saturating_sub(1));
+    }
+
+    /// `started()` moved `task` out of `from`: if it is running in `from` right now, it
+    /// continues in `to`.
+    pub(crate) fn status_moved(&self, task: &Task, from: &Rc<CancelStatus>, to: &Rc<CancelStatus>) {
+        let is_current = self.current_task.borrow().as_ref() == Some(task);
+        if is_current {
+            let mut current = self.current_status.borrow_mut();
+            if current.as_ref().is_some_and(|c| Rc::ptr_eq(c, from)) {
+                *current = Some(to.clone());
+            }
+        }
+    }
+
+    // ----- timers -----
+
+    pub(crate) fn retime_scope(&self, scope: &Rc<ScopeState>, old: Option<TimerKey>, new: Option<TimerKey>) {
+        let mut timers = self.timers.borrow_mut();
+        if let Some(old) = old {
+            timers.remove(&old);
+        }
+        if let Some(new) = new {
+            timers.insert(new, TimerEntry::Scope(Rc::downgrade(scope)));
+        }
+    }
+
+    pub(crate) fn add_sleep_timer(&self, deadline: Instant, unparker: Unparker<()>) -> TimerKey {
+        let key = (deadline, self.next_seq());
+        self.timers.borrow_mut().insert(key, TimerEntry::Sleep(unparker));
+        key
+    }
+
+    pub(crate) fn remove_timer(&self, key: TimerKey) {
+        self.timers.borrow_mut().remove(&key);
+    }
+
+    /// The earliest live deadline, dropping dead entries on the way.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let mut timers = self.timers.borrow_mut();
+        loop {
+            let (key, live) = {
+                let (key, entry) = timers.first_key_value()?;
+                (*key, entry.is_live())
+            };
+            if live {
+                return Some(key.0);
+            }
+            timers.remove(&key);
+        }
+    }
+
+    /// Fires every timer due at `now`. Timers due at the same instant fire in the order the
+    /// policy picks (creation order by default). Returns whether anything fired.
+    fn expire_timers(&self, now: Instant) -> bool {
+        let mut fired = false;
+        loop {
+            let due: Vec<(TimerKey, TimerEntry)> = {
+                let mut timers = self.timers.borrow_mut();
+                let Some((first, _)) = timers.first_key_value() else { break };
+                let deadline = first.0;
+                if deadline > now {
+                    break;
+                }
+                let mut due = Vec::new();
+                while let Some(entry) = timers.first_entry() {
+                    if entry.key().0 != deadline {
+                        break;
+                    }
+                    let (key, value) = entry.remove_entry();
+                    if value.is_live() {
+                        due.push((key, value));
+                    }
+                }
+                due
+            };
+            let mut due = due;
+            while !due.is_empty() {
+                let index = if due.len() == 1 {
+                    0
+                } else {
+                    let infos: Vec<TimerInfo> = due
+                        .iter()
+                        .map(|((deadline, seq), entry)| TimerInfo {
+                            deadline: *deadline,
+                            seq: *seq,
+                            kind: match entry {
+                                TimerEntry::Scope(_) => TimerKind::Deadline,
+                                TimerEntry::Sleep(_) => TimerKind::Sleep,
+                            },
+                        })
+                        .collect();
+                    let pick = self.policy.borrow_mut().pick_timer(&infos);
+                    assert!(pick < due.len(), "SchedulePolicy::pick_timer returned {pick} for {} timers", due.len());
+                    pick
+                };
+                let (_, entry) = due.remove(index);
+                match entry {
+                    TimerEntry::Sleep(unparker) => fired |= unparker.unpark(()).is_ok(),
+                    TimerEntry::Scope(scope) => {
+                        if let Some(scope) = scope.upgrade() {
+                            scope.timer.set(None);
+                            scope.cancel();
+                            fired = true;
+                        }
+                    }
+                }
+            }
+        }
+        fired
+    }
+
+    // ----- idle waiters -----
+
+    pub(crate) fn add_idle_waiter(&self, cushion: Duration, unparker: Unparker<()>) -> (Duration, u64) {
+        let key = (cushion, self.next_seq());
+        self.idle_waiters.borrow_mut().insert(key, unparker);
+        key
+    }
+
+    pub(crate) fn remove_idle_waiter(&self, key: (Duration, u64)) {
+        self.idle_waiters.borrow_mut().remove(&key);
+    }
+
+    fn min_idle_cushion(&self) -> Option<Duration> {
+        let mut waiters = self.idle_waiters.borrow_mut();
+        loop {
+            let (key, live) = {
+                let (key, unparker) = waiters.first_key_value()?;
+                (*key, unparker.is_waiting())
+            };
+            if live {
+                return Some(key.0);
+            }
+            waiters.remove(&key);
+        }
+    }
+
+    /// Wakes every idle waiter with the smallest cushion (Trio wakes them together).
+    fn wake_idle_waiters(&self, cushion: Duration) {
+        let woken: Vec<Unparker<()>> = {
+            let mut waiters = self.idle_waiters.borrow_mut();
+            let mut woken = Vec::new();
+            while let Some(entry) = waiters.first_entry() {
+                if entry.key().0 != cushion {
+                    break;
+                }
+                woken.push(entry.remove());
+            }
+            woken
+        };
+        for unparker in woken {
+            let _ = unparker.unpark(());
+        }
+    }
+
+    // ----- tasks -----
+
+    pub(crate) fn spawn_task(
+        &self,
+        future: TaskFuture,
+        name: String,
+        location: &'static Location<'static>,
+        base_status: Rc<CancelStatus>,
+        exit: ExitTarget,
+        parent: Option<TaskId>,
+    ) -> Task {
+        let task = self.new_task(Some(future), name, location, base_status, exit, parent, false);
+        self.schedule(task.key());
+        task
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one private constructor with every field of a task")]
+    fn new_task(
+        &self,
+        future: Option<TaskFuture>,
+        name: String,
+        location: &'static Location<'static>,
+        base_status: Rc<CancelStatus>,
+        exit: ExitTarget,
+        parent: Option<TaskId>,
+        is_main: bool,
+    ) -> Task {
+        let id = TaskId(self.next_task_id.get());
+        self.next_task_id.set(id.0 + 1);
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
+        let index = match self.free.borrow_mut().pop() {
+            Some(index) => index,
+            None => {
+                let mut slab = self.slab.borrow_mut();
+                slab.push(None);
+                u32::try_from(slab.len() - 1).expect("fewer than 2^32 live tasks")
+            }
+        };
+        let key = TaskKey { index, generation };
+        let waker_arc = Arc::new(TaskWaker { key, shared: self.shared.clone() });
+        let waker = Waker::from(waker_arc.clone());
+        if matches!(exit, ExitTarget::System) {
+            self.system_tasks.set(self.system_tasks.get() + 1);
+        }
+        let task = Task(Rc::new(TaskCore {
+            key,
+            id,
+            name,
+            location,
+            parent,
+            is_main,
+            future: RefCell::new(future),
+            scheduled: Cell::new(false),
+            finished: Cell::new(false),
+            foreign: Cell::new(false),
+            base_status: RefCell::new(base_status),
+            waits: RefCell::new(WaitList::default()),
+            exit: RefCell::new(exit),
+            waker_arc,
+            waker,
+            cancel_points: Cell::new(0),
+            schedule_points: Cell::new(0),
+        }));
+        self.slab.borrow_mut()[index as usize] = Some(task.clone());
+        self.live_tasks.set(self.live_tasks.get() + 1);
+        for instrument in &self.instruments {
+            instrument.task_spawned(&task);
+        }
+        task
+    }
+
+    pub(crate) fn spawn_system(&self, future: TaskFuture, name: String, location: &'static Location<'static>) -> Task {
+        let parent = self.main_task.borrow().as_ref().map(Task::id);
+        self.spawn_task(future, name, location, self.system.status.clone(), ExitTarget::System, parent)
+    }
+
+    fn task_by_key(&self, key: TaskKey) -> Option<Task> {
+        match self.slab.borrow().get(key.index as usize) {
+            Some(Some(task)) if task.key() == key => Some(task.clone()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn schedule(&self, key: TaskKey) {
+        let scheduled = {
+            let slab = self.slab.borrow();
+            match slab.get(key.index as usize) {
+                Some(Some(task)) if task.key() == key && !task.0.scheduled.get() => {
+                    task.0.scheduled.set(true);
+                    self.runq.borrow_mut().push_back(key);
+                    if self.instruments.is_empty() {
+                        None
+                    } else {
+                        Some(task.clone())
+                    }
+                }
+                _ => None,
+            }
+        };
+        if let Some(task) = scheduled {
+            for instrument in &self.instruments {
+                instrument.task_scheduled(&task);
+            }
+        }
+    }
+
+    fn remove_from_slab(&self, task: &Task) {
+        let key = task.key();
+        let mut slab = self.slab.borrow_mut();
+        if let Some(slot) = slab.get_mut(key.index as usize) {
+            if slot.as_ref().is_some_and(|t| t.key() == key) {
+                *slot = None;
+                self.free.borrow_mut().push(key.index);
+                self.live_tasks.set(self.live_tasks.get() - 1);
+            }
+        }
+    }
+
+    /// The task exited: report its outcome where it belongs.
+    fn finish_task(&self, task: &Task, outcome: Outcome) {
+        task.0.finished.set(true);
+        self.remove_from_slab(task);
+        task.0.waits.borrow_mut().clear();
+        for instrument in &self.instruments {
+            instrument.task_exited(task);
+        }
+        let exit = std::mem::replace(&mut *task.0.exit.borrow_mut(), ExitTarget::Detached);
+        match exit {
+            ExitTarget::Nursery(nursery) => nursery.child_exited(task, outcome),
+            ExitTarget::Start(start) => start.child_exited(outcome),
+            ExitTarget::System => {
+                self.system_tasks.set(self.system_tasks.get() - 1);
+                let failure = match outcome {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) if error.is_cancelled() => None,
+                    Ok(Err(error)) => Some(format!("system task `{}` failed: {error:?}", task.name())),
+                    Err(payload) => {
+                        Some(format!("system task `{}` panicked: {}", task.name(), panic_message(payload.as_ref())))
+                    }
+                };
+                if let Some(failure) = failure {
+                    self.system_failure.borrow_mut().get_or_insert(failure);
+                }
+            }
+            ExitTarget::Main | ExitTarget::Detached => {}
+        }
+    }
+
+    /// Drops a task without running it further (its nursery's future was dropped).
+    pub(crate) fn drop_task(&self, task: &Task) {
+        if task.0.finished.replace(true) {
+            return;
+        }
+        self.remove_from_slab(task);
+        task.0.waits.borrow_mut().clear();
+        for instrument in &self.instruments {
+            instrument.task_exited(task);
+        }
+        let exit = std::mem::replace(&mut *task.0.exit.borrow_mut(), ExitTarget::Detached);
+        if let ExitTarget::System = exit {
+            self.system_tasks.set(self.system_tasks.get() - 1);
+        }
+        drop(exit);
+        // `None` while the task is being polled: `step` drops the future when the poll returns.
+        let future = task.0.future.borrow_mut().take();
+        drop(future);
+    }
+
+    /// Polls one task once.
+    fn step<M: Future>(
+        &self,
+        key: TaskKey,
+        main: &mut Option<Pin<Box<M>>>,
+        output: &mut Option<M::Output>,
+    ) -> StepResult {
+        let Some(task) = self.task_by_key(key) else { return StepResult::Continue };
+        task.0.scheduled.set(false);
+        task.0.foreign.set(false);
+        *self.current_task.borrow_mut() = Some(task.clone());
+        *self.current_status.borrow_mut() = Some(task.0.base_status.borrow().clone());
+        for instrument in &self.instruments {
+            instrument.before_task_step(&task);
+        }
+        let mut cx = Context::from_waker(&task.0.waker);
+        let result = if task.0.is_main {
+            let Some(future) = main.as_mut() else { return StepResult::Continue };
+            match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
+                Ok(Poll::Ready(value)) => {
+                    *output = Some(value);
+                    Ok(Poll::Ready(Ok(())))
+                }
+                Ok(Poll::Pending) => Ok(Poll::Pending),
+                Err(payload) => Err(payload),
+            }
+        } else {
+            let future = task.0.future.borrow_mut().take();
+            let Some(mut future) = future else {
+                *self.current_task.borrow_mut() = None;
+                return StepResult::Continue;
+            };
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+            if matches!(result, Ok(Poll::Pending)) && !task.0.finished.get() {
+                *task.0.future.borrow_mut() = Some(future);
+            } else {
+                *self.current_task.borrow_mut() = None;
+                *self.current_status.borrow_mut() = None;
+                drop(future);
+            }
+            result
+        };
+        *self.current_task.borrow_mut() = None;
+        *self.current_status.borrow_mut() = None;
+        for instrument in &self.instruments {
+            instrument.after_task_step(&task);
+        }
+        self.steps.set(self.steps.get() + 1);
+        match result {
+            Ok(Poll::Pending) => {
+                if !task.0.scheduled.get() && !task.0.finished.get() && !task.0.waits.borrow().any_waiting() {
+                    task.0.foreign.set(true);
+                    self.foreign_blocked.borrow_mut().insert(key);
+                }
+                StepResult::Continue
+            }
+            Ok(Poll::Ready(outcome)) => {
+                if task.0.is_main {
+                    *main = None;
+                    self.finish_task(&task, Ok(Ok(())));
+                    return StepResult::MainDone(None);
+                }
+                if !task.0.finished.get() {
+                    self.finish_task(&task, Ok(outcome));
+                }
+                StepResult::Continue
+            }
+            Err(payload) => {
+                if task.0.is_main {
+                    *main = None;
+                    self.finish_task(&task, Ok(Ok(())));
+                    return StepResult::MainDone(Some(payload));
+                }
+                if !task.0.finished.get() {
+                    self.finish_task(&task, Err(payload));
+                }
+                StepResult::Continue
+            }
+        }
+    }
+
+    // ----- the loop -----
+
+    fn run_main<F: Future>(&self, future: F) -> Result<F::Output, RunError> {
+        for instrument in &self.instruments {
+            instrument.before_run();
+        }
+        self.clock.start_clock();
+        let mut main = Some(Box::pin(future));
+        let mut output = None;
+        let location = Location::caller();
+        let name = default_task_name::<F>(location);
+        let name = if name.contains('@') { "main".to_string() } else { name };
+        let main_task = self.new_task(None, name, location, self.root_status.clone(), ExitTarget::Main, None, true);
+        *self.main_task.borrow_mut() = Some(main_task.clone());
+        self.schedule(main_task.key());
+
+        let result = self.run_loop(&mut main, &mut output);
+
+        // Teardown: drop the main future first (its nurseries drop their children), then
+        // anything left (system tasks, tasks of forgotten nurseries), in id order.
+        drop(main);
+        let leftovers: Vec<Task> = self.slab.borrow().iter().flatten().cloned().collect();
+        let mut leftovers = leftovers;
+        leftovers.sort_by_key(Task::id);
+        for task in leftovers {
+            self.drop_task(&task);
+        }
+        for instrument in &self.instruments {
+            instrument.after_run();
+        }
+        match result {
+            Ok(None) => {}
+            Ok(Some(payload)) => std::panic::resume_unwind(payload),
+            Err(error) => return Err(error),
+        }
+        if let Some(failure) = self.system_failure.borrow_mut().take() {
+            panic!("{failure}");
+        }
+        Ok(output.expect("the main task finished"))
+    }
+
+    fn run_loop<M: Future>(
+        &self,
+        main: &mut Option<Pin<Box<M>>>,
+        output: &mut Option<M::Output>,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, RunError> {
+        let mut main_done = false;
+        loop {
+            if main_done {
+                if self.system_tasks.get() == 0 {
+                    return Ok(None);
+                }
+                self.system.scope.cancel();
+            }
+            if self.system_failure.borrow().is_some() {
+                return Ok(None);
+            }
+
+            // 1. Wait if there is nothing to run.
+            let mut primed = Primed::No;
+            let mut events = self.drain_injected();
+            if self.runq.borrow().is_empty() {
+                let next_deadline = self.next_deadline();
+                let external = self.external_outstanding();
+                let mut timeout = next_deadline.and_then(|d| self.clock.deadline_to_sleep_time(d));
+                if !external {
+                    if let Some(cushion) = self.min_idle_cushion() {
+                        if timeout.is_none_or(|t| cushion < t) {
+                            primed = Primed::Idle(cushion);
+                            timeout = Some(cushion);
+                        }
+                    }
+                    if matches!(primed, Primed::No) && next_deadline.is_some() {
+                        if let Some(threshold) = self.clock.autojump_threshold() {
+                            if timeout.is_none_or(|t| threshold < t) {
+                                primed = Primed::Autojump;
+                                timeout = Some(threshold);
+                            }
+                        }
+                    }
+                    if timeout.is_none() {
+                        return Err(self.stop(RunErrorKind::Deadlock, next_deadline.is_some()));
+                    }
+                }
+                self.wait_for_events(timeout)?;
+                events |= self.drain_injected();
+            } else if let Some(limit) = self.watchdog {
+                if self.steps.get() % 4096 == 0 && self.started.elapsed() >= limit {
+                    return Err(self.stop(RunErrorKind::Watchdog(limit), false));
+                }
+            }
+
+            // 2. Expire deadlines.
+            if !self.timers.borrow().is_empty() && self.expire_timers(self.clock.current_time()) {
+                primed = Primed::No;
+            }
+
+            // 3. Still idle: wake idle waiters, or autojump.
+            if !events && self.runq.borrow().is_empty() {
+                match primed {
+                    Primed::No => {}
+                    Primed::Idle(cushion) => self.wake_idle_waiters(cushion),
+                    Primed::Autojump => {
+                        if let Some(deadline) = self.next_deadline() {
+                            self.clock.autojump(deadline);
+                        }
+                    }
+                }
+            }
+
+            // 4. Run one batch.
+            let mut batch = self.runq.borrow().len();
+            while batch > 0 {
+                let key = {
+                    let runq = self.runq.borrow();
+                    let index = if runq.len() == 1 {
+                        0
+                    } else {
+                        let slab = self.slab.borrow();
+                        let view = RunnableTasks::new(&runq, batch, &slab);
+                        let index = self.policy.borrow_mut().pick_task(&view);
+                        assert!(
+                            index < runq.len(),
+                            "SchedulePolicy::pick_task returned {index} for {} runnable tasks",
+                            runq.len()
+                        );
+                        index
+                    };
+                    drop(runq);
+                    if index < batch {
+                        batch -= 1;
+                    }
+                    self.runq.borrow_mut().remove(index).expect("index checked")
+                };
+                match self.step(key, main, output) {
+                    StepResult::Continue => {}
+                    StepResult::MainDone(Some(payload)) => return Ok(Some(payload)),
+                    StepResult::MainDone(None) => main_done = true,
+                }
+                if let Some(limit) = self.max_steps {
+                    if self.steps.get() >= limit {
+                        return Err(self.stop(RunErrorKind::StepLimit(limit), false));
+                    }
+                }
+            }
+        }
+    }
+
+    fn drain_injected(&self) -> bool {
+        let keys = std::mem::take(&mut *self.shared.injected.lock().unwrap_or_else(|e| e.into_inner()));
+        let any = !keys.is_empty();
+        for key in keys {
+            self.schedule(key);
+        }
+        any
+    }
+
+    /// Whether something outside the runtime may still wake a task: an external wait, or a
+    /// task blocked on a foreign future whose waker is held somewhere.
+    fn external_outstanding(&self) -> bool {
+        if self.external_waits.get() > 0 {
+            return true;
+        }
+        let mut blocked = self.foreign_blocked.borrow_mut();
+        let keys: Vec<TaskKey> = blocked.iter().copied().collect();
+        let mut outstanding = false;
+        for key in keys {
+            match self.task_by_key(key) {
+                Some(task) if task.0.foreign.get() => {
+                    // Our slab entry holds one reference and the cached `Waker` another.
+                    if Arc::strong_count(&task.0.waker_arc) > 2 {
+                        outstanding = true;
+                    }
+                }
+                _ => {
+                    blocked.remove(&key);
+                }
+            }
+        }
+        outstanding
+    }
+
+    /// Parks the thread for at most `timeout` (forever if `None`), or until a wake arrives
+    /// from another thread.
+    fn wait_for_events(&self, timeout: Option<Duration>) -> Result<(), RunError> {
+        for instrument in &self.instruments {
+            instrument.before_io_wait(timeout);
+        }
+        let mut timeout = timeout;
+        if let Some(limit) = self.watchdog {
+            let elapsed = self.started.elapsed();
+            if elapsed >= limit {
+                return Err(self.stop(RunErrorKind::Watchdog(limit), false));
+            }
+            let left = limit - elapsed;
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        let pending = !self.shared.injected.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+        if !pending {
+            match timeout {
+                Some(t) if t.is_zero() => {}
+                Some(t) => std::thread::park_timeout(t),
+                None => std::thread::park(),
+            }
+        }
+        for instrument in &self.instruments {
+            instrument.after_io_wait(timeout);
+        }
+        Ok(())
+    }
+
+    /// Builds the report for a run that is being stopped.
+    fn stop(&self, kind: RunErrorKind, frozen_clock: bool) -> RunError {
+        RunError { kind, report: self.report(frozen_clock) }
+    }
+
+    fn report(&self, frozen_clock: bool) -> RunReport {
+        let mut tasks: Vec<Task> = self.slab.borrow().iter().flatten().cloned().collect();
+        tasks.sort_by_key(Task::id);
+        let tasks = tasks
+            .iter()
+            .map(|task| {
+                let mut waiting_on = task.0.waits.borrow().live_descriptions();
+                if waiting_on.is_empty() && !task.0.scheduled.get() {
+                    if Arc::strong_count(&task.0.waker_arc) > 2 {
+                        waiting_on.push("a future from outside trio (its waker is held elsewhere)".to_string());
+                    } else {
+                        waiting_on.push(
+                            "a future from outside trio that dropped its waker: nothing can ever wake it".to_string(),
+                        );
+                    }
+                }
+                TaskReport {
+                    id: task.id(),
+                    name: task.name().to_string(),
+                    spawned_at: task.spawn_location().to_string(),
+                    parent: task.parent(),
+                    waiting_on,
+                    runnable: task.0.scheduled.get(),
+                }
+            })
+            .collect();
+        RunReport { now: self.clock.current_time(), steps: self.steps.get(), tasks, frozen_clock }
+    }
+
+    pub(crate) fn statistics(&self) -> RunStatistics {
+        RunStatistics {
+            tasks_living: self.live_tasks.get(),
+            tasks_runnable: self.runq.borrow().len(),
+            next_deadline: self.next_deadline(),
+            external_waits: self.external_waits.get(),
+            steps: self.steps.get(),
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> RunReport {
+        self.report(false)
+    }
+
+    pub(crate) fn root_task(&self) -> Option<Task> {
+        self.main_task.borrow().clone()
+    }
+
+    pub(crate) fn new_idle_slot(&self) -> (super::wait::ParkSlot<()>, Unparker<()>) {
+        make_slot("wait_all_tasks_blocked".into(), false, true)
+    }
+}
+
+enum StepResult {
+    Continue,
+    MainDone(Option<Box<dyn std::any::Any + Send>>),
+}
+
+/// Numbers about the current run (Trio's `current_statistics()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunStatistics {
+    /// Tasks alive, the main task included.
+    pub tasks_living: usize,
+    /// Tasks waiting to be stepped.
+    pub tasks_runnable: usize,
+    /// The earliest pending deadline or sleep.
+    pub next_deadline: Option<Instant>,
+    /// Waits on something outside the runtime still pending.
+    pub external_waits: usize,
+    /// Task steps so far.
+    pub steps: u64,
+}
+
+#[track_caller]
+fn outside_run(location: &Location<'_>) -> ! {
+    panic!(
+        "trio: called outside of trio::run (at {location}): trio primitives only work inside a run; \
+         wrap your code in trio::run(async {{ ... }}) or use #[trio_test]"
+    );
+}

@@ -1,0 +1,231 @@
+//! Tasks: identity, the boxed future, per-task bookkeeping and the waker.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::{Wake, Waker};
+use std::thread::Thread;
+
+use super::cancel::CancelStatus;
+use super::nursery::ExitTarget;
+use super::runtime::Runtime;
+use super::wait::WaitList;
+use crate::error::Error;
+
+/// A task's boxed future. Children report `Ok(())` or an error; the main task's future is
+/// polled in place by [`run`](crate::run) and never boxed.
+pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
+/// What a task ended with: its result, or the payload of the panic that ended it.
+pub(crate) type Outcome = Result<Result<(), Error>, Box<dyn std::any::Any + Send>>;
+
+// ===== TaskId =====
+
+/// A task's identity: sequential within a run, starting at 1 for the main task.
+///
+/// Ids are never reused within a run and do not depend on addresses, so the same program under
+/// the same seed gives every task the same id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct TaskId(pub(crate) u64);
+
+impl TaskId {
+    /// The number behind the id.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a task lives in the runtime's slab: index plus generation, so a stale waker for a
+/// finished task never reaches the task that reused its slot.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub(crate) struct TaskKey {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+// ===== Task =====
+
+/// A handle to a task: its id, name, where it was spawned, and its checkpoint counters
+/// (Trio's `trio.lowlevel.Task`).
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let me = trio::lowlevel::current_task();
+///     assert_eq!(me.id().as_u64(), 1);
+///     assert!(me.parent().is_none());
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Task(pub(crate) Rc<TaskCore>);
+
+pub(crate) struct TaskCore {
+    pub(crate) key: TaskKey,
+    pub(crate) id: TaskId,
+    pub(crate) name: String,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) parent: Option<TaskId>,
+    pub(crate) is_main: bool,
+    /// The boxed future; `None` while it is being polled, after the task finished, and always
+    /// for the main task (whose future `run` polls in place).
+    pub(crate) future: RefCell<Option<TaskFuture>>,
+    /// Invariant: `scheduled` is true exactly while the task's key is in the run queue.
+    pub(crate) scheduled: Cell<bool>,
+    /// Set once the task has exited or been dropped; a finished task is never polled again.
+    pub(crate) finished: Cell<bool>,
+    /// Set when the task's last poll returned `Pending` with no trio wait registered: it is
+    /// blocked on a future from outside trio.
+    pub(crate) foreign: Cell<bool>,
+    /// The cancel status a poll of this task starts in: its nursery's, or a `start` call's
+    /// private one until `started` moves it.
+    pub(crate) base_status: RefCell<Rc<CancelStatus>>,
+    /// Waits this task registered, for deadlock reports and foreign-wait detection.
+    pub(crate) waits: RefCell<WaitList>,
+    pub(crate) exit: RefCell<ExitTarget>,
+    pub(crate) waker_arc: Arc<TaskWaker>,
+    pub(crate) waker: Waker,
+    pub(crate) cancel_points: Cell<u64>,
+    pub(crate) schedule_points: Cell<u64>,
+}
+
+impl Task {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.0.id
+    }
+
+    /// The task's name: given with `start_soon_named`, or derived from the spawned future's
+    /// type (an `async fn child1` in module `demo` is named `demo::child1`), or, for async
+    /// blocks, the enclosing function plus the spawn site.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Where the task was spawned.
+    pub fn spawn_location(&self) -> &'static Location<'static> {
+        self.0.location
+    }
+
+    /// The task that opened the nursery this task runs in; `None` for the main task and system
+    /// tasks.
+    pub fn parent(&self) -> Option<TaskId> {
+        self.0.parent
+    }
+
+    /// How many cancel points the task has executed (checkpoints and blocking waits).
+    pub fn cancel_points(&self) -> u64 {
+        self.0.cancel_points.get()
+    }
+
+    /// How many schedule points the task has executed (times it yielded to the scheduler).
+    pub fn schedule_points(&self) -> u64 {
+        self.0.schedule_points.get()
+    }
+
+    /// `true` once the task has exited.
+    pub fn has_exited(&self) -> bool {
+        self.0.finished.get()
+    }
+
+    /// Descriptions of what the task is blocked on right now (empty if it is runnable or
+    /// running, or blocked on a future from outside trio).
+    pub fn waiting_on(&self) -> Vec<String> {
+        self.0.waits.borrow().live_descriptions()
+    }
+
+    pub(crate) fn key(&self) -> TaskKey {
+        self.0.key
+    }
+}
+
+impl PartialEq for Task {
+    fn eq(&self, other: &Task) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Task {}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.0.id)
+            .field("name", &self.0.name)
+            .field("spawned_at", &format_args!("{}", self.0.location))
+            .finish()
+    }
+}
+
+// ===== naming =====
+
+/// Trio names a task after its function. The closest Rust has is the future's type name: an
+/// `async fn` gives `path::to::function::{{closure}}`. Async blocks have no name of their own,
+/// so they are named after the enclosing function and the spawn site.
+pub(crate) fn default_task_name<F>(location: &Location<'_>) -> String {
+    let full = std::any::type_name::<F>();
+    // Generic parameters are noise in a task name; cut them before looking for closures.
+    let base = match full.find('<') {
+        Some(i) => &full[..i],
+        None => full,
+    };
+    let trimmed = base.strip_suffix("::{{closure}}").unwrap_or(base);
+    if !trimmed.contains("{{closure}}") && trimmed != base {
+        return trimmed.to_string();
+    }
+    let enclosing = match trimmed.find("::{{closure}}") {
+        Some(i) => &trimmed[..i],
+        None => trimmed,
+    };
+    let file = location.file().rsplit(['/', '\\']).next().unwrap_or(location.file());
+    format!("{enclosing}@{file}:{}", location.line())
+}
+
+// ===== TaskWaker =====
+
+/// State shared with other threads: the injection queue for wakes that arrive off the run's
+/// thread, and the handle used to unpark it.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) runtime_id: u64,
+    pub(crate) injected: Mutex<Vec<TaskKey>>,
+    pub(crate) thread: Thread,
+}
+
+impl Shared {
+    pub(crate) fn inject(&self, key: TaskKey) {
+        self.injected.lock().unwrap_or_else(|e| e.into_inner()).push(key);
+        self.thread.unpark();
+    }
+}
+
+/// The `Send + Sync` waker of one task. On the run's own thread a wake goes straight into the
+/// run queue; from anywhere else it goes through the injection queue and unparks the loop.
+#[derive(Debug)]
+pub(crate) struct TaskWaker {
+    pub(crate) key: TaskKey,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if Runtime::schedule_if_current(self.shared.runtime_id, self.key) {
+            return;
+        }
+        self.shared.inject(self.key);
+    }
+}

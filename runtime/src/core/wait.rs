@@ -1,0 +1,564 @@
+//! The traps: the only code that suspends a task.
+//!
+//! A blocking operation is a [`ParkSlot`] (the waiting side, a future) paired with an
+//! [`Unparker`] (the waking side, kept by the primitive). Parking registers the slot with the
+//! task's current cancel status; when that status becomes cancelled the runtime aborts the slot
+//! *synchronously* — exactly when Trio calls a task's `abort_fn` — so a primitive that tries to
+//! hand a value to an aborted waiter gets the value back from [`Unparker::unpark`] and gives it
+//! to the next one. Nothing is lost, nothing is delivered twice.
+//!
+//! Checkpoints ([`checkpoint`], [`cancel_shielded_checkpoint`], [`checkpoint_if_cancelled`])
+//! yield through the task's waker and check the cancel status on the way back.
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use super::runtime::Runtime;
+use crate::error::Cancelled;
+
+// ===== WaitRecord =====
+
+/// What the runtime needs from a registered wait: abort it on cancellation, and describe it.
+pub(crate) trait WaitRecord {
+    /// If still waiting, mark the wait aborted and wake its waker.
+    fn abort(&self);
+    fn is_waiting(&self) -> bool;
+    fn describe(&self) -> String;
+}
+
+/// A list of registered waits, pruned of finished ones as it grows (amortised O(1) per push).
+#[derive(Default)]
+pub(crate) struct WaitList {
+    items: Vec<Rc<dyn WaitRecord>>,
+    prune_at: usize,
+}
+
+impl WaitList {
+    pub(crate) fn push(&mut self, wait: Rc<dyn WaitRecord>) {
+        if self.items.len() >= self.prune_at {
+            self.items.retain(|w| w.is_waiting());
+            self.prune_at = (self.items.len() * 2).max(8);
+        }
+        self.items.push(wait);
+    }
+
+    pub(crate) fn take(&mut self) -> Vec<Rc<dyn WaitRecord>> {
+        self.prune_at = 0;
+        std::mem::take(&mut self.items)
+    }
+
+    pub(crate) fn extend(&mut self, waits: Vec<Rc<dyn WaitRecord>>) {
+        for w in waits {
+            if w.is_waiting() {
+                self.push(w);
+            }
+        }
+    }
+
+    pub(crate) fn any_waiting(&self) -> bool {
+        self.items.iter().any(|w| w.is_waiting())
+    }
+
+    pub(crate) fn live_descriptions(&self) -> Vec<String> {
+        self.items.iter().filter(|w| w.is_waiting()).map(|w| w.describe()).collect()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.items.clear();
+        self.prune_at = 0;
+    }
+}
+
+// ===== WaitCell =====
+
+enum CellState<T> {
+    /// Created, not yet polled.
+    Fresh,
+    /// Parked; the waker to wake on unpark or abort.
+    Waiting(Waker),
+    /// Unparked with a value the slot has not taken yet.
+    Ready(T),
+    /// Aborted by cancellation; the slot will return `Err(Cancelled)`.
+    Aborted,
+    /// The slot returned, or was dropped.
+    Done,
+}
+
+struct WaitCell<T> {
+    state: RefCell<CellState<T>>,
+    what: Cow<'static, str>,
+    /// Waits for something outside the runtime; autojump and deadlock detection hold off.
+    /// Only changed before the first poll.
+    external: Cell<bool>,
+    /// Registered with the cancel status (most waits); nursery and `start` waits are not.
+    /// Only changed before the first poll.
+    abortable: Cell<bool>,
+}
+
+impl<T> WaitCell<T> {
+    /// Leaves the `Waiting` state: keeps the external-wait count exact.
+    fn left_waiting(&self) {
+        if self.external.get() {
+            Runtime::with_opt(|rt| rt.external_wait_finished());
+        }
+    }
+}
+
+impl<T> WaitRecord for WaitCell<T> {
+    fn abort(&self) {
+        let mut state = self.state.borrow_mut();
+        if let CellState::Waiting(_) = &*state {
+            let CellState::Waiting(waker) = std::mem::replace(&mut *state, CellState::Aborted) else { unreachable!() };
+            drop(state);
+            self.left_waiting();
+            waker.wake();
+        }
+    }
+
+    fn is_waiting(&self) -> bool {
+        matches!(&*self.state.borrow(), CellState::Waiting(_))
+    }
+
+    fn describe(&self) -> String {
+        self.what.to_string()
+    }
+}
+
+// ===== ParkSlot / Unparker =====
+
+/// Creates a blocking wait: a [`ParkSlot`] to await and an [`Unparker`] to wake it with a
+/// value (the Rust shape of Trio's `wait_task_rescheduled` / `reschedule`).
+///
+/// `what` describes the wait in deadlock reports ("Lock::acquire", "receiving on a channel").
+///
+/// # Examples
+///
+/// A one-shot hand-off between two tasks, built from nothing else:
+///
+/// ```
+/// use trio::lowlevel;
+///
+/// trio::run(async {
+///     let (slot, unparker) = lowlevel::park_slot::<u32>("a hand-off");
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async move {
+///             unparker.unpark(42).expect("the receiver is still waiting");
+///         });
+///         assert_eq!(slot.await?, 42);
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+pub fn park_slot<T: 'static>(what: impl Into<Cow<'static, str>>) -> (ParkSlot<T>, Unparker<T>) {
+    make_slot(what.into(), false, true)
+}
+
+pub(crate) fn make_slot<T: 'static>(
+    what: Cow<'static, str>,
+    external: bool,
+    abortable: bool,
+) -> (ParkSlot<T>, Unparker<T>) {
+    let cell = Rc::new(WaitCell {
+        state: RefCell::new(CellState::Fresh),
+        what,
+        external: Cell::new(external),
+        abortable: Cell::new(abortable),
+    });
+    (ParkSlot { cell: cell.clone() }, Unparker { cell })
+}
+
+/// The waiting side of a blocking wait; see [`park_slot`].
+///
+/// Awaiting it parks the current task until [`Unparker::unpark`] hands it a value
+/// (`Ok(value)`), or until the task's cancel scope is cancelled (`Err(Cancelled)`). Awaiting it
+/// is a schedule point and a cancel point, even when the scope was already cancelled.
+///
+/// # Cancellation
+///
+/// Cancellation aborts the wait at the moment the scope is cancelled: from then on
+/// [`Unparker::unpark`] refuses and returns its value. If the slot is dropped after it was
+/// unparked but before it was polled, the value is dropped with it unless the owner took it
+/// back with [`ParkSlot::take_unparked`] — primitives do that in their `Drop`.
+pub struct ParkSlot<T> {
+    cell: Rc<WaitCell<T>>,
+}
+
+impl<T: 'static> ParkSlot<T> {
+    /// Marks the wait as one on something outside the runtime (a thread, real I/O, a foreign
+    /// future): while it is pending, autojump does not jump and the run is never declared
+    /// deadlocked. Call it before the first poll.
+    pub fn external(self) -> ParkSlot<T> {
+        self.assert_fresh();
+        self.cell.external.set(true);
+        self
+    }
+
+    #[track_caller]
+    fn assert_fresh(&self) {
+        assert!(
+            matches!(&*self.cell.state.borrow(), CellState::Fresh),
+            "a ParkSlot's kind can only be changed before it is first polled"
+        );
+    }
+
+    /// Takes a value that was handed over but not yet returned by `poll` — for a primitive's
+    /// `Drop`, so a value handed to a waiter that went away is not lost.
+    pub fn take_unparked(&mut self) -> Option<T> {
+        let mut state = self.cell.state.borrow_mut();
+        if let CellState::Ready(_) = &*state {
+            let CellState::Ready(value) = std::mem::replace(&mut *state, CellState::Done) else { unreachable!() };
+            return Some(value);
+        }
+        None
+    }
+
+    /// `true` while the slot is parked and waiting.
+    pub fn is_waiting(&self) -> bool {
+        self.cell.is_waiting()
+    }
+}
+
+impl<T: 'static> Future for ParkSlot<T> {
+    type Output = Result<T, Cancelled>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Cancelled>> {
+        let cell = &self.cell;
+        let mut state = cell.state.borrow_mut();
+        match std::mem::replace(&mut *state, CellState::Done) {
+            CellState::Fresh => {
+                drop(state);
+                Runtime::with(|rt| rt.park(cell.clone(), cx.waker(), cell.abortable.get(), cell.external.get()));
+                Poll::Pending
+            }
+            CellState::Waiting(waker) => {
+                let waker = if waker.will_wake(cx.waker()) { waker } else { cx.waker().clone() };
+                *state = CellState::Waiting(waker);
+                Poll::Pending
+            }
+            CellState::Ready(value) => Poll::Ready(Ok(value)),
+            CellState::Aborted => Poll::Ready(Err(Cancelled::new())),
+            CellState::Done => panic!("a ParkSlot was polled after it completed"),
+        }
+    }
+}
+
+impl<T> Drop for ParkSlot<T> {
+    fn drop(&mut self) {
+        let mut state = self.cell.state.borrow_mut();
+        if let CellState::Waiting(_) = &*state {
+            *state = CellState::Done;
+            drop(state);
+            self.cell.left_waiting();
+        }
+    }
+}
+
+impl<T> fmt::Debug for ParkSlot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParkSlot").field("what", &self.cell.what).field("waiting", &self.cell.is_waiting()).finish()
+    }
+}
+
+impl Runtime {
+    /// First poll of a slot: count the cancel and schedule point, then either abort at once
+    /// (already cancelled) or register the wait.
+    fn park<T: 'static>(&self, cell: Rc<WaitCell<T>>, waker: &Waker, abortable: bool, external: bool) {
+        let task = self.current_task_or_panic();
+        task.0.cancel_points.set(task.0.cancel_points.get() + 1);
+        task.0.schedule_points.set(task.0.schedule_points.get() + 1);
+        let status = self.current_status();
+        if abortable && status.effectively_cancelled() {
+            *cell.state.borrow_mut() = CellState::Aborted;
+            waker.wake_by_ref();
+            return;
+        }
+        *cell.state.borrow_mut() = CellState::Waiting(waker.clone());
+        if external {
+            self.external_wait_started();
+        }
+        if abortable {
+            status.register_wait(cell.clone());
+        }
+        task.0.waits.borrow_mut().push(cell);
+    }
+}
+
+/// The waking side of a blocking wait; see [`park_slot`].
+pub struct Unparker<T> {
+    cell: Rc<WaitCell<T>>,
+}
+
+impl<T> Unparker<T> {
+    /// Wakes the waiting task with `value`. Returns the value back if the wait was aborted by
+    /// cancellation, already unparked, or dropped — hand it to someone else.
+    ///
+    /// An unpark before the slot's first poll is kept: the slot then returns at once.
+    pub fn unpark(&self, value: T) -> Result<(), T> {
+        let mut state = self.cell.state.borrow_mut();
+        match &*state {
+            CellState::Fresh => {
+                *state = CellState::Ready(value);
+                Ok(())
+            }
+            CellState::Waiting(_) => {
+                let CellState::Waiting(waker) = std::mem::replace(&mut *state, CellState::Ready(value)) else {
+                    unreachable!()
+                };
+                drop(state);
+                self.cell.left_waiting();
+                waker.wake();
+                Ok(())
+            }
+            _ => Err(value),
+        }
+    }
+
+    /// `true` if the waiter is (or, not yet polled, will be) waiting: an unpark now would be
+    /// accepted.
+    pub fn is_waiting(&self) -> bool {
+        matches!(&*self.cell.state.borrow(), CellState::Waiting(_) | CellState::Fresh)
+    }
+
+    /// What the wait was described as.
+    pub fn what(&self) -> &str {
+        &self.cell.what
+    }
+}
+
+impl<T> fmt::Debug for Unparker<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unparker").field("what", &self.cell.what).field("waiting", &self.is_waiting()).finish()
+    }
+}
+
+// ===== WaitQueue =====
+
+/// A FIFO of waiters: the building block of every fair primitive.
+///
+/// Waiters whose wait was aborted by cancellation stay in the queue until they reach the front
+/// (or until the queue prunes itself), but they are skipped: [`WaitQueue::unpark_one`] always
+/// hands its value to the oldest waiter that is still waiting, and [`WaitQueue::len`] counts only
+/// those.
+///
+/// # Examples
+///
+/// ```
+/// use trio::lowlevel::WaitQueue;
+///
+/// trio::run(async {
+///     let queue = std::rc::Rc::new(WaitQueue::<&str>::new());
+///     let q = queue.clone();
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async move {
+///             let got = q.park("waiting for a greeting").await?;
+///             assert_eq!(got, "hello");
+///             Ok(())
+///         });
+///         trio::lowlevel::wait_all_tasks_blocked(std::time::Duration::ZERO).await?;
+///         assert_eq!(queue.len(), 1);
+///         assert_eq!(queue.unpark_one("hello"), Ok(()));
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+pub struct WaitQueue<T> {
+    waiters: RefCell<VecDeque<Unparker<T>>>,
+}
+
+impl<T: 'static> WaitQueue<T> {
+    /// An empty queue.
+    pub fn new() -> WaitQueue<T> {
+        WaitQueue { waiters: RefCell::new(VecDeque::new()) }
+    }
+
+    /// Parks the current task at the back of the queue until [`WaitQueue::unpark_one`] (or
+    /// [`WaitQueue::unpark_all_with`]) reaches it. See [`ParkSlot`] for cancellation.
+    pub fn park(&self, what: impl Into<Cow<'static, str>>) -> ParkSlot<T> {
+        let (slot, unparker) = park_slot(what);
+        self.push(unparker);
+        slot
+    }
+
+    /// Puts an unparker at the back of the queue.
+    pub fn push(&self, unparker: Unparker<T>) {
+        let mut waiters = self.waiters.borrow_mut();
+        if waiters.len() >= 32 && waiters.len() % 32 == 0 {
+            waiters.retain(|w| w.is_waiting());
+        }
+        waiters.push_back(unparker);
+    }
+
+    /// Hands `value` to the oldest waiter still waiting. `Err(value)` if there is none.
+    pub fn unpark_one(&self, value: T) -> Result<(), T> {
+        let mut value = value;
+        loop {
+            let next = self.waiters.borrow_mut().pop_front();
+            match next {
+                None => return Err(value),
+                Some(waiter) => match waiter.unpark(value) {
+                    Ok(()) => return Ok(()),
+                    Err(v) => value = v,
+                },
+            }
+        }
+    }
+
+    /// Removes and returns the oldest waiter still waiting, without waking it.
+    pub fn pop(&self) -> Option<Unparker<T>> {
+        loop {
+            let next = self.waiters.borrow_mut().pop_front()?;
+            if next.is_waiting() {
+                return Some(next);
+            }
+        }
+    }
+
+    /// Wakes every waiter, each with its own value from `make`. Returns how many were woken.
+    pub fn unpark_all_with(&self, mut make: impl FnMut() -> T) -> usize {
+        let all: Vec<_> = self.waiters.borrow_mut().drain(..).collect();
+        all.into_iter().filter(|w| w.unpark(make()).is_ok()).count()
+    }
+
+    /// Waiters still waiting.
+    pub fn len(&self) -> usize {
+        self.waiters.borrow().iter().filter(|w| w.is_waiting()).count()
+    }
+
+    /// `true` if no waiter is waiting.
+    pub fn is_empty(&self) -> bool {
+        !self.waiters.borrow().iter().any(|w| w.is_waiting())
+    }
+}
+
+impl<T: 'static> Default for WaitQueue<T> {
+    fn default() -> Self {
+        WaitQueue::new()
+    }
+}
+
+impl<T: 'static> fmt::Debug for WaitQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitQueue").field("waiting", &self.len()).finish()
+    }
+}
+
+// ===== checkpoints =====
+
+/// A schedule point and a cancel point: yields to the scheduler, then returns
+/// `Err(Cancelled)` if the surrounding cancel scope is cancelled.
+///
+/// This is Trio's `trio.lowlevel.checkpoint()` (also `trio.sleep(0)`).
+///
+/// # Cancellation
+///
+/// The point of it: returns `Err(Cancelled)` inside a cancelled scope, every time it is called
+/// there (cancellation is level-triggered).
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     for _ in 0..3 {
+///         trio::checkpoint().await.unwrap(); // let other tasks run
+///     }
+/// });
+/// ```
+pub fn checkpoint() -> Checkpoint {
+    Checkpoint { yielded: false, check_cancel: true }
+}
+
+/// A schedule point that is not a cancel point: yields, and never returns `Cancelled`
+/// (Trio's `cancel_shielded_checkpoint`).
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     trio::lowlevel::cancel_shielded_checkpoint().await;
+/// });
+/// ```
+pub fn cancel_shielded_checkpoint() -> CancelShieldedCheckpoint {
+    CancelShieldedCheckpoint { inner: Checkpoint { yielded: false, check_cancel: false } }
+}
+
+/// A cancel point that is a schedule point only when cancelled: returns `Ok(())` at once if
+/// the scope is not cancelled, and otherwise yields and returns `Err(Cancelled)`
+/// (Trio's `checkpoint_if_cancelled`).
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     trio::lowlevel::checkpoint_if_cancelled().await.unwrap();
+/// });
+/// ```
+pub async fn checkpoint_if_cancelled() -> Result<(), Cancelled> {
+    let cancelled = Runtime::with(|rt| {
+        let task = rt.current_task_or_panic();
+        task.0.cancel_points.set(task.0.cancel_points.get() + 1);
+        rt.current_status().effectively_cancelled()
+    });
+    if cancelled {
+        checkpoint().await?;
+        unreachable!("a checkpoint in a cancelled scope returns Cancelled");
+    }
+    Ok(())
+}
+
+/// The future returned by [`checkpoint`].
+#[derive(Debug)]
+#[must_use = "a checkpoint does nothing unless awaited"]
+pub struct Checkpoint {
+    yielded: bool,
+    check_cancel: bool,
+}
+
+impl Future for Checkpoint {
+    type Output = Result<(), Cancelled>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
+        if !self.yielded {
+            self.yielded = true;
+            Runtime::with(|rt| {
+                let task = rt.current_task_or_panic();
+                task.0.schedule_points.set(task.0.schedule_points.get() + 1);
+            });
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if !self.check_cancel {
+            return Poll::Ready(Ok(()));
+        }
+        let cancelled = Runtime::with(|rt| {
+            let task = rt.current_task_or_panic();
+            task.0.cancel_points.set(task.0.cancel_points.get() + 1);
+            rt.current_status().effectively_cancelled()
+        });
+        Poll::Ready(if cancelled { Err(Cancelled::new()) } else { Ok(()) })
+    }
+}
+
+/// The future returned by [`cancel_shielded_checkpoint`].
+#[derive(Debug)]
+#[must_use = "a checkpoint does nothing unless awaited"]
+pub struct CancelShieldedCheckpoint {
+    inner: Checkpoint,
+}
+
+impl Future for CancelShieldedCheckpoint {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.inner).poll(cx).map(|_| ())
+    }
+}

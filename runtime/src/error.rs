@@ -1,0 +1,417 @@
+//! Error types: the catch-all [`Error`], cancellation, timeouts, groups and resource errors.
+//!
+//! Cancellation is a value in this crate: a checkpoint inside a cancelled scope returns
+//! `Err(Cancelled)`, `?` carries it outward, and the cancel scope that owns the cancellation
+//! recognises it — also after `?` converted it into an [`Error`], inside an [`ErrorGroup`] that
+//! holds nothing else, or as the `source()` of another error.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+/// `Result<T, trio::Error>`, the return type of nursery bodies, children and scope bodies.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+// ===== Error =====
+
+/// Any error, with Trio's cancellation and group semantics built in.
+///
+/// `?` converts every `std::error::Error + Send + Sync + 'static` into an `Error`; the original
+/// comes back with [`downcast_ref`](Error::downcast_ref). Like `anyhow::Error`, `Error` itself
+/// does not implement `std::error::Error` (that would make the blanket conversion overlap with
+/// `From<T> for T`); use [`Error::into_std`] when you need a boxed standard error.
+///
+/// # Examples
+///
+/// ```
+/// use trio::{Cancelled, Error};
+///
+/// let err: Error = std::io::Error::other("disk on fire").into();
+/// assert!(err.downcast_ref::<std::io::Error>().is_some());
+/// assert!(!err.is_cancelled());
+///
+/// let err: Error = Cancelled::new().into();
+/// assert!(err.is_cancelled());
+/// ```
+pub struct Error {
+    inner: BoxError,
+}
+
+impl Error {
+    /// Wraps any standard error.
+    pub fn new<E: StdError + Send + Sync + 'static>(error: E) -> Error {
+        Error { inner: Box::new(error) }
+    }
+
+    /// An error that is only a message.
+    ///
+    /// ```
+    /// let err = trio::Error::msg("the answer was not 42");
+    /// assert_eq!(err.to_string(), "the answer was not 42");
+    /// ```
+    pub fn msg(message: impl fmt::Display) -> Error {
+        Error::new(Message(message.to_string()))
+    }
+
+    /// Returns the wrapped error as `E` if it is one.
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        self.inner.downcast_ref::<E>()
+    }
+
+    /// Returns `true` if the wrapped error is an `E`.
+    pub fn is<E: StdError + 'static>(&self) -> bool {
+        self.inner.is::<E>()
+    }
+
+    /// Takes the wrapped error out as `E`, or gives `self` back.
+    pub fn downcast<E: StdError + 'static>(self) -> std::result::Result<E, Error> {
+        match self.inner.downcast::<E>() {
+            Ok(e) => Ok(*e),
+            Err(inner) => Err(Error { inner }),
+        }
+    }
+
+    /// `true` if this error is a cancellation: a [`Cancelled`], an error whose `source()` chain
+    /// contains one, or an [`ErrorGroup`] whose entries are all cancellations.
+    pub fn is_cancelled(&self) -> bool {
+        is_cancellation(&*self.inner)
+    }
+
+    /// The group, if this error is an [`ErrorGroup`].
+    pub fn as_group(&self) -> Option<&ErrorGroup> {
+        self.downcast_ref::<ErrorGroup>()
+    }
+
+    /// The wrapped error as a standard boxed error.
+    pub fn into_std(self) -> Box<dyn StdError + Send + Sync + 'static> {
+        self.inner
+    }
+
+    /// Borrows the wrapped error.
+    pub fn as_std(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.inner
+    }
+
+    /// Removes every cancellation from this error: returns whether anything was removed, and
+    /// what remains (`None` if the error was only a cancellation; a group keeps its other
+    /// entries).
+    pub(crate) fn without_cancellations(self) -> (bool, Option<Error>) {
+        if self.is_cancelled() {
+            return (true, None);
+        }
+        match self.inner.downcast::<ErrorGroup>() {
+            Ok(group) => {
+                let mut group = *group;
+                let before = group.entries.len();
+                group.entries.retain(|entry| !entry.error.is_cancelled());
+                let removed = group.entries.len() != before;
+                (removed, Some(Error::new(group)))
+            }
+            Err(inner) => (false, Some(Error { inner })),
+        }
+    }
+}
+
+impl<E: StdError + Send + Sync + 'static> From<E> for Error {
+    fn from(error: E) -> Error {
+        Error::new(error)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return fmt::Debug::fmt(&*self.inner, f);
+        }
+        write!(f, "{}", self.inner)?;
+        let mut source = self.inner.source();
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl AsRef<dyn StdError + Send + Sync + 'static> for Error {
+    fn as_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.inner
+    }
+}
+
+impl From<Error> for Box<dyn StdError + Send + Sync + 'static> {
+    fn from(error: Error) -> Self {
+        error.inner
+    }
+}
+
+impl From<Error> for Box<dyn StdError + 'static> {
+    fn from(error: Error) -> Self {
+        error.inner
+    }
+}
+
+fn is_cancellation(error: &(dyn StdError + 'static)) -> bool {
+    if error.is::<Cancelled>() {
+        return true;
+    }
+    if let Some(group) = error.downcast_ref::<ErrorGroup>() {
+        return !group.entries.is_empty() && group.entries.iter().all(|e| e.error.is_cancelled());
+    }
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if cause.is::<Cancelled>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for Message {}
+
+// ===== Cancelled =====
+
+/// The operation was cancelled by an enclosing [`CancelScope`](crate::CancelScope).
+///
+/// Checkpoints return it; `?` propagates it; the scope that was cancelled catches it. You
+/// rarely create one yourself: let it travel outward.
+///
+/// # Examples
+///
+/// ```
+/// # trio::run(async {
+/// let scope = trio::CancelScope::new();
+/// let handle = scope.clone();
+/// let caught = scope
+///     .run(async move {
+///         handle.cancel();
+///         trio::checkpoint().await?; // returns Err(Cancelled) …
+///         println!("… so this line never runs");
+///         Ok(())
+///     })
+///     .await;
+/// assert!(matches!(caught, Ok(None)));
+/// assert!(scope.cancelled_caught());
+/// # });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Cancelled {}
+
+impl Cancelled {
+    /// A cancellation. Normally only the runtime makes these.
+    pub fn new() -> Cancelled {
+        Cancelled {}
+    }
+}
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cancelled")
+    }
+}
+
+impl StdError for Cancelled {}
+
+// ===== TooSlow =====
+
+/// A [`fail_after`](crate::fail_after) / [`fail_at`](crate::fail_at) deadline expired
+/// (Trio's `TooSlowError`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TooSlow;
+
+impl fmt::Display for TooSlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline expired before the operation completed")
+    }
+}
+
+impl StdError for TooSlow {}
+
+// ===== resource errors =====
+
+macro_rules! resource_error {
+    ($(#[$doc:meta])* $name:ident, $default:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name {
+            message: std::borrow::Cow<'static, str>,
+        }
+
+        impl $name {
+            /// The error with its default message.
+            pub fn new() -> $name {
+                $name { message: std::borrow::Cow::Borrowed($default) }
+            }
+
+            /// The error with a message that says what happened.
+            pub fn with_message(message: impl Into<std::borrow::Cow<'static, str>>) -> $name {
+                $name { message: message.into() }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> $name {
+                $name::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.message)
+            }
+        }
+
+        impl StdError for $name {}
+    };
+}
+
+resource_error!(
+    /// This handle was closed, by this task or another (Trio's `ClosedResourceError`).
+    ClosedResource,
+    "this resource was closed"
+);
+resource_error!(
+    /// The other side of the resource went away, or it broke (Trio's `BrokenResourceError`).
+    BrokenResource,
+    "this resource is broken"
+);
+resource_error!(
+    /// Two tasks tried to use a resource that allows one at a time (Trio's `BusyResourceError`).
+    BusyResource,
+    "another task is already using this resource"
+);
+resource_error!(
+    /// The operation would have to wait (Trio's `WouldBlock`).
+    WouldBlock,
+    "the operation would block"
+);
+resource_error!(
+    /// An API was used in a way Trio forbids (Trio's `RuntimeError`), such as a
+    /// [`start`](crate::Nursery::start)ed task that returned without calling `started`.
+    RuntimeError,
+    "runtime error"
+);
+
+// ===== ErrorGroup =====
+
+/// Every failure of a nursery, together (Trio's `ExceptionGroup`).
+///
+/// Each entry names the task that failed. Cancellations caused by the nursery's own cancel
+/// scope are removed before the group is returned; a group is never empty.
+///
+/// # Examples
+///
+/// ```
+/// # trio::run(async {
+/// let result = trio::open_nursery(|nursery| async move {
+///     nursery.start_soon_named("fails", async { Err(trio::Error::msg("boom")) });
+///     Ok(())
+/// })
+/// .await;
+/// let error = result.unwrap_err();
+/// let group = error.as_group().expect("a nursery reports an ErrorGroup");
+/// assert_eq!(group.len(), 1);
+/// assert_eq!(group.entries()[0].task(), "fails");
+/// assert_eq!(group.entries()[0].error().to_string(), "boom");
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct ErrorGroup {
+    entries: Vec<GroupEntry>,
+    origin: String,
+}
+
+impl ErrorGroup {
+    pub(crate) fn new(entries: Vec<GroupEntry>, origin: String) -> ErrorGroup {
+        ErrorGroup { entries, origin }
+    }
+
+    /// The failures, in the order they happened.
+    pub fn entries(&self) -> &[GroupEntry] {
+        &self.entries
+    }
+
+    /// Takes the failures out.
+    pub fn into_entries(self) -> Vec<GroupEntry> {
+        self.entries
+    }
+
+    /// How many failures.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Always `false` for a group a nursery returned; here for completeness.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Where the nursery that produced this group was opened.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The first entry whose error is an `E`.
+    pub fn find<E: StdError + 'static>(&self) -> Option<&E> {
+        self.entries.iter().find_map(|e| e.error.downcast_ref::<E>())
+    }
+}
+
+impl fmt::Display for ErrorGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.entries.len();
+        write!(f, "{n} error{} in the nursery opened at {}", if n == 1 { "" } else { "s" }, self.origin)?;
+        for entry in &self.entries {
+            write!(f, "\n  task `{}`: {}", entry.task, entry.error)?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ErrorGroup {}
+
+/// One failure in an [`ErrorGroup`]: which task, and its error.
+#[derive(Debug)]
+pub struct GroupEntry {
+    task: String,
+    error: Error,
+}
+
+impl GroupEntry {
+    pub(crate) fn new(task: String, error: Error) -> GroupEntry {
+        GroupEntry { task, error }
+    }
+
+    /// The name of the task that failed (the nursery body shows as `<task> (nursery body)`).
+    pub fn task(&self) -> &str {
+        &self.task
+    }
+
+    /// The error.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// Takes the error out.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+}

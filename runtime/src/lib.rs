@@ -1,0 +1,73 @@
+//! # trio — structured concurrency for Rust
+//!
+//! A port of Python's [Trio](https://trio.readthedocs.io): a single-threaded, deterministic
+//! async runtime where every task lives in a [nursery](open_nursery), every wait can be
+//! cancelled through a [cancel scope](CancelScope), and cancellation is a value (`Err(Cancelled)`)
+//! that `?` carries to the scope that owns it.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! async fn child(name: &'static str, secs: u64) -> trio::Result<()> {
+//!     trio::sleep(Duration::from_millis(secs)).await?;
+//!     println!("{name} done");
+//!     Ok(())
+//! }
+//!
+//! trio::run(async {
+//!     trio::open_nursery(|nursery| async move {
+//!         nursery.start_soon(child("child1", 1));
+//!         nursery.start_soon(child("child2", 2));
+//!         Ok(())
+//!     })
+//!     .await // waits for both children
+//!     .unwrap();
+//! });
+//! ```
+//!
+//! ## The rules
+//!
+//! - **Structured**: a task is started in a nursery, and the nursery does not finish until all
+//!   its children have. A failing child cancels its siblings; every failure comes back as one
+//!   [`ErrorGroup`]. A panic in a child resumes in the parent once the siblings are done.
+//! - **Checkpoints**: a task only yields at a checkpoint. Every `async fn` of this crate that
+//!   returns normally has executed one (it was a schedule point and a cancel point);
+//!   synchronous functions never yield. [`checkpoint`] is the explicit one.
+//! - **Cancel scopes**: [`CancelScope`] with deadlines, timeouts and shields;
+//!   [`move_on_after`], [`fail_after`] and friends. Cancellation is level-triggered: inside a
+//!   cancelled scope every checkpoint fails, until the scope's body ends and the scope catches
+//!   the `Cancelled` error.
+//! - **Deterministic**: task ids are sequential, equal deadlines fire in creation order, time
+//!   comes only from the run's [clock](abc::Clock), and every ordering choice goes through the
+//!   [`SchedulePolicy`](abc::SchedulePolicy). Same program, same seed: the same run.
+//! - **No silent hangs**: when every task is blocked and nothing can wake them, the run stops
+//!   with a report of every task and what it waits on.
+//!
+//! Testing tools — a mock clock with autojump, `assert_checkpoints`, schedule exploration,
+//! `#[trio_test]` — live in the `trio-testkit` crate.
+//!
+//! See `docs/design.md` in the repository for the architecture and every place where this
+//! crate deliberately differs from Trio.
+
+#![forbid(unsafe_code)]
+
+pub mod abc;
+mod cancellable;
+mod core;
+mod error;
+pub mod lowlevel;
+mod time;
+
+pub use crate::cancellable::cancellable;
+pub use crate::core::cancel::{
+    current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at, CancelScope, ScopeRun,
+};
+pub use crate::core::clock::{Instant, SystemClock};
+pub use crate::core::nursery::{open_nursery, Nursery, NurseryOutput, TaskResult, TaskStatus};
+pub use crate::core::runtime::{run, Builder, RunError, RunErrorKind};
+pub use crate::core::wait::checkpoint;
+pub use crate::error::{
+    BrokenResource, BusyResource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError,
+    TooSlow, WouldBlock,
+};
+pub use crate::time::{current_time, sleep, sleep_forever, sleep_until, Sleep, SleepForever};

@@ -1,0 +1,138 @@
+//! The low-level API: what channels, sync primitives and the testkit are built from (Trio's
+//! `trio.lowlevel`).
+//!
+//! The central piece is [`park_slot`]: a blocking wait that cancellation aborts at the moment
+//! the scope is cancelled, paired with an [`Unparker`] that hands the waiter a value — or gets
+//! the value back if the waiter is gone. [`WaitQueue`] is a fair FIFO of them.
+
+use std::future::Future;
+use std::panic::Location;
+use std::time::Duration;
+
+use crate::core::nursery::TaskResult;
+use crate::core::runtime::Runtime;
+use crate::core::task::default_task_name;
+use crate::error::Cancelled;
+
+pub use crate::core::policy::{Fifo, RunnableTasks, TimerInfo, TimerKind};
+pub use crate::core::runtime::{RunReport, RunStatistics, TaskReport};
+pub use crate::core::task::{Task, TaskId};
+pub use crate::core::wait::{
+    cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled, park_slot, CancelShieldedCheckpoint, Checkpoint,
+    ParkSlot, Unparker, WaitQueue,
+};
+
+/// The task this code runs in.
+///
+/// # Panics
+///
+/// Outside a task of a run.
+#[track_caller]
+pub fn current_task() -> Task {
+    Runtime::with(|rt| rt.current_task_or_panic())
+}
+
+/// The run's main task.
+///
+/// # Panics
+///
+/// Outside a run.
+#[track_caller]
+pub fn current_root_task() -> Task {
+    Runtime::with(|rt| rt.root_task().expect("a run always has a main task"))
+}
+
+/// Numbers about the current run.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let stats = trio::lowlevel::current_statistics();
+///     assert_eq!(stats.tasks_living, 1);
+///     assert_eq!(stats.next_deadline, None);
+/// });
+/// ```
+#[track_caller]
+pub fn current_statistics() -> RunStatistics {
+    Runtime::with(|rt| rt.statistics())
+}
+
+/// A snapshot of every task of the run and what it waits on — the same report a deadlock
+/// prints.
+#[track_caller]
+pub fn current_report() -> RunReport {
+    Runtime::with(|rt| rt.snapshot())
+}
+
+/// The seed the run was started with.
+#[track_caller]
+pub fn current_seed() -> u64 {
+    Runtime::with(|rt| rt.seed())
+}
+
+/// `true` inside a run on this thread.
+pub fn in_run() -> bool {
+    Runtime::is_inside()
+}
+
+/// Starts a task that belongs to the run rather than to a nursery (Trio's
+/// `spawn_system_task`). System tasks are cancelled when the main task finishes, and the run
+/// waits for them; an error or panic in one makes [`run`](crate::run) panic.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     trio::lowlevel::spawn_system_task(async {
+///         trio::sleep_forever().await?;
+///         Ok(())
+///     });
+/// }); // returns: the system task is cancelled when main finishes
+/// ```
+#[track_caller]
+pub fn spawn_system_task<F>(future: F) -> Task
+where
+    F: Future + 'static,
+    F::Output: TaskResult,
+{
+    let location = Location::caller();
+    let name = default_task_name::<F>(location);
+    let future = Box::pin(async move { future.await.into_task_result() });
+    Runtime::with_at(location, |rt| rt.spawn_system(future, name, location))
+}
+
+/// Waits until every other task is blocked — nothing runnable, nothing outside the runtime
+/// pending — and the run has stayed that way for `cushion` of real time (Trio's
+/// `wait_all_tasks_blocked`). Waiters with the smallest cushion wake first, together.
+///
+/// While a task waits here, autojump does not jump: idle waiters win, as in Trio.
+///
+/// # Cancellation
+///
+/// An ordinary blocking wait: returns `Err(Cancelled)` when cancelled.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await.unwrap();
+/// });
+/// ```
+pub async fn wait_all_tasks_blocked(cushion: Duration) -> Result<(), Cancelled> {
+    struct Remove((Duration, u64));
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let key = self.0;
+            Runtime::with_opt(|rt| rt.remove_idle_waiter(key));
+        }
+    }
+    let (slot, key) = Runtime::with(|rt| {
+        let (slot, unparker) = rt.new_idle_slot();
+        (slot, rt.add_idle_waiter(cushion, unparker))
+    });
+    let _remove = Remove(key);
+    slot.await
+}

@@ -1,0 +1,207 @@
+//! Sleeping and reading the clock.
+//!
+//! All time comes from the run's [`Clock`](crate::abc::Clock): the real one by default, a
+//! `MockClock` in tests, so a test that sleeps an hour takes microseconds under autojump.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::core::clock::Instant;
+use crate::core::runtime::Runtime;
+use crate::core::wait::{checkpoint, park_slot, Checkpoint, ParkSlot};
+use crate::error::Cancelled;
+
+/// The current time on the run's clock (Trio's `trio.current_time()`).
+///
+/// # Panics
+///
+/// Outside [`trio::run`](crate::run).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let t0 = trio::current_time();
+///     trio::sleep(Duration::from_millis(2)).await.unwrap();
+///     assert!(trio::current_time() - t0 >= Duration::from_millis(2));
+/// });
+/// ```
+#[track_caller]
+pub fn current_time() -> Instant {
+    Runtime::with(|rt| rt.now())
+}
+
+/// Sleeps for `duration` of the run's clock (Trio's `trio.sleep`). `sleep(Duration::ZERO)` is
+/// a plain [`checkpoint`](crate::checkpoint); a duration too large to represent sleeps forever.
+///
+/// # Cancellation
+///
+/// Returns `Err(Cancelled)` as soon as an enclosing scope is cancelled; nothing else is lost.
+/// Always a checkpoint.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     trio::sleep(Duration::from_millis(1)).await.unwrap();
+/// });
+/// ```
+#[track_caller]
+pub fn sleep(duration: Duration) -> Sleep {
+    let location = Location::caller();
+    let deadline = Runtime::with_at(location, |rt| rt.now().checked_add(duration));
+    Sleep::new(deadline)
+}
+
+/// Sleeps until the run's clock reads `deadline` (Trio's `trio.sleep_until`). A deadline in
+/// the past is a plain checkpoint.
+///
+/// # Cancellation
+///
+/// As [`sleep`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let wake_at = trio::current_time() + Duration::from_millis(1);
+///     trio::sleep_until(wake_at).await.unwrap();
+///     assert!(trio::current_time() >= wake_at);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(Some(deadline))
+}
+
+/// Sleeps until cancelled (Trio's `trio.sleep_forever`). The only way out is `Err(Cancelled)`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let outcome = trio::move_on_after(Duration::from_millis(1), async {
+///         trio::sleep_forever().await?;
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(outcome, None);
+/// });
+/// ```
+pub fn sleep_forever() -> SleepForever {
+    SleepForever { inner: Sleep::new(None) }
+}
+
+enum State {
+    Start,
+    /// The deadline had passed: just a checkpoint.
+    Yield(Checkpoint),
+    Parked {
+        slot: ParkSlot<()>,
+        timer: Option<(Instant, u64)>,
+    },
+    Done,
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`].
+#[must_use = "a sleep does nothing unless awaited"]
+pub struct Sleep {
+    deadline: Option<Instant>,
+    state: State,
+}
+
+impl Sleep {
+    fn new(deadline: Option<Instant>) -> Sleep {
+        Sleep { deadline, state: State::Start }
+    }
+
+    /// When the sleep ends; `None` for a sleep that never ends by itself.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn remove_timer(&mut self) {
+        if let State::Parked { timer, .. } = &mut self.state {
+            if let Some(key) = timer.take() {
+                Runtime::with_opt(|rt| rt.remove_timer(key));
+            }
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = Result<(), Cancelled>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
+        let this = &mut *self;
+        if let State::Start = this.state {
+            let what = match this.deadline {
+                Some(deadline) => format!("sleep until {deadline}"),
+                None => "sleep_forever".to_string(),
+            };
+            this.state = match this.deadline {
+                Some(deadline) if deadline <= Runtime::with(|rt| rt.now()) => State::Yield(checkpoint()),
+                Some(deadline) => {
+                    let (slot, unparker) = park_slot(what);
+                    let key = Runtime::with(|rt| rt.add_sleep_timer(deadline, unparker));
+                    State::Parked { slot, timer: Some(key) }
+                }
+                None => State::Parked { slot: park_slot(what).0, timer: None },
+            };
+        }
+        let result = match &mut this.state {
+            State::Yield(checkpoint) => Pin::new(checkpoint).poll(cx),
+            State::Parked { slot, .. } => Pin::new(slot).poll(cx),
+            State::Start => unreachable!(),
+            State::Done => panic!("a Sleep was polled after it completed"),
+        };
+        if result.is_ready() {
+            this.remove_timer();
+            this.state = State::Done;
+        }
+        result
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.remove_timer();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep").field("deadline", &self.deadline).finish_non_exhaustive()
+    }
+}
+
+/// The future returned by [`sleep_forever`].
+#[must_use = "a sleep does nothing unless awaited"]
+#[derive(Debug)]
+pub struct SleepForever {
+    inner: Sleep,
+}
+
+impl Future for SleepForever {
+    type Output = Result<Infallible, Cancelled>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Infallible, Cancelled>> {
+        Pin::new(&mut self.inner).poll(cx).map(|result| match result {
+            Ok(()) => unreachable!("sleep_forever has no deadline"),
+            Err(cancelled) => Err(cancelled),
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! The Trio course in Rust: see `examples/`.
