@@ -53,21 +53,23 @@
 
 pub mod abc;
 mod cancellable;
+mod channel;
 mod core;
 mod error;
 pub mod lowlevel;
+mod sync;
 mod time;
 
 pub use crate::cancellable::cancellable;
 pub use crate::core::cancel::{
-    current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at, CancelScope, ScopeRun,
+    CancelScope, ScopeRun, current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at,
 };
 pub use crate::core::clock::{Instant, SystemClock};
-pub use crate::core::nursery::{open_nursery, Nursery, NurseryOutput, TaskResult, TaskStatus};
-pub use crate::core::runtime::{run, Builder, RunError, RunErrorKind};
+pub use crate::core::nursery::{Nursery, NurseryOutput, TaskResult, TaskStatus, open_nursery};
+pub use crate::core::runtime::{Builder, RunError, RunErrorKind, run};
 pub use crate::core::wait::checkpoint;
 pub use crate::error::{
     BrokenResource, BusyResource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError,
     TooSlow, WouldBlock,
 };
-pub use crate::time::{current_time, sleep, sleep_forever, sleep_until, Sleep, SleepForever};
+pub use crate::time::{Sleep, SleepForever, current_time, sleep, sleep_forever, sleep_until};

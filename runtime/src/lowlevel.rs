@@ -18,8 +18,8 @@ pub use crate::core::policy::{Fifo, RunnableTasks, TimerInfo, TimerKind};
 pub use crate::core::runtime::{RunReport, RunStatistics, TaskReport};
 pub use crate::core::task::{Task, TaskId};
 pub use crate::core::wait::{
-    cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled, park_slot, CancelShieldedCheckpoint, Checkpoint,
-    ParkSlot, Unparker, WaitQueue,
+    CancelShieldedCheckpoint, Checkpoint, ParkSlot, Unparker, WaitQueue, cancel_shielded_checkpoint, checkpoint,
+    checkpoint_if_cancelled, park_slot,
 };
 
 /// The task this code runs in.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::core::clock::Instant;
 use crate::core::runtime::Runtime;
-use crate::core::wait::{checkpoint, park_slot, Checkpoint, ParkSlot};
+use crate::core::wait::{Checkpoint, ParkSlot, checkpoint, park_slot};
 use crate::error::Cancelled;
 
 /// The current time on the run's clock (Trio's `trio.current_time()`).

@@ -407,7 +407,9 @@ impl CancelScope {
     #[track_caller]
     pub fn set_deadline(&self, deadline: impl Into<Option<Instant>>) {
         if self.state.relative.get().is_some() {
-            panic!("this CancelScope has a timeout that is not resolved yet: a scope takes a deadline or a timeout, not both; set the deadline after the scope is entered, or use CancelScope::with_deadline");
+            panic!(
+                "this CancelScope has a timeout that is not resolved yet: a scope takes a deadline or a timeout, not both; set the deadline after the scope is entered, or use CancelScope::with_deadline"
+            );
         }
         self.state.deadline.set(deadline.into());
         self.state.update_timer();
@@ -427,7 +429,9 @@ impl CancelScope {
     #[track_caller]
     pub fn set_relative_deadline(&self, timeout: Option<Duration>) {
         if self.state.status.borrow().is_some() || (self.state.claimed.get() && self.state.relative.get().is_none()) {
-            panic!("the relative deadline of a CancelScope can only be changed before it is entered; use set_deadline on a running scope");
+            panic!(
+                "the relative deadline of a CancelScope can only be changed before it is entered; use set_deadline on a running scope"
+            );
         }
         if timeout.is_some() && self.state.deadline.get().is_some() {
             panic!("this CancelScope already has a deadline: a scope takes a deadline or a timeout, not both");

@@ -17,10 +17,10 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::cancel::{in_status, CancelScope, CancelStatus, ScopeState};
+use super::cancel::{CancelScope, CancelStatus, ScopeState, in_status};
 use super::runtime::Runtime;
-use super::task::{default_task_name, Outcome, Task, TaskFuture, TaskId};
-use super::wait::{cancel_shielded_checkpoint, make_slot, Unparker};
+use super::task::{Outcome, Task, TaskFuture, TaskId, default_task_name};
+use super::wait::{Unparker, cancel_shielded_checkpoint, make_slot};
 use crate::error::{Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError};
 
 type PanicPayload = Box<dyn Any + Send>;
@@ -52,6 +52,27 @@ impl TaskResult for Result<()> {
         self
     }
 }
+
+/// A task that never returns (it panics, or loops forever) is a task too:
+/// `nursery.start_soon(async { panic!("boom") })`. Stable Rust cannot name `!` directly; a
+/// function pointer's return type can.
+#[allow(private_interfaces, reason = "`Never` only names `!`; nothing private leaks through it")]
+impl TaskResult for Never {
+    fn into_task_result(self) -> Result<()> {
+        self
+    }
+}
+
+pub(crate) trait FnOutput {
+    type Output;
+}
+
+impl<R> FnOutput for fn() -> R {
+    type Output = R;
+}
+
+/// The never type, `!`.
+pub(crate) type Never = <fn() -> ! as FnOutput>::Output;
 
 /// What a nursery body may produce: `()` or an `Option`.
 ///
@@ -282,7 +303,9 @@ impl Nursery {
         let location = Location::caller();
         let name = default_task_name::<F>(location);
         if let Err(error) = self.inner.spawn(name, location, wrap(future)) {
-            panic!("{error}: start_soon was called after the nursery's body finished and all its children exited; keep the nursery open (start from inside its body or from a child) or use try_start_soon");
+            panic!(
+                "{error}: start_soon was called after the nursery's body finished and all its children exited; keep the nursery open (start from inside its body or from a child) or use try_start_soon"
+            );
         }
     }
 
@@ -299,7 +322,9 @@ impl Nursery {
     {
         let location = Location::caller();
         if let Err(error) = self.inner.spawn(name.into(), location, wrap(future)) {
-            panic!("{error}: start_soon_named was called after the nursery's body finished and all its children exited; keep the nursery open or use try_start_soon");
+            panic!(
+                "{error}: start_soon_named was called after the nursery's body finished and all its children exited; keep the nursery open or use try_start_soon"
+            );
         }
     }
 

@@ -25,10 +25,10 @@ use std::time::Duration;
 use super::cancel::{CancelStatus, ScopeState};
 use super::clock::{Clock, Instant, RealInstant, SystemClock};
 use super::instrument::Instrument;
-use super::nursery::{panic_message, ExitTarget, NurseryInner};
+use super::nursery::{ExitTarget, NurseryInner, panic_message};
 use super::policy::{Fifo, RunnableTasks, SchedulePolicy, TimerInfo, TimerKind};
-use super::task::{default_task_name, Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskWaker};
-use super::wait::{make_slot, Unparker, WaitList};
+use super::task::{Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskWaker, default_task_name};
+use super::wait::{Unparker, WaitList, make_slot};
 
 scoped_tls::scoped_thread_local!(static CONTEXT: Runtime);
 
@@ -141,8 +141,9 @@ impl Builder {
                  cannot be nested — await the future directly instead, or start it in a nursery"
             );
         }
+        let location = Location::caller();
         let runtime = Runtime::new(self);
-        CONTEXT.set(&runtime, || runtime.run_main(future))
+        CONTEXT.set(&runtime, || runtime.run_main(future, location))
     }
 }
 
@@ -235,7 +236,10 @@ impl fmt::Display for RunError {
             RunErrorKind::Deadlock => {
                 write!(f, "deadlock: every task is blocked and nothing can wake them")?;
                 if self.report.frozen_clock {
-                    write!(f, " (a deadline is pending, but the clock is frozen: it does not advance by itself and autojump is off)")?;
+                    write!(
+                        f,
+                        " (a deadline is pending, but the clock is frozen: it does not advance by itself and autojump is off)"
+                    )?;
                 } else {
                     write!(f, " (no deadline is pending and nothing outside the runtime is awaited)")?;
                 }
@@ -465,7 +469,9 @@ impl Runtime {
     pub(crate) fn current_task_or_panic(&self) -> Task {
         match &*self.current_task.borrow() {
             Some(task) => task.clone(),
-            None => panic!("this trio operation must be called from inside a task, not from an instrument, policy or clock callback"),
+            None => panic!(
+                "this trio operation must be called from inside a task, not from an instrument, policy or clock callback"
+            ),
         }
     }
 
@@ -743,11 +749,7 @@ impl Runtime {
                 Some(Some(task)) if task.key() == key && !task.0.scheduled.get() => {
                     task.0.scheduled.set(true);
                     self.runq.borrow_mut().push_back(key);
-                    if self.instruments.is_empty() {
-                        None
-                    } else {
-                        Some(task.clone())
-                    }
+                    if self.instruments.is_empty() { None } else { Some(task.clone()) }
                 }
                 _ => None,
             }
@@ -904,14 +906,13 @@ impl Runtime {
 
     // ----- the loop -----
 
-    fn run_main<F: Future>(&self, future: F) -> Result<F::Output, RunError> {
+    fn run_main<F: Future>(&self, future: F, location: &'static Location<'static>) -> Result<F::Output, RunError> {
         for instrument in &self.instruments {
             instrument.before_run();
         }
         self.clock.start_clock();
         let mut main = Some(Box::pin(future));
         let mut output = None;
-        let location = Location::caller();
         let name = default_task_name::<F>(location);
         let name = if name.contains('@') { "main".to_string() } else { name };
         let main_task = self.new_task(None, name, location, self.root_status.clone(), ExitTarget::Main, None, true);

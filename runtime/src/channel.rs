@@ -1,0 +1,1 @@
+//! Memory channels (Trio's `open_memory_channel`).

@@ -1,0 +1,1 @@
+//! Synchronisation primitives (Trio's `_sync.py`), built on `lowlevel`.
