@@ -3,7 +3,6 @@
 //! All time comes from the run's [`Clock`](crate::abc::Clock): the real one by default, a
 //! `MockClock` in tests, so a test that sleeps an hour takes microseconds under autojump.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -84,7 +83,9 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(Some(deadline))
 }
 
-/// Sleeps until cancelled (Trio's `trio.sleep_forever`). The only way out is `Err(Cancelled)`.
+/// Sleeps until cancelled (Trio's `trio.sleep_forever`). The only way out is `Err(Cancelled)`;
+/// the output type is `Result<(), Cancelled>` rather than `Result<Infallible, _>` so the usual
+/// `trio::sleep_forever().await?;` and `Ok(trio::sleep_forever().await?)` both type-check.
 ///
 /// # Examples
 ///
@@ -196,12 +197,11 @@ pub struct SleepForever {
 }
 
 impl Future for SleepForever {
-    type Output = Result<Infallible, Cancelled>;
+    type Output = Result<(), Cancelled>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Infallible, Cancelled>> {
-        Pin::new(&mut self.inner).poll(cx).map(|result| match result {
-            Ok(()) => unreachable!("sleep_forever has no deadline"),
-            Err(cancelled) => Err(cancelled),
-        })
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
+        let result = Pin::new(&mut self.inner).poll(cx);
+        debug_assert!(!matches!(result, Poll::Ready(Ok(()))), "sleep_forever has no deadline");
+        result
     }
 }
