@@ -1,2 +1,191 @@
-//! Testing tools for trio (placeholder until the testkit lands).
+//! # trio-testkit — pytest-trio and `trio.testing` for `cargo test`
+//!
+//! Tools for testing code written with [`trio`]: the `#[trio_test]` attribute, a [`MockClock`]
+//! that makes an hour of sleeping take microseconds, checks that code checkpoints
+//! ([`assert_checkpoints`]), ways to wait until every task is blocked
+//! ([`wait_all_tasks_blocked`]) and to force an order on tasks ([`Sequencer`]), and the
+//! scheduling [policies](policy) tests run under.
+//!
+//! ## Writing tests
+//!
+//! Put `#[trio_test]` on an `async fn`. It becomes an ordinary `#[test]`, so `cargo test` and
+//! `cargo nextest run` pick it up; each test gets its own run of the runtime.
+//!
+//! ```
+//! use std::time::Duration;
+//! use trio::Instant;
+//! use trio_testkit::{MockClock, trio_test};
+//!
+//! async fn double_sleep(x: u64) -> trio::Result<u64> {
+//!     let sleep_for = 2 * x;
+//!     trio::sleep(Duration::from_secs(sleep_for)).await?;
+//!     Ok(sleep_for)
+//! }
+//!
+//! #[trio_test]
+//! async fn sleeps_for_twice_as_long(_autojump_clock: MockClock) {
+//!     assert_eq!(double_sleep(3).await.unwrap(), 6);
+//!     assert_eq!(trio::current_time(), Instant::from_secs(6)); // and no real time passed
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! A test may return `()` or any `Result<(), E>` with `E: Debug`, so `?` works. It fails when
+//! it returns `Err`, when any of its tasks panics (the output names the task), when every task
+//! is blocked and nothing can wake them (a deadlock: it fails at once and lists every task and
+//! what it waits on), or when it runs longer than its real-time limit. No test hangs.
+//!
+//! **Fixtures** are asked for by parameter name, as in pytest-trio. A leading underscore is
+//! allowed (`_autojump_clock`) for a fixture the test needs installed but does not use.
+//!
+//! | parameter | what the test gets |
+//! | --- | --- |
+//! | `mock_clock: MockClock` | the run's clock, a frozen [`MockClock`]: time moves only by [`MockClock::jump`] |
+//! | `autojump_clock: MockClock` | the run's clock, a [`MockClock`] that jumps to the next deadline whenever every task is blocked |
+//! | `nursery: Nursery` | a [`trio::Nursery`] around the test, for background tasks; it is cancelled once the test returns |
+//!
+//! A run has one clock, so asking for two is a compile error. Without a clock fixture a test
+//! runs on the real clock ([`trio::SystemClock`]), as in pytest-trio.
+//!
+//! **Arguments** go in the attribute: `#[trio_test(autojump, timeout = "5s")]`.
+//!
+//! | argument | effect |
+//! | --- | --- |
+//! | `autojump` | installs an autojump clock without asking for it as a parameter |
+//! | `seed = 42` | the seed of the run (default: a stable hash of the test's path and name) |
+//! | `policy = "random"` / `"fifo"` | the scheduling policy (default `"random"`; see [Schedules](#schedules)) |
+//! | `timeout = "30s"` | the real-time limit (default 60 s); units `ns`, `us`, `ms`, `s`, `m`, `h`, combinable as `"1m30s"` |
+//! | `crate = "path"` | where to find this crate, if your `Cargo.toml` renames it |
+//!
+//! Mistakes — an unknown or repeated argument, an unknown fixture, two clocks, a function that
+//! is not `async`, an extra `#[test]` — are compile errors that point at the offending token.
+//! Other attributes (`#[should_panic]`, `#[ignore]`, doc comments) are kept.
+//!
+//! ## Clocks
+//!
+//! Time in a run comes from its clock. A [`MockClock`] starts at [`trio::Instant::ZERO`] and is
+//! frozen: `trio::sleep` then waits until the test calls [`jump`](MockClock::jump), or until
+//! *autojump* moves the clock to the next deadline. With autojump a test of timeouts and
+//! retries runs in no real time, and [`trio::current_time`] reads exactly the sleeps it made.
+//! [When autojump jumps](MockClock#when-autojump-jumps) is documented precisely; unlike Trio,
+//! it never jumps while a task waits on something outside the runtime, so a test that waits
+//! for a thread or a foreign future does not time out spuriously.
+//!
+//! ```
+//! use std::time::Duration;
+//! use trio_testkit::{MockClock, trio_test};
+//!
+//! #[trio_test]
+//! async fn deadline_moves_with_the_clock(mock_clock: MockClock) -> trio::Result<()> {
+//!     let outcome = trio::move_on_after(Duration::from_secs(10), async {
+//!         mock_clock.jump(Duration::from_secs(10)); // the deadline has passed…
+//!         trio::checkpoint().await?; // …so the next checkpoint is cancelled
+//!         Ok(())
+//!     })
+//!     .await?;
+//!     assert_eq!(outcome, None);
+//!     Ok(())
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! ## Checkpoints
+//!
+//! Trio's rule: an async function that returns normally has executed a *checkpoint* — a point
+//! where the task yields to the scheduler and checks for cancellation. A function that skips it
+//! on some path starves other tasks and cannot be cancelled there. [`assert_checkpoints`] fails
+//! a test when its body returns without one; [`assert_no_checkpoints`] when it has one. The
+//! `try_` versions return a [`CheckpointError`] instead of panicking.
+//!
+//! ```
+//! use std::time::Duration;
+//! use trio_testkit::{MockClock, assert_checkpoints, trio_test};
+//!
+//! async fn double_sleep(x: u64) -> trio::Result<u64> {
+//!     trio::sleep(Duration::from_secs(2 * x)).await?;
+//!     Ok(2 * x)
+//! }
+//!
+//! #[trio_test]
+//! async fn double_sleep_checkpoints(_autojump_clock: MockClock) -> trio::Result<()> {
+//!     assert_eq!(assert_checkpoints(double_sleep(3)).await?, 6);
+//!     Ok(())
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! ## Coordinating tasks
+//!
+//! - [`wait_all_tasks_blocked`] returns once every other task is blocked: the tasks a test
+//!   started have reached the point where they wait. [`wait_all_tasks_blocked_with_cushion`]
+//!   also waits for a stretch of real idle time.
+//! - [`Sequencer`] runs numbered blocks in different tasks in number order, to set up an exact
+//!   interleaving.
+//!
+//! ## Schedules
+//!
+//! When several tasks are runnable, a [scheduling policy](policy) picks which one steps next.
+//! `#[trio_test]` runs each test under [`policy::Random`] seeded from the test's module path and
+//! name: the order is the same on every run, yet it is not the order the tasks were started in,
+//! so a test cannot pass only because it leans on FIFO order (Trio randomises its batches for
+//! the same reason). `policy = "fifo"` opts out; `seed = N` picks another schedule.
+//!
+//! ## Debugging a failure
+//!
+//! - **A deadlock** fails the test at once with the task tree: every task, where it was
+//!   spawned, and what it waits on (`sleep_forever`, `Sequencer::block(2), waiting for block 1
+//!   to end`, a future from outside trio…). With a frozen `mock_clock` and a pending sleep the
+//!   report says the clock is frozen: jump it, or use `autojump_clock`.
+//! - **The watchdog** stops a test that takes more real time than its `timeout` — say, one
+//!   waiting on a foreign future that never completes — and prints the same task tree.
+//! - **A panic** in a child task fails the test with the panic's message, followed by a note
+//!   naming the trio task and where it was spawned.
+//! - Every failure message ends with the schedule: policy and seed. Pin the seed with
+//!   `#[trio_test(seed = …)]` to keep it while you debug, and try `policy = "fifo"`: if the test
+//!   passes only under FIFO order, it depends on the order tasks happen to run in.
+//! - `cargo test -- --nocapture` shows what the test printed as it ran.
+//!
+//! ## Without the macro
+//!
+//! Everything works with a plain [`trio::Builder`]: give it a [`MockClock`] (keep a clone to
+//! steer it) and a [policy](policy).
+//!
+//! ```
+//! use std::time::Duration;
+//! use trio::Instant;
+//! use trio_testkit::{MockClock, policy::Random};
+//!
+//! let clock = MockClock::autojump();
+//! trio::Builder::new().clock(clock.clone()).policy(Random::new()).seed(1).run(async {
+//!     trio::sleep(Duration::from_secs(30)).await.unwrap();
+//! });
+//! assert_eq!(clock.current_time(), Instant::from_secs(30));
+//! ```
+//!
+//! ## Not yet here
+//!
+//! Compared with pytest-trio and `trio.testing`: async fixtures with setup and teardown
+//! (beyond the built-in `nursery`), fixtures shared across tests, memory streams and the stream
+//! conformance checks, `wait_all_threads_completed`. Running many schedules per test, replaying
+//! and shrinking a failing one come with schedule exploration.
+
 #![forbid(unsafe_code)]
+
+#[doc(hidden)]
+pub mod __private;
+mod checkpoints;
+mod clock;
+mod idle;
+pub mod policy;
+mod runner;
+mod sequencer;
+
+pub use crate::checkpoints::{
+    CheckpointError, Outcome, assert_checkpoints, assert_no_checkpoints, try_assert_checkpoints,
+    try_assert_no_checkpoints,
+};
+pub use crate::clock::MockClock;
+pub use crate::idle::{wait_all_tasks_blocked, wait_all_tasks_blocked_with_cushion};
+pub use crate::runner::TestResult;
+pub use crate::sequencer::{Sequencer, SequencerBlock};
+pub use trio_macros::trio_test;

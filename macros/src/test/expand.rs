@@ -1,0 +1,80 @@
+//! Step 3: a checked [`TestSpec`] becomes a `#[test]` function.
+//!
+//! ```text
+//! #[trio_test(seed = 7)]                        #[test]
+//! async fn name(autojump_clock: MockClock) {    fn name() {
+//!     body                             ==>          async fn name(autojump_clock: MockClock) { body }
+//! }                                                 ::trio_testkit::__private::run_test(
+//!                                                       TestConfig::new("path::name").clock(Autojump).seed(7),
+//!                                                       |fixtures| name(fixtures.clock()),
+//!                                                   )
+//!                                               }
+//! ```
+//!
+//! The user's function is kept whole inside the test, so its signature, `?`, `return` and the
+//! spans of its code are exactly as written; the testkit's runner does the rest.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::validate::{ClockKind, Fixture, Policy, TestSpec};
+
+pub(crate) fn expand(spec: TestSpec) -> TokenStream {
+    let TestSpec { item, krate, clock, nursery, seed, policy, timeout_nanos, params } = spec;
+    let syn::ItemFn { attrs, vis, sig, block } = item;
+    let name = &sig.ident;
+    let private = quote!(#krate::__private);
+
+    let mut config = quote! {
+        #private::TestConfig::new(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)))
+    };
+    if let Some(clock) = clock {
+        let kind = match clock {
+            ClockKind::Mock => quote!(Mock),
+            ClockKind::Autojump => quote!(Autojump),
+        };
+        config = quote!(#config.clock(#private::ClockFixture::#kind));
+    }
+    if nursery {
+        config = quote!(#config.nursery());
+    }
+    if let Some(seed) = seed {
+        let seed = Literal::u64_suffixed(seed);
+        config = quote!(#config.seed(#seed));
+    }
+    if let Some(policy) = policy {
+        let policy = match policy {
+            Policy::Fifo => quote!(Fifo),
+            Policy::Random => quote!(Random),
+        };
+        config = quote!(#config.policy(#private::PolicyChoice::#policy));
+    }
+    if let Some(nanos) = timeout_nanos {
+        let nanos = Literal::u64_suffixed(nanos);
+        config = quote!(#config.timeout(::core::time::Duration::from_nanos(#nanos)));
+    }
+
+    let fixtures = Ident::new("__trio_fixtures", Span::call_site());
+    let arguments = params.iter().map(|param| {
+        let getter = match param.fixture {
+            Fixture::MockClock | Fixture::AutojumpClock => quote!(clock),
+            Fixture::Nursery => quote!(nursery),
+        };
+        // Spanned at the parameter's type: a fixture of the wrong type is reported there.
+        quote_spanned!(param.ty.span()=> #fixtures.#getter())
+    });
+    // Spanned at the function's name: the run's main task and any failure point at the test.
+    let call = quote_spanned! {name.span()=>
+        #private::run_test(#config, |#fixtures| #name(#(#arguments),*))
+    };
+
+    quote! {
+        #(#attrs)*
+        #[::core::prelude::v1::test]
+        #vis fn #name() {
+            #sig #block
+            #call
+        }
+    }
+}

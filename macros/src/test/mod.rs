@@ -1,0 +1,25 @@
+//! `#[trio_test]` as a pipeline: [`parse`] the attribute and the function, [`validate`] them
+//! into a [`TestSpec`](validate::TestSpec), [`expand`] that into a `#[test]` function. Every
+//! mistake found on the way is collected; if there is any, [`fallback`] emits the function
+//! unchanged together with the errors, so the rest of the file still compiles and every
+//! mistake is reported at once.
+
+mod expand;
+mod fallback;
+mod parse;
+mod suggest;
+mod timeout;
+mod validate;
+
+use proc_macro2::TokenStream;
+
+pub(crate) fn trio_test(args: TokenStream, item: TokenStream) -> TokenStream {
+    let input = match parse::parse(args, item.clone()) {
+        Ok(input) => input,
+        Err(error) => return fallback::raw(item, error),
+    };
+    match validate::validate(input) {
+        Ok(spec) => expand::expand(spec),
+        Err((item, error)) => fallback::function(item, error),
+    }
+}

@@ -1,0 +1,347 @@
+//! Step 2: give the parsed attribute and function their meaning, and reject every mistake with
+//! an error at the token that caused it. All mistakes are collected, not just the first.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, ExprLit, FnArg, ItemFn, Lit, LitStr, Meta, Pat, Path, Type};
+
+use super::parse::Input;
+use super::suggest::closest;
+use super::timeout::parse_nanos;
+
+/// A test that passed every check: what [`expand`](super::expand) turns into code.
+pub(crate) struct TestSpec {
+    pub(crate) item: ItemFn,
+    /// Where the testkit is (`::trio_testkit` unless `crate = "…"`).
+    pub(crate) krate: Path,
+    pub(crate) clock: Option<ClockKind>,
+    pub(crate) nursery: bool,
+    pub(crate) seed: Option<u64>,
+    pub(crate) policy: Option<Policy>,
+    pub(crate) timeout_nanos: Option<u64>,
+    /// The function's parameters, in order.
+    pub(crate) params: Vec<Param>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClockKind {
+    Mock,
+    Autojump,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Policy {
+    Fifo,
+    Random,
+}
+
+/// One fixture parameter.
+pub(crate) struct Param {
+    pub(crate) fixture: Fixture,
+    /// The parameter's type, for error spans on a type mismatch.
+    pub(crate) ty: Box<Type>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fixture {
+    MockClock,
+    AutojumpClock,
+    Nursery,
+}
+
+impl Fixture {
+    const NAMES: [&'static str; 3] = ["mock_clock", "autojump_clock", "nursery"];
+
+    fn from_name(name: &str) -> Option<Fixture> {
+        match name {
+            "mock_clock" => Some(Fixture::MockClock),
+            "autojump_clock" => Some(Fixture::AutojumpClock),
+            "nursery" => Some(Fixture::Nursery),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Fixture::MockClock => "mock_clock",
+            Fixture::AutojumpClock => "autojump_clock",
+            Fixture::Nursery => "nursery",
+        }
+    }
+}
+
+const ARGUMENTS: [&str; 5] = ["autojump", "seed", "policy", "timeout", "crate"];
+
+/// Checks everything. On failure, gives the function back for the fallback, with every error.
+pub(crate) fn validate(input: Input) -> Result<TestSpec, (ItemFn, syn::Error)> {
+    let Input { args, item } = input;
+    let mut errors = Errors::default();
+    let args = validate_args(&args, &mut errors);
+    validate_signature(&item, &mut errors);
+    let params = validate_params(&item, &mut errors);
+
+    // One run, one clock: from the `autojump` argument or from a clock fixture.
+    let mut clock: Option<(ClockKind, &str)> = args.autojump.map(|_| (ClockKind::Autojump, "the `autojump` argument"));
+    for (param, span) in &params {
+        let kind = match param.fixture {
+            Fixture::MockClock => ClockKind::Mock,
+            Fixture::AutojumpClock => ClockKind::Autojump,
+            Fixture::Nursery => continue,
+        };
+        match clock {
+            None => clock = Some((kind, param.fixture.name())),
+            Some((_, first)) => errors.push(syn::Error::new(
+                *span,
+                format!(
+                    "too many clocks spoil the broth: `{}` asks for a clock, but {} already installs one, \
+                     and a run has exactly one clock; keep one of them",
+                    param.fixture.name(),
+                    describe_clock_source(first)
+                ),
+            )),
+        }
+    }
+
+    if let Some(error) = errors.0 {
+        return Err((item, error));
+    }
+    let nursery = params.iter().any(|(param, _)| param.fixture == Fixture::Nursery);
+    Ok(TestSpec {
+        krate: args.krate.unwrap_or_else(|| syn::parse_quote!(::trio_testkit)),
+        clock: clock.map(|(kind, _)| kind),
+        nursery,
+        seed: args.seed,
+        policy: args.policy,
+        timeout_nanos: args.timeout_nanos,
+        params: params.into_iter().map(|(param, _)| param).collect(),
+        item,
+    })
+}
+
+fn describe_clock_source(source: &str) -> String {
+    if source.starts_with("the ") { source.to_string() } else { format!("`{source}`") }
+}
+
+/// Whether `attr` makes the function a test by itself (`#[test]`, `#[tokio::test]`, …) or is
+/// another `#[trio_test]`.
+pub(crate) fn is_test_attribute(attr: &Attribute) -> bool {
+    attr.path().segments.last().is_some_and(|segment| segment.ident == "test" || segment.ident == "trio_test")
+}
+
+// ===== arguments =====
+
+#[derive(Default)]
+struct Args {
+    autojump: Option<Span>,
+    seed: Option<u64>,
+    policy: Option<Policy>,
+    timeout_nanos: Option<u64>,
+    krate: Option<Path>,
+}
+
+fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
+    let mut args = Args::default();
+    let mut seen: Vec<String> = Vec::new();
+    for meta in metas {
+        let path = meta.path();
+        let Some(name) = path.get_ident().map(ToString::to_string) else {
+            errors.push(unknown_argument(path, &quote::ToTokens::to_token_stream(path).to_string()));
+            continue;
+        };
+        if !ARGUMENTS.contains(&name.as_str()) {
+            errors.push(unknown_argument(path, &name));
+            continue;
+        }
+        if seen.contains(&name) {
+            errors.push(syn::Error::new_spanned(path, format!("`{name}` is given twice; keep one")));
+            continue;
+        }
+        seen.push(name.clone());
+        match name.as_str() {
+            "autojump" => match meta {
+                Meta::Path(_) => args.autojump = Some(path.span()),
+                _ => errors
+                    .push(syn::Error::new_spanned(meta, "`autojump` takes no value: write `#[trio_test(autojump)]`")),
+            },
+            "seed" => match value(meta, "seed", "seed = 42", errors) {
+                Some(Lit::Int(int)) => match int.base10_parse::<u64>() {
+                    Ok(seed) => args.seed = Some(seed),
+                    Err(_) => errors.push(syn::Error::new_spanned(int, "the seed must fit in a u64")),
+                },
+                Some(other) => errors.push(syn::Error::new_spanned(other, "`seed` takes an integer: `seed = 42`")),
+                None => {}
+            },
+            "policy" => {
+                if let Some(text) = string_value(meta, "policy", "policy = \"fifo\"", errors) {
+                    match text.value().as_str() {
+                        "fifo" => args.policy = Some(Policy::Fifo),
+                        "random" => args.policy = Some(Policy::Random),
+                        other => errors.push(syn::Error::new_spanned(
+                            &text,
+                            format!("unknown policy \"{other}\": expected \"random\" (the default) or \"fifo\""),
+                        )),
+                    }
+                }
+            }
+            "timeout" => {
+                if let Some(text) = string_value(meta, "timeout", "timeout = \"30s\"", errors) {
+                    match parse_nanos(&text.value()) {
+                        Ok(nanos) => args.timeout_nanos = Some(nanos),
+                        Err(message) => errors.push(syn::Error::new_spanned(&text, message)),
+                    }
+                }
+            }
+            "crate" => {
+                if let Some(text) = string_value(meta, "crate", "crate = \"my_testkit\"", errors) {
+                    match text.parse::<Path>() {
+                        Ok(path) => args.krate = Some(path),
+                        Err(_) => errors.push(syn::Error::new_spanned(
+                            &text,
+                            format!("\"{}\" is not a path to a crate, such as \"my_testkit\"", text.value()),
+                        )),
+                    }
+                }
+            }
+            _ => unreachable!("every name in ARGUMENTS is handled"),
+        }
+    }
+    args
+}
+
+fn unknown_argument(path: &Path, name: &str) -> syn::Error {
+    let mut message = format!(
+        "unknown argument `{name}`; #[trio_test] takes `autojump`, `seed = N`, `policy = \"...\"`, \
+         `timeout = \"...\"` and `crate = \"...\"`"
+    );
+    if let Some(fixture) = Fixture::from_name(name) {
+        message = format!(
+            "`{name}` is a fixture, not an argument: ask for it as a parameter, \
+             `async fn test_name({name}: {})`",
+            fixture_type(fixture)
+        );
+    } else if let Some(guess) = closest(name, &ARGUMENTS) {
+        message.push_str(&format!("; did you mean `{guess}`?"));
+    }
+    syn::Error::new_spanned(path, message)
+}
+
+fn fixture_type(fixture: Fixture) -> &'static str {
+    match fixture {
+        Fixture::MockClock | Fixture::AutojumpClock => "MockClock",
+        Fixture::Nursery => "Nursery",
+    }
+}
+
+/// The literal of `name = literal`, or an error saying how to write it.
+fn value<'a>(meta: &'a Meta, name: &str, example: &str, errors: &mut Errors) -> Option<&'a Lit> {
+    match meta {
+        Meta::NameValue(pair) => match &pair.value {
+            Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+            other => {
+                errors.push(syn::Error::new_spanned(other, format!("`{name}` takes a literal: `{example}`")));
+                None
+            }
+        },
+        _ => {
+            errors.push(syn::Error::new_spanned(meta, format!("`{name}` needs a value: `{example}`")));
+            None
+        }
+    }
+}
+
+fn string_value(meta: &Meta, name: &str, example: &str, errors: &mut Errors) -> Option<LitStr> {
+    match value(meta, name, example, errors)? {
+        Lit::Str(text) => Some(text.clone()),
+        other => {
+            let hint =
+                if name == "timeout" && matches!(other, Lit::Int(_) | Lit::Float(_)) { " with its unit" } else { "" };
+            errors.push(syn::Error::new_spanned(other, format!("`{name}` takes a string{hint}: `{example}`")));
+            None
+        }
+    }
+}
+
+// ===== the function =====
+
+fn validate_signature(item: &ItemFn, errors: &mut Errors) {
+    let sig = &item.sig;
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new_spanned(sig.fn_token, "a #[trio_test] function must be `async`: write `async fn`"));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(syn::Error::new_spanned(&sig.generics, "a #[trio_test] function cannot be generic"));
+    }
+    for attr in &item.attrs {
+        if is_test_attribute(attr) {
+            let what = if attr.path().segments.last().is_some_and(|s| s.ident == "trio_test") {
+                "#[trio_test] is applied twice; remove one"
+            } else {
+                "#[trio_test] already makes this function a test; remove this attribute"
+            };
+            errors.push(syn::Error::new_spanned(attr, what));
+        }
+    }
+}
+
+fn validate_params(item: &ItemFn, errors: &mut Errors) -> Vec<(Param, Span)> {
+    let mut params: Vec<(Param, Span)> = Vec::new();
+    for input in &item.sig.inputs {
+        let typed = match input {
+            FnArg::Receiver(receiver) => {
+                errors.push(syn::Error::new_spanned(
+                    receiver,
+                    "a #[trio_test] function cannot take `self`: make it a free function",
+                ));
+                continue;
+            }
+            FnArg::Typed(typed) => typed,
+        };
+        let ident = match &*typed.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => &pat.ident,
+            other => {
+                errors.push(syn::Error::new_spanned(
+                    other,
+                    "a fixture parameter is a plain name, such as `nursery: Nursery`",
+                ));
+                continue;
+            }
+        };
+        let written = ident.to_string();
+        let name = written.strip_prefix('_').unwrap_or(&written);
+        let Some(fixture) = Fixture::from_name(name) else {
+            let mut message = format!(
+                "unknown fixture `{written}`; #[trio_test] provides `mock_clock: MockClock`, \
+                 `autojump_clock: MockClock` and `nursery: Nursery`"
+            );
+            if let Some(guess) = closest(name, &Fixture::NAMES) {
+                message.push_str(&format!("; did you mean `{guess}`?"));
+            }
+            errors.push(syn::Error::new_spanned(ident, message));
+            continue;
+        };
+        if params.iter().any(|(param, _)| param.fixture == fixture) {
+            errors.push(syn::Error::new_spanned(
+                ident,
+                format!("the `{}` fixture is asked for twice; keep one parameter", fixture.name()),
+            ));
+            continue;
+        }
+        params.push((Param { fixture, ty: typed.ty.clone() }, ident.span()));
+    }
+    params
+}
+
+// ===== helpers =====
+
+/// Collects errors into one `syn::Error` that reports each at its own span.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+}
