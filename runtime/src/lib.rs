@@ -57,10 +57,15 @@ mod channel;
 mod core;
 mod error;
 pub mod lowlevel;
+mod parking_lot;
 mod sync;
 mod time;
 
 pub use crate::cancellable::cancellable;
+pub use crate::channel::{
+    Capacity, MemoryChannelStatistics, MemoryReceiver, MemorySender, RecvError, SendError, TryRecvError, TrySendError,
+    open_memory_channel,
+};
 pub use crate::core::cancel::{
     CancelScope, ScopeRun, current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at,
 };
@@ -71,5 +76,10 @@ pub use crate::core::wait::checkpoint;
 pub use crate::error::{
     BrokenResource, BusyResource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError,
     TooSlow, WouldBlock,
+};
+pub use crate::sync::{
+    Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,
+    LimiterToken, Lock, LockGuard, LockStatistics, Semaphore, SemaphorePermit, SemaphoreStatistics, StrictFifoLock,
+    SyncError,
 };
 pub use crate::time::{Sleep, SleepForever, current_time, sleep, sleep_forever, sleep_until};

@@ -21,6 +21,7 @@ pub use crate::core::wait::{
     CancelShieldedCheckpoint, Checkpoint, ParkSlot, Unparker, WaitQueue, cancel_shielded_checkpoint, checkpoint,
     checkpoint_if_cancelled, park_slot,
 };
+pub use crate::parking_lot::{ParkingLot, ParkingLotStatistics};
 
 /// The task this code runs in.
 ///

@@ -1,0 +1,477 @@
+//! `ParkingLot`: the fair wait queue every synchronisation primitive is built on (Trio's
+//! `trio.lowlevel.ParkingLot`), itself built on [`park_slot`].
+//!
+//! Each parked task is an [`Unparker`] plus the [`Task`] it belongs to, so a lock can hand
+//! itself to the task it wakes and a condition can move waiters onto its lock's lot. A waiter
+//! whose wait was aborted by cancellation stays queued but refuses to be woken, and is skipped.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+
+use crate::error::{BrokenResource, RuntimeError};
+use crate::lowlevel::{ParkSlot, Task, Unparker, current_task, park_slot};
+use crate::sync::SyncError;
+
+/// What a parked task is woken with: `Ok` by an unpark, `Err` when the lot breaks.
+pub(crate) type Wake = Result<(), BrokenResource>;
+
+/// Dead waiters are pruned when the queue grows past twice its live size, never below this.
+const PRUNE_MIN: usize = 16;
+
+/// A fair queue of parked tasks, with re-queueing and breaking (Trio's
+/// `trio.lowlevel.ParkingLot`).
+///
+/// Tasks [`park`](ParkingLot::park) until another task [`unpark`](ParkingLot::unpark)s them,
+/// longest-waiting first. Parked tasks can be moved to another lot without waking
+/// ([`repark`](ParkingLot::repark), which is how [`Condition`](crate::Condition) hands its
+/// waiters to its lock), and a lot can be [broken](ParkingLot::break_lot), which fails every
+/// parked and every future parker with [`BrokenResource`].
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use trio::lowlevel::{ParkingLot, wait_all_tasks_blocked};
+///
+/// trio::run(async {
+///     let lot = Rc::new(ParkingLot::new());
+///     trio::open_nursery(|nursery| {
+///         let lot = lot.clone();
+///         async move {
+///             for _ in 0..2 {
+///                 let lot = lot.clone();
+///                 nursery.start_soon(async move { Ok(lot.park().await?) });
+///             }
+///             wait_all_tasks_blocked(Duration::ZERO).await?;
+///             assert_eq!(lot.len(), 2);
+///             assert_eq!(lot.unpark_all().len(), 2);
+///             Ok(())
+///         }
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+#[derive(Default)]
+pub struct ParkingLot {
+    inner: RefCell<LotInner>,
+}
+
+#[derive(Default)]
+struct LotInner {
+    /// Oldest first. Entries whose wait was aborted are skipped by every unpark and repark.
+    parked: VecDeque<Parked>,
+    prune_at: usize,
+    /// Invariant: once non-empty, `parked` stays empty: every parker is refused.
+    broken_by: Vec<Task>,
+    /// Tasks whose exit breaks the lot (checked whenever the lot is used).
+    breakers: Vec<Task>,
+}
+
+struct Parked {
+    unparker: Unparker<Wake>,
+    task: Task,
+}
+
+/// A snapshot of a [`ParkingLot`] (Trio's `ParkingLotStatistics`).
+///
+/// # Examples
+///
+/// ```
+/// let lot = trio::lowlevel::ParkingLot::new();
+/// assert_eq!(lot.statistics().tasks_waiting, 0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ParkingLotStatistics {
+    /// Tasks parked in the lot now.
+    pub tasks_waiting: usize,
+}
+
+impl ParkingLot {
+    /// An empty lot.
+    ///
+    /// ```
+    /// assert!(trio::lowlevel::ParkingLot::new().is_empty());
+    /// ```
+    pub fn new() -> ParkingLot {
+        ParkingLot::default()
+    }
+
+    /// Parks the current task until an [`unpark`](ParkingLot::unpark) (or
+    /// [`unpark_all`](ParkingLot::unpark_all)) reaches it.
+    ///
+    /// # Errors
+    ///
+    /// [`SyncError::Broken`] if the lot is broken, now or while parked;
+    /// [`SyncError::Cancelled`] if an enclosing scope is cancelled.
+    ///
+    /// # Panics
+    ///
+    /// Outside a task of a run.
+    ///
+    /// # Cancellation
+    ///
+    /// Always a blocking wait, so a checkpoint when it returns `Ok` (on a broken lot it fails
+    /// at once, without one, as in Trio). A cancelled park leaves the lot as if it had never
+    /// parked. If the future is dropped after an unpark reached it, that wake-up is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::rc::Rc;
+    /// # use std::time::Duration;
+    /// # use trio::lowlevel::{ParkingLot, wait_all_tasks_blocked};
+    /// trio::run(async {
+    ///     let lot = Rc::new(ParkingLot::new());
+    ///     let waker = lot.clone();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async move {
+    ///             wait_all_tasks_blocked(Duration::ZERO).await?;
+    ///             waker.unpark(1);
+    ///             Ok(())
+    ///         });
+    ///         lot.park().await?;
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    pub async fn park(&self) -> Result<(), SyncError> {
+        let slot = self.enqueue(current_task(), "ParkingLot::park").map_err(SyncError::Broken)?;
+        match slot.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(broken)) => Err(SyncError::Broken(broken)),
+            Err(cancelled) => Err(SyncError::Cancelled(cancelled)),
+        }
+    }
+
+    /// Wakes up to `count` parked tasks, longest-waiting first, and returns them. Waking fewer
+    /// (or none) is not an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lot = trio::lowlevel::ParkingLot::new();
+    /// assert!(lot.unpark(3).is_empty()); // nobody parked
+    /// ```
+    pub fn unpark(&self, count: usize) -> Vec<Task> {
+        self.check_breakers();
+        let mut woken = Vec::new();
+        while woken.len() < count {
+            match self.unpark_one() {
+                Some(task) => woken.push(task),
+                None => break,
+            }
+        }
+        woken
+    }
+
+    /// Wakes every parked task and returns them, in the order they parked.
+    ///
+    /// ```
+    /// let lot = trio::lowlevel::ParkingLot::new();
+    /// assert!(lot.unpark_all().is_empty());
+    /// ```
+    pub fn unpark_all(&self) -> Vec<Task> {
+        self.unpark(usize::MAX)
+    }
+
+    /// Moves up to `count` parked tasks, longest-waiting first, to the back of `new_lot`
+    /// without waking them; they keep their order. Moving them into a broken lot wakes them
+    /// with [`SyncError::Broken`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::rc::Rc;
+    /// # use std::time::Duration;
+    /// # use trio::lowlevel::{ParkingLot, wait_all_tasks_blocked};
+    /// trio::run(async {
+    ///     let (lot1, lot2) = (Rc::new(ParkingLot::new()), Rc::new(ParkingLot::new()));
+    ///     let parked_on = lot1.clone();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async move { Ok(parked_on.park().await?) });
+    ///         wait_all_tasks_blocked(Duration::ZERO).await?;
+    ///         lot1.repark(&lot2, 1);
+    ///         assert_eq!((lot1.len(), lot2.len()), (0, 1));
+    ///         lot2.unpark(1); // wakes the task that parked on lot1
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    pub fn repark(&self, new_lot: &ParkingLot, count: usize) {
+        self.check_breakers();
+        let mut moving = Vec::new();
+        {
+            let mut inner = self.inner.borrow_mut();
+            while moving.len() < count {
+                match inner.parked.pop_front() {
+                    Some(p) if p.unparker.is_waiting() => moving.push(p),
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        }
+        new_lot.check_breakers();
+        let broken = new_lot.broken_error();
+        for p in moving {
+            match &broken {
+                Some(error) => {
+                    let _ = p.unparker.unpark(Err(error.clone()));
+                }
+                None => new_lot.inner.borrow_mut().push(p),
+            }
+        }
+    }
+
+    /// Moves every parked task to `new_lot`; see [`repark`](ParkingLot::repark).
+    ///
+    /// ```
+    /// # use trio::lowlevel::ParkingLot;
+    /// let (a, b) = (ParkingLot::new(), ParkingLot::new());
+    /// a.repark_all(&b); // nothing parked: nothing moves
+    /// assert!(b.is_empty());
+    /// ```
+    pub fn repark_all(&self, new_lot: &ParkingLot) {
+        self.repark(new_lot, usize::MAX);
+    }
+
+    /// Breaks the lot, recording `task` (the current task if `None`) as the one that broke
+    /// it: every parked task wakes with [`SyncError::Broken`], and every later
+    /// [`park`](ParkingLot::park) fails the same way. Breaking a broken lot only records
+    /// `task`.
+    ///
+    /// # Panics
+    ///
+    /// With `None`, outside a task of a run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let lot = trio::lowlevel::ParkingLot::new();
+    ///     lot.break_lot(None);
+    ///     assert!(lot.park().await.unwrap_err().is_broken());
+    ///     assert_eq!(lot.broken_by()[0], trio::lowlevel::current_task());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn break_lot(&self, task: Option<&Task>) {
+        let task = match task {
+            Some(task) => task.clone(),
+            None => current_task(),
+        };
+        let parked = {
+            let mut inner = self.inner.borrow_mut();
+            inner.broken_by.push(task);
+            if inner.broken_by.len() > 1 {
+                return;
+            }
+            std::mem::take(&mut inner.parked)
+        };
+        let error = self.broken_error().expect("the lot was just broken");
+        for p in parked {
+            let _ = p.unparker.unpark(Err(error.clone()));
+        }
+    }
+
+    /// The tasks that broke the lot, first one first; empty while it is intact.
+    ///
+    /// ```
+    /// assert!(trio::lowlevel::ParkingLot::new().broken_by().is_empty());
+    /// ```
+    pub fn broken_by(&self) -> Vec<Task> {
+        self.check_breakers();
+        self.inner.borrow().broken_by.clone()
+    }
+
+    /// `true` once the lot is broken.
+    ///
+    /// ```
+    /// assert!(!trio::lowlevel::ParkingLot::new().is_broken());
+    /// ```
+    pub fn is_broken(&self) -> bool {
+        self.check_breakers();
+        !self.inner.borrow().broken_by.is_empty()
+    }
+
+    /// Makes the exit of `task` break this lot, as a lock does for its owner (Trio's
+    /// `add_parking_lot_breaker`).
+    ///
+    /// The runtime offers no hook that runs when a task exits, so the lot notices the exit
+    /// the next time it is used — parked, unparked, reparked, measured or asked whether it is
+    /// broken — and breaks then, naming `task`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let lot = std::rc::Rc::new(trio::lowlevel::ParkingLot::new());
+    ///     let in_child = lot.clone();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async move {
+    ///             in_child.add_breaker(&trio::lowlevel::current_task());
+    ///         }); // ... and exits
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     assert!(lot.is_broken());
+    /// });
+    /// ```
+    #[doc(alias = "add_parking_lot_breaker")]
+    pub fn add_breaker(&self, task: &Task) {
+        self.inner.borrow_mut().breakers.push(task.clone());
+    }
+
+    /// Undoes one [`add_breaker`](ParkingLot::add_breaker) for `task` (Trio's
+    /// `remove_parking_lot_breaker`).
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError`] if `task` is not a breaker of this lot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let lot = trio::lowlevel::ParkingLot::new();
+    ///     let me = trio::lowlevel::current_task();
+    ///     assert!(lot.remove_breaker(&me).is_err());
+    ///     lot.add_breaker(&me);
+    ///     assert!(lot.remove_breaker(&me).is_ok());
+    /// });
+    /// ```
+    #[doc(alias = "remove_parking_lot_breaker")]
+    pub fn remove_breaker(&self, task: &Task) -> Result<(), RuntimeError> {
+        let mut inner = self.inner.borrow_mut();
+        match inner.breakers.iter().position(|t| t == task) {
+            Some(i) => {
+                inner.breakers.remove(i);
+                Ok(())
+            }
+            None => Err(RuntimeError::with_message(format!(
+                "task {} `{}` is not a breaker of this ParkingLot; remove only what add_breaker added",
+                task.id(),
+                task.name()
+            ))),
+        }
+    }
+
+    /// How many tasks are parked.
+    ///
+    /// ```
+    /// assert_eq!(trio::lowlevel::ParkingLot::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.check_breakers();
+        self.inner.borrow().parked.iter().filter(|p| p.unparker.is_waiting()).count()
+    }
+
+    /// `true` if no task is parked.
+    ///
+    /// ```
+    /// assert!(trio::lowlevel::ParkingLot::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.check_breakers();
+        !self.has_waiters()
+    }
+
+    /// A snapshot; see [`ParkingLotStatistics`].
+    ///
+    /// ```
+    /// assert_eq!(trio::lowlevel::ParkingLot::new().statistics().tasks_waiting, 0);
+    /// ```
+    pub fn statistics(&self) -> ParkingLotStatistics {
+        ParkingLotStatistics { tasks_waiting: self.len() }
+    }
+
+    // ----- for the primitives of this crate -----
+
+    /// Queues `task` and returns the slot it waits on, or the lot's error if it is broken.
+    pub(crate) fn enqueue(
+        &self,
+        task: Task,
+        what: impl Into<Cow<'static, str>>,
+    ) -> Result<ParkSlot<Wake>, BrokenResource> {
+        self.check_breakers();
+        if let Some(error) = self.broken_error() {
+            return Err(error);
+        }
+        let (slot, unparker) = park_slot(what);
+        self.inner.borrow_mut().push(Parked { unparker, task });
+        Ok(slot)
+    }
+
+    /// Wakes the longest-waiting task, if any, and returns it.
+    pub(crate) fn unpark_one(&self) -> Option<Task> {
+        let mut inner = self.inner.borrow_mut();
+        while let Some(p) = inner.parked.pop_front() {
+            if p.unparker.unpark(Ok(())).is_ok() {
+                return Some(p.task);
+            }
+        }
+        None
+    }
+
+    /// `true` if a live waiter is queued (no breaker check).
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.inner.borrow().parked.iter().any(|p| p.unparker.is_waiting())
+    }
+
+    fn broken_error(&self) -> Option<BrokenResource> {
+        let inner = self.inner.borrow();
+        let task = inner.broken_by.first()?;
+        Some(BrokenResource::with_message(format!(
+            "this ParkingLot was broken by task {} `{}`; nothing can wait on it any more",
+            task.id(),
+            task.name()
+        )))
+    }
+
+    /// Breaks the lot if one of its breakers has exited.
+    fn check_breakers(&self) {
+        let exited = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.breakers.is_empty() {
+                return;
+            }
+            match inner.breakers.iter().position(Task::has_exited) {
+                Some(i) => inner.breakers.remove(i),
+                None => return,
+            }
+        };
+        self.break_lot(Some(&exited));
+    }
+}
+
+impl LotInner {
+    fn push(&mut self, parked: Parked) {
+        if self.parked.len() >= self.prune_at.max(PRUNE_MIN) {
+            self.parked.retain(|p| p.unparker.is_waiting());
+            self.prune_at = self.parked.len() * 2;
+        }
+        self.parked.push_back(parked);
+    }
+}
+
+impl fmt::Debug for ParkingLot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.inner.try_borrow() {
+            Ok(inner) => f
+                .debug_struct("ParkingLot")
+                .field("tasks_waiting", &inner.parked.iter().filter(|p| p.unparker.is_waiting()).count())
+                .field("broken", &!inner.broken_by.is_empty())
+                .finish(),
+            Err(_) => f.debug_struct("ParkingLot").finish_non_exhaustive(),
+        }
+    }
+}
