@@ -26,7 +26,10 @@ use proc_macro::TokenStream;
 ///
 /// #[trio_test(seed = 7, policy = "fifo", timeout = "5s")]
 /// async fn with_a_background_task(nursery: trio::Nursery) -> trio::Result<()> {
-///     nursery.start_soon(trio::sleep_forever()); // cancelled when the test returns
+///     nursery.start_soon(async {
+///         trio::sleep_forever().await?; // cancelled when the test returns
+///         Ok(())
+///     });
 ///     trio::checkpoint().await?;
 ///     Ok(())
 /// }

@@ -14,17 +14,19 @@
 //! The user's function is kept whole inside the test, so its signature, `?`, `return` and the
 //! spans of its code are exactly as written; the testkit's runner does the rest.
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::validate::{ClockKind, Fixture, Policy, TestSpec};
 
-pub(crate) fn expand(spec: TestSpec) -> TokenStream {
-    let TestSpec { item, krate, clock, nursery, seed, policy, timeout_nanos, params } = spec;
+pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
+    let TestSpec { krate, clock, nursery, seed, policy, timeout_nanos, params } = spec;
     let syn::ItemFn { attrs, vis, sig, block } = item;
     let name = &sig.ident;
-    let private = quote!(#krate::__private);
+    // Spanned at the function's name, like the call below: the run's main task and every
+    // failure then point at the test rather than at the attribute.
+    let private = respan(quote!(#krate::__private), name.span());
 
     let mut config = quote! {
         #private::TestConfig::new(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)))
@@ -64,7 +66,6 @@ pub(crate) fn expand(spec: TestSpec) -> TokenStream {
         // Spanned at the parameter's type: a fixture of the wrong type is reported there.
         quote_spanned!(param.ty.span()=> #fixtures.#getter())
     });
-    // Spanned at the function's name: the run's main task and any failure point at the test.
     let call = quote_spanned! {name.span()=>
         #private::run_test(#config, |#fixtures| #name(#(#arguments),*))
     };
@@ -77,4 +78,21 @@ pub(crate) fn expand(spec: TestSpec) -> TokenStream {
             #call
         }
     }
+}
+
+/// `tokens` with every span replaced by `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }

@@ -18,8 +18,8 @@ pub(crate) fn trio_test(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(input) => input,
         Err(error) => return fallback::raw(item, error),
     };
-    match validate::validate(input) {
-        Ok(spec) => expand::expand(spec),
-        Err((item, error)) => fallback::function(item, error),
+    match validate::validate(&input.args, &input.item) {
+        Ok(spec) => expand::expand(input.item, spec),
+        Err(error) => fallback::function(input.item, error),
     }
 }

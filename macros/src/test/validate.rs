@@ -5,13 +5,12 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprLit, FnArg, ItemFn, Lit, LitStr, Meta, Pat, Path, Type};
 
-use super::parse::Input;
 use super::suggest::closest;
 use super::timeout::parse_nanos;
 
-/// A test that passed every check: what [`expand`](super::expand) turns into code.
+/// What the attribute and the parameters of a test that passed every check ask for: what
+/// [`expand`](super::expand) turns into code, together with the function.
 pub(crate) struct TestSpec {
-    pub(crate) item: ItemFn,
     /// Where the testkit is (`::trio_testkit` unless `crate = "…"`).
     pub(crate) krate: Path,
     pub(crate) clock: Option<ClockKind>,
@@ -72,13 +71,12 @@ impl Fixture {
 
 const ARGUMENTS: [&str; 5] = ["autojump", "seed", "policy", "timeout", "crate"];
 
-/// Checks everything. On failure, gives the function back for the fallback, with every error.
-pub(crate) fn validate(input: Input) -> Result<TestSpec, (ItemFn, syn::Error)> {
-    let Input { args, item } = input;
+/// Checks everything, reporting every mistake at once.
+pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
     let mut errors = Errors::default();
-    let args = validate_args(&args, &mut errors);
-    validate_signature(&item, &mut errors);
-    let params = validate_params(&item, &mut errors);
+    let args = validate_args(args, &mut errors);
+    validate_signature(item, &mut errors);
+    let params = validate_params(item, &mut errors);
 
     // One run, one clock: from the `autojump` argument or from a clock fixture.
     let mut clock: Option<(ClockKind, &str)> = args.autojump.map(|_| (ClockKind::Autojump, "the `autojump` argument"));
@@ -103,7 +101,7 @@ pub(crate) fn validate(input: Input) -> Result<TestSpec, (ItemFn, syn::Error)> {
     }
 
     if let Some(error) = errors.0 {
-        return Err((item, error));
+        return Err(error);
     }
     let nursery = params.iter().any(|(param, _)| param.fixture == Fixture::Nursery);
     Ok(TestSpec {
@@ -114,7 +112,6 @@ pub(crate) fn validate(input: Input) -> Result<TestSpec, (ItemFn, syn::Error)> {
         policy: args.policy,
         timeout_nanos: args.timeout_nanos,
         params: params.into_iter().map(|(param, _)| param).collect(),
-        item,
     })
 }
 

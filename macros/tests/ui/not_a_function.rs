@@ -1,0 +1,6 @@
+use trio_testkit::trio_test;
+
+#[trio_test]
+struct NotAFunction;
+
+fn main() {}
