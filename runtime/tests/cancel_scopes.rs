@@ -600,7 +600,7 @@ fn a_scope_runs_only_one_body() {
     trio::run(async {
         let scope = CancelScope::new();
         scope.run(async { Ok(()) }).await.unwrap();
-        let _ = scope.run(async { Ok(()) });
+        drop(scope.run(async { Ok(()) }));
     });
 }
 

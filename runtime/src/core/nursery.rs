@@ -388,7 +388,7 @@ impl Nursery {
     /// });
     /// ```
     #[track_caller]
-    pub fn start<F, Fut, V>(&self, f: F) -> impl Future<Output = Result<V>>
+    pub fn start<F, Fut, V>(&self, f: F) -> impl Future<Output = Result<V>> + use<F, Fut, V>
     where
         F: FnOnce(TaskStatus<V>) -> Fut,
         Fut: Future + 'static,
@@ -402,8 +402,9 @@ impl Nursery {
 
     /// [`start`](Nursery::start) with a name for the task.
     #[track_caller]
-    pub fn start_named<F, Fut, V>(&self, name: impl Into<String>, f: F) -> impl Future<Output = Result<V>>
+    pub fn start_named<N, F, Fut, V>(&self, name: N, f: F) -> impl Future<Output = Result<V>> + use<N, F, Fut, V>
     where
+        N: Into<String>,
         F: FnOnce(TaskStatus<V>) -> Fut,
         Fut: Future + 'static,
         Fut::Output: TaskResult,
@@ -733,61 +734,59 @@ impl<V> Drop for StartGuard<V> {
     }
 }
 
-fn start_impl<F, Fut, V>(
+async fn start_impl<F, Fut, V>(
     target: Rc<NurseryInner>,
     f: F,
     name: String,
     location: &'static Location<'static>,
-) -> impl Future<Output = Result<V>>
+) -> Result<V>
 where
     F: FnOnce(TaskStatus<V>) -> Fut,
     Fut: Future + 'static,
     Fut::Output: TaskResult,
     V: 'static,
 {
-    async move {
-        if target.closed.get() {
-            return Err(RuntimeError::with_message(format!(
-                "the nursery opened at {} is closed to new arrivals",
-                target.origin
-            ))
-            .into());
-        }
-        target.pending_starts.set(target.pending_starts.get() + 1);
-        let (private, caller_id) = Runtime::with_at(location, |rt| {
-            (CancelStatus::new_child(&rt.current_status(), None), rt.current_task_or_panic().id())
-        });
-        let state = Rc::new(StartState {
-            target,
-            private: private.clone(),
-            task: RefCell::new(None),
-            value: RefCell::new(None),
-            moved: Cell::new(false),
-            exited: RefCell::new(None),
-            caller: RefCell::new(None),
-            resolved: Cell::new(false),
-        });
-        let mut guard = StartGuard { state: state.clone(), armed: true };
-        let future = wrap(f(TaskStatus { state: Some(state.clone()) }));
-        let exit = ExitTarget::Start(state.clone());
-        let task = Runtime::with(|rt| rt.spawn_task(future, name, location, private, exit, Some(caller_id)));
-        let what = format!("waiting for task `{}` to call started()", task.name());
-        *state.task.borrow_mut() = Some(task);
-        let (slot, unparker) = make_slot::<()>(what.into(), false, false);
-        *state.caller.borrow_mut() = Some(unparker);
-        let _ = slot.await;
-        guard.armed = false;
-        if state.moved.get() {
-            return Ok(state.value.borrow_mut().take().expect("started() stored a value"));
-        }
-        let outcome = state.exited.borrow_mut().take().expect("the starting task exited");
-        match outcome {
-            Err(payload) => std::panic::resume_unwind(payload),
-            Ok(Err(error)) => Err(error),
-            Ok(Ok(())) => match state.value.borrow_mut().take() {
-                Some(value) => Ok(value),
-                None => Err(RuntimeError::with_message("child exited without calling task_status.started()").into()),
-            },
-        }
+    if target.closed.get() {
+        return Err(RuntimeError::with_message(format!(
+            "the nursery opened at {} is closed to new arrivals",
+            target.origin
+        ))
+        .into());
+    }
+    target.pending_starts.set(target.pending_starts.get() + 1);
+    let (private, caller_id) = Runtime::with_at(location, |rt| {
+        (CancelStatus::new_child(&rt.current_status(), None), rt.current_task_or_panic().id())
+    });
+    let state = Rc::new(StartState {
+        target,
+        private: private.clone(),
+        task: RefCell::new(None),
+        value: RefCell::new(None),
+        moved: Cell::new(false),
+        exited: RefCell::new(None),
+        caller: RefCell::new(None),
+        resolved: Cell::new(false),
+    });
+    let mut guard = StartGuard { state: state.clone(), armed: true };
+    let future = wrap(f(TaskStatus { state: Some(state.clone()) }));
+    let exit = ExitTarget::Start(state.clone());
+    let task = Runtime::with(|rt| rt.spawn_task(future, name, location, private, exit, Some(caller_id)));
+    let what = format!("waiting for task `{}` to call started()", task.name());
+    *state.task.borrow_mut() = Some(task);
+    let (slot, unparker) = make_slot::<()>(what.into(), false, false);
+    *state.caller.borrow_mut() = Some(unparker);
+    let _ = slot.await;
+    guard.armed = false;
+    if state.moved.get() {
+        return Ok(state.value.borrow_mut().take().expect("started() stored a value"));
+    }
+    let outcome = state.exited.borrow_mut().take().expect("the starting task exited");
+    match outcome {
+        Err(payload) => std::panic::resume_unwind(payload),
+        Ok(Err(error)) => Err(error),
+        Ok(Ok(())) => match state.value.borrow_mut().take() {
+            Some(value) => Ok(value),
+            None => Err(RuntimeError::with_message("child exited without calling task_status.started()").into()),
+        },
     }
 }
