@@ -3,6 +3,7 @@
 //! that says what happened.
 
 use std::cell::Cell;
+use std::process::Command;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -163,7 +164,9 @@ async fn a_panic_in_a_child_fails_the_test(nursery: Nursery) {
 
 /// A failing background task cancels the test and both are reported.
 #[trio_test]
-#[should_panic(expected = "a task in its nursery failed: 1 error in the nursery")]
+#[should_panic(
+    expected = "it returned an error: cancelled\nand a task in its nursery failed:\n  task `saboteur`: failed on purpose"
+)]
 async fn a_failing_background_task_fails_the_test(nursery: Nursery) -> trio::Result<()> {
     nursery.start_soon_named("saboteur", async {
         trio::checkpoint().await?;
@@ -298,4 +301,35 @@ async fn timeout_accepts_fractions() {
 async fn timeout_accepts_other_units() {
     let (_tx, rx) = oneshot::channel::<()>();
     let _ = trio::cancellable(rx).await;
+}
+
+// ===== the panic note =====
+
+/// Not run on its own: [`a_panic_names_its_task`] runs it in a child process to read what it
+/// prints.
+#[trio_test]
+#[ignore = "run in a child process by a_panic_names_its_task"]
+#[should_panic(expected = "boom in a named child")]
+async fn helper_child_panics(nursery: Nursery) {
+    nursery.start_soon_named("the culprit", async {
+        let _ = trio::checkpoint().await;
+        panic!("boom in a named child");
+    });
+    let _ = trio::sleep_forever().await;
+}
+
+/// After a child task's panic message, the output names the task and where it was spawned.
+#[test]
+fn a_panic_names_its_task() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["helper_child_panics", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let message = stderr.find("boom in a named child").expect("the panic message is printed");
+    let note = stderr
+        .find("note: the panic above happened in trio task `the culprit` (spawned at macros/tests/trio_test.rs:")
+        .unwrap_or_else(|| panic!("no note naming the task in:\n{stderr}"));
+    assert!(message < note);
 }

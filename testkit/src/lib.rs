@@ -4,7 +4,7 @@
 //! that makes an hour of sleeping take microseconds, checks that code checkpoints
 //! ([`assert_checkpoints`]), ways to wait until every task is blocked
 //! ([`wait_all_tasks_blocked`]) and to force an order on tasks ([`Sequencer`]), and the
-//! scheduling [policies](policy) tests run under.
+//! scheduling [`policy`] tests run under.
 //!
 //! ## Writing tests
 //!
@@ -124,7 +124,7 @@
 //!
 //! ## Schedules
 //!
-//! When several tasks are runnable, a [scheduling policy](policy) picks which one steps next.
+//! When several tasks are runnable, a scheduling [`policy`] picks which one steps next.
 //! `#[trio_test]` runs each test under [`policy::Random`] seeded from the test's module path and
 //! name: the order is the same on every run, yet it is not the order the tasks were started in,
 //! so a test cannot pass only because it leans on FIFO order (Trio randomises its batches for
@@ -148,7 +148,7 @@
 //! ## Without the macro
 //!
 //! Everything works with a plain [`trio::Builder`]: give it a [`MockClock`] (keep a clone to
-//! steer it) and a [policy](policy).
+//! steer it) and a [`policy`].
 //!
 //! ```
 //! use std::time::Duration;

@@ -256,13 +256,27 @@ where
         Ok(())
     })
     .await;
-    match (failure, nursery_result) {
-        (None, Ok(())) => None,
-        (Some(error), Ok(())) => Some(format!("it returned an error: {error}")),
-        (None, Err(error)) => Some(format!("a task in its nursery failed: {error:?}")),
-        (Some(error), Err(nursery_error)) => {
-            Some(format!("it returned an error: {error}\nand a task in its nursery failed: {nursery_error:?}"))
+    let background = nursery_result.err().map(|error| describe_nursery_failure(&error));
+    match (failure, background) {
+        (None, None) => None,
+        (Some(error), None) => Some(format!("it returned an error: {error}")),
+        (None, Some(background)) => Some(background),
+        (Some(error), Some(background)) => Some(format!("it returned an error: {error}\nand {background}")),
+    }
+}
+
+/// "a task in its nursery failed", naming each failed task.
+fn describe_nursery_failure(error: &trio::Error) -> String {
+    match error.as_group() {
+        Some(group) => {
+            let mut text =
+                format!("{} in its nursery failed:", if group.len() == 1 { "a task" } else { "several tasks" });
+            for entry in group.entries() {
+                text.push_str(&format!("\n  task `{}`: {:?}", entry.task(), entry.error()));
+            }
+            text
         }
+        None => format!("its nursery failed: {error:?}"),
     }
 }
 
