@@ -1088,9 +1088,6 @@ impl Runtime {
     /// Parks the thread for at most `timeout` (forever if `None`), or until a wake arrives
     /// from another thread.
     fn wait_for_events(&self, timeout: Option<Duration>) -> Result<(), RunError> {
-        for instrument in &self.instruments {
-            instrument.before_io_wait(timeout);
-        }
         let mut timeout = timeout;
         if let Some(limit) = self.watchdog {
             let elapsed = self.started.elapsed();
@@ -1099,6 +1096,9 @@ impl Runtime {
             }
             let left = limit - elapsed;
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        for instrument in &self.instruments {
+            instrument.before_io_wait(timeout);
         }
         let pending = !self.shared.injected.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
         if !pending {
