@@ -1365,10 +1365,10 @@ impl fmt::Debug for SemaphorePermit<'_> {
 ///     assert_eq!(Borrower::current_task(), Borrower::task(&me));
 /// });
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Borrower(BorrowerId);
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum BorrowerId {
     Task(TaskId),
     Token(u64),
