@@ -349,10 +349,11 @@ async fn lim_task(
                     Ok(())
                 })
                 .await?;
-                let mut m = model.borrow_mut();
-                let i = m.acquiring.iter().position(|b| *b == me).unwrap();
-                m.acquiring.remove(i);
-                drop(m);
+                {
+                    let mut m = model.borrow_mut();
+                    let i = m.acquiring.iter().position(|b| *b == me).unwrap();
+                    m.acquiring.remove(i);
+                }
                 if let Some(Ok(token)) = token {
                     model.borrow_mut().acquired(me.clone());
                     model.borrow().check(&limiter);
