@@ -318,7 +318,8 @@ async fn helper_child_panics(nursery: Nursery) {
     let _ = trio::sleep_forever().await;
 }
 
-/// After a child task's panic message, the output names the task and where it was spawned.
+/// After a child task's panic message, the failure report names the task and where it was
+/// spawned.
 #[test]
 fn a_panic_names_its_task() {
     let output = Command::new(std::env::current_exe().unwrap())
@@ -329,7 +330,7 @@ fn a_panic_names_its_task() {
     assert!(output.status.success(), "{stderr}");
     let message = stderr.find("boom in a named child").expect("the panic message is printed");
     let note = stderr
-        .find("note: the panic above happened in trio task `the culprit` (spawned at macros/tests/trio_test.rs:")
+        .find("in trio task `the culprit` spawned at macros/tests/trio_test.rs:")
         .unwrap_or_else(|| panic!("no note naming the task in:\n{stderr}"));
     assert!(message < note);
 }

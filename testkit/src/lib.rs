@@ -175,6 +175,7 @@
 pub mod __private;
 mod checkpoints;
 mod clock;
+pub mod explore;
 mod idle;
 pub mod policy;
 mod runner;
@@ -185,6 +186,7 @@ pub use crate::checkpoints::{
     try_assert_no_checkpoints,
 };
 pub use crate::clock::MockClock;
+pub use crate::explore::{Explore, explore};
 pub use crate::idle::{wait_all_tasks_blocked, wait_all_tasks_blocked_with_cushion};
 pub use crate::runner::TestResult;
 pub use crate::sequencer::{Sequencer, SequencerBlock};

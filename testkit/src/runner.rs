@@ -11,12 +11,14 @@ use std::future::Future;
 use std::sync::Once;
 use std::time::Duration;
 
+use trio::Nursery;
 use trio::abc::Instrument;
 use trio::lowlevel::Task;
-use trio::{Builder, Nursery};
+
+use std::panic::Location;
 
 use crate::clock::MockClock;
-use crate::policy::{Fifo, Random};
+use crate::explore::{Explore, PolicyKind};
 
 /// How long a test may take in real time before the watchdog stops it, unless it says
 /// otherwise with `#[trio_test(timeout = "…")]`.
@@ -73,13 +75,16 @@ pub enum PolicyChoice {
     Fifo,
     /// `policy = "random"`, the default: [`Random`] seeded with the test's seed.
     Random,
+    /// `policy = "pct"` with `depth = D` (default 3): [`Pct`](crate::policy::Pct).
+    Pct(u32),
 }
 
 impl PolicyChoice {
-    fn name(self) -> &'static str {
+    fn kind(self) -> PolicyKind {
         match self {
-            PolicyChoice::Fifo => "fifo",
-            PolicyChoice::Random => "random",
+            PolicyChoice::Fifo => PolicyKind::Fifo,
+            PolicyChoice::Random => PolicyKind::Random,
+            PolicyChoice::Pct(depth) => PolicyKind::Pct { depth },
         }
     }
 }
@@ -107,13 +112,26 @@ pub struct TestConfig {
     seed: Option<u64>,
     policy: Option<PolicyChoice>,
     timeout: Option<Duration>,
+    schedules: Option<u64>,
+    check_determinism: bool,
+    inject_cancellations: Option<u64>,
 }
 
 impl TestConfig {
     /// A test called `name` (its module path and function name) with every default: the
     /// system clock, no nursery, the Random policy seeded from `name`, a 60 s watchdog.
     pub const fn new(name: &'static str) -> TestConfig {
-        TestConfig { name, clock: None, nursery: false, seed: None, policy: None, timeout: None }
+        TestConfig {
+            name,
+            clock: None,
+            nursery: false,
+            seed: None,
+            policy: None,
+            timeout: None,
+            schedules: None,
+            check_determinism: false,
+            inject_cancellations: None,
+        }
     }
 
     /// Installs a mock clock and passes it to the test.
@@ -146,21 +164,55 @@ impl TestConfig {
         self
     }
 
+    /// Explores this many schedules (`#[trio_test(schedules = N)]`), each on a fresh runtime
+    /// with a fresh autojump clock unless the test asked for `mock_clock`.
+    pub const fn schedules(mut self, schedules: u64) -> TestConfig {
+        self.schedules = Some(schedules);
+        self
+    }
+
+    /// Runs the first schedule three times and fails if the traces differ.
+    pub const fn check_determinism(mut self) -> TestConfig {
+        self.check_determinism = true;
+        self
+    }
+
+    /// Cancellation injection up to the `bound`-th cancel point of every task.
+    pub const fn inject_cancellations(mut self, bound: u64) -> TestConfig {
+        self.inject_cancellations = Some(bound);
+        self
+    }
+
     /// The seed the run uses: the explicit one, or a stable hash of the test's name.
     pub fn effective_seed(&self) -> u64 {
         self.seed.unwrap_or_else(|| seed_from_name(self.name))
     }
 
-    fn schedule_note(&self) -> String {
-        let policy = self.policy.unwrap_or(PolicyChoice::Random).name();
-        let seed = self.effective_seed();
-        match self.seed {
-            Some(_) => format!("schedule: policy {policy}, seed {seed}"),
-            None => format!(
-                "schedule: policy {policy}, seed {seed} (derived from the test's name; \
-                 pin it with #[trio_test(seed = {seed})])"
-            ),
+    /// The exploration this test asked for (one schedule unless it said otherwise).
+    fn exploration(&self, source: &'static Location<'static>) -> Explore {
+        let exploring = self.schedules.is_some_and(|n| n > 1) || self.inject_cancellations.is_some();
+        let mut explore = Explore::new(self.name)
+            .source(source)
+            .schedules(self.schedules.unwrap_or(1))
+            .seed(self.effective_seed())
+            .seed_from_name(self.seed.is_none())
+            .policy(self.policy.unwrap_or(PolicyChoice::Random).kind())
+            .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
+            .check_determinism(self.check_determinism)
+            // A single schedule failing is an ordinary test failure: nothing to save.
+            .persist(exploring);
+        explore = match self.clock {
+            Some(clock) => explore.clock(Some(clock)),
+            None if exploring => explore.clock(Some(ClockFixture::Autojump)),
+            None => explore.clock(None),
+        };
+        if self.nursery {
+            explore = explore.nursery();
         }
+        if let Some(bound) = self.inject_cancellations {
+            explore = explore.inject_cancellations(bound);
+        }
+        explore
     }
 }
 
@@ -173,6 +225,10 @@ pub struct Fixtures {
 }
 
 impl Fixtures {
+    pub(crate) fn new(clock: Option<MockClock>) -> Fixtures {
+        Fixtures { clock, nursery: None }
+    }
+
     /// The test's clock (`mock_clock` or `autojump_clock`).
     ///
     /// # Panics
@@ -196,47 +252,32 @@ impl Fixtures {
 
 /// Runs one test: what the function generated by `#[trio_test]` calls.
 ///
-/// `test` receives the fixtures and returns the test's future. The run uses the clock,
-/// policy, seed and watchdog from `config`.
+/// `test` receives the fixtures and returns the test's future; it is called once per schedule.
+/// The run uses the clock, policy, seed and watchdog from `config`, and explores as many
+/// schedules as it asks for (environment overrides: `TRIO_SEED`, `TRIO_SCHEDULES`,
+/// `TRIO_POLICY`, `TRIO_REPLAY`, `TRIO_CHECK_DETERMINISM`).
 ///
 /// # Panics
 ///
-/// This is how the test fails: when the test returns an error, when a task panics (the panic
-/// passes through unchanged), when the run deadlocks (with the report of every task), and when
-/// the watchdog fires (with the task tree).
+/// This is how the test fails: when the test returns an error, when a task panics, when the
+/// run deadlocks or livelocks, and when the watchdog fires — always with a report that says
+/// how to replay the failing schedule.
 #[track_caller]
 pub fn run_test<F, Fut>(config: TestConfig, test: F)
 where
-    F: FnOnce(Fixtures) -> Fut,
+    F: Fn(Fixtures) -> Fut,
     Fut: Future,
     Fut::Output: TestResult,
 {
     install_panic_note();
-    let clock = config.clock.map(|kind| match kind {
-        ClockFixture::Mock => MockClock::new(),
-        ClockFixture::Autojump => MockClock::autojump(),
-    });
-    let mut builder = Builder::new()
-        .seed(config.effective_seed())
-        .watchdog(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
-        .instrument(PanicContext);
-    builder = match config.policy.unwrap_or(PolicyChoice::Random) {
-        PolicyChoice::Fifo => builder.policy(Fifo),
-        PolicyChoice::Random => builder.policy(Random::new()),
-    };
-    if let Some(clock) = &clock {
-        builder = builder.clock(clock.clone());
-    }
-    let fixtures = Fixtures { clock, nursery: None };
-    match builder.try_run(run_body(fixtures, config.nursery, test)) {
-        Ok(None) => {}
-        Ok(Some(failure)) => panic!("test {} failed: {failure}\n{}", config.name, config.schedule_note()),
-        Err(error) => panic!("test {} failed: {error}\n{}", config.name, config.schedule_note()),
+    let explore = config.exploration(Location::caller());
+    if let Err(failure) = explore.run_with_fixtures(&test) {
+        panic!("{failure}");
     }
 }
 
 /// The main task: the test, inside the `nursery` fixture if it asked for one.
-async fn run_body<F, Fut>(mut fixtures: Fixtures, with_nursery: bool, test: F) -> Option<String>
+pub(crate) async fn run_body<F, Fut>(mut fixtures: Fixtures, with_nursery: bool, test: F) -> Option<String>
 where
     F: FnOnce(Fixtures) -> Fut,
     Fut: Future,
@@ -305,7 +346,7 @@ thread_local! {
 }
 
 /// Records which task is being stepped, so the panic hook can name it.
-struct PanicContext;
+pub(crate) struct PanicContext;
 
 impl Instrument for PanicContext {
     fn before_task_step(&self, task: &Task) {
@@ -314,6 +355,44 @@ impl Instrument for PanicContext {
 
     fn after_task_step(&self, _task: &Task) {
         STEPPING.with(|stepping| *stepping.borrow_mut() = None);
+    }
+}
+
+thread_local! {
+    /// Set while the explorer runs schedules: failing schedules must not each print a panic.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Where the last panic on this thread happened, for the report.
+    static LAST_PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with panic messages suppressed (they are reported, once, by the explorer).
+pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> R {
+    install_panic_note();
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            QUIET.with(|q| q.set(self.0));
+        }
+    }
+    let _restore = Restore(QUIET.with(|q| q.replace(true)));
+    f()
+}
+
+/// The panic's message, where it happened, and which task it happened in.
+pub(crate) fn describe_panic(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<a panic with a non-string payload>".to_string()
+    };
+    match LAST_PANIC_AT.with(|l| l.borrow_mut().take()) {
+        Some(at) => format!(
+            "{message}
+(panicked at {at})"
+        ),
+        None => message,
     }
 }
 
@@ -326,6 +405,15 @@ fn install_panic_note() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            let task = STEPPING.try_with(|stepping| stepping.try_borrow().ok().and_then(|t| t.clone())).ok().flatten();
+            if QUIET.try_with(std::cell::Cell::get).unwrap_or(false) {
+                let mut at = info.location().map(|l| l.to_string()).unwrap_or_else(|| "an unknown place".into());
+                if let Some(task) = task.filter(|task| task.parent().is_some()) {
+                    at.push_str(&format!(", in trio task `{}` spawned at {}", task.name(), task.spawn_location()));
+                }
+                let _ = LAST_PANIC_AT.try_with(|l| *l.borrow_mut() = Some(at));
+                return;
+            }
             previous(info);
             let task = STEPPING.try_with(|stepping| stepping.try_borrow().ok().and_then(|t| t.clone())).ok().flatten();
             if let Some(task) = task.filter(|task| task.parent().is_some()) {

@@ -121,8 +121,11 @@ fn timers_due_together_fire_in_random_order() {
 fn order_under_runner(config: TestConfig) -> Vec<u32> {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let out = seen.clone();
-    run_test(config, move |_fixtures| async move {
-        *out.borrow_mut() = interleaving().await;
+    run_test(config, move |_fixtures| {
+        let out = out.clone();
+        async move {
+            *out.borrow_mut() = interleaving().await;
+        }
     });
     seen.take()
 }

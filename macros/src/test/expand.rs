@@ -21,7 +21,19 @@ use syn::spanned::Spanned;
 use super::validate::{ClockKind, Fixture, Policy, TestSpec};
 
 pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
-    let TestSpec { krate, clock, nursery, seed, policy, timeout_nanos, params } = spec;
+    let TestSpec {
+        krate,
+        clock,
+        nursery,
+        seed,
+        policy,
+        timeout_nanos,
+        schedules,
+        check_determinism,
+        inject_cancellations,
+        depth,
+        params,
+    } = spec;
     let syn::ItemFn { attrs, vis, sig, block } = item;
     let name = &sig.ident;
     // Spanned at the function's name, like the call below: the run's main task and every
@@ -49,8 +61,23 @@ pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         let policy = match policy {
             Policy::Fifo => quote!(Fifo),
             Policy::Random => quote!(Random),
+            Policy::Pct => {
+                let depth = Literal::u32_suffixed(depth.unwrap_or(3));
+                quote!(Pct(#depth))
+            }
         };
         config = quote!(#config.policy(#private::PolicyChoice::#policy));
+    }
+    if let Some(schedules) = schedules {
+        let schedules = Literal::u64_suffixed(schedules);
+        config = quote!(#config.schedules(#schedules));
+    }
+    if check_determinism {
+        config = quote!(#config.check_determinism());
+    }
+    if let Some(bound) = inject_cancellations {
+        let bound = Literal::u64_suffixed(bound);
+        config = quote!(#config.inject_cancellations(#bound));
     }
     if let Some(nanos) = timeout_nanos {
         let nanos = Literal::u64_suffixed(nanos);

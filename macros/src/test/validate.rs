@@ -18,6 +18,11 @@ pub(crate) struct TestSpec {
     pub(crate) seed: Option<u64>,
     pub(crate) policy: Option<Policy>,
     pub(crate) timeout_nanos: Option<u64>,
+    pub(crate) schedules: Option<u64>,
+    pub(crate) check_determinism: bool,
+    pub(crate) inject_cancellations: Option<u64>,
+    /// PCT's bug depth.
+    pub(crate) depth: Option<u32>,
     /// The function's parameters, in order.
     pub(crate) params: Vec<Param>,
 }
@@ -32,6 +37,7 @@ pub(crate) enum ClockKind {
 pub(crate) enum Policy {
     Fifo,
     Random,
+    Pct,
 }
 
 /// One fixture parameter.
@@ -69,7 +75,17 @@ impl Fixture {
     }
 }
 
-const ARGUMENTS: [&str; 5] = ["autojump", "seed", "policy", "timeout", "crate"];
+const ARGUMENTS: [&str; 9] = [
+    "autojump",
+    "seed",
+    "policy",
+    "timeout",
+    "crate",
+    "schedules",
+    "depth",
+    "check_determinism",
+    "inject_cancellations",
+];
 
 /// Checks everything, reporting every mistake at once.
 pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
@@ -100,6 +116,15 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
         }
     }
 
+    if let Some(span) = args.depth_span {
+        if args.policy != Some(Policy::Pct) {
+            errors.push(syn::Error::new(
+                span,
+                "`depth` is the bug depth of the PCT policy: add `policy = \"pct\"`, or remove `depth`",
+            ));
+        }
+    }
+
     if let Some(error) = errors.0 {
         return Err(error);
     }
@@ -111,6 +136,10 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
         seed: args.seed,
         policy: args.policy,
         timeout_nanos: args.timeout_nanos,
+        schedules: args.schedules,
+        check_determinism: args.check_determinism,
+        inject_cancellations: args.inject_cancellations,
+        depth: args.depth,
         params: params.into_iter().map(|(param, _)| param).collect(),
     })
 }
@@ -134,6 +163,11 @@ struct Args {
     policy: Option<Policy>,
     timeout_nanos: Option<u64>,
     krate: Option<Path>,
+    schedules: Option<u64>,
+    depth: Option<u32>,
+    depth_span: Option<Span>,
+    check_determinism: bool,
+    inject_cancellations: Option<u64>,
 }
 
 fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
@@ -173,13 +207,34 @@ fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
                     match text.value().as_str() {
                         "fifo" => args.policy = Some(Policy::Fifo),
                         "random" => args.policy = Some(Policy::Random),
+                        "pct" => args.policy = Some(Policy::Pct),
                         other => errors.push(syn::Error::new_spanned(
                             &text,
-                            format!("unknown policy \"{other}\": expected \"random\" (the default) or \"fifo\""),
+                            format!(
+                                "unknown policy \"{other}\": expected \"random\" (the default), \"pct\" or \"fifo\""
+                            ),
                         )),
                     }
                 }
             }
+            "schedules" => {
+                args.schedules = positive_int(meta, "schedules", "schedules = 1000", errors);
+            }
+            "inject_cancellations" => {
+                args.inject_cancellations =
+                    positive_int(meta, "inject_cancellations", "inject_cancellations = 5", errors);
+            }
+            "depth" => {
+                args.depth_span = Some(path.span());
+                args.depth = positive_int(meta, "depth", "depth = 3", errors).and_then(|d| u32::try_from(d).ok());
+            }
+            "check_determinism" => match meta {
+                Meta::Path(_) => args.check_determinism = true,
+                _ => errors.push(syn::Error::new_spanned(
+                    meta,
+                    "`check_determinism` takes no value: write `#[trio_test(check_determinism)]`",
+                )),
+            },
             "timeout" => {
                 if let Some(text) = string_value(meta, "timeout", "timeout = \"30s\"", errors) {
                     match parse_nanos(&text.value()) {
@@ -208,7 +263,8 @@ fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
 fn unknown_argument(path: &Path, name: &str) -> syn::Error {
     let mut message = format!(
         "unknown argument `{name}`; #[trio_test] takes `autojump`, `seed = N`, `policy = \"...\"`, \
-         `timeout = \"...\"` and `crate = \"...\"`"
+         `timeout = \"...\"`, `schedules = N`, `depth = D`, `check_determinism`, \
+         `inject_cancellations = K` and `crate = \"...\"`"
     );
     if let Some(fixture) = Fixture::from_name(name) {
         message = format!(
@@ -241,6 +297,23 @@ fn value<'a>(meta: &'a Meta, name: &str, example: &str, errors: &mut Errors) -> 
         },
         _ => {
             errors.push(syn::Error::new_spanned(meta, format!("`{name}` needs a value: `{example}`")));
+            None
+        }
+    }
+}
+
+/// A positive integer `name = N`.
+fn positive_int(meta: &Meta, name: &str, example: &str, errors: &mut Errors) -> Option<u64> {
+    match value(meta, name, example, errors)? {
+        Lit::Int(int) => match int.base10_parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                errors.push(syn::Error::new_spanned(int, format!("`{name}` takes a positive integer: `{example}`")));
+                None
+            }
+        },
+        other => {
+            errors.push(syn::Error::new_spanned(other, format!("`{name}` takes an integer: `{example}`")));
             None
         }
     }

@@ -103,6 +103,18 @@ impl CancelStatus {
         self.scope.as_ref().is_some_and(|s| s.cancel_called.get()) && !self.parent_cancellation_visible()
     }
 
+    /// The scope of this status or of the nearest ancestor that has one.
+    pub(crate) fn innermost_scope(self: &Rc<CancelStatus>) -> Option<Rc<ScopeState>> {
+        let mut node = Some(self.clone());
+        while let Some(status) = node {
+            if let Some(scope) = &status.scope {
+                return Some(scope.clone());
+            }
+            node = status.parent();
+        }
+        None
+    }
+
     pub(crate) fn register_wait(&self, wait: Rc<dyn WaitRecord>) {
         self.waits.borrow_mut().push(wait);
     }

@@ -39,6 +39,16 @@ pub trait SchedulePolicy {
         let _ = due;
         0
     }
+
+    /// Called at every cancel point of a task that is not already cancelled — each checkpoint
+    /// and each blocking wait; `cancel_point` counts them per task from 1. Return `true` to
+    /// cancel the innermost cancel scope around that point, as if its deadline had expired right
+    /// there: this is how cancellation injection finds code that is not cancel-safe. Default:
+    /// never.
+    fn inject_cancel(&mut self, task: &Task, cancel_point: u64) -> bool {
+        let _ = (task, cancel_point);
+        false
+    }
 }
 
 impl<P: SchedulePolicy + ?Sized> SchedulePolicy for Box<P> {
@@ -52,6 +62,10 @@ impl<P: SchedulePolicy + ?Sized> SchedulePolicy for Box<P> {
 
     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
         (**self).pick_timer(due)
+    }
+
+    fn inject_cancel(&mut self, task: &Task, cancel_point: u64) -> bool {
+        (**self).inject_cancel(task, cancel_point)
     }
 }
 

@@ -60,12 +60,21 @@ pub struct Builder {
     seed: u64,
     max_steps: Option<u64>,
     watchdog: Option<Duration>,
+    main_task: Option<(String, &'static Location<'static>)>,
 }
 
 impl Builder {
     /// Defaults: [`SystemClock`], no instruments, the [`Fifo`] policy, seed 0, no limits.
     pub fn new() -> Builder {
-        Builder { clock: None, instruments: Vec::new(), policy: None, seed: 0, max_steps: None, watchdog: None }
+        Builder {
+            clock: None,
+            instruments: Vec::new(),
+            policy: None,
+            seed: 0,
+            max_steps: None,
+            watchdog: None,
+            main_task: None,
+        }
     }
 
     /// The clock the run reads time from.
@@ -108,6 +117,13 @@ impl Builder {
         self
     }
 
+    /// Names the main task and says where it was "spawned", for reports and traces (by default
+    /// it is named after the future's type and spawned where `run` was called).
+    pub fn main_task(mut self, name: impl Into<String>, location: &'static Location<'static>) -> Builder {
+        self.main_task = Some((name.into(), location));
+        self
+    }
+
     /// Runs `future` as the main task until it and everything it started are done, and
     /// returns its output.
     ///
@@ -134,16 +150,17 @@ impl Builder {
     ///
     /// When called inside another run, and when a task panic reaches the main task.
     #[track_caller]
-    pub fn try_run<F: Future>(self, future: F) -> Result<F::Output, RunError> {
+    pub fn try_run<F: Future>(mut self, future: F) -> Result<F::Output, RunError> {
         if CONTEXT.is_set() {
             panic!(
                 "trio::run was called from inside another trio::run on the same thread; a run \
                  cannot be nested — await the future directly instead, or start it in a nursery"
             );
         }
-        let location = Location::caller();
+        let main_task = self.main_task.take();
         let runtime = Runtime::new(self);
-        CONTEXT.set(&runtime, || runtime.run_main(future, location))
+        CONTEXT
+            .set(&runtime, || runtime.run_main(future, main_task.unwrap_or_else(|| main_name::<F>(Location::caller()))))
     }
 }
 
@@ -162,6 +179,7 @@ impl fmt::Debug for Builder {
             .field("seed", &self.seed)
             .field("max_steps", &self.max_steps)
             .field("watchdog", &self.watchdog)
+            .field("main_task", &self.main_task)
             .finish()
     }
 }
@@ -515,6 +533,21 @@ impl Runtime {
                 *current = Some(to.clone());
             }
         }
+    }
+
+    /// A cancel point of `task`: counts it, lets the policy inject a cancellation here (it
+    /// cancels the innermost scope around this point), and says whether the code here is now
+    /// cancelled.
+    pub(crate) fn cancel_point(&self, task: &Task) -> bool {
+        let point = task.0.cancel_points.get() + 1;
+        task.0.cancel_points.set(point);
+        let status = self.current_status();
+        if !status.effectively_cancelled() && self.policy.borrow_mut().inject_cancel(task, point) {
+            if let Some(scope) = status.innermost_scope() {
+                scope.cancel();
+            }
+        }
+        status.effectively_cancelled()
     }
 
     // ----- timers -----
@@ -906,15 +939,17 @@ impl Runtime {
 
     // ----- the loop -----
 
-    fn run_main<F: Future>(&self, future: F, location: &'static Location<'static>) -> Result<F::Output, RunError> {
+    fn run_main<F: Future>(
+        &self,
+        future: F,
+        (name, location): (String, &'static Location<'static>),
+    ) -> Result<F::Output, RunError> {
         for instrument in &self.instruments {
             instrument.before_run();
         }
         self.clock.start_clock();
         let mut main = Some(Box::pin(future));
         let mut output = None;
-        let name = default_task_name::<F>(location);
-        let name = if name.contains('@') { "main".to_string() } else { name };
         let main_task = self.new_task(None, name, location, self.root_status.clone(), ExitTarget::Main, None, true);
         *self.main_task.borrow_mut() = Some(main_task.clone());
         self.schedule(main_task.key());
@@ -1190,6 +1225,12 @@ pub struct RunStatistics {
     pub external_waits: usize,
     /// Task steps so far.
     pub steps: u64,
+}
+
+/// The main task's default name: the future's type, or `main` for an async block.
+fn main_name<F>(location: &'static Location<'static>) -> (String, &'static Location<'static>) {
+    let name = default_task_name::<F>(location);
+    (if name.contains('@') { "main".to_string() } else { name }, location)
 }
 
 #[track_caller]

@@ -272,10 +272,10 @@ impl Runtime {
     /// (already cancelled) or register the wait.
     fn park<T: 'static>(&self, cell: Rc<WaitCell<T>>, waker: &Waker, abortable: bool, external: bool) {
         let task = self.current_task_or_panic();
-        task.0.cancel_points.set(task.0.cancel_points.get() + 1);
         task.0.schedule_points.set(task.0.schedule_points.get() + 1);
+        let cancelled = self.cancel_point(&task);
         let status = self.current_status();
-        if abortable && status.effectively_cancelled() {
+        if abortable && cancelled {
             *cell.state.borrow_mut() = CellState::Aborted;
             waker.wake_by_ref();
             return;
@@ -503,11 +503,7 @@ pub fn cancel_shielded_checkpoint() -> CancelShieldedCheckpoint {
 /// });
 /// ```
 pub async fn checkpoint_if_cancelled() -> Result<(), Cancelled> {
-    let cancelled = Runtime::with(|rt| {
-        let task = rt.current_task_or_panic();
-        task.0.cancel_points.set(task.0.cancel_points.get() + 1);
-        rt.current_status().effectively_cancelled()
-    });
+    let cancelled = Runtime::with(|rt| rt.cancel_point(&rt.current_task_or_panic()));
     if cancelled {
         checkpoint().await?;
         unreachable!("a checkpoint in a cancelled scope returns Cancelled");
@@ -539,11 +535,7 @@ impl Future for Checkpoint {
         if !self.check_cancel {
             return Poll::Ready(Ok(()));
         }
-        let cancelled = Runtime::with(|rt| {
-            let task = rt.current_task_or_panic();
-            task.0.cancel_points.set(task.0.cancel_points.get() + 1);
-            rt.current_status().effectively_cancelled()
-        });
+        let cancelled = Runtime::with(|rt| rt.cancel_point(&rt.current_task_or_panic()));
         Poll::Ready(if cancelled { Err(Cancelled::new()) } else { Ok(()) })
     }
 }

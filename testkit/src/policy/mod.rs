@@ -7,10 +7,25 @@
 //!
 //! - [`Fifo`]: Trio's batch order, made deterministic (the runtime's default).
 //! - [`Random`]: a uniformly random runnable task at every step.
+//! - [`Pct`]: probabilistic concurrency testing — random priorities with `depth - 1` priority
+//!   change points; the policy of choice for bugs that need several specific preemptions.
+//! - [`Replay`]: follows a recorded [`Schedule`].
+//!
+//! # Choosing a policy
+//!
+//! Random finds shallow bugs (one or two unlucky interleavings) quickly and is the default.
+//! PCT finds bugs that need a task to be held back over many steps, or several preemptions in
+//! a row, with a guaranteed probability per schedule; give it the depth you suspect (2 or 3 is
+//! typical). Fifo is Trio's own order and explores nothing. Replay reproduces a failure.
 
+mod pct;
 mod random;
+mod replay;
 
+pub use pct::Pct;
 pub use random::Random;
+pub(crate) use replay::InjectCancel;
+pub use replay::{Pick, Replay, Schedule, ScheduleParseError};
 pub use trio::lowlevel::Fifo;
 
 use rand_chacha::rand_core::RngCore;

@@ -1,0 +1,852 @@
+//! Seeded schedule exploration: run a test under many schedules, and when one fails, print how
+//! to replay it in one line, save it so the next run tries it first, and shrink it to the
+//! fewest deviations from the default order.
+//!
+//! Every choice the runtime makes that could differ between runs — which runnable task steps
+//! next, which of several timers due at the same instant fires first — is one decision in one
+//! stream, made by a seeded [policy](crate::policy). A schedule is therefore fully described by
+//! its seed (with its policy), or by the list of decisions that deviated from the default
+//! order (a [`Schedule`]).
+
+mod regressions;
+mod shrink;
+pub mod trace;
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, Location};
+use std::str::FromStr;
+use std::time::Duration;
+
+use trio::abc::SchedulePolicy;
+use trio::{Builder, RunErrorKind};
+
+use crate::clock::MockClock;
+use crate::policy::{Fifo, InjectCancel, Pct, Pick, Random, Replay, Schedule};
+use crate::runner::{self, ClockFixture, Fixtures, TestResult};
+use trace::{Recording, Trace, TraceInstrument, TraceLog};
+
+/// Default number of task steps one schedule may take before it counts as a livelock.
+pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
+
+// ===== policy names =====
+
+/// Which policy explores the schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PolicyKind {
+    /// Trio's FIFO batch order: one schedule, nothing explored.
+    Fifo,
+    /// A uniformly random runnable task at every decision.
+    Random,
+    /// PCT with this bug depth.
+    Pct {
+        /// The bug depth `d`: `d - 1` priority change points per schedule.
+        depth: u32,
+    },
+}
+
+impl PolicyKind {
+    fn build(self, steps_estimate: u64) -> Box<dyn SchedulePolicy> {
+        match self {
+            PolicyKind::Fifo => Box::new(Fifo),
+            PolicyKind::Random => Box::new(Random::new()),
+            PolicyKind::Pct { depth } => Box::new(Pct::new(depth, steps_estimate)),
+        }
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyKind::Fifo => f.write_str("fifo"),
+            PolicyKind::Random => f.write_str("random"),
+            PolicyKind::Pct { depth } => write!(f, "pct:{depth}"),
+        }
+    }
+}
+
+impl FromStr for PolicyKind {
+    type Err = String;
+
+    /// `fifo`, `random`, `pct` (depth 3) or `pct:<depth>`.
+    fn from_str(s: &str) -> Result<PolicyKind, String> {
+        match s.trim() {
+            "fifo" => Ok(PolicyKind::Fifo),
+            "random" => Ok(PolicyKind::Random),
+            "pct" => Ok(PolicyKind::Pct { depth: 3 }),
+            other => match other.strip_prefix("pct:").map(str::parse::<u32>) {
+                Some(Ok(depth)) if depth >= 1 => Ok(PolicyKind::Pct { depth }),
+                _ => Err(format!("unknown policy {other:?}: use fifo, random, pct or pct:<depth>")),
+            },
+        }
+    }
+}
+
+// ===== configuration =====
+
+/// How to explore a test: how many schedules, under which policy, and what to do on failure.
+///
+/// Every setting can be overridden from the environment, so a failure can be replayed or an
+/// exploration widened without touching the code; the environment wins over the code.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use trio_testkit::explore::{Explore, PolicyKind};
+///
+/// // Two tasks increment a counter with a checkpoint between read and write: a lost update.
+/// let failure = Explore::new("lost_update")
+///     .schedules(200)
+///     .policy(PolicyKind::Random)
+///     .persist(false)
+///     .run(|| async {
+///         let counter = Rc::new(Cell::new(0));
+///         trio::open_nursery(|nursery| {
+///             let counter = counter.clone();
+///             async move {
+///                 for _ in 0..2 {
+///                     let counter = counter.clone();
+///                     nursery.start_soon(async move {
+///                         let seen = counter.get();
+///                         trio::checkpoint().await?;
+///                         counter.set(seen + 1);
+///                         Ok(())
+///                     });
+///                 }
+///                 Ok(())
+///             }
+///         })
+///         .await
+///         .unwrap();
+///         assert_eq!(counter.get(), 2, "an update was lost");
+///     })
+///     .unwrap_err();
+/// assert!(failure.to_string().contains("an update was lost"));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Explore {
+    name: String,
+    /// `TRIO_SCHEDULES`
+    schedules: u64,
+    first_schedule: u64,
+    /// `TRIO_POLICY`
+    policy: PolicyKind,
+    /// `TRIO_SEED` (replays exactly one schedule)
+    seed: Option<u64>,
+    clock: Option<ClockFixture>,
+    nursery: bool,
+    max_steps: u64,
+    timeout: Duration,
+    shrink: bool,
+    persist: bool,
+    /// `TRIO_CHECK_DETERMINISM`
+    check_determinism: bool,
+    inject_cancellations: Option<u64>,
+    source: &'static Location<'static>,
+    seed_from_name: bool,
+}
+
+impl Explore {
+    /// Exploration of the test called `name` (used in reports, replay lines and the
+    /// regressions file; `#[trio_test]` passes the test's path). Defaults: 100 schedules under
+    /// [`PolicyKind::Random`], a seed derived from the name, an autojump `MockClock` per schedule,
+    /// shrinking on, failing schedules saved.
+    #[track_caller]
+    pub fn new(name: impl Into<String>) -> Explore {
+        Explore {
+            name: name.into(),
+            schedules: 100,
+            first_schedule: 0,
+            policy: PolicyKind::Random,
+            seed: None,
+            clock: Some(ClockFixture::Autojump),
+            nursery: false,
+            max_steps: DEFAULT_MAX_STEPS,
+            timeout: runner::DEFAULT_TIMEOUT,
+            shrink: true,
+            persist: true,
+            check_determinism: false,
+            inject_cancellations: None,
+            source: Location::caller(),
+            seed_from_name: false,
+        }
+    }
+
+    /// How many schedules to run (env `TRIO_SCHEDULES`).
+    pub fn schedules(mut self, schedules: u64) -> Explore {
+        self.schedules = schedules;
+        self
+    }
+
+    /// Runs schedules `range.start .. range.end` of the exploration only (what the harness
+    /// uses to split one exploration into shards).
+    pub fn schedule_range(mut self, range: std::ops::Range<u64>) -> Explore {
+        self.first_schedule = range.start;
+        self.schedules = range.end.saturating_sub(range.start);
+        self
+    }
+
+    /// The policy (env `TRIO_POLICY`: `random`, `pct`, `pct:<depth>`, `fifo`).
+    pub fn policy(mut self, policy: PolicyKind) -> Explore {
+        self.policy = policy;
+        self
+    }
+
+    /// The base seed; schedule `i` runs under a seed derived from it. Without one, the seed is
+    /// derived from the test's name. (Env `TRIO_SEED` is different: it runs exactly one
+    /// schedule, under exactly that seed — the replay of a reported failure.)
+    pub fn seed(mut self, seed: u64) -> Explore {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The clock of each schedule: a fresh autojump `MockClock` (the default), a frozen one,
+    /// or `None` for the real clock.
+    pub fn clock(mut self, clock: impl Into<Option<ClockFixture>>) -> Explore {
+        self.clock = clock.into();
+        self
+    }
+
+    /// Wraps each schedule in a nursery passed as the `nursery` fixture.
+    pub fn nursery(mut self) -> Explore {
+        self.nursery = true;
+        self
+    }
+
+    /// Task steps one schedule may take before it fails as a livelock.
+    pub fn max_steps(mut self, steps: u64) -> Explore {
+        self.max_steps = steps;
+        self
+    }
+
+    /// Real time one schedule may take before the watchdog fails it.
+    pub fn timeout(mut self, timeout: Duration) -> Explore {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether to shrink a failing schedule (default on).
+    pub fn shrink(mut self, shrink: bool) -> Explore {
+        self.shrink = shrink;
+        self
+    }
+
+    /// Whether to save failing schedules to the regressions file and replay it first (default
+    /// on).
+    pub fn persist(mut self, persist: bool) -> Explore {
+        self.persist = persist;
+        self
+    }
+
+    /// Also runs the first schedule twice more and fails if the traces differ (env
+    /// `TRIO_CHECK_DETERMINISM=1`).
+    pub fn check_determinism(mut self, check: bool) -> Explore {
+        self.check_determinism = check;
+        self
+    }
+
+    /// Cancellation injection: after the schedules, runs the test once more for every task and
+    /// every `k` up to `bound`, cancelling the innermost scope around the task's `k`-th cancel
+    /// point — as if a timeout had fired exactly there. Finds code that loses values or breaks
+    /// invariants when cancelled.
+    pub fn inject_cancellations(mut self, bound: u64) -> Explore {
+        self.inject_cancellations = Some(bound);
+        self
+    }
+
+    pub(crate) fn source(mut self, source: &'static Location<'static>) -> Explore {
+        self.source = source;
+        self
+    }
+
+    /// The seed was derived from the name: the report suggests pinning it.
+    pub(crate) fn seed_from_name(mut self, derived: bool) -> Explore {
+        self.seed_from_name = derived;
+        self
+    }
+
+    /// The test's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn base_seed(&self) -> u64 {
+        self.seed.unwrap_or_else(|| runner::seed_from_name(&self.name))
+    }
+
+    /// Applies `TRIO_SCHEDULES`, `TRIO_POLICY` and `TRIO_CHECK_DETERMINISM`.
+    fn with_env(mut self) -> Explore {
+        if let Some(n) = env_var("TRIO_SCHEDULES") {
+            match n.parse() {
+                Ok(n) => self.schedules = n,
+                Err(_) => panic!("TRIO_SCHEDULES={n:?} is not a number of schedules"),
+            }
+        }
+        if let Some(p) = env_var("TRIO_POLICY") {
+            self.policy = p.parse().unwrap_or_else(|e| panic!("TRIO_POLICY: {e}"));
+        }
+        if env_var("TRIO_CHECK_DETERMINISM").is_some_and(|v| v != "0") {
+            self.check_determinism = true;
+        }
+        self
+    }
+
+    /// Runs the exploration with a test that takes no fixtures.
+    ///
+    /// # Errors
+    ///
+    /// The first failing schedule, shrunk, with its replay line; see [`Failure`].
+    pub fn run<F, Fut>(&self, test: F) -> Result<Summary, Box<Failure>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future,
+        Fut::Output: TestResult,
+    {
+        self.run_with_fixtures(&|_fixtures| test())
+    }
+
+    /// Runs the exploration; `test` receives the fixtures the configuration asks for.
+    ///
+    /// # Errors
+    ///
+    /// As [`Explore::run`].
+    pub fn run_with_fixtures<F, Fut>(&self, test: &F) -> Result<Summary, Box<Failure>>
+    where
+        F: Fn(Fixtures) -> Fut,
+        Fut: Future,
+        Fut::Output: TestResult,
+    {
+        let config = self.clone().with_env();
+        let engine = Engine { config: &config, test };
+        engine.explore()
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Schedule `index`'s seed: the base seed for schedule 0 (so a test that runs one schedule
+/// runs under exactly its seed), well mixed for the others so neighbouring schedules are
+/// unrelated.
+pub fn schedule_seed(base: u64, index: u64) -> u64 {
+    if index == 0 {
+        return base;
+    }
+    let mut z = base ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Runs `test` under many schedules and panics with a report on the first failure: the
+/// function behind `#[trio_test(schedules = N)]`, for use without the macro.
+///
+/// # Panics
+///
+/// When a schedule fails, with the [`Failure`] report as message.
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::explore::{Explore, explore};
+///
+/// explore(Explore::new("always_fine").schedules(50), || async {
+///     trio::checkpoint().await.unwrap();
+/// });
+/// ```
+#[track_caller]
+pub fn explore<F, Fut>(config: Explore, test: F) -> Summary
+where
+    F: Fn() -> Fut,
+    Fut: Future,
+    Fut::Output: TestResult,
+{
+    match config.run(test) {
+        Ok(summary) => summary,
+        Err(failure) => panic!("{failure}"),
+    }
+}
+
+// ===== outcomes =====
+
+/// What an exploration did when no schedule failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Schedules run (regression replays and determinism re-runs included).
+    pub runs: u64,
+    /// Distinct schedules among them (by trace fingerprint).
+    pub distinct: usize,
+}
+
+/// How a schedule failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// A task panicked (a failed assertion).
+    Panic,
+    /// The test returned an error.
+    Error,
+    /// Every task blocked with nothing to wake them.
+    Deadlock,
+    /// The schedule exceeded the step budget: a livelock.
+    StepLimit,
+    /// The schedule exceeded its real-time limit.
+    Watchdog,
+    /// Two runs of the same seed produced different traces.
+    Nondeterminism,
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailureKind::Panic => "panicked",
+            FailureKind::Error => "returned an error",
+            FailureKind::Deadlock => "deadlocked",
+            FailureKind::StepLimit => "exceeded its step budget (livelock?)",
+            FailureKind::Watchdog => "exceeded its real-time limit",
+            FailureKind::Nondeterminism => "is not deterministic",
+        })
+    }
+}
+
+/// A failing schedule, with everything needed to understand and replay it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The test.
+    pub test: String,
+    /// How it failed.
+    pub kind: FailureKind,
+    /// The panic message, error, or run report.
+    pub message: String,
+    /// The policy that found it.
+    pub policy: PolicyKind,
+    /// The schedule's seed (`TRIO_SEED` replays it).
+    pub seed: u64,
+    /// Which schedule of the exploration (0-based); `None` for a replay or a regression.
+    pub schedule_index: Option<u64>,
+    /// How many schedules the exploration ran in all.
+    pub schedules_run: u64,
+    /// The failing schedule as deviations from the default order (`TRIO_REPLAY` replays it).
+    pub schedule: Schedule,
+    /// Everything that happened in the failing run.
+    pub trace: Trace,
+    /// The shrunk schedule and its trace, if shrinking made it smaller.
+    pub shrunk: Option<Shrunk>,
+    /// Where it was found: exploration, the regressions file, or a replay.
+    pub origin: &'static str,
+    seed_from_name: bool,
+    /// The regressions file it was saved to.
+    pub saved_to: Option<String>,
+    replay: ReplayCommand,
+}
+
+/// The result of shrinking a failing schedule.
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    /// The smallest failing schedule found.
+    pub schedule: Schedule,
+    /// Its trace.
+    pub trace: Trace,
+    /// Deviations before shrinking.
+    pub from: usize,
+    /// Runs spent shrinking.
+    pub runs: u64,
+}
+
+impl Failure {
+    /// The shell command that replays the failing schedule from its seed.
+    pub fn replay_seed_command(&self) -> String {
+        self.replay.command(&format!("TRIO_SEED={} TRIO_POLICY={}", self.seed, self.policy))
+    }
+
+    /// The shell command that replays the (shrunk, if possible) schedule exactly.
+    pub fn replay_schedule_command(&self) -> String {
+        let schedule = self.shrunk.as_ref().map_or(&self.schedule, |s| &s.schedule);
+        self.replay.command(&format!("TRIO_REPLAY={schedule}"))
+    }
+
+    /// The smallest known failing schedule.
+    pub fn minimal_schedule(&self) -> &Schedule {
+        self.shrunk.as_ref().map_or(&self.schedule, |s| &s.schedule)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "test {} {}", self.test, self.kind)?;
+        write!(f, "  schedule: policy {}, seed {}", self.policy, self.seed)?;
+        match self.schedule_index {
+            Some(i) if self.schedules_run > 1 || i > 0 => {
+                writeln!(f, " (schedule {} explored, after {} run(s))", i + 1, self.schedules_run)?
+            }
+            Some(_) => writeln!(f)?,
+            None => writeln!(f, " (from {})", self.origin)?,
+        }
+        if self.seed_from_name {
+            writeln!(f, "  the seed comes from the test's name; pin it with #[trio_test(seed = {})]", self.seed)?;
+        }
+        if let Some((task, point)) = self.schedule.injection() {
+            let names = self.trace.task_names();
+            let name = names.iter().find(|(id, _)| id.as_u64() == task).map_or("?", |(_, n)| n.as_str());
+            writeln!(f, "  cancellation injected at cancel point {point} of task {task} `{name}`")?;
+        }
+        writeln!(f, "  virtual time at failure: {}", last_time(&self.trace))?;
+        writeln!(f, "failure:\n{}", self.message.trim_end())?;
+        let decisions = self.trace.decisions().count();
+        if decisions > 0 {
+            writeln!(f, "last scheduling decisions:")?;
+            write!(f, "{}", self.trace.describe_last_decisions(12))?;
+        }
+        match &self.shrunk {
+            Some(shrunk) if shrunk.schedule.len() < shrunk.from => {
+                writeln!(
+                    f,
+                    "shrunk from {} to {} deviation(s) from the default order in {} runs; the minimal schedule:",
+                    shrunk.from,
+                    shrunk.schedule.len(),
+                    shrunk.runs
+                )?;
+                write!(f, "{}", shrunk.trace.describe_steps(40))?;
+            }
+            _ if decisions > 0 => {
+                writeln!(f, "the schedule ({} deviation(s) from the default order):", self.schedule.len())?;
+                write!(f, "{}", self.trace.describe_steps(40))?;
+            }
+            _ => {}
+        }
+        writeln!(f, "replay this schedule:   {}", self.replay_seed_command())?;
+        if decisions > 0 {
+            writeln!(f, "replay the minimal one: {}", self.replay_schedule_command())?;
+        }
+        if let Some(path) = &self.saved_to {
+            writeln!(f, "saved to {path} — commit it: saved schedules are replayed first on every run")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+fn last_time(trace: &Trace) -> trio::Instant {
+    trace
+        .events()
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            trace::Event::Step { time, .. } | trace::Event::Idle { time } => Some(*time),
+            trace::Event::Decision(d) => Some(d.time),
+            _ => None,
+        })
+        .unwrap_or(trio::Instant::ZERO)
+}
+
+/// How to re-run just this test: `cargo test [-p pkg] [--test target] -- name --exact`.
+#[derive(Debug, Clone)]
+struct ReplayCommand {
+    package: Option<String>,
+    target: Option<String>,
+    test: String,
+}
+
+impl ReplayCommand {
+    fn new(config: &Explore) -> ReplayCommand {
+        let package = std::env::var("CARGO_PKG_NAME").ok();
+        let file = config.source.file().replace('\\', "/");
+        let target = if file.contains("tests/") && !file.contains("/src/") {
+            file.rsplit('/').next().and_then(|f| f.strip_suffix(".rs")).map(|s| format!("--test {s}"))
+        } else if file.contains("examples/") {
+            None
+        } else {
+            Some("--lib".to_string())
+        };
+        // libtest names a test by its path inside the test crate: drop the crate's own name.
+        let test = match config.name.split_once("::") {
+            Some((_, rest)) => rest.to_string(),
+            None => config.name.clone(),
+        };
+        ReplayCommand { package, target, test }
+    }
+
+    fn command(&self, env: &str) -> String {
+        let mut cmd = format!("{env} cargo test");
+        if let Some(p) = &self.package {
+            cmd.push_str(&format!(" -p {p}"));
+        }
+        if let Some(t) = &self.target {
+            cmd.push_str(&format!(" {t}"));
+        }
+        cmd.push_str(&format!(" -- {} --exact", self.test));
+        cmd
+    }
+}
+
+// ===== the engine =====
+
+/// One run's result.
+pub(crate) struct RunOutcome {
+    pub(crate) failure: Option<(FailureKind, String)>,
+    pub(crate) trace: Trace,
+}
+
+struct Engine<'a, F> {
+    config: &'a Explore,
+    test: &'a F,
+}
+
+impl<F, Fut> Engine<'_, F>
+where
+    F: Fn(Fixtures) -> Fut,
+    Fut: Future,
+    Fut::Output: TestResult,
+{
+    /// Runs the test once under `policy` and `seed`, recording everything.
+    fn run_once(&self, policy: Box<dyn SchedulePolicy>, seed: u64) -> RunOutcome {
+        let log = TraceLog::default();
+        let clock = self.config.clock.map(|kind| match kind {
+            ClockFixture::Mock => MockClock::new(),
+            ClockFixture::Autojump => MockClock::autojump(),
+        });
+        let mut builder = Builder::new()
+            .seed(seed)
+            .max_steps(self.config.max_steps)
+            .watchdog(self.config.timeout)
+            .instrument(TraceInstrument(log.clone()))
+            .instrument(runner::PanicContext)
+            .policy(Recording { inner: policy, log: log.clone() })
+            .main_task(self.config.name.clone(), self.config.source);
+        if let Some(clock) = &clock {
+            builder = builder.clock(clock.clone());
+        }
+        let fixtures = Fixtures::new(clock);
+        let result = runner::quietly(|| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                builder.try_run(runner::run_body(fixtures, self.config.nursery, self.test))
+            }))
+        });
+        let failure = match result {
+            Ok(Ok(None)) => None,
+            Ok(Ok(Some(error))) => Some((FailureKind::Error, error)),
+            Ok(Err(run_error)) => {
+                let kind = match run_error.kind() {
+                    RunErrorKind::Deadlock => FailureKind::Deadlock,
+                    RunErrorKind::StepLimit(_) => FailureKind::StepLimit,
+                    _ => FailureKind::Watchdog,
+                };
+                Some((kind, run_error.to_string()))
+            }
+            Err(payload) => Some((FailureKind::Panic, runner::describe_panic(payload.as_ref()))),
+        };
+        RunOutcome { failure, trace: log.take() }
+    }
+
+    fn explore(&self) -> Result<Summary, Box<Failure>> {
+        let config = self.config;
+        let mut summary = Summary { runs: 0, distinct: 0 };
+        let mut fingerprints = std::collections::BTreeSet::new();
+
+        // An exact schedule to replay?
+        if let Some(text) = env_var("TRIO_REPLAY") {
+            let schedule: Schedule = text.parse().unwrap_or_else(|e| panic!("TRIO_REPLAY: {e}"));
+            let outcome = self.run_once(Box::new(Replay::new(schedule.clone())), self.config.base_seed());
+            return match outcome.failure {
+                None => Ok(Summary { runs: 1, distinct: 1 }),
+                Some(failure) => Err(self.failure(failure, outcome.trace, PolicyKind::Fifo, 0, None, 1, "TRIO_REPLAY")),
+            };
+        }
+
+        // The regressions file first: every schedule that failed before.
+        if config.persist {
+            for entry in regressions::load(config) {
+                let outcome = self.run_once(Box::new(Replay::new(entry.schedule.clone())), entry.seed);
+                summary.runs += 1;
+                if let Some(failure) = outcome.failure {
+                    let mut failure = self.failure(
+                        failure,
+                        outcome.trace,
+                        entry.policy,
+                        entry.seed,
+                        None,
+                        summary.runs,
+                        "the regressions file",
+                    );
+                    failure.saved_to = Some(regressions::display_path(config));
+                    return Err(failure);
+                }
+            }
+        }
+
+        // One exact seed, or the exploration.
+        let seeds: Vec<(Option<u64>, u64)> = match env_var("TRIO_SEED") {
+            Some(seed) => {
+                let seed = parse_seed(&seed).unwrap_or_else(|| panic!("TRIO_SEED={seed:?} is not a seed"));
+                vec![(None, seed)]
+            }
+            None => (config.first_schedule..config.first_schedule + config.schedules)
+                .map(|i| (Some(i), schedule_seed(config.base_seed(), i)))
+                .collect(),
+        };
+        let steps_estimate = self.steps_estimate();
+        for (index, seed) in seeds {
+            let outcome = self.run_once(config.policy.build(steps_estimate), seed);
+            summary.runs += 1;
+            fingerprints.insert(outcome.trace.fingerprint());
+            if let Some(failure) = outcome.failure {
+                let origin = if index.is_some() { "exploration" } else { "TRIO_SEED" };
+                let mut failure =
+                    self.failure(failure, outcome.trace, config.policy, seed, index, summary.runs, origin);
+                self.shrink_and_save(&mut failure);
+                return Err(failure);
+            }
+            if config.check_determinism && summary.runs == 1 {
+                self.check_determinism(config.policy, steps_estimate, seed, &outcome.trace)?;
+                summary.runs += 2;
+            }
+        }
+
+        if let Some(bound) = config.inject_cancellations {
+            let seed = schedule_seed(config.base_seed(), config.first_schedule);
+            let baseline = self.run_once(config.policy.build(steps_estimate), seed);
+            summary.runs += 1;
+            for (task, points) in baseline.trace.cancel_points() {
+                for k in 1..=points.min(bound) {
+                    let policy = InjectCancel {
+                        inner: config.policy.build(steps_estimate),
+                        task: task.as_u64(),
+                        cancel_point: k,
+                    };
+                    let outcome = self.run_once(Box::new(policy), seed);
+                    summary.runs += 1;
+                    fingerprints.insert(outcome.trace.fingerprint());
+                    if let Some(failure) = outcome.failure {
+                        let mut failure = self.failure(
+                            failure,
+                            outcome.trace,
+                            config.policy,
+                            seed,
+                            None,
+                            summary.runs,
+                            "cancellation injection",
+                        );
+                        failure.schedule.inject_cancel(task, k);
+                        self.save(&mut failure);
+                        return Err(failure);
+                    }
+                }
+            }
+        }
+        summary.distinct = fingerprints.len();
+        Ok(summary)
+    }
+
+    /// PCT needs the length of a run in decisions: measure it once under the default order.
+    fn steps_estimate(&self) -> u64 {
+        match self.config.policy {
+            PolicyKind::Pct { .. } => {
+                let outcome = self.run_once(Box::new(Fifo), self.config.base_seed());
+                (outcome.trace.decisions().count() as u64).max(1)
+            }
+            _ => 1,
+        }
+    }
+
+    fn check_determinism(&self, policy: PolicyKind, steps: u64, seed: u64, first: &Trace) -> Result<(), Box<Failure>> {
+        for _ in 0..2 {
+            let again = self.run_once(policy.build(steps), seed);
+            if let Some((index, a, b)) = first.first_difference(&again.trace) {
+                let message = format!(
+                    "two runs of seed {seed} differ at event {index}:\n  first run:  {}\n  second run: {}\n\
+                     something outside the runtime's control decided the order: HashMap iteration \
+                     order (RandomState), the wall clock, thread timing, or global state carried \
+                     between runs",
+                    a.map_or("(trace ended)".to_string(), |e| format!("{e:?}")),
+                    b.map_or("(trace ended)".to_string(), |e| format!("{e:?}")),
+                );
+                return Err(self.failure(
+                    (FailureKind::Nondeterminism, message),
+                    again.trace,
+                    policy,
+                    seed,
+                    Some(0),
+                    3,
+                    "the determinism check",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "assembles the report from every piece of the run")]
+    fn failure(
+        &self,
+        (kind, message): (FailureKind, String),
+        trace: Trace,
+        policy: PolicyKind,
+        seed: u64,
+        schedule_index: Option<u64>,
+        schedules_run: u64,
+        origin: &'static str,
+    ) -> Box<Failure> {
+        let schedule = schedule_of(&trace);
+        Box::new(Failure {
+            test: self.config.name.clone(),
+            kind,
+            message,
+            policy,
+            seed,
+            schedule_index,
+            schedules_run,
+            schedule,
+            trace,
+            shrunk: None,
+            origin,
+            seed_from_name: self.config.seed_from_name,
+            saved_to: None,
+            replay: ReplayCommand::new(self.config),
+        })
+    }
+
+    fn shrink_and_save(&self, failure: &mut Failure) {
+        if self.config.shrink && failure.kind != FailureKind::Nondeterminism {
+            failure.shrunk = shrink::shrink(self, failure);
+        }
+        self.save(failure);
+    }
+
+    fn save(&self, failure: &mut Failure) {
+        if self.config.persist {
+            failure.saved_to = regressions::save(self.config, failure);
+        }
+    }
+}
+
+/// The deviations of a recorded run, as a replayable schedule.
+pub(crate) fn schedule_of(trace: &Trace) -> Schedule {
+    let mut schedule = Schedule::new();
+    for d in trace.deviations() {
+        let pick = match d.chosen_task() {
+            Some(task) => Pick::Task(task.as_u64()),
+            None => Pick::Timer(d.index),
+        };
+        schedule.insert(d.number, pick);
+    }
+    for event in trace.events() {
+        if let trace::Event::InjectedCancel { task, cancel_point } = event {
+            schedule.inject_cancel(*task, *cancel_point);
+        }
+    }
+    schedule
+}
+
+fn parse_seed(text: &str) -> Option<u64> {
+    let text = text.trim();
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}

@@ -1,0 +1,380 @@
+//! Recording a run: every scheduling decision and every task event, in order, as plain data
+//! that prints as a readable trace, hashes for the determinism check, and snapshots with insta.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use trio::Instant;
+use trio::abc::{Instrument, SchedulePolicy};
+use trio::lowlevel::{RunnableTasks, Task, TaskId, TimerInfo, TimerKind};
+
+/// One thing that happened in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A task was created.
+    Spawn {
+        /// Its id.
+        task: TaskId,
+        /// Its name.
+        name: String,
+        /// Where it was spawned (`file:line:column`).
+        at: String,
+        /// The task that started it.
+        parent: Option<TaskId>,
+    },
+    /// A scheduling decision with a real choice (two or more options).
+    Decision(Decision),
+    /// A task was polled.
+    Step {
+        /// The task.
+        task: TaskId,
+        /// Virtual time.
+        time: Instant,
+        /// The task's schedule points so far (its checkpoint number).
+        checkpoint: u64,
+    },
+    /// A task exited.
+    Exit {
+        /// The task.
+        task: TaskId,
+        /// Its cancel points over its whole life.
+        cancel_points: u64,
+    },
+    /// Nothing was runnable; the loop waited (or jumped the clock).
+    Idle {
+        /// Virtual time when it went idle.
+        time: Instant,
+    },
+    /// A cancellation was injected at a task's cancel point.
+    InjectedCancel {
+        /// The task.
+        task: TaskId,
+        /// Which of its cancel points.
+        cancel_point: u64,
+    },
+}
+
+/// A scheduling decision as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Decisions are numbered from 1 in the order they were made.
+    pub number: u64,
+    /// Virtual time of the decision.
+    pub time: Instant,
+    /// What was decided.
+    pub kind: DecisionKind,
+    /// The index picked; 0 is the default (Trio's FIFO order).
+    pub index: usize,
+}
+
+/// What a [`Decision`] chose between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionKind {
+    /// Which runnable task steps next; the options are in default order.
+    Task {
+        /// The runnable tasks, in the order the default policy would pick them.
+        options: Vec<TaskId>,
+    },
+    /// Which of several timers due at the same instant fires next.
+    Timer {
+        /// How many were due.
+        options: usize,
+        /// Whether the picked one was a sleep (else a cancel-scope deadline).
+        sleep: bool,
+    },
+}
+
+impl Decision {
+    /// `true` if the decision was not the default pick.
+    pub fn is_deviation(&self) -> bool {
+        self.index != 0
+    }
+
+    /// The task chosen, for a task decision.
+    pub fn chosen_task(&self) -> Option<TaskId> {
+        match &self.kind {
+            DecisionKind::Task { options } => options.get(self.index).copied(),
+            DecisionKind::Timer { .. } => None,
+        }
+    }
+}
+
+/// The full record of one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    events: Vec<Event>,
+}
+
+impl Trace {
+    /// Every event, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Only the scheduling decisions.
+    pub fn decisions(&self) -> impl Iterator<Item = &Decision> {
+        self.events.iter().filter_map(|e| match e {
+            Event::Decision(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// Decisions that deviated from the default order.
+    pub fn deviations(&self) -> impl Iterator<Item = &Decision> {
+        self.decisions().filter(|d| d.is_deviation())
+    }
+
+    /// Names of every task that was spawned, by id.
+    pub fn task_names(&self) -> BTreeMap<TaskId, String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Spawn { task, name, .. } => Some((*task, name.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Cancel points each task executed over its life (for tasks that exited).
+    pub fn cancel_points(&self) -> BTreeMap<TaskId, u64> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Exit { task, cancel_points } => Some((*task, *cancel_points)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A stable 64-bit hash of the whole trace (FNV-1a over its text).
+    pub fn fingerprint(&self) -> u64 {
+        let text = format!("{:?}", self.events);
+        crate::runner::seed_from_name(&text)
+    }
+
+    /// The index and both versions of the first event where two traces differ, if they do.
+    pub fn first_difference<'a>(&'a self, other: &'a Trace) -> Option<(usize, Option<&'a Event>, Option<&'a Event>)> {
+        let len = self.events.len().max(other.events.len());
+        (0..len).find_map(|i| {
+            let (a, b) = (self.events.get(i), other.events.get(i));
+            (a != b).then_some((i, a, b))
+        })
+    }
+
+    /// The last `n` decisions, one per line, with task names.
+    pub fn describe_last_decisions(&self, n: usize) -> String {
+        let names = self.task_names();
+        let decisions: Vec<&Decision> = self.decisions().collect();
+        let skip = decisions.len().saturating_sub(n);
+        let mut out = String::new();
+        if skip > 0 {
+            out.push_str(&format!("    … {skip} earlier decisions\n"));
+        }
+        for d in &decisions[skip..] {
+            out.push_str(&format!("    {}\n", describe_decision(d, &names)));
+        }
+        out
+    }
+
+    /// The schedule as a readable story: every step with its task, virtual time and checkpoint
+    /// number, deviations from the default order marked with `*`. Long runs show their tail.
+    pub fn describe_steps(&self, max_lines: usize) -> String {
+        let names = self.task_names();
+        let mut lines = Vec::new();
+        let mut pending_deviation: Option<String> = None;
+        for event in &self.events {
+            match event {
+                Event::Decision(d) if d.is_deviation() => pending_deviation = Some(describe_decision(d, &names)),
+                Event::Step { task, time, checkpoint } => {
+                    let name = names.get(task).map(String::as_str).unwrap_or("?");
+                    let mark = if pending_deviation.is_some() { "*" } else { " " };
+                    lines.push(format!("  {mark} [{time}] task {task} `{name}` (checkpoint {checkpoint})"));
+                    if let Some(why) = pending_deviation.take() {
+                        lines.push(format!("        ^ {why}"));
+                    }
+                }
+                Event::InjectedCancel { task, cancel_point } => {
+                    let name = names.get(task).map(String::as_str).unwrap_or("?");
+                    lines.push(format!(
+                        "  ! cancellation injected at cancel point {cancel_point} of task {task} `{name}`"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let skip = lines.len().saturating_sub(max_lines);
+        let mut out = String::new();
+        if skip > 0 {
+            out.push_str(&format!("  … {skip} earlier steps\n"));
+        }
+        for line in &lines[skip..] {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn describe_decision(d: &Decision, names: &BTreeMap<TaskId, String>) -> String {
+    let name = |id: &TaskId| names.get(id).map(String::as_str).unwrap_or("?").to_string();
+    match &d.kind {
+        DecisionKind::Task { options } => {
+            let chosen = &options[d.index];
+            if d.index == 0 {
+                format!(
+                    "decision {} at {}: task {chosen} `{}` (the default, of {})",
+                    d.number,
+                    d.time,
+                    name(chosen),
+                    options.len()
+                )
+            } else {
+                format!(
+                    "decision {} at {}: ran task {chosen} `{}` instead of task {} `{}` (of {} runnable)",
+                    d.number,
+                    d.time,
+                    name(chosen),
+                    options[0],
+                    name(&options[0]),
+                    options.len()
+                )
+            }
+        }
+        DecisionKind::Timer { options, sleep } => format!(
+            "decision {} at {}: fired timer {} of {} due at once ({})",
+            d.number,
+            d.time,
+            d.index,
+            options,
+            if *sleep { "a sleep" } else { "a deadline" }
+        ),
+    }
+}
+
+impl fmt::Display for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = self.task_names();
+        for event in &self.events {
+            match event {
+                Event::Spawn { task, name, at, parent } => match parent {
+                    Some(p) => writeln!(f, "spawn task {task} `{name}` from task {p} at {at}")?,
+                    None => writeln!(f, "spawn task {task} `{name}` at {at}")?,
+                },
+                Event::Decision(d) => writeln!(f, "{}", describe_decision(d, &names))?,
+                Event::Step { task, time, checkpoint } => writeln!(
+                    f,
+                    "[{time}] step task {task} `{}` (checkpoint {checkpoint})",
+                    names.get(task).map(String::as_str).unwrap_or("?")
+                )?,
+                Event::Exit { task, cancel_points } => {
+                    writeln!(f, "exit task {task} after {cancel_points} cancel points")?
+                }
+                Event::Idle { time } => writeln!(f, "[{time}] idle")?,
+                Event::InjectedCancel { task, cancel_point } => {
+                    writeln!(f, "cancellation injected at cancel point {cancel_point} of task {task}")?
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// ===== recording =====
+
+/// The shared log a run writes to.
+#[derive(Clone, Default)]
+pub(crate) struct TraceLog {
+    events: Rc<RefCell<Vec<Event>>>,
+    decisions: Rc<std::cell::Cell<u64>>,
+}
+
+impl TraceLog {
+    fn push(&self, event: Event) {
+        self.events.borrow_mut().push(event);
+    }
+
+    pub(crate) fn take(&self) -> Trace {
+        Trace { events: std::mem::take(&mut *self.events.borrow_mut()) }
+    }
+
+    fn next_decision(&self) -> u64 {
+        let n = self.decisions.get() + 1;
+        self.decisions.set(n);
+        n
+    }
+}
+
+fn now() -> Instant {
+    if trio::lowlevel::in_run() { trio::current_time() } else { Instant::ZERO }
+}
+
+/// The instrument half of the recording.
+pub(crate) struct TraceInstrument(pub(crate) TraceLog);
+
+impl Instrument for TraceInstrument {
+    fn task_spawned(&self, task: &Task) {
+        self.0.push(Event::Spawn {
+            task: task.id(),
+            name: task.name().to_string(),
+            at: task.spawn_location().to_string(),
+            parent: task.parent(),
+        });
+    }
+
+    fn before_task_step(&self, task: &Task) {
+        self.0.push(Event::Step { task: task.id(), time: now(), checkpoint: task.schedule_points() });
+    }
+
+    fn task_exited(&self, task: &Task) {
+        self.0.push(Event::Exit { task: task.id(), cancel_points: task.cancel_points() });
+    }
+
+    fn before_io_wait(&self, _timeout: Option<Duration>) {
+        self.0.push(Event::Idle { time: now() });
+    }
+}
+
+/// The policy half: wraps the real policy and records what it decided.
+pub(crate) struct Recording {
+    pub(crate) inner: Box<dyn SchedulePolicy>,
+    pub(crate) log: TraceLog,
+}
+
+impl SchedulePolicy for Recording {
+    fn start(&mut self, seed: u64) {
+        self.inner.start(seed);
+    }
+
+    fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
+        let index = self.inner.pick_task(runnable);
+        let options = (0..runnable.len()).map(|i| runnable.id(i)).collect();
+        let number = self.log.next_decision();
+        self.log.push(Event::Decision(Decision { number, time: now(), kind: DecisionKind::Task { options }, index }));
+        index
+    }
+
+    fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
+        let index = self.inner.pick_timer(due);
+        let number = self.log.next_decision();
+        let sleep = due.get(index).is_some_and(|t| t.kind == TimerKind::Sleep);
+        self.log.push(Event::Decision(Decision {
+            number,
+            time: now(),
+            kind: DecisionKind::Timer { options: due.len(), sleep },
+            index,
+        }));
+        index
+    }
+
+    fn inject_cancel(&mut self, task: &Task, cancel_point: u64) -> bool {
+        let inject = self.inner.inject_cancel(task, cancel_point);
+        if inject {
+            self.log.push(Event::InjectedCancel { task: task.id(), cancel_point });
+        }
+        inject
+    }
+}
