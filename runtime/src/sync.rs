@@ -668,10 +668,7 @@ impl LockCore {
             Err(SyncError::WouldBlock(_)) => {}
             Err(error) => return Err(error),
         }
-        let what = match &*self.owner.borrow() {
-            Some(holder) => format!("{}::acquire (held by task {} `{}`)", self.kind, holder.id(), holder.name()),
-            None => format!("{}::acquire", self.kind),
-        };
+        let what = if self.kind == "Lock" { "Lock::acquire" } else { "StrictFifoLock::acquire" };
         let slot = self.lot.enqueue(task.clone(), what).map_err(|_| self.broken())?;
         self.wait_for_handoff(slot, task).await
     }
