@@ -1,0 +1,107 @@
+//! The course's shielding lesson: a request cancelled by its scope's deadline, a second try in
+//! the `except Cancelled` branch — and the practice answer that makes the second try succeed.
+//!
+//! Run it with `cargo run --example shielding` (six seconds), or at once on the autojump clock:
+//! `TRIO_AUTOJUMP=1 cargo run --example shielding`.
+//!
+//! First the course's code as it is: at 2 s the scope cancels the first request. The second
+//! request, started in the handler, fails at once — cancellation is level-triggered: inside a
+//! cancelled scope every checkpoint fails, not just the first — and the scope catches it.
+//! Then the answer: the second request runs in a shielded scope, which the outer cancellation
+//! does not reach, so it takes its one second and succeeds.
+//!
+//! The course asks a real web service (`asks.get("https://httpbin.org/delay/N")`, which answers
+//! after N seconds). Until trio has a network layer, [`get`] below simulates that service on the
+//! run's clock; replace `get` and [`Response`] with a real client, and nothing else changes.
+
+use std::fmt;
+use std::time::Duration;
+
+use trio::CancelScope;
+use trio_rs_examples::say;
+
+/// Runs the course's code, then the answer with the shielded second request.
+pub async fn async_main() -> trio::Result<()> {
+    say!("-- the course's code --");
+    unshielded().await?;
+    say!("-- the second request shielded --");
+    shielded().await
+}
+
+async fn unshielded() -> trio::Result<()> {
+    trio::move_on_after(Duration::from_secs(2), async {
+        say!("Starting a blocking request.");
+        match get("https://httpbin.org/delay/3").await {
+            Ok(_) => say!("The first request succeeded."),
+            Err(error) if error.is_cancelled() => {
+                say!("The first request timed out, try with a smaller delay.");
+                get("https://httpbin.org/delay/1").await?; // cancelled too: the scope still is
+                say!("The second request succeeded.");
+            }
+            Err(error) => return Err(error),
+        }
+        Ok(())
+    })
+    .await?;
+    say!("Done.");
+    Ok(())
+}
+
+async fn shielded() -> trio::Result<()> {
+    trio::move_on_after(Duration::from_secs(2), async {
+        say!("Starting a blocking request.");
+        match get("https://httpbin.org/delay/3").await {
+            Ok(_) => say!("The first request succeeded."),
+            Err(error) if error.is_cancelled() => {
+                say!("The first request timed out, try with a smaller delay.");
+                // Python: `with trio.CancelScope(shield=True):`
+                CancelScope::shielded()
+                    .run(async {
+                        get("https://httpbin.org/delay/1").await?;
+                        say!("The second request succeeded.");
+                        Ok(())
+                    })
+                    .await?;
+            }
+            Err(error) => return Err(error),
+        }
+        Ok(())
+    })
+    .await?;
+    say!("Done.");
+    Ok(())
+}
+
+// ===== a simulated httpbin.org =====
+
+/// The answer of the simulated service; it prints as the course's `asks` response does.
+#[derive(Debug)]
+pub struct Response {
+    status_code: u16,
+    reason_phrase: &'static str,
+}
+
+impl fmt::Display for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<Response {} {}>", self.status_code, self.reason_phrase)
+    }
+}
+
+/// Simulates `GET https://httpbin.org/delay/N`: answers after `N` seconds of the run's clock.
+///
+/// # Errors
+///
+/// `Cancelled` if an enclosing scope is cancelled while it waits; an error for a URL that is
+/// not a `/delay/N` one.
+pub async fn get(url: &str) -> trio::Result<Response> {
+    let delay: u64 = url
+        .rsplit_once("/delay/")
+        .and_then(|(_, secs)| secs.parse().ok())
+        .ok_or_else(|| trio::Error::msg(format!("the simulated service only answers /delay/N, not {url}")))?;
+    trio::sleep(Duration::from_secs(delay)).await?;
+    Ok(Response { status_code: 200, reason_phrase: "OK" })
+}
+
+fn main() -> trio::Result<()> {
+    trio_rs_examples::run(async_main())
+}
