@@ -55,6 +55,8 @@ pub enum Capacity {
 impl Capacity {
     /// The limit as a number, `usize::MAX` for [`Capacity::Unbounded`].
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert_eq!(trio::Capacity::Bounded(2).limit(), 2);
     /// assert_eq!(trio::Capacity::Unbounded.limit(), usize::MAX);
@@ -303,6 +305,8 @@ impl<T> MemorySender<T> {
 
     /// `true` once this handle has been closed.
     ///
+    /// # Examples
+    ///
     /// ```
     /// let (tx, _rx) = trio::open_memory_channel::<u8>(0);
     /// assert!(!tx.is_closed());
@@ -314,6 +318,8 @@ impl<T> MemorySender<T> {
     }
 
     /// A snapshot of the channel's state; see [`MemoryChannelStatistics`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// let (tx, _rx) = trio::open_memory_channel::<u8>(0);
@@ -508,6 +514,8 @@ impl<T> MemoryReceiver<T> {
 
     /// `true` once this handle has been closed.
     ///
+    /// # Examples
+    ///
     /// ```
     /// let (_tx, rx) = trio::open_memory_channel::<u8>(0);
     /// rx.close();
@@ -518,6 +526,8 @@ impl<T> MemoryReceiver<T> {
     }
 
     /// A snapshot of the channel's state; see [`MemoryChannelStatistics`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// let (_tx, rx) = trio::open_memory_channel::<u8>(0);
@@ -605,6 +615,8 @@ pub enum SendError<T> {
 impl<T> SendError<T> {
     /// The value that was not sent.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert_eq!(trio::SendError::Closed(3).into_inner(), 3);
     /// ```
@@ -615,6 +627,8 @@ impl<T> SendError<T> {
     }
 
     /// A reference to the value that was not sent.
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(*trio::SendError::Broken(3).get_ref(), 3);
@@ -627,6 +641,8 @@ impl<T> SendError<T> {
 
     /// `true` for [`SendError::Cancelled`].
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert!(trio::SendError::Cancelled(()).is_cancelled());
     /// ```
@@ -637,6 +653,8 @@ impl<T> SendError<T> {
     /// Drops the value and converts the reason into a [`trio::Error`](crate::Error) holding
     /// [`Cancelled`], [`ClosedResource`] or [`BrokenResource`](crate::BrokenResource) — for
     /// values that are not `Send + Sync` and so cannot travel inside an `Error`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::rc::Rc;
@@ -716,6 +734,8 @@ pub enum TrySendError<T> {
 impl<T> TrySendError<T> {
     /// The value that was not sent.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert_eq!(trio::TrySendError::WouldBlock(3).into_inner(), 3);
     /// ```
@@ -726,6 +746,8 @@ impl<T> TrySendError<T> {
     }
 
     /// A reference to the value that was not sent.
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(*trio::TrySendError::Closed(3).get_ref(), 3);

@@ -94,6 +94,8 @@ pub struct ParkingLotStatistics {
 impl ParkingLot {
     /// An empty lot.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert!(trio::lowlevel::ParkingLot::new().is_empty());
     /// ```
@@ -173,6 +175,8 @@ impl ParkingLot {
 
     /// Wakes every parked task and returns them, in the order they parked.
     ///
+    /// # Examples
+    ///
     /// ```
     /// let lot = trio::lowlevel::ParkingLot::new();
     /// assert!(lot.unpark_all().is_empty());
@@ -233,6 +237,8 @@ impl ParkingLot {
 
     /// Moves every parked task to `new_lot`; see [`repark`](ParkingLot::repark).
     ///
+    /// # Examples
+    ///
     /// ```
     /// # use trio::lowlevel::ParkingLot;
     /// let (a, b) = (ParkingLot::new(), ParkingLot::new());
@@ -284,6 +290,8 @@ impl ParkingLot {
 
     /// The tasks that broke the lot, first one first; empty while it is intact.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert!(trio::lowlevel::ParkingLot::new().broken_by().is_empty());
     /// ```
@@ -293,6 +301,8 @@ impl ParkingLot {
     }
 
     /// `true` once the lot is broken.
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert!(!trio::lowlevel::ParkingLot::new().is_broken());
@@ -367,6 +377,8 @@ impl ParkingLot {
 
     /// How many tasks are parked.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert_eq!(trio::lowlevel::ParkingLot::new().len(), 0);
     /// ```
@@ -377,6 +389,8 @@ impl ParkingLot {
 
     /// `true` if no task is parked.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert!(trio::lowlevel::ParkingLot::new().is_empty());
     /// ```
@@ -386,6 +400,8 @@ impl ParkingLot {
     }
 
     /// A snapshot; see [`ParkingLotStatistics`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(trio::lowlevel::ParkingLot::new().statistics().tasks_waiting, 0);

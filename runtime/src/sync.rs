@@ -62,6 +62,8 @@ pub enum SyncError {
 impl SyncError {
     /// `true` for [`SyncError::Cancelled`].
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert!(trio::SyncError::Cancelled(trio::Cancelled::new()).is_cancelled());
     /// ```
@@ -70,6 +72,8 @@ impl SyncError {
     }
 
     /// `true` for [`SyncError::WouldBlock`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert!(trio::SyncError::WouldBlock(trio::WouldBlock::new()).is_would_block());
@@ -80,6 +84,8 @@ impl SyncError {
 
     /// `true` for [`SyncError::Broken`].
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert!(trio::SyncError::Broken(trio::BrokenResource::new()).is_broken());
     /// ```
@@ -88,6 +94,8 @@ impl SyncError {
     }
 
     /// `true` for [`SyncError::Misuse`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert!(trio::SyncError::Misuse(trio::RuntimeError::new()).is_misuse());
@@ -158,6 +166,8 @@ pub struct Event {
 
 /// A snapshot of an [`Event`] (Trio's `EventStatistics`).
 ///
+/// # Examples
+///
 /// ```
 /// assert_eq!(trio::Event::new().statistics().tasks_waiting, 0);
 /// ```
@@ -171,6 +181,8 @@ pub struct EventStatistics {
 impl Event {
     /// An unset event.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert!(!trio::Event::new().is_set());
     /// ```
@@ -179,6 +191,8 @@ impl Event {
     }
 
     /// `true` once [`set`](Event::set) was called.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let event = trio::Event::new();
@@ -195,6 +209,8 @@ impl Event {
     /// # Cancellation
     ///
     /// Synchronous: not a checkpoint.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let event = trio::Event::new();
@@ -218,6 +234,8 @@ impl Event {
     ///
     /// Always a checkpoint. Nothing is lost if cancelled.
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let event = trio::Event::new();
@@ -237,6 +255,8 @@ impl Event {
     }
 
     /// A snapshot; see [`EventStatistics`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(trio::Event::new().statistics().tasks_waiting, 0);
@@ -350,6 +370,8 @@ pub struct LockGuard<'a> {
 
 /// A snapshot of a [`Lock`] (Trio's `LockStatistics`).
 ///
+/// # Examples
+///
 /// ```
 /// trio::run(async {
 ///     let lock = trio::Lock::new();
@@ -377,6 +399,8 @@ macro_rules! lock_api {
         impl $ty {
             /// An unlocked lock.
             ///
+            /// # Examples
+            ///
             /// ```
             #[doc = concat!("assert!(!trio::", $name, "::new().locked());")]
             /// ```
@@ -385,6 +409,8 @@ macro_rules! lock_api {
             }
 
             /// `true` while a task holds the lock. A broken lock stays locked.
+            ///
+            /// # Examples
             ///
             /// ```
             /// trio::run(async {
@@ -545,6 +571,8 @@ macro_rules! lock_api {
             }
 
             /// A snapshot; see [`LockStatistics`].
+            ///
+            /// # Examples
             ///
             /// ```
             #[doc = concat!("let stats = trio::", $name, "::new().statistics();")]
@@ -767,6 +795,8 @@ pub struct Condition {
 
 /// A snapshot of a [`Condition`] (Trio's `ConditionStatistics`).
 ///
+/// # Examples
+///
 /// ```
 /// let stats = trio::Condition::new().statistics();
 /// assert_eq!(stats.tasks_waiting, 0);
@@ -784,6 +814,8 @@ pub struct ConditionStatistics {
 impl Condition {
     /// A condition with a lock of its own.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert!(!trio::Condition::new().locked());
     /// ```
@@ -793,6 +825,8 @@ impl Condition {
 
     /// A condition that uses `lock` (Trio's `Condition(lock)`): holding `lock` is holding the
     /// condition's lock.
+    ///
+    /// # Examples
     ///
     /// ```
     /// trio::run(async {
@@ -808,6 +842,8 @@ impl Condition {
     }
 
     /// `true` while a task holds the underlying lock.
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert!(!trio::Condition::new().locked());
@@ -825,6 +861,8 @@ impl Condition {
     /// # Panics
     ///
     /// Outside a task of a run.
+    ///
+    /// # Examples
     ///
     /// ```
     /// trio::run(async {
@@ -853,6 +891,8 @@ impl Condition {
     ///
     /// As [`Lock::acquire`].
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let cond = trio::Condition::new();
@@ -874,6 +914,8 @@ impl Condition {
     /// # Panics
     ///
     /// Outside a task of a run.
+    ///
+    /// # Examples
     ///
     /// ```
     /// trio::run(async {
@@ -899,6 +941,8 @@ impl Condition {
     /// # Cancellation
     ///
     /// As [`Lock::acquire`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// trio::run(async {
@@ -985,6 +1029,8 @@ impl Condition {
     ///
     /// Synchronous: not a checkpoint.
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let cond = trio::Condition::new();
@@ -1010,6 +1056,8 @@ impl Condition {
     ///
     /// Outside a task of a run.
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let cond = trio::Condition::new();
@@ -1025,6 +1073,8 @@ impl Condition {
     }
 
     /// A snapshot; see [`ConditionStatistics`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(trio::Condition::new().statistics().tasks_waiting, 0);
@@ -1090,6 +1140,8 @@ pub struct Semaphore {
 /// If the release fails because the semaphore is already at its `max_value` (someone else
 /// released too many times), the drop ignores it.
 ///
+/// # Examples
+///
 /// ```
 /// let sem = trio::Semaphore::new(1);
 /// let permit = sem.try_acquire_permit().unwrap();
@@ -1104,6 +1156,8 @@ pub struct SemaphorePermit<'a> {
 }
 
 /// A snapshot of a [`Semaphore`] (Trio's statistics have only `tasks_waiting`).
+///
+/// # Examples
 ///
 /// ```
 /// let stats = trio::Semaphore::with_max_value(1, 3).statistics();
@@ -1123,6 +1177,8 @@ pub struct SemaphoreStatistics {
 impl Semaphore {
     /// A semaphore whose counter starts at `initial_value`, with no upper bound.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert_eq!(trio::Semaphore::new(3).value(), 3);
     /// ```
@@ -1136,6 +1192,8 @@ impl Semaphore {
     /// # Panics
     ///
     /// If `max_value < initial_value`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let sem = trio::Semaphore::with_max_value(1, 1);
@@ -1152,6 +1210,8 @@ impl Semaphore {
 
     /// The counter.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert_eq!(trio::Semaphore::new(0).value(), 0);
     /// ```
@@ -1160,6 +1220,8 @@ impl Semaphore {
     }
 
     /// The bound given to [`with_max_value`](Semaphore::with_max_value), if any.
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(trio::Semaphore::new(0).max_value(), None);
@@ -1173,6 +1235,8 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`WouldBlock`] if the counter is zero.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let sem = trio::Semaphore::new(1);
@@ -1207,6 +1271,8 @@ impl Semaphore {
     /// A checkpoint when it returns `Ok`. A cancelled acquire did not decrement; a future
     /// dropped after a release handed it the unit releases it again.
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let sem = trio::Semaphore::new(1);
@@ -1229,6 +1295,8 @@ impl Semaphore {
     /// # Cancellation
     ///
     /// Synchronous: not a checkpoint.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let sem = trio::Semaphore::new(0);
@@ -1265,6 +1333,8 @@ impl Semaphore {
     ///
     /// As [`acquire`](Semaphore::acquire).
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let sem = trio::Semaphore::new(1);
@@ -1299,6 +1369,8 @@ impl Semaphore {
     ///
     /// [`WouldBlock`] if the counter is zero.
     ///
+    /// # Examples
+    ///
     /// ```
     /// let sem = trio::Semaphore::new(0);
     /// assert!(sem.try_acquire_permit().is_err());
@@ -1309,6 +1381,8 @@ impl Semaphore {
     }
 
     /// A snapshot; see [`SemaphoreStatistics`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(trio::Semaphore::new(2).statistics().value, 2);
@@ -1374,6 +1448,8 @@ enum BorrowerId {
 impl Borrower {
     /// A new borrower, equal only to its clones.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert_ne!(trio::Borrower::unique(), trio::Borrower::unique());
     /// ```
@@ -1383,6 +1459,8 @@ impl Borrower {
     }
 
     /// The borrower that stands for `task`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// trio::run(async {
@@ -1399,6 +1477,8 @@ impl Borrower {
     /// # Panics
     ///
     /// Outside a task of a run.
+    ///
+    /// # Examples
     ///
     /// ```
     /// trio::run(async {
@@ -1472,6 +1552,8 @@ struct LimiterWaiter {
 
 /// A [`CapacityLimiter`] token held by the current task, given back when dropped.
 ///
+/// # Examples
+///
 /// ```
 /// trio::run(async {
 ///     let limiter = trio::CapacityLimiter::new(1);
@@ -1489,6 +1571,8 @@ pub struct LimiterToken<'a> {
 }
 
 /// A snapshot of a [`CapacityLimiter`] (Trio's `CapacityLimiterStatistics`).
+///
+/// # Examples
 ///
 /// ```
 /// let stats = trio::CapacityLimiter::new(4).statistics();
@@ -1516,6 +1600,8 @@ impl CapacityLimiter {
     ///
     /// If `total_tokens` is 0 (Trio requires at least 1).
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert_eq!(trio::CapacityLimiter::new(40).total_tokens(), trio::Capacity::Bounded(40));
     /// ```
@@ -1528,6 +1614,8 @@ impl CapacityLimiter {
     }
 
     /// The size of the sack.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let limiter = trio::CapacityLimiter::new(trio::Capacity::Unbounded);
@@ -1545,6 +1633,8 @@ impl CapacityLimiter {
     ///
     /// If `total_tokens` is 0.
     ///
+    /// # Examples
+    ///
     /// ```
     /// let limiter = trio::CapacityLimiter::new(1);
     /// limiter.set_total_tokens(3);
@@ -1558,6 +1648,8 @@ impl CapacityLimiter {
 
     /// Tokens held now.
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert_eq!(trio::CapacityLimiter::new(2).borrowed_tokens(), 0);
     /// ```
@@ -1566,6 +1658,8 @@ impl CapacityLimiter {
     }
 
     /// Tokens free now (zero while the sack is over-borrowed after shrinking).
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(trio::CapacityLimiter::new(2).available_tokens(), trio::Capacity::Bounded(2));
@@ -1589,6 +1683,8 @@ impl CapacityLimiter {
     ///
     /// Outside a task of a run.
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let limiter = trio::CapacityLimiter::new(1);
@@ -1609,6 +1705,8 @@ impl CapacityLimiter {
     ///
     /// [`SyncError::WouldBlock`] if no token is free (or tasks are queued for one),
     /// [`SyncError::Misuse`] if `borrower` already holds one.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let limiter = trio::CapacityLimiter::new(1);
@@ -1649,6 +1747,8 @@ impl CapacityLimiter {
     /// A checkpoint when it returns `Ok`. A cancelled acquire borrowed nothing; a future
     /// dropped after a token was handed to it gives the token back.
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let limiter = trio::CapacityLimiter::new(1);
@@ -1676,6 +1776,8 @@ impl CapacityLimiter {
     /// # Cancellation
     ///
     /// As [`acquire`](CapacityLimiter::acquire).
+    ///
+    /// # Examples
     ///
     /// ```
     /// trio::run(async {
@@ -1705,6 +1807,8 @@ impl CapacityLimiter {
     ///
     /// Synchronous: not a checkpoint.
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     assert!(trio::CapacityLimiter::new(1).release().is_err());
@@ -1720,6 +1824,8 @@ impl CapacityLimiter {
     /// # Errors
     ///
     /// [`RuntimeError`] if `borrower` holds no token.
+    ///
+    /// # Examples
     ///
     /// ```
     /// let limiter = trio::CapacityLimiter::new(1);
@@ -1754,6 +1860,8 @@ impl CapacityLimiter {
     ///
     /// As [`acquire`](CapacityLimiter::acquire).
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let limiter = trio::CapacityLimiter::new(1);
@@ -1776,6 +1884,8 @@ impl CapacityLimiter {
     ///
     /// Outside a task of a run.
     ///
+    /// # Examples
+    ///
     /// ```
     /// trio::run(async {
     ///     let limiter = trio::CapacityLimiter::new(1);
@@ -1791,6 +1901,8 @@ impl CapacityLimiter {
     }
 
     /// A snapshot; see [`CapacityLimiterStatistics`].
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(trio::CapacityLimiter::new(1).statistics().borrowed_tokens, 0);
