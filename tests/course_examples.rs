@@ -12,38 +12,26 @@ use std::path::Path;
 
 use trio_rs_examples::Transcript;
 
-// Each example is a module here. Its `main` is what `cargo run` calls; the tests record the async
-// function that `main` runs instead, so `main` is unused.
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/channels.rs"]
-pub mod channels;
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/channels_fan_out.rs"]
-pub mod channels_fan_out;
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/channels_two_consumers.rs"]
-pub mod channels_two_consumers;
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/channels_two_producers.rs"]
-pub mod channels_two_producers;
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/double_sleep.rs"]
-pub mod double_sleep;
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/nested_scopes.rs"]
-pub mod nested_scopes;
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/nested_scopes_inner_wins.rs"]
-pub mod nested_scopes_inner_wins;
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/nursery.rs"]
-pub mod nursery;
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/shielding.rs"]
-pub mod shielding;
-#[allow(dead_code, reason = "main() is for cargo run")]
-#[path = "../examples/timeout.rs"]
-pub mod timeout;
+/// Includes `examples/<name>.rs` as the module `<name>`. Its `main` is what `cargo run` calls; the
+/// tests record the async function that `main` runs instead, so `main` is unused here.
+macro_rules! example {
+    ($name:ident, $path:literal) => {
+        #[allow(dead_code, reason = "main() is for cargo run")]
+        #[path = $path]
+        pub mod $name;
+    };
+}
+
+example!(channels, "../examples/channels.rs");
+example!(channels_fan_out, "../examples/channels_fan_out.rs");
+example!(channels_two_consumers, "../examples/channels_two_consumers.rs");
+example!(channels_two_producers, "../examples/channels_two_producers.rs");
+example!(double_sleep, "../examples/double_sleep.rs");
+example!(nested_scopes, "../examples/nested_scopes.rs");
+example!(nested_scopes_inner_wins, "../examples/nested_scopes_inner_wins.rs");
+example!(nursery, "../examples/nursery.rs");
+example!(shielding, "../examples/shielding.rs");
+example!(timeout, "../examples/timeout.rs");
 
 /// The name of every example, as `cargo run --example` takes it.
 const EXAMPLES: [&str; 10] = [
@@ -194,7 +182,7 @@ fn readme_shows_what_the_examples_print() {
         );
         checked.insert(name);
     }
-    for name in ["double_sleep", "nursery", "channels", "timeout", "nested_scopes", "shielding"] {
+    for name in EXAMPLES {
         assert!(checked.contains(name), "the README's tour shows no output of {name}");
     }
 }
@@ -227,16 +215,18 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
 }
 
-/// The lines of every ```text block of a markdown text.
+/// The lines of every ```text block of a markdown text, without the indentation of its fence
+/// (a block inside a list item is indented).
 fn text_blocks(markdown: &str) -> Vec<Vec<String>> {
     let mut blocks = Vec::new();
-    let mut current: Option<Vec<String>> = None;
+    let mut current: Option<(usize, Vec<String>)> = None;
     for line in markdown.lines() {
+        let indent = line.len() - line.trim_start().len();
         match current.as_mut() {
-            None if line.trim() == "```text" => current = Some(Vec::new()),
+            None if line.trim() == "```text" => current = Some((indent, Vec::new())),
             None => {}
-            Some(_) if line.trim() == "```" => blocks.extend(current.take()),
-            Some(block) => block.push(line.to_string()),
+            Some(_) if line.trim() == "```" => blocks.extend(current.take().map(|(_, block)| block)),
+            Some((fence, block)) => block.push(line.get(*fence..).unwrap_or("").to_string()),
         }
     }
     blocks
