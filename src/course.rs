@@ -92,11 +92,14 @@ pub fn run<T>(main: impl Future<Output = trio::Result<T>>) -> trio::Result<T> {
 }
 
 fn autojump_from_env() -> bool {
-    match std::env::var(AUTOJUMP_VAR) {
-        Err(std::env::VarError::NotPresent) => false,
-        Ok(value) if value.is_empty() || value == "0" => false,
-        Ok(value) if value == "1" => true,
-        _ => panic!("{AUTOJUMP_VAR} must be 1 (the autojump clock) or 0 (the real clock)"),
+    let value = match std::env::var_os(AUTOJUMP_VAR) {
+        None => return false,
+        Some(value) => value,
+    };
+    match value.to_str() {
+        Some("" | "0") => false,
+        Some("1") => true,
+        _ => panic!("{AUTOJUMP_VAR} must be 1 (the autojump clock) or 0 (the real clock), not {value:?}"),
     }
 }
 
