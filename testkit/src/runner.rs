@@ -51,6 +51,23 @@ impl TestResult for () {
     }
 }
 
+/// A test body that never returns normally (it always panics) is a test too. Stable Rust
+/// cannot name `!` directly; a function pointer's return type can.
+impl TestResult for <fn() -> ! as FnOutput>::Output {
+    fn into_failure(self) -> Option<String> {
+        self
+    }
+}
+
+#[doc(hidden)]
+pub trait FnOutput {
+    type Output;
+}
+
+impl<R> FnOutput for fn() -> R {
+    type Output = R;
+}
+
 impl<E: fmt::Debug> TestResult for Result<(), E> {
     fn into_failure(self) -> Option<String> {
         self.err().map(|error| format!("{error:?}"))

@@ -148,6 +148,9 @@ pub struct Explore {
     inject_cancellations: Option<u64>,
     source: &'static Location<'static>,
     seed_from_name: bool,
+    only_seed: Option<u64>,
+    replay: Option<Schedule>,
+    regressions_file: Option<std::path::PathBuf>,
 }
 
 impl Explore {
@@ -173,6 +176,9 @@ impl Explore {
             inject_cancellations: None,
             source: Location::caller(),
             seed_from_name: false,
+            only_seed: None,
+            replay: None,
+            regressions_file: None,
         }
     }
 
@@ -266,6 +272,26 @@ impl Explore {
     /// The seed was derived from the name: the report suggests pinning it.
     pub(crate) fn seed_from_name(mut self, derived: bool) -> Explore {
         self.seed_from_name = derived;
+        self
+    }
+
+    /// Runs exactly one schedule, under exactly this seed: what `TRIO_SEED` does, and what a
+    /// report's "replay this schedule" line runs.
+    pub fn only_seed(mut self, seed: u64) -> Explore {
+        self.only_seed = Some(seed);
+        self
+    }
+
+    /// Replays exactly this schedule (what `TRIO_REPLAY` does).
+    pub fn replay(mut self, schedule: Schedule) -> Explore {
+        self.replay = Some(schedule);
+        self
+    }
+
+    /// Where to keep failing schedules, instead of `trio-regressions/<test file>.txt` in the
+    /// crate.
+    pub fn regressions_file(mut self, path: impl Into<std::path::PathBuf>) -> Explore {
+        self.regressions_file = Some(path.into());
         self
     }
 
@@ -651,8 +677,11 @@ where
         let mut fingerprints = std::collections::BTreeSet::new();
 
         // An exact schedule to replay?
-        if let Some(text) = env_var("TRIO_REPLAY") {
-            let schedule: Schedule = text.parse().unwrap_or_else(|e| panic!("TRIO_REPLAY: {e}"));
+        let replay = match env_var("TRIO_REPLAY") {
+            Some(text) => Some(text.parse::<Schedule>().unwrap_or_else(|e| panic!("TRIO_REPLAY: {e}"))),
+            None => config.replay.clone(),
+        };
+        if let Some(schedule) = replay {
             let outcome = self.run_once(Box::new(Replay::new(schedule.clone())), self.config.base_seed());
             return match outcome.failure {
                 None => Ok(Summary { runs: 1, distinct: 1 }),
@@ -682,11 +711,12 @@ where
         }
 
         // One exact seed, or the exploration.
-        let seeds: Vec<(Option<u64>, u64)> = match env_var("TRIO_SEED") {
-            Some(seed) => {
-                let seed = parse_seed(&seed).unwrap_or_else(|| panic!("TRIO_SEED={seed:?} is not a seed"));
-                vec![(None, seed)]
-            }
+        let only_seed = match env_var("TRIO_SEED") {
+            Some(seed) => Some(parse_seed(&seed).unwrap_or_else(|| panic!("TRIO_SEED={seed:?} is not a seed"))),
+            None => config.only_seed,
+        };
+        let seeds: Vec<(Option<u64>, u64)> = match only_seed {
+            Some(seed) => vec![(None, seed)],
             None => (config.first_schedule..config.first_schedule + config.schedules)
                 .map(|i| (Some(i), schedule_seed(config.base_seed(), i)))
                 .collect(),

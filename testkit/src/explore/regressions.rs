@@ -52,6 +52,9 @@ fn relative_source(config: &Explore, root: &Path) -> PathBuf {
 }
 
 fn path(config: &Explore) -> PathBuf {
+    if let Some(path) = &config.regressions_file {
+        return path.clone();
+    }
     let root = crate_root();
     let mut relative = relative_source(config, &root);
     relative.set_extension("txt");

@@ -1,6 +1,10 @@
-//! Shrinking a failing schedule: delta debugging (Zeller's ddmin) over its deviations from the
-//! default order, until no single deviation can be dropped and the test still fails the same
-//! way.
+//! Shrinking a failing schedule, in two phases:
+//!
+//! 1. delta debugging (Zeller's ddmin) over its deviations from the default order, until no
+//!    chunk of deviations can be dropped and the test still fails the same way;
+//! 2. a bounded exhaustive search (iterative deepening, as in CHESS's preemption bounding) for a
+//!    failing schedule with even fewer deviations, placed anywhere: ddmin can only drop
+//!    deviations where they stand, while the smallest schedule may need them elsewhere.
 
 use std::future::Future;
 
@@ -67,12 +71,41 @@ where
             granularity = (granularity * 2).min(picks.len());
         }
     }
-    // A last pass: can any single deviation go?
-    if current.len() == 1 && runs.get() < MAX_RUNS {
-        if let Some((followed, followed_trace)) = fails(&Schedule::new()) {
-            current = followed;
-            trace = followed_trace;
+    // Phase 2: look for a failing schedule with fewer deviations, anywhere.
+    'deepen: for bound in 1..current.len().min(MAX_SEARCH_DEVIATIONS + 1) {
+        let mut stack = vec![Schedule::new()];
+        while let Some(base) = stack.pop() {
+            if runs.get() >= MAX_RUNS {
+                break 'deepen;
+            }
+            runs.set(runs.get() + 1);
+            let outcome = engine.run_once(Box::new(Replay::new(base.clone())), failure.seed);
+            if base.len() == bound {
+                if matches!(outcome.failure, Some((kind, _)) if kind == failure.kind) {
+                    let followed = schedule_of(&outcome.trace);
+                    if followed.len() < current.len() {
+                        current = followed;
+                        trace = outcome.trace;
+                    }
+                    break 'deepen;
+                }
+                continue;
+            }
+            let last = base.picks().map(|(n, _)| n).max().unwrap_or(0);
+            // Children in reverse, so the stack explores earlier deviations first.
+            let mut children = Vec::new();
+            for decision in outcome.trace.decisions().filter(|d| d.number > last) {
+                for alternative in 1..decision.option_count() {
+                    let mut child = base.clone();
+                    child.insert(decision.number, decision.pick_of(alternative));
+                    children.push(child);
+                }
+            }
+            stack.extend(children.into_iter().rev());
         }
     }
     Some(Shrunk { schedule: current, trace, from, runs: runs.get() })
 }
+
+/// The most deviations phase 2 searches for exhaustively.
+const MAX_SEARCH_DEVIATIONS: usize = 3;

@@ -94,6 +94,22 @@ impl Decision {
         self.index != 0
     }
 
+    /// How many options the decision had.
+    pub fn option_count(&self) -> usize {
+        match &self.kind {
+            DecisionKind::Task { options } => options.len(),
+            DecisionKind::Timer { options, .. } => *options,
+        }
+    }
+
+    /// The replayable pick of option `index` of this decision.
+    pub fn pick_of(&self, index: usize) -> crate::policy::Pick {
+        match &self.kind {
+            DecisionKind::Task { options } => crate::policy::Pick::Task(options[index].as_u64()),
+            DecisionKind::Timer { .. } => crate::policy::Pick::Timer(index),
+        }
+    }
+
     /// The task chosen, for a task decision.
     pub fn chosen_task(&self) -> Option<TaskId> {
         match &self.kind {
