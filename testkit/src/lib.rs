@@ -176,6 +176,7 @@ pub mod __private;
 mod checkpoints;
 mod clock;
 pub mod explore;
+pub mod harness;
 mod idle;
 pub mod policy;
 mod runner;

@@ -133,6 +133,8 @@ pub struct Explore {
     /// `TRIO_SCHEDULES`
     schedules: u64,
     first_schedule: u64,
+    /// Set by `schedule_range`: a shard's range is not resized by `TRIO_SCHEDULES`.
+    ranged: bool,
     /// `TRIO_POLICY`
     policy: PolicyKind,
     /// `TRIO_SEED` (replays exactly one schedule)
@@ -164,6 +166,7 @@ impl Explore {
             name: name.into(),
             schedules: 100,
             first_schedule: 0,
+            ranged: false,
             policy: PolicyKind::Random,
             seed: None,
             clock: Some(ClockFixture::Autojump),
@@ -193,6 +196,7 @@ impl Explore {
     pub fn schedule_range(mut self, range: std::ops::Range<u64>) -> Explore {
         self.first_schedule = range.start;
         self.schedules = range.end.saturating_sub(range.start);
+        self.ranged = true;
         self
     }
 
@@ -300,13 +304,18 @@ impl Explore {
         &self.name
     }
 
+    /// How many schedules it runs, after environment overrides.
+    pub fn schedule_count(&self) -> u64 {
+        self.clone().with_env().schedules
+    }
+
     fn base_seed(&self) -> u64 {
         self.seed.unwrap_or_else(|| runner::seed_from_name(&self.name))
     }
 
     /// Applies `TRIO_SCHEDULES`, `TRIO_POLICY` and `TRIO_CHECK_DETERMINISM`.
     fn with_env(mut self) -> Explore {
-        if let Some(n) = env_var("TRIO_SCHEDULES") {
+        if let Some(n) = env_var("TRIO_SCHEDULES").filter(|_| !self.ranged) {
             match n.parse() {
                 Ok(n) => self.schedules = n,
                 Err(_) => panic!("TRIO_SCHEDULES={n:?} is not a number of schedules"),

@@ -1,0 +1,101 @@
+//! A `harness = false` test entry point for large explorations: each test's schedules are split
+//! into ranges, and every range is its own trial, so `cargo nextest run --partition hash:M/N`
+//! spreads one exploration over N CI machines with no extra infrastructure.
+//!
+//! ```toml
+//! # Cargo.toml
+//! [[test]]
+//! name = "explore"
+//! harness = false
+//! ```
+//!
+//! ```no_run
+//! // tests/explore.rs
+//! use trio_testkit::explore::Explore;
+//! use trio_testkit::harness::Harness;
+//!
+//! fn main() {
+//!     Harness::from_args()
+//!         .explore(Explore::new("explore::counter").schedules(100_000), 10_000, || async {
+//!             trio::checkpoint().await.unwrap();
+//!         })
+//!         .run();
+//! }
+//! ```
+//!
+//! `cargo test --test explore -- --list` shows the trials (`explore::counter::schedules_000000_010000`,
+//! …); `TRIO_SCHEDULES` changes the total, and so the number of trials. A failing trial prints
+//! the usual report, whose replay line runs just that test.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::explore::Explore;
+use crate::runner::TestResult;
+
+/// Collects explorations as trials and runs them with libtest's command line.
+#[derive(Debug)]
+#[must_use = "a Harness does nothing until run"]
+pub struct Harness {
+    args: Arguments,
+    trials: Vec<Trial>,
+}
+
+impl Harness {
+    /// A harness reading the test binary's command line (filters, `--list`, `--exact`, …).
+    pub fn from_args() -> Harness {
+        Harness { args: Arguments::from_args(), trials: Vec::new() }
+    }
+
+    /// A harness with explicit arguments (for testing the harness itself).
+    pub fn with_args(args: Arguments) -> Harness {
+        Harness { args, trials: Vec::new() }
+    }
+
+    /// Adds `config`'s exploration of `test`, as one trial per `shard` schedules.
+    ///
+    /// # Panics
+    ///
+    /// If `shard` is zero.
+    pub fn explore<F, Fut>(mut self, config: Explore, shard: u64, test: F) -> Harness
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future,
+        Fut::Output: TestResult,
+    {
+        assert!(shard > 0, "a shard holds at least one schedule");
+        let test = Arc::new(test);
+        let total = config.schedule_count();
+        let width = total.to_string().len().max(6);
+        let mut start = 0;
+        while start < total {
+            let end = (start + shard).min(total);
+            let name = format!("{}::schedules_{start:0width$}_{end:0width$}", config.name());
+            let config = config.clone().schedule_range(start..end);
+            let test = test.clone();
+            self.trials.push(Trial::test(name, move || match config.run(|| test()) {
+                Ok(_) => Ok(()),
+                Err(failure) => Err(Failed::from(failure.to_string())),
+            }));
+            start = end;
+        }
+        self
+    }
+
+    /// The trials collected so far, by name.
+    pub fn trial_names(&self) -> Vec<String> {
+        self.trials.iter().map(|t| t.name().to_string()).collect()
+    }
+
+    /// Runs the trials and exits the process with libtest's status.
+    pub fn run(self) -> ! {
+        libtest_mimic::run(&self.args, self.trials).exit()
+    }
+
+    /// Runs the trials and returns the conclusion instead of exiting.
+    pub fn run_to_conclusion(self) -> libtest_mimic::Conclusion {
+        libtest_mimic::run(&self.args, self.trials)
+    }
+}
