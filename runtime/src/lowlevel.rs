@@ -16,7 +16,7 @@ use crate::error::Cancelled;
 
 pub use crate::core::policy::{Fifo, RunnableTasks, TimerInfo, TimerKind};
 pub use crate::core::runtime::{RunReport, RunStatistics, TaskReport};
-pub use crate::core::task::{Task, TaskId};
+pub use crate::core::task::{ExitHook, Task, TaskId};
 pub use crate::core::wait::{
     CancelShieldedCheckpoint, Checkpoint, ParkSlot, Unparker, WaitQueue, cancel_shielded_checkpoint, checkpoint,
     checkpoint_if_cancelled, park_slot,

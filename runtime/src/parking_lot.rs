@@ -9,9 +9,10 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::rc::Rc;
 
 use crate::error::{BrokenResource, RuntimeError};
-use crate::lowlevel::{ParkSlot, Task, Unparker, current_task, park_slot};
+use crate::lowlevel::{ExitHook, ParkSlot, Task, Unparker, current_task, park_slot};
 use crate::sync::SyncError;
 
 /// What a parked task is woken with: `Ok` by an unpark, `Err` when the lot breaks.
@@ -57,7 +58,7 @@ const PRUNE_MIN: usize = 16;
 /// ```
 #[derive(Default)]
 pub struct ParkingLot {
-    inner: RefCell<LotInner>,
+    inner: Rc<RefCell<LotInner>>,
 }
 
 #[derive(Default)]
@@ -67,8 +68,8 @@ struct LotInner {
     prune_at: usize,
     /// Invariant: once non-empty, `parked` stays empty: every parker is refused.
     broken_by: Vec<Task>,
-    /// Tasks whose exit breaks the lot (checked whenever the lot is used).
-    breakers: Vec<Task>,
+    /// Tasks whose exit breaks the lot, with the exit hook that does it.
+    breakers: Vec<(Task, ExitHook)>,
 }
 
 struct Parked {
@@ -313,11 +314,8 @@ impl ParkingLot {
     }
 
     /// Makes the exit of `task` break this lot, as a lock does for its owner (Trio's
-    /// `add_parking_lot_breaker`).
-    ///
-    /// The runtime offers no hook that runs when a task exits, so the lot notices the exit
-    /// the next time it is used — parked, unparked, reparked, measured or asked whether it is
-    /// broken — and breaks then, naming `task`.
+    /// `add_parking_lot_breaker`): the moment `task` exits, every parked task wakes with
+    /// [`BrokenResource`](crate::BrokenResource), and so will every later parker.
     ///
     /// # Examples
     ///
@@ -338,7 +336,19 @@ impl ParkingLot {
     /// ```
     #[doc(alias = "add_parking_lot_breaker")]
     pub fn add_breaker(&self, task: &Task) {
-        self.inner.borrow_mut().breakers.push(task.clone());
+        let lot = Rc::downgrade(&self.inner);
+        let hook = task.on_exit(move |_task| {
+            if let Some(inner) = lot.upgrade() {
+                ParkingLot { inner }.check_breakers();
+            }
+        });
+        if task.has_exited() {
+            // The hook already ran, before the task was a breaker: break now.
+            self.inner.borrow_mut().breakers.push((task.clone(), hook));
+            self.check_breakers();
+        } else {
+            self.inner.borrow_mut().breakers.push((task.clone(), hook));
+        }
     }
 
     /// Undoes one [`add_breaker`](ParkingLot::add_breaker) for `task` (Trio's
@@ -362,9 +372,11 @@ impl ParkingLot {
     #[doc(alias = "remove_parking_lot_breaker")]
     pub fn remove_breaker(&self, task: &Task) -> Result<(), RuntimeError> {
         let mut inner = self.inner.borrow_mut();
-        match inner.breakers.iter().position(|t| t == task) {
+        match inner.breakers.iter().position(|(t, _)| t == task) {
             Some(i) => {
-                inner.breakers.remove(i);
+                let (task, hook) = inner.breakers.remove(i);
+                drop(inner);
+                task.cancel_exit_hook(hook);
                 Ok(())
             }
             None => Err(RuntimeError::with_message(format!(
@@ -460,8 +472,8 @@ impl ParkingLot {
             if inner.breakers.is_empty() {
                 return;
             }
-            match inner.breakers.iter().position(Task::has_exited) {
-                Some(i) => inner.breakers.remove(i),
+            match inner.breakers.iter().position(|(t, _)| t.has_exited()) {
+                Some(i) => inner.breakers.remove(i).0,
                 None => return,
             }
         };

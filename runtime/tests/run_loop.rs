@@ -329,3 +329,76 @@ fn the_watchdog_stops_a_run_blocked_outside_the_runtime() {
     let report = err.to_string();
     assert!(report.contains("a future from outside trio (trio::cancellable)"), "{report}");
 }
+
+/// Injects a cancellation at one cancel point of one task.
+struct InjectAt {
+    task: u64,
+    point: u64,
+}
+
+impl SchedulePolicy for InjectAt {
+    fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+        0
+    }
+
+    fn inject_cancel(&mut self, task: &trio::lowlevel::Task, cancel_point: u64) -> bool {
+        task.id().as_u64() == self.task && cancel_point == self.point
+    }
+}
+
+#[test]
+fn a_policy_can_inject_a_cancellation_at_a_chosen_cancel_point() {
+    let log = Log::default();
+    let l = log.clone();
+    trio::Builder::new().policy(InjectAt { task: 2, point: 3 }).run(async move {
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                let out = trio::move_on_after(secs(100), async {
+                    for i in 1..=5 {
+                        trio::checkpoint().await?; // cancel points 1..=5
+                        l.push(format!("checkpoint {i} passed"));
+                    }
+                    Ok(())
+                })
+                .await?;
+                l.push(format!("scope caught the injected cancellation: {}", out.is_none()));
+                trio::checkpoint().await?; // outside the cancelled scope: fine
+                Ok(())
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(
+        log.take(),
+        ["checkpoint 1 passed", "checkpoint 2 passed", "scope caught the injected cancellation: true"]
+    );
+}
+
+#[test]
+fn exit_hooks_run_when_the_task_exits_and_can_be_cancelled() {
+    let log = Log::default();
+    let l = log.clone();
+    trio::run(async move {
+        trio::open_nursery(|nursery| async move {
+            let l2 = l.clone();
+            nursery.start_soon(async move {
+                let me = trio::lowlevel::current_task();
+                let l3 = l2.clone();
+                me.on_exit(move |task| l3.push(format!("task {} exited", task.id())));
+                let l4 = l2.clone();
+                let cancelled = me.on_exit(move |_| l4.push("never"));
+                assert!(me.cancel_exit_hook(cancelled));
+                assert!(!me.cancel_exit_hook(cancelled));
+                trio::checkpoint().await?;
+                l2.push("returning");
+                Ok(())
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(log.take(), ["returning", "task 2 exited"]);
+}

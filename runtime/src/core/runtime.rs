@@ -754,6 +754,8 @@ impl Runtime {
             waker,
             cancel_points: Cell::new(0),
             schedule_points: Cell::new(0),
+            exit_hooks: RefCell::new(Vec::new()),
+            next_exit_hook: Cell::new(0),
         }));
         self.slab.borrow_mut()[index as usize] = Some(task.clone());
         self.live_tasks.set(self.live_tasks.get() + 1);
@@ -811,6 +813,7 @@ impl Runtime {
         task.0.finished.set(true);
         self.remove_from_slab(task);
         task.0.waits.borrow_mut().clear();
+        task.run_exit_hooks();
         for instrument in &self.instruments {
             instrument.task_exited(task);
         }
@@ -843,6 +846,7 @@ impl Runtime {
         }
         self.remove_from_slab(task);
         task.0.waits.borrow_mut().clear();
+        task.run_exit_hooks();
         for instrument in &self.instruments {
             instrument.task_exited(task);
         }

@@ -97,7 +97,16 @@ pub(crate) struct TaskCore {
     pub(crate) waker: Waker,
     pub(crate) cancel_points: Cell<u64>,
     pub(crate) schedule_points: Cell<u64>,
+    /// Callbacks run when the task exits, by registration id.
+    pub(crate) exit_hooks: RefCell<Vec<(u64, ExitCallback)>>,
+    pub(crate) next_exit_hook: Cell<u64>,
 }
+
+pub(crate) type ExitCallback = Box<dyn FnOnce(&Task)>;
+
+/// A registration made with [`Task::on_exit`]; pass it to [`Task::cancel_exit_hook`] to undo it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitHook(u64);
 
 impl Task {
     /// The task's id.
@@ -142,6 +151,64 @@ impl Task {
     /// running, or blocked on a future from outside trio).
     pub fn waiting_on(&self) -> Vec<String> {
         self.0.waits.borrow().live_descriptions()
+    }
+
+    /// Runs `hook` when the task exits — returns, fails, panics, or is dropped with its
+    /// nursery — before its nursery hears of it. A task that has already exited runs the hook
+    /// at once. This is how a lock breaks when its owner exits while holding it (Trio's
+    /// `add_parking_lot_breaker`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// trio::run(async {
+    ///     let saw = Rc::new(Cell::new(false));
+    ///     let flag = saw.clone();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async move {
+    ///             trio::lowlevel::current_task().on_exit(move |_task| flag.set(true));
+    ///         });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     assert!(saw.get());
+    /// });
+    /// ```
+    pub fn on_exit(&self, hook: impl FnOnce(&Task) + 'static) -> ExitHook {
+        let id = self.0.next_exit_hook.get();
+        self.0.next_exit_hook.set(id + 1);
+        if self.0.finished.get() {
+            hook(self);
+        } else {
+            self.0.exit_hooks.borrow_mut().push((id, Box::new(hook)));
+        }
+        ExitHook(id)
+    }
+
+    /// Undoes an [`on_exit`](Task::on_exit) registration. Returns `false` if it already ran or
+    /// was undone.
+    pub fn cancel_exit_hook(&self, hook: ExitHook) -> bool {
+        let mut hooks = self.0.exit_hooks.borrow_mut();
+        match hooks.iter().position(|(id, _)| *id == hook.0) {
+            Some(i) => {
+                drop(hooks.swap_remove(i));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs and clears the exit hooks (the task has just finished).
+    pub(crate) fn run_exit_hooks(&self) {
+        let mut hooks = std::mem::take(&mut *self.0.exit_hooks.borrow_mut());
+        hooks.sort_by_key(|(id, _)| *id);
+        for (_, hook) in hooks {
+            hook(self);
+        }
     }
 
     pub(crate) fn key(&self) -> TaskKey {
