@@ -334,3 +334,82 @@ fn a_panic_names_its_task() {
         .unwrap_or_else(|| panic!("no note naming the task in:\n{stderr}"));
     assert!(message < note);
 }
+
+// ===== schedule exploration =====
+
+/// A lost update: shows up under exploration, not in one schedule.
+async fn racy_counter() {
+    let counter = Rc::new(std::cell::Cell::new(0));
+    let c = counter.clone();
+    trio::open_nursery(|nursery| async move {
+        let c1 = c.clone();
+        nursery.start_soon(async move {
+            let seen = c1.get();
+            trio::checkpoint().await?;
+            c1.set(seen + 1);
+            Ok(())
+        });
+        nursery.start_soon(async move {
+            trio::checkpoint().await?;
+            c.set(c.get() + 1);
+            Ok(())
+        });
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(counter.get(), 2, "an update was lost");
+}
+
+#[trio_test(schedules = 300)]
+#[should_panic(expected = "TRIO_SEED=")]
+async fn schedules_explore_and_report_a_replay_line() {
+    racy_counter().await;
+}
+
+#[trio_test(schedules = 300, policy = "pct", depth = 2)]
+#[should_panic(expected = "policy pct:2")]
+async fn pct_exploration_finds_it_too() {
+    racy_counter().await;
+}
+
+#[trio_test(schedules = 500, policy = "pct", depth = 3, check_determinism)]
+async fn a_correct_program_passes_many_schedules(autojump_clock: MockClock) {
+    let lock = Rc::new(trio::Lock::new());
+    let counter = Rc::new(std::cell::Cell::new(0));
+    let (l, c) = (lock.clone(), counter.clone());
+    trio::open_nursery(|nursery| async move {
+        for _ in 0..3 {
+            let (l, c) = (l.clone(), c.clone());
+            nursery.start_soon(async move {
+                let _guard = l.lock().await?;
+                let seen = c.get();
+                trio::sleep(std::time::Duration::from_secs(1)).await?;
+                c.set(seen + 1);
+                Ok(())
+            });
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(counter.get(), 3);
+    assert_eq!(autojump_clock.current_time(), trio::Instant::from_secs(3));
+}
+
+#[trio_test(inject_cancellations = 4)]
+#[should_panic(expected = "cancellation injected at cancel point")]
+async fn injection_finds_code_that_is_not_cancel_safe() {
+    let stash = Rc::new(std::cell::RefCell::new(vec![1, 2, 3]));
+    let kept = stash.clone();
+    // Takes an item out, then waits before putting it somewhere safe: a cancellation in
+    // between loses the item.
+    let _ = trio::move_on_after(std::time::Duration::from_secs(60), async move {
+        let item = kept.borrow_mut().pop();
+        trio::checkpoint().await?;
+        kept.borrow_mut().insert(0, item.unwrap());
+        Ok(())
+    })
+    .await;
+    assert_eq!(stash.borrow().len(), 3, "an item was lost");
+}

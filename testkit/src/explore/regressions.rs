@@ -99,6 +99,9 @@ pub(super) fn load(config: &Explore) -> Vec<Entry> {
 /// Appends the failure (its minimal schedule) unless the same line is already there. Returns
 /// the path shown to the user, or `None` if it could not be written.
 pub(super) fn save(config: &Explore, failure: &Failure) -> Option<String> {
+    // Tests of one file run on several threads and share its regressions file.
+    static SAVING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _saving = SAVING.lock().unwrap_or_else(|e| e.into_inner());
     let path = path(config);
     let schedule = failure.minimal_schedule();
     let summary: String = failure.message.lines().next().unwrap_or("").chars().take(100).collect();
@@ -118,9 +121,9 @@ pub(super) fn save(config: &Explore, failure: &Failure) -> Option<String> {
     }
     std::fs::create_dir_all(path.parent()?).ok()?;
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
-    if existing.is_empty() {
-        file.write_all(HEADER.as_bytes()).ok()?;
-    }
-    writeln!(file, "{line}").ok()?;
+    let mut text = if existing.is_empty() { HEADER.to_string() } else { String::new() };
+    text.push_str(&line);
+    text.push('\n');
+    file.write_all(text.as_bytes()).ok()?;
     Some(display_path(config))
 }

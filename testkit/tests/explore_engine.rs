@@ -1,0 +1,418 @@
+//! Schedule exploration: failures are reported with a replay line, saved and replayed first,
+//! shrunk; the determinism check catches order that comes from outside the runtime; traces are
+//! readable and stable enough to snapshot; livelocks hit the step budget; the environment
+//! overrides work.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::process::Command;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use trio_testkit::explore::{Explore, FailureKind, PolicyKind};
+use trio_testkit::policy::{Pct, Pick, Schedule};
+
+/// Two tasks, a lost update whenever the second runs inside the first's read-write window.
+async fn lost_update() {
+    let counter = Rc::new(Cell::new(0));
+    let c = counter.clone();
+    trio::open_nursery(|nursery| async move {
+        let c1 = c.clone();
+        nursery.start_soon_named("reader-writer", async move {
+            let seen = c1.get();
+            trio::checkpoint().await?;
+            c1.set(seen + 1);
+            Ok(())
+        });
+        nursery.start_soon_named("incrementer", async move {
+            trio::checkpoint().await?;
+            c.set(c.get() + 1);
+            Ok(())
+        });
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(counter.get(), 2, "an update was lost");
+}
+
+fn temp_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("trio-testkit-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("regressions.txt");
+    let _ = std::fs::remove_file(&file);
+    file
+}
+
+#[test]
+fn a_failure_report_says_everything_needed_to_replay_it() {
+    let failure = Explore::new("explore_engine::lost").schedules(100).persist(false).run(lost_update).unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Panic);
+    let report = failure.to_string();
+    for needle in [
+        "test explore_engine::lost panicked",
+        "schedule: policy random, seed ",
+        "an update was lost",
+        "last scheduling decisions:",
+        "replay this schedule:   TRIO_SEED=",
+        " TRIO_POLICY=random cargo test -p trio-testkit --test explore_engine -- lost --exact",
+        "replay the minimal one: TRIO_REPLAY=v1:",
+        "`reader-writer`",
+    ] {
+        assert!(report.contains(needle), "missing {needle:?} in:\n{report}");
+    }
+    let shrunk = failure.shrunk.as_ref().expect("shrunk");
+    assert_eq!(shrunk.schedule.len(), 1, "one deviation is enough for a lost update:\n{report}");
+}
+
+#[test]
+fn a_saved_failure_is_replayed_first_and_reproduces_the_minimal_trace() {
+    let file = temp_file("round-trip");
+    let explore = || Explore::new("explore_engine::round_trip").schedules(100).regressions_file(&file);
+    let first = explore().run(lost_update).unwrap_err();
+    assert_eq!(first.saved_to.as_deref(), Some(file.display().to_string().as_str()));
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(saved.starts_with("# Failing schedules found by trio-testkit"), "{saved}");
+    assert!(
+        saved.contains(&format!("round_trip policy=random seed={} schedule={}", first.seed, first.minimal_schedule())),
+        "{saved}"
+    );
+
+    // The next run replays the saved schedule before exploring anything.
+    let second = explore().run(lost_update).unwrap_err();
+    assert_eq!(second.origin, "the regressions file");
+    assert_eq!(second.schedules_run, 1, "found by the first run: the saved one");
+    assert_eq!(&second.trace, &first.shrunk.as_ref().unwrap().trace, "the saved schedule replays the minimal trace");
+
+    // Saving the same failure again does not duplicate the line.
+    let _ = explore().run(lost_update).unwrap_err();
+    let lines = std::fs::read_to_string(&file).unwrap().lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(lines, 1);
+
+    // Once the bug is fixed, the saved schedule passes and exploration goes on.
+    explore()
+        .run(|| async {
+            trio::checkpoint().await.unwrap();
+        })
+        .unwrap();
+}
+
+#[test]
+fn the_printed_seed_replays_the_same_trace() {
+    let explore = || Explore::new("explore_engine::seed").persist(false);
+    let failure = explore().schedules(100).run(lost_update).unwrap_err();
+    let replay = explore().only_seed(failure.seed).shrink(false).run(lost_update).unwrap_err();
+    assert_eq!(replay.trace, failure.trace);
+    assert_eq!(replay.origin, "TRIO_SEED");
+}
+
+#[test]
+fn pct_finds_the_bug_and_replays_from_its_seed() {
+    let explore = || Explore::new("explore_engine::pct").policy(PolicyKind::Pct { depth: 2 }).persist(false);
+    let failure = explore().schedules(200).run(lost_update).unwrap_err();
+    assert!(failure.to_string().contains("TRIO_POLICY=pct:2"), "{failure}");
+    let replay = explore().only_seed(failure.seed).shrink(false).run(lost_update).unwrap_err();
+    assert_eq!(replay.trace, failure.trace);
+}
+
+#[test]
+fn a_correct_program_passes_and_the_summary_counts_distinct_schedules() {
+    let summary = Explore::new("explore_engine::fine")
+        .schedules(300)
+        .persist(false)
+        .run(|| async {
+            trio::open_nursery(|nursery| async move {
+                for _ in 0..3 {
+                    nursery.start_soon(async {
+                        for _ in 0..3 {
+                            trio::checkpoint().await?;
+                        }
+                        Ok(())
+                    });
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .unwrap();
+    assert_eq!(summary.runs, 300);
+    assert!(summary.distinct > 50, "random schedules differ: {summary:?}");
+}
+
+#[test]
+fn a_livelock_hits_the_step_budget() {
+    let failure = Explore::new("explore_engine::livelock")
+        .schedules(50)
+        .max_steps(10_000)
+        .persist(false)
+        .run(|| async {
+            let flag = Rc::new(Cell::new(false));
+            let f = flag.clone();
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon(async move {
+                    // Spins until the flag is set — but the setter below waits for the spinner.
+                    while !f.get() {
+                        trio::checkpoint().await?;
+                    }
+                    Ok(())
+                });
+                trio::checkpoint().await?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+            flag.set(true);
+        })
+        .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::StepLimit);
+    assert!(failure.message.contains("step limit of 10000"), "{failure}");
+}
+
+#[test]
+fn a_deadlock_is_a_failure_with_the_task_report() {
+    let failure = Explore::new("explore_engine::deadlock")
+        .schedules(10)
+        .persist(false)
+        .run(|| async {
+            let lot = trio::lowlevel::ParkingLot::new();
+            let _ = lot.park().await;
+        })
+        .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Deadlock);
+    assert!(failure.message.contains("deadlock"), "{failure}");
+}
+
+// ===== the determinism check =====
+
+#[test]
+fn the_determinism_check_catches_hashmap_iteration_order() {
+    let failure = Explore::new("explore_engine::hashmap")
+        .schedules(1)
+        .check_determinism(true)
+        .persist(false)
+        .run(|| async {
+            // Which task starts first depends on the map's random state.
+            let names: HashMap<String, u32> = (0..8).map(|i| (format!("worker-{i}"), i)).collect();
+            trio::open_nursery(|nursery| async move {
+                for (name, _) in names {
+                    nursery.start_soon_named(name, async { trio::checkpoint().await.map_err(Into::into) });
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Nondeterminism);
+    assert!(failure.message.contains("differ at event"), "{failure}");
+    assert!(failure.message.contains("HashMap"), "the report names the usual suspects:\n{failure}");
+}
+
+#[test]
+fn the_determinism_check_catches_state_carried_between_runs() {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let failure = Explore::new("explore_engine::global")
+        .schedules(1)
+        .check_determinism(true)
+        .persist(false)
+        .run(|| async {
+            let extra = RUNS.fetch_add(1, Ordering::Relaxed) % 2;
+            for _ in 0..=extra {
+                trio::checkpoint().await.unwrap();
+            }
+        })
+        .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Nondeterminism);
+}
+
+#[test]
+fn the_determinism_check_passes_a_deterministic_test() {
+    Explore::new("explore_engine::steady")
+        .schedules(20)
+        .check_determinism(true)
+        .persist(false)
+        .run(lost_update_fixed)
+        .unwrap();
+}
+
+async fn lost_update_fixed() {
+    let counter = Rc::new(Cell::new(0));
+    let c = counter.clone();
+    trio::open_nursery(|nursery| async move {
+        for _ in 0..2 {
+            let c = c.clone();
+            nursery.start_soon(async move {
+                trio::checkpoint().await?;
+                c.set(c.get() + 1);
+                Ok(())
+            });
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(counter.get(), 2);
+}
+
+// ===== traces and schedules =====
+
+#[test]
+fn traces_are_readable_and_stable() {
+    let failure =
+        Explore::new("explore_engine::snapshot").seed(3).schedules(100).persist(false).run(lost_update).unwrap_err();
+    let minimal = failure.shrunk.as_ref().unwrap();
+    insta::assert_snapshot!("minimal_lost_update_steps", minimal.trace.describe_steps(100));
+    insta::assert_snapshot!("minimal_lost_update_trace", minimal.trace.to_string());
+}
+
+#[test]
+fn schedules_print_and_parse() {
+    let mut schedule = Schedule::new();
+    schedule.insert(12, Pick::Task(3));
+    schedule.insert(40, Pick::Timer(1));
+    assert_eq!(schedule.to_string(), "v1:12=t3,40=x1");
+    assert_eq!("v1:12=t3,40=x1".parse::<Schedule>().unwrap(), schedule);
+    assert_eq!("v1:".parse::<Schedule>().unwrap(), Schedule::new());
+    let with_injection: Schedule = "v1:5=t2,c3.4".parse().unwrap();
+    assert_eq!(with_injection.injection(), Some((3, 4)));
+    assert_eq!(with_injection.to_string(), "v1:5=t2,c3.4");
+    for bad in ["12=t3", "v1:12=q3", "v1:x=t3", "v1:12"] {
+        let err = bad.parse::<Schedule>().unwrap_err();
+        assert!(err.to_string().contains("v1:12=t3"), "the error shows the format: {err}");
+    }
+}
+
+#[test]
+fn policy_names_parse() {
+    assert_eq!("random".parse::<PolicyKind>(), Ok(PolicyKind::Random));
+    assert_eq!("fifo".parse::<PolicyKind>(), Ok(PolicyKind::Fifo));
+    assert_eq!("pct".parse::<PolicyKind>(), Ok(PolicyKind::Pct { depth: 3 }));
+    assert_eq!("pct:5".parse::<PolicyKind>(), Ok(PolicyKind::Pct { depth: 5 }));
+    assert!("pct:0".parse::<PolicyKind>().unwrap_err().contains("use fifo, random, pct or pct:<depth>"));
+    assert!("lifo".parse::<PolicyKind>().is_err());
+}
+
+#[test]
+fn pct_without_change_points_runs_in_priority_order() {
+    // Depth 1: random priorities, no change points — so each schedule is a priority order, and
+    // a task, once running, runs until it blocks (unless it spins: see the starvation limit).
+    let orders: std::collections::BTreeSet<Vec<u32>> = (0..40)
+        .map(|seed| {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let l = log.clone();
+            trio::Builder::new().policy(Pct::new(1, 10)).seed(seed).run(async move {
+                trio::open_nursery(|nursery| async move {
+                    for i in 0..3 {
+                        let l = l.clone();
+                        nursery.start_soon(async move {
+                            for _ in 0..2 {
+                                l.borrow_mut().push(i);
+                                trio::checkpoint().await?;
+                            }
+                            Ok(())
+                        });
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            });
+            log.take()
+        })
+        .collect();
+    for order in &orders {
+        // each task's two steps are adjacent: nobody preempts a running task at depth 1
+        for pair in order.chunks(2) {
+            assert_eq!(pair[0], pair[1], "{order:?}");
+        }
+    }
+    assert!(orders.len() > 1, "different seeds give different priorities");
+}
+
+#[test]
+fn pct_does_not_starve_a_task_that_a_spinner_waits_for() {
+    // The spinner may get the higher priority; the starvation limit lowers it eventually.
+    Explore::new("explore_engine::spin")
+        .policy(PolicyKind::Pct { depth: 2 })
+        .schedules(200)
+        .max_steps(100_000)
+        .persist(false)
+        .run(|| async {
+            let flag = Rc::new(Cell::new(false));
+            let f = flag.clone();
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon(async move {
+                    while !f.get() {
+                        trio::checkpoint().await?;
+                    }
+                    Ok(())
+                });
+                nursery.start_soon(async move {
+                    trio::checkpoint().await?;
+                    flag.set(true);
+                    Ok(())
+                });
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .unwrap();
+}
+
+// ===== environment overrides, in a child process =====
+
+/// Run by the tests below in a child process, with environment variables set.
+#[test]
+#[ignore = "run in a child process by env_overrides_*"]
+fn helper_explored_in_a_child() {
+    let outcome = Explore::new("explore_engine::helper_explored_in_a_child")
+        .policy(PolicyKind::Fifo)
+        .schedules(1)
+        .persist(false)
+        .run(lost_update);
+    if let Err(failure) = outcome {
+        println!("ORIGIN={} SEED={} RUNS={}", failure.origin, failure.seed, failure.schedules_run);
+        println!("TRACE={}", failure.trace.fingerprint());
+    }
+    println!("DONE");
+}
+
+fn run_child(env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args(["helper_explored_in_a_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"]);
+    for var in ["TRIO_SEED", "TRIO_SCHEDULES", "TRIO_POLICY", "TRIO_REPLAY", "TRIO_CHECK_DETERMINISM"] {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied());
+    let output = command.output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+fn field<'a>(output: &'a str, name: &str) -> Option<&'a str> {
+    output.split_whitespace().find_map(|word| word.strip_prefix(name))
+}
+
+#[test]
+fn env_overrides_widen_replay_and_pick_the_policy() {
+    // One schedule in the code: the default order, which passes.
+    let out = run_child(&[]);
+    assert!(!out.contains("ORIGIN="), "{out}");
+    // TRIO_SCHEDULES and TRIO_POLICY widen it until the bug shows.
+    let out = run_child(&[("TRIO_SCHEDULES", "200"), ("TRIO_POLICY", "random")]);
+    assert_eq!(field(&out, "ORIGIN="), Some("exploration"), "{out}");
+    let seed = field(&out, "SEED=").unwrap().to_string();
+    let trace = field(&out, "TRACE=").unwrap().to_string();
+    // TRIO_SEED replays exactly that schedule.
+    let out = run_child(&[("TRIO_SEED", &seed), ("TRIO_POLICY", "random")]);
+    assert_eq!(field(&out, "ORIGIN="), Some("TRIO_SEED"), "{out}");
+    assert_eq!(field(&out, "RUNS="), Some("1"));
+    assert_eq!(field(&out, "TRACE="), Some(trace.as_str()), "the same run, event for event");
+    // TRIO_REPLAY replays a schedule string.
+    let out = run_child(&[("TRIO_REPLAY", "v1:1=t3")]);
+    assert_eq!(field(&out, "ORIGIN="), Some("TRIO_REPLAY"), "{out}");
+    // TRIO_POLICY is checked.
+    let out = run_child(&[("TRIO_POLICY", "lifo"), ("TRIO_SCHEDULES", "2")]);
+    assert!(out.contains("TRIO_POLICY: unknown policy \"lifo\""), "{out}");
+}
