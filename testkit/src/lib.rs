@@ -3,8 +3,9 @@
 //! Tools for testing code written with [`trio`]: the `#[trio_test]` attribute, a [`MockClock`]
 //! that makes an hour of sleeping take microseconds, checks that code checkpoints
 //! ([`assert_checkpoints`]), ways to wait until every task is blocked
-//! ([`wait_all_tasks_blocked`]) and to force an order on tasks ([`Sequencer`]), and the
-//! scheduling [`policy`] tests run under.
+//! ([`wait_all_tasks_blocked`]) and to force an order on tasks ([`Sequencer`]), the
+//! scheduling [`policy`] tests run under, and [schedule exploration](explore) that searches
+//! orders for concurrency bugs, replays a failure in one line and shrinks it.
 //!
 //! ## Writing tests
 //!
@@ -130,18 +131,114 @@
 //! so a test cannot pass only because it leans on FIFO order (Trio randomises its batches for
 //! the same reason). `policy = "fifo"` opts out; `seed = N` picks another schedule.
 //!
+//! ## Finding concurrency bugs
+//!
+//! `#[trio_test(schedules = N)]` [explores](explore) N schedules, each on a fresh runtime with
+//! a fresh autojump clock (a `mock_clock` fixture keeps the clock frozen instead), and stops at
+//! the first one that fails.
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//! use trio_testkit::trio_test;
+//!
+//! #[trio_test(schedules = 2000, policy = "pct", depth = 2)]
+//! async fn every_update_counts() {
+//!     let lock = Rc::new(trio::Lock::new());
+//!     let counter = Rc::new(Cell::new(0));
+//!     let (l, c) = (lock.clone(), counter.clone());
+//!     trio::open_nursery(|nursery| async move {
+//!         for _ in 0..3 {
+//!             let (l, c) = (l.clone(), c.clone());
+//!             nursery.start_soon(async move {
+//!                 let _guard = l.lock().await?; // remove this and a schedule loses an update
+//!                 let seen = c.get();
+//!                 trio::checkpoint().await?;
+//!                 c.set(seen + 1);
+//!                 Ok(())
+//!             });
+//!         }
+//!         Ok(())
+//!     })
+//!     .await
+//!     .unwrap();
+//!     assert_eq!(counter.get(), 3);
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! | argument | effect |
+//! | --- | --- |
+//! | `schedules = N` | explore N schedules (schedule 0 runs under the test's seed itself) |
+//! | `policy = "pct"`, `depth = D` | PCT instead of the random walk (depth 3 by default) |
+//! | `check_determinism` | run the first schedule three times; fail on the first differing event |
+//! | `inject_cancellations = K` | also cancel each task's innermost scope at each of its first K cancel points |
+//!
+//! ### Choosing a policy
+//!
+//! - **Random** (the default) picks uniformly among runnable tasks at every step, and among
+//!   timers due at the same instant. Bugs that need one or two unlucky steps show up within a
+//!   few hundred schedules.
+//! - **PCT** gives tasks random priorities and lowers the running task's priority at `depth - 1`
+//!   random points. A bug that needs `d - 1` specific preemptions is found with probability at
+//!   least `1 / (n · k^(d-1))` per schedule (n tasks, k decisions): use it when a random walk
+//!   keeps interleaving everything finely and never lets one task race far ahead — order
+//!   violations, ABA, stale reads across several steps. Depth 2–4 covers most real bugs.
+//! - **Cancellation injection** is for cancel safety: code that takes something out, awaits,
+//!   and puts it somewhere else. No schedule exercises the timeout that would cut it in half;
+//!   injection does, at every cancel point in turn.
+//! - **Fifo** explores nothing: Trio's own order, for output that must stay the same.
+//!
+//! ### Reading a trace
+//!
+//! A failure report prints the schedule as a story, one line per task step: virtual time,
+//! task id and name, and the task's checkpoint number. A `*` marks a step the policy chose
+//! *against* the default order, and the line under it says which task would have run instead:
+//!
+//! ```text
+//!     [0s] task 1 `tests::every_update_counts` (checkpoint 0)
+//!   * [0s] task 3 `incrementer` (checkpoint 0)
+//!         ^ decision 1 at 0s: ran task 3 `incrementer` instead of task 2 `reader-writer` (of 2 runnable)
+//!     [0s] task 2 `reader-writer` (checkpoint 0)
+//! ```
+//!
+//! After shrinking, the `*` lines are the whole cause: undo any one and the test passes.
+//! [`explore::trace::Trace`] holds the same events as data (and prints them all with
+//! `Display`), so a test can snapshot a trace with insta.
+//!
+//! ### Replaying
+//!
+//! Every report ends with two commands: `TRIO_SEED=… TRIO_POLICY=… cargo test … -- name --exact`
+//! replays the failing schedule exactly (same seed, same policy, same trace), and
+//! `TRIO_REPLAY=v1:…` replays the shrunk schedule — a short list of deviations from the default
+//! order, which keeps working when unrelated code changes (a recorded task that is no longer
+//! runnable falls back to the default). The failing schedule is also appended to
+//! `trio-regressions/<test file>.txt` next to the crate's `Cargo.toml`, and replayed first on
+//! every later run: commit that file.
+//!
+//! Environment variables override any test: `TRIO_SCHEDULES`, `TRIO_POLICY` (`random`, `pct`,
+//! `pct:<depth>`, `fifo`), `TRIO_SEED`, `TRIO_REPLAY`, `TRIO_CHECK_DETERMINISM=1`.
+//!
+//! ### Sharding
+//!
+//! For explorations too large for one machine, a `harness = false` test target built on
+//! [`harness::Harness`] lists each test × range of schedules as its own trial, so
+//! `cargo nextest run --partition hash:M/N` spreads it over N CI machines.
+//!
 //! ## Debugging a failure
 //!
 //! - **A deadlock** fails the test at once with the task tree: every task, where it was
 //!   spawned, and what it waits on (`sleep_forever`, `Sequencer::block(2), waiting for block 1
 //!   to end`, a future from outside trio…). With a frozen `mock_clock` and a pending sleep the
 //!   report says the clock is frozen: jump it, or use `autojump_clock`.
+//! - **A livelock** — tasks that keep running without making progress — fails when a schedule
+//!   exceeds its step budget (a million task steps).
 //! - **The watchdog** stops a test that takes more real time than its `timeout` — say, one
 //!   waiting on a foreign future that never completes — and prints the same task tree.
-//! - **A panic** in a child task fails the test with the panic's message, followed by a note
-//!   naming the trio task and where it was spawned.
-//! - Every failure message ends with the schedule: policy and seed. Pin the seed with
-//!   `#[trio_test(seed = …)]` to keep it while you debug, and try `policy = "fifo"`: if the test
+//! - **A panic** in a task fails the test with the panic's message, where it happened and the
+//!   trio task it happened in.
+//! - Every failure report gives the schedule (policy and seed) and the replay commands. Pin the
+//!   seed with `#[trio_test(seed = …)]` while you debug, and try `policy = "fifo"`: if the test
 //!   passes only under FIFO order, it depends on the order tasks happen to run in.
 //! - `cargo test -- --nocapture` shows what the test printed as it ran.
 //!
@@ -166,8 +263,9 @@
 //!
 //! Compared with pytest-trio and `trio.testing`: async fixtures with setup and teardown
 //! (beyond the built-in `nursery`), fixtures shared across tests, memory streams and the stream
-//! conformance checks, `wait_all_threads_completed`. Running many schedules per test, replaying
-//! and shrinking a failing one come with schedule exploration.
+//! conformance checks, `wait_all_threads_completed`. Exploration does not yet search
+//! exhaustively (no DFS or partial-order reduction), and a shrunk schedule is minimal only up to
+//! three deviations (the bounded search beyond ddmin stops there).
 
 #![forbid(unsafe_code)]
 
