@@ -19,91 +19,70 @@
 //!   `yield_now`). Trio's rule that every successful operation is a schedule point makes a
 //!   send or a receive cost at least this much; the peers only yield when they must wait.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 use futures::{SinkExt, StreamExt};
 
+use crate::harness::{Table, Workload, interleaved, ns};
+use crate::yields::YieldNow;
+
 const LOCK_TASKS: u64 = 100;
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let messages: u64 = args.next().map(|a| a.parse().expect("MESSAGES must be a number")).unwrap_or(1_000_000);
-    let runs: usize = args.next().map(|a| a.parse().expect("RUNS must be a number")).unwrap_or(5);
-
-    println!("{messages} messages per run, median of {runs} runs, ns per message (lock: per acquire)");
-    println!();
-    println!("| benchmark | trio | tokio | trio/tokio | futures | trio/futures |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+/// The channel and lock table: ns per message (per acquire for the lock), median of `runs`
+/// interleaved runs of `messages` messages each.
+pub fn table(messages: u64, runs: usize) -> Table {
+    let mut table = Table::new("ns per message", &["trio", "tokio", "futures"], ns);
+    let mut row = |name: &str, ops: u64, ours: &dyn Fn(), tokio: &dyn Fn(), futures: &dyn Fn()| {
+        let workloads: [(&str, Workload<'_>); 3] = [
+            ("trio", Box::new(|_| time(ours))),
+            ("tokio", Box::new(|_| time(tokio))),
+            ("futures", Box::new(|_| time(futures))),
+        ];
+        let cells = interleaved(runs, ops, &workloads);
+        table.row(name, cells.into_iter().map(|(m, s)| Some((m / ops as f64, s))).collect());
+    };
     row(
         "ping-pong rendezvous",
-        runs,
         messages * 2,
-        || trio_ping_pong(messages, 0),
-        || tokio_ping_pong(messages, 1),
-        || futures_ping_pong(messages, 0),
+        &|| trio_ping_pong(messages, 0),
+        &|| tokio_ping_pong(messages, 1),
+        &|| futures_ping_pong(messages, 0),
     );
     row(
         "ping-pong buffered(128)",
-        runs,
         messages * 2,
-        || trio_ping_pong(messages, 128),
-        || tokio_ping_pong(messages, 128),
-        || futures_ping_pong(messages, 128),
+        &|| trio_ping_pong(messages, 128),
+        &|| tokio_ping_pong(messages, 128),
+        &|| futures_ping_pong(messages, 128),
     );
     row(
         "stream buffered(128)",
-        runs,
         messages,
-        || trio_stream(messages, 128),
-        || tokio_stream(messages, 128),
-        || futures_stream(messages, 128),
+        &|| trio_stream(messages, 128),
+        &|| tokio_stream(messages, 128),
+        &|| futures_stream(messages, 128),
     );
-    row(
-        "yield (the floor)",
-        runs,
-        messages,
-        || trio_yield(messages),
-        || tokio_yield(messages),
-        || futures_yield(messages),
-    );
+    row("yield, one task (the floor)", messages, &|| trio_yield(messages), &|| tokio_yield(messages), &|| {
+        futures_yield(messages)
+    });
     let per_task = messages / LOCK_TASKS;
     row(
         "contended lock x100",
-        runs,
         per_task * LOCK_TASKS,
-        || trio_lock(per_task),
-        || tokio_lock(per_task),
-        || futures_lock(per_task),
+        &|| trio_lock(per_task),
+        &|| tokio_lock(per_task),
+        &|| futures_lock(per_task),
     );
+    table
 }
 
-/// Times each implementation `runs` times, interleaved, and prints one table row.
-fn row(name: &str, runs: usize, ops: u64, ours: impl Fn(), tokio: impl Fn(), futures: impl Fn()) {
-    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
-        a.push(time(&ours, ops));
-        b.push(time(&tokio, ops));
-        c.push(time(&futures, ops));
-    }
-    let (a, b, c) = (median(a), median(b), median(c));
-    println!("| {name} | {a:.1} | {b:.1} | {:.2} | {c:.1} | {:.2} |", a / b, a / c);
-}
-
-fn time(f: &impl Fn(), ops: u64) -> f64 {
+fn time(f: &dyn Fn()) -> Duration {
     let start = Instant::now();
     f();
-    start.elapsed().as_nanos() as f64 / ops as f64
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    start.elapsed()
 }
 
 // ===== trio =====
@@ -322,20 +301,4 @@ fn futures_lock(per_task: u64) {
     }
     pool.run();
     assert_eq!(*lock.try_lock().expect("unlocked at the end"), per_task * LOCK_TASKS);
-}
-
-/// Yields to the executor once.
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
 }

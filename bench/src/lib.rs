@@ -1,0 +1,19 @@
+//! Benchmarks of trio and its testkit against tokio, `futures::executor` and shuttle.
+//!
+//! Every benchmark is a plain function that runs one workload once and returns how long the
+//! workload took (runtime construction excluded where the peer allows it). The `compare`
+//! binary runs them interleaved, takes medians and prints the tables of `docs/PERFORMANCE.md`.
+
+pub mod alloc;
+pub mod cancel;
+pub mod channels;
+pub mod explore;
+pub mod harness;
+pub mod spawn;
+pub mod timers;
+pub mod yields;
+
+/// The bug zoo's programs, shared with the repository's own tests (`tests/zoo/mod.rs`), so the
+/// numbers here are about exactly the programs the zoo's tests explore.
+#[path = "../../tests/zoo/mod.rs"]
+pub mod zoo;
