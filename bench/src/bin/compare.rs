@@ -375,11 +375,11 @@ fn scaling(args: &Args) {
     section("Scaling (7)");
     let sizes: Vec<u64> = [1_000, 10_000, 100_000, 1_000_000].into_iter().filter(|&n| !args.quick || n <= 100_000).collect();
     // A size whose run took longer than this is the last one measured for that implementation.
-    let budget = Duration::from_secs(if args.quick { 5 } else { 30 });
+    let budget = Duration::from_secs(if args.quick { 10 } else { 120 });
     println!(
         "ns per task at each size (median; 5 runs up to 10,000 tasks, 3 above). Under n log n growth the cost per \
          task grows by at most log(10n)/log(n) (≤ 1.34) per tenfold; linear-per-task (quadratic) growth by 10. \
-         A size whose run took over {budget:?} is the last one measured for that implementation.\n"
+         A size predicted (from the last size and the growth so far) to take over {budget:?} per run is not run.\n"
     );
     let curves = [
         Curve {
@@ -417,6 +417,8 @@ fn scaling(args: &Args) {
         println!("| tasks | {} | trio growth per 10× |", names.join(" | "));
         println!("| ---: |{} ---: |", " ---: |".repeat(names.len()));
         let mut stopped = vec![false; names.len()];
+        let mut last: Vec<Option<f64>> = vec![None; names.len()];
+        let mut skipped = Vec::new();
         let mut previous: Option<f64> = None;
         for &n in &sizes {
             let runs = if n <= 10_000 { 5 } else { 3 }.min(args.runs.max(1));
@@ -441,9 +443,16 @@ fn scaling(args: &Args) {
                 if i == 0 {
                     trio_now = Some(m / n as f64);
                 }
-                if m > budget.as_secs_f64() {
+                // Predict the next size from this one and the growth so far; skip it if
+                // that would blow the budget (a quadratic curve at a million tasks runs for
+                // hours).
+                let growth = last[i].map_or(1.0, |p: f64| (m / n as f64) / p).max(1.0);
+                let predicted = m * 10.0 * growth;
+                if predicted > budget.as_secs_f64() {
                     stopped[i] = true;
+                    skipped.push(format!("{} at {}: predicted ≈ {}", names[i], n * 10, secs(predicted)));
                 }
+                last[i] = Some(m / n as f64);
             }
             let growth = match (previous, trio_now) {
                 (Some(a), Some(b)) => format!("{:.2}×", b / a),
@@ -452,6 +461,9 @@ fn scaling(args: &Args) {
             previous = trio_now;
             println!("{line} {growth} |");
             std::io::stdout().flush().ok();
+        }
+        if !skipped.is_empty() {
+            println!("\nnot run (over the budget of {budget:?}): {}", skipped.join("; "));
         }
         println!();
     }
