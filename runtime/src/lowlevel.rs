@@ -33,6 +33,15 @@ pub fn current_task() -> Task {
     Runtime::with(|rt| rt.current_task_or_panic())
 }
 
+/// The task this code runs in, or `None` outside a task (outside a run, or in an instrument,
+/// policy or clock callback). Never panics: safe in a panic hook.
+pub fn try_current_task() -> Option<Task> {
+    if !Runtime::is_inside() {
+        return None;
+    }
+    Runtime::with(|rt| rt.current_task())
+}
+
 /// The run's main task.
 ///
 /// # Panics
@@ -98,7 +107,7 @@ where
     F::Output: TaskResult,
 {
     let location = Location::caller();
-    let name = default_task_name::<F>(location);
+    let name = default_task_name::<F>();
     let future = Box::pin(async move { future.await.into_task_result() });
     Runtime::with_at(location, |rt| rt.spawn_system(future, name, location))
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::core::clock::Instant;
 use crate::core::runtime::Runtime;
-use crate::core::wait::{Checkpoint, ParkSlot, checkpoint, park_slot};
+use crate::core::wait::{Checkpoint, ParkSlot, What, checkpoint, make_slot};
 use crate::error::Cancelled;
 
 /// The current time on the run's clock (Trio's `trio.current_time()`).
@@ -149,18 +149,14 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         let this = &mut *self;
         if let State::Start = this.state {
-            let what = match this.deadline {
-                Some(deadline) => format!("sleep until {deadline}"),
-                None => "sleep_forever".to_string(),
-            };
             this.state = match this.deadline {
                 Some(deadline) if deadline <= Runtime::with(|rt| rt.now()) => State::Yield(checkpoint()),
                 Some(deadline) => {
-                    let (slot, unparker) = park_slot(what);
+                    let (slot, unparker) = make_slot(What::Sleep(Some(deadline)), false, true);
                     let key = Runtime::with(|rt| rt.add_sleep_timer(deadline, unparker));
                     State::Parked { slot, timer: Some(key) }
                 }
-                None => State::Parked { slot: park_slot(what).0, timer: None },
+                None => State::Parked { slot: make_slot(What::Sleep(None), false, true).0, timer: None },
             };
         }
         let result = match &mut this.state {

@@ -12,8 +12,6 @@ use std::sync::Once;
 use std::time::Duration;
 
 use trio::Nursery;
-use trio::abc::Instrument;
-use trio::lowlevel::Task;
 
 use std::panic::Location;
 
@@ -358,24 +356,6 @@ pub fn seed_from_name(name: &str) -> u64 {
 // ===== naming the task that panicked =====
 
 thread_local! {
-    /// The task being stepped right now by a run started from [`run_test`] on this thread.
-    static STEPPING: RefCell<Option<Task>> = const { RefCell::new(None) };
-}
-
-/// Records which task is being stepped, so the panic hook can name it.
-pub(crate) struct PanicContext;
-
-impl Instrument for PanicContext {
-    fn before_task_step(&self, task: &Task) {
-        STEPPING.with(|stepping| *stepping.borrow_mut() = Some(task.clone()));
-    }
-
-    fn after_task_step(&self, _task: &Task) {
-        STEPPING.with(|stepping| *stepping.borrow_mut() = None);
-    }
-}
-
-thread_local! {
     /// Set while the explorer runs schedules: failing schedules must not each print a panic.
     static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Where the last panic on this thread happened, for the report.
@@ -422,7 +402,7 @@ fn install_panic_note() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let task = STEPPING.try_with(|stepping| stepping.try_borrow().ok().and_then(|t| t.clone())).ok().flatten();
+            let task = trio::lowlevel::try_current_task();
             if QUIET.try_with(std::cell::Cell::get).unwrap_or(false) {
                 let mut at = info.location().map(|l| l.to_string()).unwrap_or_else(|| "an unknown place".into());
                 if let Some(task) = task.filter(|task| task.parent().is_some()) {
@@ -432,7 +412,6 @@ fn install_panic_note() {
                 return;
             }
             previous(info);
-            let task = STEPPING.try_with(|stepping| stepping.try_borrow().ok().and_then(|t| t.clone())).ok().flatten();
             if let Some(task) = task.filter(|task| task.parent().is_some()) {
                 eprintln!(
                     "note: the panic above happened in trio task `{}` (spawned at {})",

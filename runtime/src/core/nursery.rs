@@ -19,8 +19,8 @@ use pin_project_lite::pin_project;
 
 use super::cancel::{CancelScope, CancelStatus, ScopeState, in_status};
 use super::runtime::Runtime;
-use super::task::{Outcome, Task, TaskFuture, TaskId, default_task_name};
-use super::wait::{Unparker, cancel_shielded_checkpoint, make_slot};
+use super::task::{Outcome, Task, TaskFuture, TaskId, TaskName, default_task_name};
+use super::wait::{Unparker, What, cancel_shielded_checkpoint, make_slot};
 use crate::error::{Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError};
 
 type PanicPayload = Box<dyn Any + Send>;
@@ -121,7 +121,8 @@ pub(crate) trait StartExit {
 pub(crate) struct NurseryInner {
     pub(crate) origin: &'static Location<'static>,
     parent_task: Option<TaskId>,
-    parent_name: String,
+    /// The task that opened the nursery (its name labels the body's failures).
+    parent: Option<Task>,
     pub(crate) scope: Rc<ScopeState>,
     pub(crate) status: Rc<CancelStatus>,
     /// Live children by id (ordered, so teardown is deterministic).
@@ -143,7 +144,7 @@ impl NurseryInner {
         Rc::new(NurseryInner {
             origin,
             parent_task: Some(task.id()),
-            parent_name: task.name().to_string(),
+            parent: Some(task),
             scope,
             status,
             children: RefCell::new(BTreeMap::new()),
@@ -160,7 +161,7 @@ impl NurseryInner {
         Rc::new(NurseryInner {
             origin: Location::caller(),
             parent_task: None,
-            parent_name: "<system>".to_string(),
+            parent: None,
             scope,
             status,
             children: RefCell::new(BTreeMap::new()),
@@ -211,7 +212,7 @@ impl NurseryInner {
 
     fn spawn(
         self: &Rc<Self>,
-        name: String,
+        name: TaskName,
         location: &'static Location<'static>,
         future: TaskFuture,
     ) -> Result<(), ClosedResource> {
@@ -301,7 +302,7 @@ impl Nursery {
         F::Output: TaskResult,
     {
         let location = Location::caller();
-        let name = default_task_name::<F>(location);
+        let name = default_task_name::<F>();
         if let Err(error) = self.inner.spawn(name, location, wrap(future)) {
             panic!(
                 "{error}: start_soon was called after the nursery's body finished and all its children exited; keep the nursery open (start from inside its body or from a child) or use try_start_soon"
@@ -321,7 +322,7 @@ impl Nursery {
         F::Output: TaskResult,
     {
         let location = Location::caller();
-        if let Err(error) = self.inner.spawn(name.into(), location, wrap(future)) {
+        if let Err(error) = self.inner.spawn(TaskName::Given(name.into()), location, wrap(future)) {
             panic!(
                 "{error}: start_soon_named was called after the nursery's body finished and all its children exited; keep the nursery open or use try_start_soon"
             );
@@ -340,7 +341,7 @@ impl Nursery {
         F::Output: TaskResult,
     {
         let location = Location::caller();
-        let name = default_task_name::<F>(location);
+        let name = default_task_name::<F>();
         self.inner.spawn(name, location, wrap(future))
     }
 
@@ -396,7 +397,7 @@ impl Nursery {
         V: 'static,
     {
         let location = Location::caller();
-        let name = default_task_name::<Fut>(location);
+        let name = default_task_name::<Fut>();
         start_impl(self.inner.clone(), f, name, location)
     }
 
@@ -410,7 +411,7 @@ impl Nursery {
         Fut::Output: TaskResult,
         V: 'static,
     {
-        start_impl(self.inner.clone(), f, name.into(), Location::caller())
+        start_impl(self.inner.clone(), f, TaskName::Given(name.into()), Location::caller())
     }
 
     /// The nursery's cancel scope: cancel it to cancel the body and every child.
@@ -507,21 +508,20 @@ where
     async move {
         let inner = Runtime::with_at(origin, |rt| NurseryInner::open(rt, origin));
         let mut guard = NurseryGuard { inner: inner.clone(), armed: true };
-        let body_name = format!("{} (nursery body)", inner.parent_name);
+        let body_name = || format!("{} (nursery body)", inner.parent.as_ref().map_or("<system>", Task::name));
         let outcome = CatchBody { status: inner.status.clone(), future: body(Nursery { inner: inner.clone() }) }.await;
         let mut value = None;
         match outcome {
             Ok(Ok(v)) => value = Some(v),
-            Ok(Err(error)) => inner.add_error(body_name, error),
-            Err(payload) => inner.add_panic(body_name, payload),
+            Ok(Err(error)) => inner.add_error(body_name(), error),
+            Err(payload) => inner.add_panic(body_name(), payload),
         }
         inner.body_running.set(false);
         inner.check_closed();
         if inner.closed.get() {
             cancel_shielded_checkpoint().await;
         } else {
-            let what = format!("waiting for the children of the nursery opened at {}", inner.origin);
-            let (slot, unparker) = make_slot::<()>(what.into(), false, false);
+            let (slot, unparker) = make_slot::<()>(What::Children(inner.origin), false, false);
             *inner.parent_waiter.borrow_mut() = Some(unparker);
             let _ = slot.await;
         }
@@ -737,7 +737,7 @@ impl<V> Drop for StartGuard<V> {
 async fn start_impl<F, Fut, V>(
     target: Rc<NurseryInner>,
     f: F,
-    name: String,
+    name: TaskName,
     location: &'static Location<'static>,
 ) -> Result<V>
 where
@@ -771,9 +771,9 @@ where
     let future = wrap(f(TaskStatus { state: Some(state.clone()) }));
     let exit = ExitTarget::Start(state.clone());
     let task = Runtime::with(|rt| rt.spawn_task(future, name, location, private, exit, Some(caller_id)));
-    let what = format!("waiting for task `{}` to call started()", task.name());
+    let what = What::Started(task.clone());
     *state.task.borrow_mut() = Some(task);
-    let (slot, unparker) = make_slot::<()>(what.into(), false, false);
+    let (slot, unparker) = make_slot::<()>(what, false, false);
     *state.caller.borrow_mut() = Some(unparker);
     let _ = slot.await;
     guard.armed = false;

@@ -27,8 +27,8 @@ use super::clock::{Clock, Instant, RealInstant, SystemClock};
 use super::instrument::Instrument;
 use super::nursery::{ExitTarget, NurseryInner, panic_message};
 use super::policy::{Fifo, RunnableTasks, SchedulePolicy, TimerInfo, TimerKind};
-use super::task::{Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskWaker, default_task_name};
-use super::wait::{Unparker, WaitList, make_slot};
+use super::task::{Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskName, TaskWaker, name_from_type};
+use super::wait::{Unparker, WaitList, What, make_slot};
 
 scoped_tls::scoped_thread_local!(static CONTEXT: Runtime);
 
@@ -157,10 +157,12 @@ impl Builder {
                  cannot be nested — await the future directly instead, or start it in a nursery"
             );
         }
-        let main_task = self.main_task.take();
+        let main_task = match self.main_task.take() {
+            Some((name, location)) => (TaskName::Given(name), location),
+            None => main_name::<F>(Location::caller()),
+        };
         let runtime = Runtime::new(self);
-        CONTEXT
-            .set(&runtime, || runtime.run_main(future, main_task.unwrap_or_else(|| main_name::<F>(Location::caller()))))
+        CONTEXT.set(&runtime, || runtime.run_main(future, main_task))
     }
 }
 
@@ -483,6 +485,10 @@ impl Runtime {
             })
     }
 
+    pub(crate) fn current_task(&self) -> Option<Task> {
+        self.current_task.try_borrow().ok().and_then(|t| t.clone())
+    }
+
     #[track_caller]
     pub(crate) fn current_task_or_panic(&self) -> Task {
         match &*self.current_task.borrow() {
@@ -696,7 +702,7 @@ impl Runtime {
     pub(crate) fn spawn_task(
         &self,
         future: TaskFuture,
-        name: String,
+        name: TaskName,
         location: &'static Location<'static>,
         base_status: Rc<CancelStatus>,
         exit: ExitTarget,
@@ -711,7 +717,7 @@ impl Runtime {
     fn new_task(
         &self,
         future: Option<TaskFuture>,
-        name: String,
+        name: TaskName,
         location: &'static Location<'static>,
         base_status: Rc<CancelStatus>,
         exit: ExitTarget,
@@ -739,7 +745,8 @@ impl Runtime {
         let task = Task(Rc::new(TaskCore {
             key,
             id,
-            name,
+            name_source: name,
+            name: std::cell::OnceCell::new(),
             location,
             parent,
             is_main,
@@ -765,7 +772,12 @@ impl Runtime {
         task
     }
 
-    pub(crate) fn spawn_system(&self, future: TaskFuture, name: String, location: &'static Location<'static>) -> Task {
+    pub(crate) fn spawn_system(
+        &self,
+        future: TaskFuture,
+        name: TaskName,
+        location: &'static Location<'static>,
+    ) -> Task {
         let parent = self.main_task.borrow().as_ref().map(Task::id);
         self.spawn_task(future, name, location, self.system.status.clone(), ExitTarget::System, parent)
     }
@@ -946,7 +958,7 @@ impl Runtime {
     fn run_main<F: Future>(
         &self,
         future: F,
-        (name, location): (String, &'static Location<'static>),
+        (name, location): (TaskName, &'static Location<'static>),
     ) -> Result<F::Output, RunError> {
         for instrument in &self.instruments {
             instrument.before_run();
@@ -1206,7 +1218,7 @@ impl Runtime {
     }
 
     pub(crate) fn new_idle_slot(&self) -> (super::wait::ParkSlot<()>, Unparker<()>) {
-        make_slot("wait_all_tasks_blocked".into(), false, true)
+        make_slot(What::Text("wait_all_tasks_blocked".into()), false, true)
     }
 }
 
@@ -1232,9 +1244,9 @@ pub struct RunStatistics {
 }
 
 /// The main task's default name: the future's type, or `main` for an async block.
-fn main_name<F>(location: &'static Location<'static>) -> (String, &'static Location<'static>) {
-    let name = default_task_name::<F>(location);
-    (if name.contains('@') { "main".to_string() } else { name }, location)
+fn main_name<F>(location: &'static Location<'static>) -> (TaskName, &'static Location<'static>) {
+    let name = name_from_type(std::any::type_name::<F>(), location);
+    (TaskName::Given(if name.contains('@') { "main".to_string() } else { name }), location)
 }
 
 #[track_caller]

@@ -73,7 +73,10 @@ pub struct Task(pub(crate) Rc<TaskCore>);
 pub(crate) struct TaskCore {
     pub(crate) key: TaskKey,
     pub(crate) id: TaskId,
-    pub(crate) name: String,
+    /// Where the name comes from; the name itself is worked out the first time it is asked
+    /// for (reports and instruments), not at every spawn.
+    pub(crate) name_source: TaskName,
+    pub(crate) name: std::cell::OnceCell<String>,
     pub(crate) location: &'static Location<'static>,
     pub(crate) parent: Option<TaskId>,
     pub(crate) is_main: bool,
@@ -118,7 +121,10 @@ impl Task {
     /// type (an `async fn child1` in module `demo` is named `demo::child1`), or, for async
     /// blocks, the enclosing function plus the spawn site.
     pub fn name(&self) -> &str {
-        &self.0.name
+        self.0.name.get_or_init(|| match &self.0.name_source {
+            TaskName::Given(name) => name.clone(),
+            TaskName::FromType(type_name) => name_from_type(type_name, self.0.location),
+        })
     }
 
     /// Where the task was spawned.
@@ -228,7 +234,7 @@ impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
             .field("id", &self.0.id)
-            .field("name", &self.0.name)
+            .field("name", &self.name())
             .field("spawned_at", &format_args!("{}", self.0.location))
             .finish()
     }
@@ -236,11 +242,23 @@ impl fmt::Debug for Task {
 
 // ===== naming =====
 
+/// Where a task's name comes from.
+pub(crate) enum TaskName {
+    /// Given with `start_soon_named` and friends.
+    Given(String),
+    /// The spawned future's type name (see [`name_from_type`]).
+    FromType(&'static str),
+}
+
+/// The name source for a future of type `F`: cheap, the work happens in [`Task::name`].
+pub(crate) fn default_task_name<F>() -> TaskName {
+    TaskName::FromType(std::any::type_name::<F>())
+}
+
 /// Trio names a task after its function. The closest Rust has is the future's type name: an
 /// `async fn` gives `path::to::function::{{closure}}`. Async blocks have no name of their own,
 /// so they are named after the enclosing function and the spawn site.
-pub(crate) fn default_task_name<F>(location: &Location<'_>) -> String {
-    let full = std::any::type_name::<F>();
+pub(crate) fn name_from_type(full: &str, location: &Location<'_>) -> String {
     // Generic parameters are noise in a task name; cut them before looking for closures.
     let base = match full.find('<') {
         Some(i) => &full[..i],

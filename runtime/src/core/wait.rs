@@ -90,9 +90,32 @@ enum CellState<T> {
     Done,
 }
 
+/// What a wait is for, as deadlock reports describe it; formatted only when a report asks.
+pub(crate) enum What {
+    Text(Cow<'static, str>),
+    /// A nursery waiting for its children.
+    Children(&'static std::panic::Location<'static>),
+    /// `start` waiting for its task to call `started()`.
+    Started(super::task::Task),
+    /// A sleep that ends at this instant, or never.
+    Sleep(Option<super::clock::Instant>),
+}
+
+impl What {
+    fn describe(&self) -> String {
+        match self {
+            What::Text(text) => text.to_string(),
+            What::Children(origin) => format!("waiting for the children of the nursery opened at {origin}"),
+            What::Started(task) => format!("waiting for task `{}` to call started()", task.name()),
+            What::Sleep(Some(deadline)) => format!("sleep until {deadline}"),
+            What::Sleep(None) => "sleep_forever".to_string(),
+        }
+    }
+}
+
 struct WaitCell<T> {
     state: RefCell<CellState<T>>,
-    what: Cow<'static, str>,
+    what: What,
     /// Waits for something outside the runtime; autojump and deadlock detection hold off.
     /// Only changed before the first poll.
     external: Cell<bool>,
@@ -126,7 +149,7 @@ impl<T> WaitRecord for WaitCell<T> {
     }
 
     fn describe(&self) -> String {
-        self.what.to_string()
+        self.what.describe()
     }
 }
 
@@ -158,14 +181,10 @@ impl<T> WaitRecord for WaitCell<T> {
 /// });
 /// ```
 pub fn park_slot<T: 'static>(what: impl Into<Cow<'static, str>>) -> (ParkSlot<T>, Unparker<T>) {
-    make_slot(what.into(), false, true)
+    make_slot(What::Text(what.into()), false, true)
 }
 
-pub(crate) fn make_slot<T: 'static>(
-    what: Cow<'static, str>,
-    external: bool,
-    abortable: bool,
-) -> (ParkSlot<T>, Unparker<T>) {
+pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool) -> (ParkSlot<T>, Unparker<T>) {
     let cell = Rc::new(WaitCell {
         state: RefCell::new(CellState::Fresh),
         what,
@@ -263,7 +282,10 @@ impl<T> Drop for ParkSlot<T> {
 
 impl<T> fmt::Debug for ParkSlot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ParkSlot").field("what", &self.cell.what).field("waiting", &self.cell.is_waiting()).finish()
+        f.debug_struct("ParkSlot")
+            .field("what", &self.cell.what.describe())
+            .field("waiting", &self.cell.is_waiting())
+            .finish()
     }
 }
 
@@ -328,14 +350,17 @@ impl<T> Unparker<T> {
     }
 
     /// What the wait was described as.
-    pub fn what(&self) -> &str {
-        &self.cell.what
+    pub fn what(&self) -> String {
+        self.cell.what.describe()
     }
 }
 
 impl<T> fmt::Debug for Unparker<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Unparker").field("what", &self.cell.what).field("waiting", &self.is_waiting()).finish()
+        f.debug_struct("Unparker")
+            .field("what", &self.cell.what.describe())
+            .field("waiting", &self.is_waiting())
+            .finish()
     }
 }
 

@@ -24,7 +24,7 @@ use trio::{Builder, RunErrorKind};
 use crate::clock::MockClock;
 use crate::policy::{Fifo, InjectCancel, Pct, Pick, Random, Replay, Schedule};
 use crate::runner::{self, ClockFixture, Fixtures, TestResult};
-use trace::{Recording, Trace, TraceInstrument, TraceLog};
+use trace::{Recording, RunSummary, Trace, TraceInstrument, TraceLog};
 
 /// Default number of task steps one schedule may take before it counts as a livelock.
 pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
@@ -626,7 +626,17 @@ impl ReplayCommand {
 /// One run's result.
 pub(crate) struct RunOutcome {
     pub(crate) failure: Option<(FailureKind, String)>,
+    /// Every event, for a fully recorded run; empty otherwise.
     pub(crate) trace: Trace,
+    pub(crate) summary: RunSummary,
+}
+
+/// How much of a run to record: exploration records only the summary (decisions, deviations,
+/// a hash); a failing schedule is then re-run in full for the report.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    Summary,
+    Full,
 }
 
 struct Engine<'a, F> {
@@ -640,9 +650,10 @@ where
     Fut: Future,
     Fut::Output: TestResult,
 {
-    /// Runs the test once under `policy` and `seed`, recording everything.
-    fn run_once(&self, policy: Box<dyn SchedulePolicy>, seed: u64) -> RunOutcome {
-        let log = TraceLog::default();
+    /// Runs the test once under `policy` and `seed`.
+    fn run_once(&self, policy: Box<dyn SchedulePolicy>, seed: u64, recorded: Recorded) -> RunOutcome {
+        let summary = RunSummary::default();
+        let log = (recorded == Recorded::Full).then(TraceLog::default);
         let clock = self.config.clock.map(|kind| match kind {
             ClockFixture::Mock => MockClock::new(),
             ClockFixture::Autojump => MockClock::autojump(),
@@ -651,10 +662,11 @@ where
             .seed(seed)
             .max_steps(self.config.max_steps)
             .watchdog(self.config.timeout)
-            .instrument(TraceInstrument(log.clone()))
-            .instrument(runner::PanicContext)
-            .policy(Recording { inner: policy, log: log.clone() })
+            .policy(Recording { inner: policy, summary: summary.clone(), log: log.clone() })
             .main_task(self.config.name.clone(), self.config.source);
+        if let Some(log) = &log {
+            builder = builder.instrument(TraceInstrument(log.clone()));
+        }
         if let Some(clock) = &clock {
             builder = builder.clock(clock.clone());
         }
@@ -677,7 +689,36 @@ where
             }
             Err(payload) => Some((FailureKind::Panic, runner::describe_panic(payload.as_ref()))),
         };
-        RunOutcome { failure, trace: log.take() }
+        let trace = log.map(|log| log.take()).unwrap_or_default();
+        RunOutcome { failure, trace, summary }
+    }
+
+    /// Runs a schedule that failed cheaply once more, fully recorded, for the report. The
+    /// same seed and policy give the same run; if they do not, that is the failure.
+    fn failing_run(
+        &self,
+        make_policy: impl Fn() -> Box<dyn SchedulePolicy>,
+        seed: u64,
+        first: (FailureKind, String),
+    ) -> ((FailureKind, String), Trace) {
+        let again = self.run_once(make_policy(), seed, Recorded::Full);
+        match again.failure {
+            Some(failure) if failure.0 == first.0 => (failure, again.trace),
+            other => {
+                let message = format!(
+                    "the schedule failed ({}), but replaying it {}: something outside the \
+                     runtime's control (HashMap order, the wall clock, global state) decides what \
+                     the test does\nthe first failure:\n{}",
+                    first.0,
+                    match &other {
+                        Some((kind, _)) => format!("failed differently ({kind})"),
+                        None => "passed".to_string(),
+                    },
+                    first.1
+                );
+                ((FailureKind::Nondeterminism, message), again.trace)
+            }
+        }
     }
 
     fn explore(&self) -> Result<Summary, Box<Failure>> {
@@ -691,22 +732,29 @@ where
             None => config.replay.clone(),
         };
         if let Some(schedule) = replay {
-            let outcome = self.run_once(Box::new(Replay::new(schedule.clone())), self.config.base_seed());
+            let seed = config.base_seed();
+            let make = || -> Box<dyn SchedulePolicy> { Box::new(Replay::new(schedule.clone())) };
+            let outcome = self.run_once(make(), seed, Recorded::Summary);
             return match outcome.failure {
                 None => Ok(Summary { runs: 1, distinct: 1 }),
-                Some(failure) => Err(self.failure(failure, outcome.trace, PolicyKind::Fifo, 0, None, 1, "TRIO_REPLAY")),
+                Some(first) => {
+                    let (failure, trace) = self.failing_run(make, seed, first);
+                    Err(self.failure(failure, trace, PolicyKind::Fifo, seed, None, 1, "TRIO_REPLAY"))
+                }
             };
         }
 
         // The regressions file first: every schedule that failed before.
         if config.persist {
             for entry in regressions::load(config) {
-                let outcome = self.run_once(Box::new(Replay::new(entry.schedule.clone())), entry.seed);
+                let make = || -> Box<dyn SchedulePolicy> { Box::new(Replay::new(entry.schedule.clone())) };
+                let outcome = self.run_once(make(), entry.seed, Recorded::Summary);
                 summary.runs += 1;
-                if let Some(failure) = outcome.failure {
+                if let Some(first) = outcome.failure {
+                    let (failure, trace) = self.failing_run(make, entry.seed, first);
                     let mut failure = self.failure(
                         failure,
-                        outcome.trace,
+                        trace,
                         entry.policy,
                         entry.seed,
                         None,
@@ -731,41 +779,41 @@ where
                 .collect(),
         };
         let steps_estimate = self.steps_estimate();
+        let make = || config.policy.build(steps_estimate);
         for (index, seed) in seeds {
-            let outcome = self.run_once(config.policy.build(steps_estimate), seed);
+            let outcome = self.run_once(make(), seed, Recorded::Summary);
             summary.runs += 1;
-            fingerprints.insert(outcome.trace.fingerprint());
-            if let Some(failure) = outcome.failure {
+            fingerprints.insert(outcome.summary.fingerprint());
+            if let Some(first) = outcome.failure {
                 let origin = if index.is_some() { "exploration" } else { "TRIO_SEED" };
-                let mut failure =
-                    self.failure(failure, outcome.trace, config.policy, seed, index, summary.runs, origin);
+                let (failure, trace) = self.failing_run(make, seed, first);
+                let mut failure = self.failure(failure, trace, config.policy, seed, index, summary.runs, origin);
                 self.shrink_and_save(&mut failure);
                 return Err(failure);
             }
             if config.check_determinism && summary.runs == 1 {
-                self.check_determinism(config.policy, steps_estimate, seed, &outcome.trace)?;
-                summary.runs += 2;
+                self.check_determinism(config.policy, steps_estimate, seed)?;
+                summary.runs += 3;
             }
         }
 
         if let Some(bound) = config.inject_cancellations {
             let seed = schedule_seed(config.base_seed(), config.first_schedule);
-            let baseline = self.run_once(config.policy.build(steps_estimate), seed);
+            let baseline = self.run_once(make(), seed, Recorded::Full);
             summary.runs += 1;
             for (task, points) in baseline.trace.cancel_points() {
                 for k in 1..=points.min(bound) {
-                    let policy = InjectCancel {
-                        inner: config.policy.build(steps_estimate),
-                        task: task.as_u64(),
-                        cancel_point: k,
+                    let injecting = || -> Box<dyn SchedulePolicy> {
+                        Box::new(InjectCancel { inner: make(), task: task.as_u64(), cancel_point: k })
                     };
-                    let outcome = self.run_once(Box::new(policy), seed);
+                    let outcome = self.run_once(injecting(), seed, Recorded::Summary);
                     summary.runs += 1;
-                    fingerprints.insert(outcome.trace.fingerprint());
-                    if let Some(failure) = outcome.failure {
+                    fingerprints.insert(outcome.summary.fingerprint());
+                    if let Some(first) = outcome.failure {
+                        let (failure, trace) = self.failing_run(injecting, seed, first);
                         let mut failure = self.failure(
                             failure,
-                            outcome.trace,
+                            trace,
                             config.policy,
                             seed,
                             None,
@@ -787,17 +835,19 @@ where
     fn steps_estimate(&self) -> u64 {
         match self.config.policy {
             PolicyKind::Pct { .. } => {
-                let outcome = self.run_once(Box::new(Fifo), self.config.base_seed());
-                (outcome.trace.decisions().count() as u64).max(1)
+                let outcome = self.run_once(Box::new(Fifo), self.config.base_seed(), Recorded::Summary);
+                outcome.summary.decisions().max(1)
             }
             _ => 1,
         }
     }
 
-    fn check_determinism(&self, policy: PolicyKind, steps: u64, seed: u64, first: &Trace) -> Result<(), Box<Failure>> {
+    /// Runs `seed` three times, fully recorded, and fails on the first event that differs.
+    fn check_determinism(&self, policy: PolicyKind, steps: u64, seed: u64) -> Result<(), Box<Failure>> {
+        let first = self.run_once(policy.build(steps), seed, Recorded::Full);
         for _ in 0..2 {
-            let again = self.run_once(policy.build(steps), seed);
-            if let Some((index, a, b)) = first.first_difference(&again.trace) {
+            let again = self.run_once(policy.build(steps), seed, Recorded::Full);
+            if let Some((index, a, b)) = first.trace.first_difference(&again.trace) {
                 let message = format!(
                     "two runs of seed {seed} differ at event {index}:\n  first run:  {}\n  second run: {}\n\
                      something outside the runtime's control decided the order: HashMap iteration \

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use super::{Engine, Failure, Shrunk, schedule_of};
+use super::{Engine, Failure, Recorded, Shrunk, schedule_of};
 use crate::policy::{Replay, Schedule};
 use crate::runner::{Fixtures, TestResult};
 
@@ -25,20 +25,20 @@ where
     let runs = std::cell::Cell::new(0u64);
     // Does this schedule still fail the same way? If so, return the schedule it actually
     // followed (a pick can fall back to the default when the run took another path).
-    let fails = |candidate: &Schedule| -> Option<(Schedule, super::Trace)> {
+    let fails = |candidate: &Schedule| -> Option<Schedule> {
         runs.set(runs.get() + 1);
-        let outcome = engine.run_once(Box::new(Replay::new(candidate.clone())), failure.seed);
+        let outcome = engine.run_once(Box::new(Replay::new(candidate.clone())), failure.seed, Recorded::Summary);
         match outcome.failure {
-            Some((kind, _)) if kind == failure.kind => Some((schedule_of(&outcome.trace), outcome.trace)),
+            Some((kind, _)) if kind == failure.kind => Some(outcome.summary.schedule()),
             _ => None,
         }
     };
 
     // The default order itself may fail: then nothing else is needed.
-    if let Some((schedule, trace)) = fails(&Schedule::new()) {
-        return Some(Shrunk { schedule, trace, from, runs: 1 });
-    }
-    let (mut current, mut trace) = fails(&failure.schedule)?;
+    let mut current = match fails(&Schedule::new()) {
+        Some(schedule) => schedule,
+        None => fails(&failure.schedule)?,
+    };
     let mut granularity = 2usize;
     while current.len() >= 2 && runs.get() < MAX_RUNS {
         let picks: Vec<_> = current.picks().collect();
@@ -51,10 +51,9 @@ where
                     candidate.insert(*n, *pick);
                 }
             }
-            if let Some((followed, followed_trace)) = fails(&candidate) {
+            if let Some(followed) = fails(&candidate) {
                 if followed.len() < current.len() {
                     current = followed;
-                    trace = followed_trace;
                     granularity = (granularity - 1).max(2);
                     reduced = true;
                     break;
@@ -79,13 +78,12 @@ where
                 break 'deepen;
             }
             runs.set(runs.get() + 1);
-            let outcome = engine.run_once(Box::new(Replay::new(base.clone())), failure.seed);
+            let outcome = engine.run_once(Box::new(Replay::new(base.clone())), failure.seed, Recorded::Full);
             if base.len() == bound {
                 if matches!(outcome.failure, Some((kind, _)) if kind == failure.kind) {
                     let followed = schedule_of(&outcome.trace);
                     if followed.len() < current.len() {
                         current = followed;
-                        trace = outcome.trace;
                     }
                     break 'deepen;
                 }
@@ -104,7 +102,10 @@ where
             stack.extend(children.into_iter().rev());
         }
     }
-    Some(Shrunk { schedule: current, trace, from, runs: runs.get() })
+    // The minimal schedule once more, fully recorded, for the report.
+    let last = engine.run_once(Box::new(Replay::new(current.clone())), failure.seed, Recorded::Full);
+    runs.set(runs.get() + 1);
+    Some(Shrunk { schedule: current, trace: last.trace, from, runs: runs.get() })
 }
 
 /// The most deviations phase 2 searches for exhaustively.

@@ -301,11 +301,10 @@ impl fmt::Display for Trace {
 
 // ===== recording =====
 
-/// The shared log a run writes to.
+/// The shared log a fully recorded run writes to.
 #[derive(Clone, Default)]
 pub(crate) struct TraceLog {
     events: Rc<RefCell<Vec<Event>>>,
-    decisions: Rc<std::cell::Cell<u64>>,
 }
 
 impl TraceLog {
@@ -316,11 +315,56 @@ impl TraceLog {
     pub(crate) fn take(&self) -> Trace {
         Trace { events: std::mem::take(&mut *self.events.borrow_mut()) }
     }
+}
 
-    fn next_decision(&self) -> u64 {
-        let n = self.decisions.get() + 1;
-        self.decisions.set(n);
-        n
+/// What every run records, cheaply: how many decisions, the deviations from the default order
+/// (a replayable schedule), and a running hash of every decision for counting distinct
+/// schedules.
+#[derive(Clone, Default)]
+pub(crate) struct RunSummary {
+    inner: Rc<SummaryInner>,
+}
+
+#[derive(Default)]
+struct SummaryInner {
+    decisions: std::cell::Cell<u64>,
+    hash: std::cell::Cell<u64>,
+    schedule: RefCell<crate::policy::Schedule>,
+}
+
+impl RunSummary {
+    fn decide(&self, index: usize, pick: impl FnOnce() -> crate::policy::Pick) -> u64 {
+        let number = self.inner.decisions.get() + 1;
+        self.inner.decisions.set(number);
+        // FNV-1a over (decision number, index): distinct choice sequences hash apart.
+        let mut hash = if number == 1 { 0xcbf2_9ce4_8422_2325 } else { self.inner.hash.get() };
+        for byte in (index as u64).to_le_bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.inner.hash.set(hash);
+        if index != 0 {
+            self.inner.schedule.borrow_mut().insert(number, pick());
+        }
+        number
+    }
+
+    fn injected(&self, task: TaskId, cancel_point: u64) {
+        self.inner.schedule.borrow_mut().inject_cancel(task, cancel_point);
+    }
+
+    /// Decisions made so far.
+    pub(crate) fn decisions(&self) -> u64 {
+        self.inner.decisions.get()
+    }
+
+    /// A hash of every decision: equal for runs that chose the same way.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        self.inner.hash.get()
+    }
+
+    /// The deviations from the default order (and the injection, if any).
+    pub(crate) fn schedule(&self) -> crate::policy::Schedule {
+        self.inner.schedule.borrow().clone()
     }
 }
 
@@ -328,7 +372,7 @@ fn now() -> Instant {
     if trio::lowlevel::in_run() { trio::current_time() } else { Instant::ZERO }
 }
 
-/// The instrument half of the recording.
+/// The instrument half of a full recording.
 pub(crate) struct TraceInstrument(pub(crate) TraceLog);
 
 impl Instrument for TraceInstrument {
@@ -354,10 +398,12 @@ impl Instrument for TraceInstrument {
     }
 }
 
-/// The policy half: wraps the real policy and records what it decided.
+/// The policy half: wraps the real policy and records what it decided — always in the
+/// summary, and as events when the run is fully recorded.
 pub(crate) struct Recording {
     pub(crate) inner: Box<dyn SchedulePolicy>,
-    pub(crate) log: TraceLog,
+    pub(crate) summary: RunSummary,
+    pub(crate) log: Option<TraceLog>,
 }
 
 impl SchedulePolicy for Recording {
@@ -367,29 +413,36 @@ impl SchedulePolicy for Recording {
 
     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
         let index = self.inner.pick_task(runnable);
-        let options = (0..runnable.len()).map(|i| runnable.id(i)).collect();
-        let number = self.log.next_decision();
-        self.log.push(Event::Decision(Decision { number, time: now(), kind: DecisionKind::Task { options }, index }));
+        let number = self.summary.decide(index, || crate::policy::Pick::Task(runnable.id(index).as_u64()));
+        if let Some(log) = &self.log {
+            let options = (0..runnable.len()).map(|i| runnable.id(i)).collect();
+            log.push(Event::Decision(Decision { number, time: now(), kind: DecisionKind::Task { options }, index }));
+        }
         index
     }
 
     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
         let index = self.inner.pick_timer(due);
-        let number = self.log.next_decision();
-        let sleep = due.get(index).is_some_and(|t| t.kind == TimerKind::Sleep);
-        self.log.push(Event::Decision(Decision {
-            number,
-            time: now(),
-            kind: DecisionKind::Timer { options: due.len(), sleep },
-            index,
-        }));
+        let number = self.summary.decide(index, || crate::policy::Pick::Timer(index));
+        if let Some(log) = &self.log {
+            let sleep = due.get(index).is_some_and(|t| t.kind == TimerKind::Sleep);
+            log.push(Event::Decision(Decision {
+                number,
+                time: now(),
+                kind: DecisionKind::Timer { options: due.len(), sleep },
+                index,
+            }));
+        }
         index
     }
 
     fn inject_cancel(&mut self, task: &Task, cancel_point: u64) -> bool {
         let inject = self.inner.inject_cancel(task, cancel_point);
         if inject {
-            self.log.push(Event::InjectedCancel { task: task.id(), cancel_point });
+            self.summary.injected(task.id(), cancel_point);
+            if let Some(log) = &self.log {
+                log.push(Event::InjectedCancel { task: task.id(), cancel_point });
+            }
         }
         inject
     }
