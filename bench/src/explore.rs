@@ -67,7 +67,9 @@ pub fn shuttle_locks(threads: u64, increments: u64, pct: Option<usize>, iteratio
         None => shuttle::check_random(test, iterations as usize),
         Some(depth) => shuttle::check_pct(test, iterations as usize, depth),
     }
-    start.elapsed()
+    let elapsed = start.elapsed();
+    forget_shuttle_panic_hook();
+    elapsed
 }
 
 /// shuttle, async flavour: `tasks` `shuttle::future` tasks, a `shuttle::sync::Mutex`
@@ -95,7 +97,15 @@ pub fn shuttle_async_locks(tasks: u64, increments: u64, iterations: u64) -> Dura
     };
     let start = Instant::now();
     shuttle::check_random(test, iterations as usize);
-    start.elapsed()
+    let elapsed = start.elapsed();
+    forget_shuttle_panic_hook();
+    elapsed
+}
+
+/// shuttle leaves its panic hook installed after a check; the zoo's failing programs would
+/// then print shuttle's complaints. Back to the default hook.
+fn forget_shuttle_panic_hook() {
+    drop(std::panic::take_hook());
 }
 
 /// trio: `tasks` tasks each sleeping 100 ms `sleeps` times, one schedule per seed under an

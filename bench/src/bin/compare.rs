@@ -22,15 +22,18 @@ struct Args {
     runs: usize,
     only: Option<Vec<String>>,
     csv: Option<String>,
+    /// Run by the parent `compare` for one section: no machine header.
+    child: bool,
 }
 
 impl Args {
     fn parse() -> Args {
-        let mut args = Args { quick: false, runs: 5, only: None, csv: None };
+        let mut args = Args { quick: false, runs: 5, only: None, csv: None, child: false };
         let mut it = std::env::args().skip(1);
         while let Some(arg) = it.next() {
             match arg.as_str() {
                 "--quick" => args.quick = true,
+                "--child" => args.child = true,
                 "--runs" => args.runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
                 "--only" => {
                     args.only = Some(it.next().expect("--only SECTION,...").split(',').map(str::to_string).collect())
@@ -55,9 +58,31 @@ impl Args {
     }
 }
 
+const SECTIONS: [&str; 8] = ["tasks", "channels", "timers", "cancel", "memory", "explore", "zoo", "scaling"];
+
 fn main() {
     let args = Args::parse();
-    machine();
+    if !args.child {
+        machine();
+    }
+    if args.only.is_none() {
+        // Each section in a process of its own, so that one section's heap (a million tasks
+        // freed) does not change the next one's allocation costs.
+        let exe = std::env::current_exe().expect("the benchmark's own path");
+        for section in SECTIONS {
+            let mut child = std::process::Command::new(&exe);
+            child.args(["--child", "--only", section, "--runs", &args.runs.to_string()]);
+            if args.quick {
+                child.arg("--quick");
+            }
+            if let Some(csv) = &args.csv {
+                child.args(["--csv", csv]);
+            }
+            let status = child.status().expect("run a section");
+            assert!(status.success(), "section {section} failed");
+        }
+        return;
+    }
     if args.wants("tasks") {
         tasks(&args);
     }
@@ -101,8 +126,14 @@ fn machine() {
             info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string());
-    let commit = command("git", &["rev-parse", "--short=12", "HEAD"]);
-    let dirty = command("git", &["status", "--porcelain", "--untracked-files=no"]);
+    // TRIO_BENCH_COMMIT names the commit when measuring an exported tree (`git archive`).
+    let pinned = std::env::var("TRIO_BENCH_COMMIT").ok();
+    let commit = pinned.clone().or_else(|| command("git", &["rev-parse", "--short=12", "HEAD"]));
+    let dirty = if pinned.is_some() {
+        Some(String::new())
+    } else {
+        command("git", &["status", "--porcelain", "--untracked-files=no", "--", "../runtime", "../testkit", "."])
+    };
     let rustc = command("rustc", &["--version"]);
     println!("# trio benchmarks");
     println!();
@@ -375,11 +406,11 @@ fn scaling(args: &Args) {
     section("Scaling (7)");
     let sizes: Vec<u64> = [1_000, 10_000, 100_000, 1_000_000].into_iter().filter(|&n| !args.quick || n <= 100_000).collect();
     // A size whose run took longer than this is the last one measured for that implementation.
-    let budget = Duration::from_secs(if args.quick { 10 } else { 120 });
+    let budget = Duration::from_secs(if args.quick { 10 } else { 60 });
     println!(
         "ns per task at each size (median; 5 runs up to 10,000 tasks, 3 above). Under n log n growth the cost per \
          task grows by at most log(10n)/log(n) (≤ 1.34) per tenfold; linear-per-task (quadratic) growth by 10. \
-         A size predicted (from the last size and the growth so far) to take over {budget:?} per run is not run.\n"
+         A size predicted (from the last size, and the square of the growth so far, to be safe with quadratic curves) to take over {budget:?} per run is not run.\n"
     );
     let curves = [
         Curve {
@@ -447,8 +478,8 @@ fn scaling(args: &Args) {
                 // that would blow the budget (a quadratic curve at a million tasks runs for
                 // hours).
                 let growth = last[i].map_or(1.0, |p: f64| (m / n as f64) / p).max(1.0);
-                let predicted = m * 10.0 * growth;
-                if predicted > budget.as_secs_f64() {
+                let predicted = m * 10.0 * growth * growth;
+                if predicted > budget.as_secs_f64() && sizes.contains(&(n * 10)) {
                     stopped[i] = true;
                     skipped.push(format!("{} at {}: predicted ≈ {}", names[i], n * 10, secs(predicted)));
                 }
