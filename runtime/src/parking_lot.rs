@@ -59,7 +59,12 @@ const PRUNE_MIN: usize = 16;
 #[derive(Default)]
 pub struct ParkingLot {
     inner: Rc<RefCell<LotInner>>,
+    /// Breaks the lot when a breaker exits; made once, registered with every breaker.
+    breaker_hook: std::cell::OnceCell<BreakerHook>,
 }
+
+/// The exit hook that breaks a lot, shared by all its breakers.
+type BreakerHook = Rc<dyn Fn(&Task)>;
 
 #[derive(Default)]
 struct LotInner {
@@ -336,12 +341,15 @@ impl ParkingLot {
     /// ```
     #[doc(alias = "add_parking_lot_breaker")]
     pub fn add_breaker(&self, task: &Task) {
-        let lot = Rc::downgrade(&self.inner);
-        let hook = task.on_exit(move |_task| {
-            if let Some(inner) = lot.upgrade() {
-                ParkingLot { inner }.check_breakers();
-            }
+        let hook = self.breaker_hook.get_or_init(|| {
+            let lot = Rc::downgrade(&self.inner);
+            Rc::new(move |_task: &Task| {
+                if let Some(inner) = lot.upgrade() {
+                    ParkingLot { inner, breaker_hook: std::cell::OnceCell::new() }.check_breakers();
+                }
+            })
         });
+        let hook = task.on_exit_shared(hook);
         if task.has_exited() {
             // The hook already ran, before the task was a breaker: break now.
             self.inner.borrow_mut().breakers.push((task.clone(), hook));

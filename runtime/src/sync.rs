@@ -622,6 +622,14 @@ impl fmt::Debug for LockGuard<'_> {
 }
 
 /// The state shared by [`Lock`], [`StrictFifoLock`] and [`Condition`].
+/// The outcome of one attempt to take a lock.
+enum Attempt {
+    Acquired,
+    Busy,
+    Reentrant,
+    Broken,
+}
+
 struct LockCore {
     /// Tasks waiting for the lock; the owner is registered as its breaker.
     lot: ParkingLot,
@@ -663,38 +671,49 @@ impl LockCore {
     }
 
     fn try_acquire_for(&self, task: &Task) -> Result<(), SyncError> {
-        if self.lot.is_broken() {
-            return Err(self.broken());
-        }
-        let mut owner = self.owner.borrow_mut();
-        match &*owner {
-            Some(holder) if holder == task => Err(SyncError::Misuse(RuntimeError::with_message(format!(
+        match self.attempt(task) {
+            Attempt::Acquired => Ok(()),
+            Attempt::Broken => Err(self.broken()),
+            Attempt::Reentrant => Err(SyncError::Misuse(RuntimeError::with_message(format!(
                 "this task already holds this {kind}, which is not re-entrant; release it before acquiring it again",
                 kind = self.kind
             )))),
-            None if !self.lot.has_waiters() => {
-                *owner = Some(task.clone());
-                self.lot.add_breaker(task);
-                Ok(())
-            }
-            _ => Err(SyncError::WouldBlock(WouldBlock::with_message(format!(
+            Attempt::Busy => Err(SyncError::WouldBlock(WouldBlock::with_message(format!(
                 "another task holds this {}; use acquire() or lock() to wait for it",
                 self.kind
             )))),
         }
     }
 
+    /// One attempt to take the lock for `task`, without building an error (the waiting paths
+    /// try first and only park if the lock is busy).
+    fn attempt(&self, task: &Task) -> Attempt {
+        if self.lot.is_broken() {
+            return Attempt::Broken;
+        }
+        let mut owner = self.owner.borrow_mut();
+        match &*owner {
+            Some(holder) if holder == task => Attempt::Reentrant,
+            None if !self.lot.has_waiters() => {
+                *owner = Some(task.clone());
+                self.lot.add_breaker(task);
+                Attempt::Acquired
+            }
+            _ => Attempt::Busy,
+        }
+    }
+
     async fn lock(&self) -> Result<LockGuard<'_>, SyncError> {
         checkpoint_if_cancelled().await?;
         let task = current_task();
-        match self.try_acquire_for(&task) {
-            Ok(()) => {
+        match self.attempt(&task) {
+            Attempt::Acquired => {
                 let guard = LockGuard { core: self, task, armed: true };
                 cancel_shielded_checkpoint().await;
                 return Ok(guard);
             }
-            Err(SyncError::WouldBlock(_)) => {}
-            Err(error) => return Err(error),
+            Attempt::Busy => {}
+            Attempt::Broken | Attempt::Reentrant => return Err(self.try_acquire_for(&task).unwrap_err()),
         }
         let what = if self.kind == "Lock" { "Lock::acquire" } else { "StrictFifoLock::acquire" };
         let slot = self.lot.enqueue(task.clone(), what).map_err(|_| self.broken())?;

@@ -387,7 +387,8 @@ pub(crate) struct Runtime {
     /// Tasks that returned `Pending` without any trio wait: blocked on a foreign future.
     foreign_blocked: RefCell<BTreeSet<TaskKey>>,
     root_status: Rc<CancelStatus>,
-    system: Rc<NurseryInner>,
+    /// The system nursery, made on the first `spawn_system_task`.
+    system: std::cell::OnceCell<Rc<NurseryInner>>,
     system_tasks: Cell<usize>,
     system_failure: RefCell<Option<String>>,
     main_task: RefCell<Option<Task>>,
@@ -404,8 +405,6 @@ impl Runtime {
         let shared =
             Arc::new(Shared { runtime_id: id, injected: Mutex::new(Vec::new()), thread: std::thread::current() });
         let root_status = CancelStatus::root();
-        let (system_scope, system_status) = ScopeState::new_entered(&root_status);
-        let system = NurseryInner::system(system_status, system_scope);
         let clock = builder.clock.unwrap_or_else(|| Rc::new(SystemClock::new(builder.seed)));
         let mut policy = builder.policy.unwrap_or_else(|| Box::new(Fifo));
         policy.start(builder.seed);
@@ -429,7 +428,7 @@ impl Runtime {
             external_waits: Cell::new(0),
             foreign_blocked: RefCell::new(BTreeSet::new()),
             root_status,
-            system,
+            system: std::cell::OnceCell::new(),
             system_tasks: Cell::new(0),
             system_failure: RefCell::new(None),
             main_task: RefCell::new(None),
@@ -779,7 +778,12 @@ impl Runtime {
         location: &'static Location<'static>,
     ) -> Task {
         let parent = self.main_task.borrow().as_ref().map(Task::id);
-        self.spawn_task(future, name, location, self.system.status.clone(), ExitTarget::System, parent)
+        let system = self.system.get_or_init(|| {
+            let (scope, status) = ScopeState::new_entered(&self.root_status);
+            NurseryInner::system(status, scope)
+        });
+        let status = system.status.clone();
+        self.spawn_task(future, name, location, status, ExitTarget::System, parent)
     }
 
     fn task_by_key(&self, key: TaskKey) -> Option<Task> {
@@ -1006,7 +1010,9 @@ impl Runtime {
                 if self.system_tasks.get() == 0 {
                     return Ok(None);
                 }
-                self.system.scope.cancel();
+                if let Some(system) = self.system.get() {
+                    system.scope.cancel();
+                }
             }
             if self.system_failure.borrow().is_some() {
                 return Ok(None);

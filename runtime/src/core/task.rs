@@ -105,7 +105,19 @@ pub(crate) struct TaskCore {
     pub(crate) next_exit_hook: Cell<u64>,
 }
 
-pub(crate) type ExitCallback = Box<dyn FnOnce(&Task)>;
+pub(crate) enum ExitCallback {
+    Once(Box<dyn FnOnce(&Task)>),
+    Shared(Rc<dyn Fn(&Task)>),
+}
+
+impl ExitCallback {
+    fn call(self, task: &Task) {
+        match self {
+            ExitCallback::Once(hook) => hook(task),
+            ExitCallback::Shared(hook) => hook(task),
+        }
+    }
+}
 
 /// A registration made with [`Task::on_exit`]; pass it to [`Task::cancel_exit_hook`] to undo it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,12 +197,22 @@ impl Task {
     /// });
     /// ```
     pub fn on_exit(&self, hook: impl FnOnce(&Task) + 'static) -> ExitHook {
+        self.register_exit_hook(ExitCallback::Once(Box::new(hook)))
+    }
+
+    /// [`on_exit`](Task::on_exit) with a hook shared between registrations: registering it
+    /// again (say, each time a lock is acquired) costs no allocation.
+    pub fn on_exit_shared(&self, hook: &Rc<dyn Fn(&Task)>) -> ExitHook {
+        self.register_exit_hook(ExitCallback::Shared(hook.clone()))
+    }
+
+    fn register_exit_hook(&self, hook: ExitCallback) -> ExitHook {
         let id = self.0.next_exit_hook.get();
         self.0.next_exit_hook.set(id + 1);
         if self.0.finished.get() {
-            hook(self);
+            hook.call(self);
         } else {
-            self.0.exit_hooks.borrow_mut().push((id, Box::new(hook)));
+            self.0.exit_hooks.borrow_mut().push((id, hook));
         }
         ExitHook(id)
     }
@@ -213,7 +235,7 @@ impl Task {
         let mut hooks = std::mem::take(&mut *self.0.exit_hooks.borrow_mut());
         hooks.sort_by_key(|(id, _)| *id);
         for (_, hook) in hooks {
-            hook(self);
+            hook.call(self);
         }
     }
 

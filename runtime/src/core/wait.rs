@@ -33,24 +33,33 @@ pub(crate) trait WaitRecord {
 }
 
 /// A list of registered waits, pruned of finished ones as it grows (amortised O(1) per push).
+/// The first wait is kept inline: most tasks and statuses have at most one live wait, and then
+/// registering one allocates nothing.
 #[derive(Default)]
 pub(crate) struct WaitList {
-    items: Vec<Rc<dyn WaitRecord>>,
+    first: Option<Rc<dyn WaitRecord>>,
+    rest: Vec<Rc<dyn WaitRecord>>,
     prune_at: usize,
 }
 
 impl WaitList {
     pub(crate) fn push(&mut self, wait: Rc<dyn WaitRecord>) {
-        if self.items.len() >= self.prune_at {
-            self.items.retain(|w| w.is_waiting());
-            self.prune_at = (self.items.len() * 2).max(8);
+        if self.first.as_ref().is_none_or(|w| !w.is_waiting()) {
+            self.first = Some(wait);
+            return;
         }
-        self.items.push(wait);
+        if self.rest.len() >= self.prune_at {
+            self.rest.retain(|w| w.is_waiting());
+            self.prune_at = (self.rest.len() * 2).max(8);
+        }
+        self.rest.push(wait);
     }
 
     pub(crate) fn take(&mut self) -> Vec<Rc<dyn WaitRecord>> {
         self.prune_at = 0;
-        std::mem::take(&mut self.items)
+        let mut all = std::mem::take(&mut self.rest);
+        all.extend(self.first.take());
+        all
     }
 
     pub(crate) fn extend(&mut self, waits: Vec<Rc<dyn WaitRecord>>) {
@@ -61,16 +70,21 @@ impl WaitList {
         }
     }
 
+    fn iter(&self) -> impl Iterator<Item = &Rc<dyn WaitRecord>> {
+        self.first.iter().chain(self.rest.iter())
+    }
+
     pub(crate) fn any_waiting(&self) -> bool {
-        self.items.iter().any(|w| w.is_waiting())
+        self.iter().any(|w| w.is_waiting())
     }
 
     pub(crate) fn live_descriptions(&self) -> Vec<String> {
-        self.items.iter().filter(|w| w.is_waiting()).map(|w| w.describe()).collect()
+        self.iter().filter(|w| w.is_waiting()).map(|w| w.describe()).collect()
     }
 
     pub(crate) fn clear(&mut self) {
-        self.items.clear();
+        self.first = None;
+        self.rest.clear();
         self.prune_at = 0;
     }
 }

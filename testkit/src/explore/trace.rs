@@ -329,7 +329,9 @@ pub(crate) struct RunSummary {
 struct SummaryInner {
     decisions: std::cell::Cell<u64>,
     hash: std::cell::Cell<u64>,
-    schedule: RefCell<crate::policy::Schedule>,
+    /// Deviations in decision order (a `Schedule` is built only when asked for).
+    deviations: RefCell<Vec<(u64, crate::policy::Pick)>>,
+    injected: std::cell::Cell<Option<(TaskId, u64)>>,
 }
 
 impl RunSummary {
@@ -343,13 +345,13 @@ impl RunSummary {
         }
         self.inner.hash.set(hash);
         if index != 0 {
-            self.inner.schedule.borrow_mut().insert(number, pick());
+            self.inner.deviations.borrow_mut().push((number, pick()));
         }
         number
     }
 
     fn injected(&self, task: TaskId, cancel_point: u64) {
-        self.inner.schedule.borrow_mut().inject_cancel(task, cancel_point);
+        self.inner.injected.set(Some((task, cancel_point)));
     }
 
     /// Decisions made so far.
@@ -364,7 +366,14 @@ impl RunSummary {
 
     /// The deviations from the default order (and the injection, if any).
     pub(crate) fn schedule(&self) -> crate::policy::Schedule {
-        self.inner.schedule.borrow().clone()
+        let mut schedule = crate::policy::Schedule::new();
+        for (number, pick) in self.inner.deviations.borrow().iter() {
+            schedule.insert(*number, *pick);
+        }
+        if let Some((task, point)) = self.inner.injected.get() {
+            schedule.inject_cancel(task, point);
+        }
+        schedule
     }
 }
 
