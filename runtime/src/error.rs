@@ -162,6 +162,10 @@ fn is_cancellation(error: &(dyn StdError + 'static)) -> bool {
     if error.is::<Cancelled>() {
         return true;
     }
+    #[cfg(feature = "anyhow")]
+    if let Some(wrapped) = error.downcast_ref::<anyhow_interop::FromAnyhow>() {
+        return wrapped.0.chain().any(|e| e.is::<Cancelled>() || is_cancellation_shallow(e));
+    }
     if let Some(group) = error.downcast_ref::<ErrorGroup>() {
         return !group.entries.is_empty() && group.entries.iter().all(|e| e.error.is_cancelled());
     }
@@ -173,6 +177,15 @@ fn is_cancellation(error: &(dyn StdError + 'static)) -> bool {
         source = cause.source();
     }
     false
+}
+
+/// A group of only cancellations, without walking `source()` (for errors seen through anyhow's
+/// chain, which walks it already).
+#[cfg(feature = "anyhow")]
+fn is_cancellation_shallow(error: &(dyn StdError + 'static)) -> bool {
+    error
+        .downcast_ref::<ErrorGroup>()
+        .is_some_and(|g| !g.entries.is_empty() && g.entries.iter().all(|e| e.error.is_cancelled()))
 }
 
 #[derive(Debug)]
@@ -413,5 +426,100 @@ impl GroupEntry {
     /// Takes the error out.
     pub fn into_error(self) -> Error {
         self.error
+    }
+}
+
+// ===== anyhow =====
+
+/// With the `anyhow` feature, `trio::Error` and `anyhow::Error` convert into each other and a
+/// cancellation stays a cancellation: a cancel scope still catches a `Cancelled` that travelled
+/// through `anyhow::Error`, and `anyhow`'s `chain()` still finds it.
+///
+/// `?` turns a `trio::Error` into an `anyhow::Error`. The other way needs
+/// [`Error::from_anyhow`] — a blanket `From<anyhow::Error>` would collide with the conversion
+/// from every standard error should anyhow ever implement `std::error::Error`.
+#[cfg(feature = "anyhow")]
+mod anyhow_interop {
+    use super::{Error, StdError};
+    use std::fmt;
+
+    /// An `anyhow::Error` carried inside a `trio::Error`.
+    pub(super) struct FromAnyhow(pub(super) anyhow::Error);
+
+    impl fmt::Debug for FromAnyhow {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Debug::fmt(&self.0, f)
+        }
+    }
+
+    impl fmt::Display for FromAnyhow {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Display::fmt(&self.0, f)
+        }
+    }
+
+    impl StdError for FromAnyhow {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            self.0.source()
+        }
+    }
+
+    impl Error {
+        /// Wraps an `anyhow::Error` (feature `anyhow`). An `anyhow::Error` made from a
+        /// `trio::Error` becomes that error again; a cancellation anywhere in its chain still
+        /// counts as a cancellation.
+        ///
+        /// ```
+        /// trio::run(async {
+        ///     async fn uses_anyhow() -> anyhow::Result<()> {
+        ///         trio::checkpoint().await?; // Cancelled → anyhow::Error
+        ///         Ok(())
+        ///     }
+        ///     let scope = trio::CancelScope::new();
+        ///     scope.cancel();
+        ///     let caught = scope
+        ///         .run(async { uses_anyhow().await.map_err(trio::Error::from_anyhow) })
+        ///         .await
+        ///         .unwrap();
+        ///     assert_eq!(caught, None); // the scope recognised its cancellation
+        /// });
+        /// ```
+        pub fn from_anyhow(error: anyhow::Error) -> Error {
+            match error.downcast::<IntoAnyhow>() {
+                Ok(IntoAnyhow(inner)) => inner,
+                Err(error) => Error::new(FromAnyhow(error)),
+            }
+        }
+    }
+
+    /// A `trio::Error` carried inside an `anyhow::Error`; its `source()` is the wrapped error,
+    /// so `anyhow`'s `chain()` and `downcast_ref` see a `Cancelled` inside.
+    struct IntoAnyhow(Error);
+
+    impl fmt::Debug for IntoAnyhow {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Debug::fmt(&self.0, f)
+        }
+    }
+
+    impl fmt::Display for IntoAnyhow {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Display::fmt(&self.0, f)
+        }
+    }
+
+    impl StdError for IntoAnyhow {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(self.0.as_std())
+        }
+    }
+
+    impl From<Error> for anyhow::Error {
+        fn from(error: Error) -> anyhow::Error {
+            match error.inner.downcast::<FromAnyhow>() {
+                Ok(wrapped) => wrapped.0,
+                Err(inner) => anyhow::Error::new(IntoAnyhow(Error { inner })),
+            }
+        }
     }
 }

@@ -210,6 +210,27 @@ fn the_determinism_check_catches_hashmap_iteration_order() {
 }
 
 #[test]
+fn the_determinism_check_catches_decisions_taken_from_the_wall_clock() {
+    let failure = Explore::new("explore_engine::wall_clock")
+        .schedules(1)
+        .check_determinism(true)
+        .persist(false)
+        .run(|| async {
+            // A "unique" name from the wall clock: different on every run.
+            let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon_named(format!("job-{stamp}"), async {});
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Nondeterminism);
+    assert!(failure.message.contains("job-"), "the report shows the differing event:\n{failure}");
+}
+
+#[test]
 fn the_determinism_check_catches_state_carried_between_runs() {
     static RUNS: AtomicU64 = AtomicU64::new(0);
     let failure = Explore::new("explore_engine::global")

@@ -424,6 +424,31 @@ impl Nursery {
         self.inner.child_count()
     }
 
+    /// The children still running, in the order they were started (Trio's `child_tasks`). A
+    /// task still starting through [`start`](Nursery::start) is not among them until it calls
+    /// `started`.
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon_named("worker", async {});
+    ///         let names: Vec<String> = nursery.child_tasks().iter().map(|t| t.name().to_string()).collect();
+    ///         assert_eq!(names, ["worker"]);
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    pub fn child_tasks(&self) -> Vec<Task> {
+        self.inner.children.borrow().values().cloned().collect()
+    }
+
+    /// The task that opened the nursery (Trio's `parent_task`); `None` for the system nursery.
+    pub fn parent_task(&self) -> Option<Task> {
+        self.inner.parent.clone()
+    }
+
     /// `true` once the nursery no longer accepts children.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
