@@ -54,7 +54,7 @@
 //! | --- | --- |
 //! | `autojump` | installs an autojump clock without asking for it as a parameter |
 //! | `seed = 42` | the seed of the run (default: a stable hash of the test's path and name) |
-//! | `policy = "random"` / `"fifo"` | the scheduling policy (default `"random"`; see [Schedules](#schedules)) |
+//! | `policy = "random"` / `"fifo"` | the scheduling policy of a single-schedule test (default `"random"`; see [Schedules](#schedules)) |
 //! | `timeout = "30s"` | the real-time limit (default 60 s); units `ns`, `us`, `ms`, `s`, `m`, `h`, combinable as `"1m30s"` |
 //! | `crate = "path"` | where to find this crate, if your `Cargo.toml` renames it |
 //!
@@ -170,13 +170,17 @@
 //! | argument | effect |
 //! | --- | --- |
 //! | `schedules = N` | explore N schedules (schedule 0 runs under the test's seed itself) |
-//! | `policy = "pct"`, `depth = D` | PCT instead of the random walk (depth 3 by default) |
+//! | `policy = "mixed"` / `"random"` / `"pct"`, `depth = D` | the exploring policy (default `"mixed"`; PCT depth 3 by default) |
 //! | `check_determinism` | run the first schedule three times; fail on the first differing event |
 //! | `inject_cancellations = K` | also cancel each task's innermost scope at each of its first K cancel points |
 //!
 //! ### Choosing a policy
 //!
-//! - **Random** (the default) picks uniformly among runnable tasks at every step, and among
+//! - **Mixed** (the default when exploring) takes turns: Random, PCT with depth 2, PCT with
+//!   depth 3, schedule by schedule. No single policy is best for every bug; taking turns costs at
+//!   most a factor of three against the best one. A report names the policy its failing
+//!   schedule ran under, so the replay line reproduces it.
+//! - **Random** picks uniformly among runnable tasks at every step, and among
 //!   timers due at the same instant. Bugs that need one or two unlucky steps show up within a
 //!   few hundred schedules.
 //! - **PCT** gives tasks random priorities and lowers the running task's priority at `depth - 1`
@@ -216,8 +220,8 @@
 //! `trio-regressions/<test file>.txt` next to the crate's `Cargo.toml`, and replayed first on
 //! every later run: commit that file.
 //!
-//! Environment variables override any test: `TRIO_SCHEDULES`, `TRIO_POLICY` (`random`, `pct`,
-//! `pct:<depth>`, `fifo`), `TRIO_SEED`, `TRIO_REPLAY`, `TRIO_CHECK_DETERMINISM=1`.
+//! Environment variables override any test: `TRIO_SCHEDULES`, `TRIO_POLICY` (`mixed`, `random`,
+//! `pct`, `pct:<depth>`, `fifo`), `TRIO_SEED`, `TRIO_REPLAY`, `TRIO_CHECK_DETERMINISM=1`.
 //!
 //! ### Sharding
 //!

@@ -92,6 +92,8 @@ pub enum PolicyChoice {
     Random,
     /// `policy = "pct"` with `depth = D` (default 3): [`Pct`](crate::policy::Pct).
     Pct(u32),
+    /// `policy = "mixed"`: Random and PCT in turn (the default when exploring).
+    Mixed,
 }
 
 impl PolicyChoice {
@@ -100,6 +102,7 @@ impl PolicyChoice {
             PolicyChoice::Fifo => PolicyKind::Fifo,
             PolicyChoice::Random => PolicyKind::Random,
             PolicyChoice::Pct(depth) => PolicyKind::Pct { depth },
+            PolicyChoice::Mixed => PolicyKind::Mixed,
         }
     }
 }
@@ -211,7 +214,8 @@ impl TestConfig {
             .schedules(self.schedules.unwrap_or(1))
             .seed(self.effective_seed())
             .seed_from_name(self.seed.is_none())
-            .policy(self.policy.unwrap_or(PolicyChoice::Random).kind())
+            // One schedule runs under Random; an exploration takes turns between policies.
+            .policy(self.policy.unwrap_or(if exploring { PolicyChoice::Mixed } else { PolicyChoice::Random }).kind())
             .timeout(self.timeout.unwrap_or(DEFAULT_TIMEOUT))
             .check_determinism(self.check_determinism)
             // A single schedule failing is an ordinary test failure: nothing to save.

@@ -46,7 +46,12 @@ fn temp_file(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_failure_report_says_everything_needed_to_replay_it() {
-    let failure = Explore::new("explore_engine::lost").schedules(100).persist(false).run(lost_update).unwrap_err();
+    let failure = Explore::new("explore_engine::lost")
+        .policy(PolicyKind::Random)
+        .schedules(100)
+        .persist(false)
+        .run(lost_update)
+        .unwrap_err();
     assert_eq!(failure.kind, FailureKind::Panic);
     let report = failure.to_string();
     for needle in [
@@ -68,7 +73,8 @@ fn a_failure_report_says_everything_needed_to_replay_it() {
 #[test]
 fn a_saved_failure_is_replayed_first_and_reproduces_the_minimal_trace() {
     let file = temp_file("round-trip");
-    let explore = || Explore::new("explore_engine::round_trip").schedules(100).regressions_file(&file);
+    let explore =
+        || Explore::new("explore_engine::round_trip").policy(PolicyKind::Random).schedules(100).regressions_file(&file);
     let first = explore().run(lost_update).unwrap_err();
     assert_eq!(first.saved_to.as_deref(), Some(file.display().to_string().as_str()));
     let saved = std::fs::read_to_string(&file).unwrap();
@@ -112,6 +118,21 @@ fn pct_finds_the_bug_and_replays_from_its_seed() {
     let failure = explore().schedules(200).run(lost_update).unwrap_err();
     assert!(failure.to_string().contains("TRIO_POLICY=pct:2"), "{failure}");
     let replay = explore().only_seed(failure.seed).shrink(false).run(lost_update).unwrap_err();
+    assert_eq!(replay.trace, failure.trace);
+}
+
+#[test]
+fn mixed_takes_turns_and_names_the_policy_that_failed() {
+    assert_eq!(PolicyKind::Mixed.for_schedule(0), PolicyKind::Random);
+    assert_eq!(PolicyKind::Mixed.for_schedule(1), PolicyKind::Pct { depth: 2 });
+    assert_eq!(PolicyKind::Mixed.for_schedule(2), PolicyKind::Pct { depth: 3 });
+    assert_eq!(PolicyKind::Mixed.for_schedule(3), PolicyKind::Random);
+    let explore = || Explore::new("explore_engine::mixed").persist(false);
+    let failure = explore().schedules(300).run(lost_update).unwrap_err();
+    assert_ne!(failure.policy, PolicyKind::Mixed, "the report names a concrete policy");
+    assert_eq!(Some(failure.policy), failure.schedule_index.map(|i| PolicyKind::Mixed.for_schedule(i)));
+    // … so its replay line reproduces it.
+    let replay = explore().policy(failure.policy).only_seed(failure.seed).shrink(false).run(lost_update).unwrap_err();
     assert_eq!(replay.trace, failure.trace);
 }
 
@@ -326,7 +347,8 @@ fn policy_names_parse() {
     assert_eq!("fifo".parse::<PolicyKind>(), Ok(PolicyKind::Fifo));
     assert_eq!("pct".parse::<PolicyKind>(), Ok(PolicyKind::Pct { depth: 3 }));
     assert_eq!("pct:5".parse::<PolicyKind>(), Ok(PolicyKind::Pct { depth: 5 }));
-    assert!("pct:0".parse::<PolicyKind>().unwrap_err().contains("use fifo, random, pct or pct:<depth>"));
+    assert!("pct:0".parse::<PolicyKind>().unwrap_err().contains("use mixed, random, pct, pct:<depth> or fifo"));
+    assert_eq!("mixed".parse::<PolicyKind>(), Ok(PolicyKind::Mixed));
     assert!("lifo".parse::<PolicyKind>().is_err());
 }
 

@@ -61,6 +61,7 @@ pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         let policy = match policy {
             Policy::Fifo => quote!(Fifo),
             Policy::Random => quote!(Random),
+            Policy::Mixed => quote!(Mixed),
             Policy::Pct => {
                 let depth = Literal::u32_suffixed(depth.unwrap_or(3));
                 quote!(Pct(#depth))

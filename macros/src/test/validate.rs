@@ -38,6 +38,7 @@ pub(crate) enum Policy {
     Fifo,
     Random,
     Pct,
+    Mixed,
 }
 
 /// One fixture parameter.
@@ -208,11 +209,10 @@ fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
                         "fifo" => args.policy = Some(Policy::Fifo),
                         "random" => args.policy = Some(Policy::Random),
                         "pct" => args.policy = Some(Policy::Pct),
+                        "mixed" => args.policy = Some(Policy::Mixed),
                         other => errors.push(syn::Error::new_spanned(
                             &text,
-                            format!(
-                                "unknown policy \"{other}\": expected \"random\" (the default), \"pct\" or \"fifo\""
-                            ),
+                            format!("unknown policy \"{other}\": expected \"random\", \"pct\", \"mixed\" or \"fifo\""),
                         )),
                     }
                 }

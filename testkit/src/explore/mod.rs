@@ -44,14 +44,32 @@ pub enum PolicyKind {
         /// The bug depth `d`: `d - 1` priority change points per schedule.
         depth: u32,
     },
+    /// Random, PCT with depth 2 and PCT with depth 3, in turn, schedule by schedule: the
+    /// default for exploration. No single policy is best for every bug (a random walk rarely
+    /// holds one task back for long; PCT rarely interleaves finely), and taking turns costs at
+    /// most a factor of three against the best one. A failure names the policy its schedule
+    /// ran under.
+    Mixed,
 }
 
 impl PolicyKind {
     fn build(self, steps_estimate: u64) -> Box<dyn SchedulePolicy> {
         match self {
             PolicyKind::Fifo => Box::new(Fifo),
-            PolicyKind::Random => Box::new(Random::new()),
+            PolicyKind::Random | PolicyKind::Mixed => Box::new(Random::new()),
             PolicyKind::Pct { depth } => Box::new(Pct::new(depth, steps_estimate)),
+        }
+    }
+
+    /// The policy schedule `index` runs under (only `Mixed` varies).
+    pub fn for_schedule(self, index: u64) -> PolicyKind {
+        match self {
+            PolicyKind::Mixed => match index % 3 {
+                0 => PolicyKind::Random,
+                1 => PolicyKind::Pct { depth: 2 },
+                _ => PolicyKind::Pct { depth: 3 },
+            },
+            other => other,
         }
     }
 }
@@ -62,6 +80,7 @@ impl fmt::Display for PolicyKind {
             PolicyKind::Fifo => f.write_str("fifo"),
             PolicyKind::Random => f.write_str("random"),
             PolicyKind::Pct { depth } => write!(f, "pct:{depth}"),
+            PolicyKind::Mixed => f.write_str("mixed"),
         }
     }
 }
@@ -69,15 +88,16 @@ impl fmt::Display for PolicyKind {
 impl FromStr for PolicyKind {
     type Err = String;
 
-    /// `fifo`, `random`, `pct` (depth 3) or `pct:<depth>`.
+    /// `fifo`, `random`, `mixed`, `pct` (depth 3) or `pct:<depth>`.
     fn from_str(s: &str) -> Result<PolicyKind, String> {
         match s.trim() {
             "fifo" => Ok(PolicyKind::Fifo),
             "random" => Ok(PolicyKind::Random),
+            "mixed" => Ok(PolicyKind::Mixed),
             "pct" => Ok(PolicyKind::Pct { depth: 3 }),
             other => match other.strip_prefix("pct:").map(str::parse::<u32>) {
                 Some(Ok(depth)) if depth >= 1 => Ok(PolicyKind::Pct { depth }),
-                _ => Err(format!("unknown policy {other:?}: use fifo, random, pct or pct:<depth>")),
+                _ => Err(format!("unknown policy {other:?}: use mixed, random, pct, pct:<depth> or fifo")),
             },
         }
     }
@@ -158,7 +178,7 @@ pub struct Explore {
 impl Explore {
     /// Exploration of the test called `name` (used in reports, replay lines and the
     /// regressions file; `#[trio_test]` passes the test's path). Defaults: 100 schedules under
-    /// [`PolicyKind::Random`], a seed derived from the name, an autojump `MockClock` per schedule,
+    /// [`PolicyKind::Mixed`], a seed derived from the name, an autojump `MockClock` per schedule,
     /// shrinking on, failing schedules saved.
     #[track_caller]
     pub fn new(name: impl Into<String>) -> Explore {
@@ -167,7 +187,7 @@ impl Explore {
             schedules: 100,
             first_schedule: 0,
             ranged: false,
-            policy: PolicyKind::Random,
+            policy: PolicyKind::Mixed,
             seed: None,
             clock: Some(ClockFixture::Autojump),
             nursery: false,
@@ -200,7 +220,7 @@ impl Explore {
         self
     }
 
-    /// The policy (env `TRIO_POLICY`: `random`, `pct`, `pct:<depth>`, `fifo`).
+    /// The policy (env `TRIO_POLICY`: `mixed`, `random`, `pct`, `pct:<depth>`, `fifo`).
     pub fn policy(mut self, policy: PolicyKind) -> Explore {
         self.policy = policy;
         self
@@ -779,20 +799,22 @@ where
                 .collect(),
         };
         let steps_estimate = self.steps_estimate();
-        let make = || config.policy.build(steps_estimate);
+        let make = || config.policy.for_schedule(0).build(steps_estimate);
         for (index, seed) in seeds {
-            let outcome = self.run_once(make(), seed, Recorded::Summary);
+            let policy = config.policy.for_schedule(index.unwrap_or(0));
+            let make_this = || policy.build(steps_estimate);
+            let outcome = self.run_once(make_this(), seed, Recorded::Summary);
             summary.runs += 1;
             fingerprints.insert(outcome.summary.fingerprint());
             if let Some(first) = outcome.failure {
                 let origin = if index.is_some() { "exploration" } else { "TRIO_SEED" };
-                let (failure, trace) = self.failing_run(make, seed, first);
-                let mut failure = self.failure(failure, trace, config.policy, seed, index, summary.runs, origin);
+                let (failure, trace) = self.failing_run(make_this, seed, first);
+                let mut failure = self.failure(failure, trace, policy, seed, index, summary.runs, origin);
                 self.shrink_and_save(&mut failure);
                 return Err(failure);
             }
             if config.check_determinism && summary.runs == 1 {
-                self.check_determinism(config.policy, steps_estimate, seed)?;
+                self.check_determinism(policy, steps_estimate, seed)?;
                 summary.runs += 3;
             }
         }
@@ -834,7 +856,7 @@ where
     /// PCT needs the length of a run in decisions: measure it once under the default order.
     fn steps_estimate(&self) -> u64 {
         match self.config.policy {
-            PolicyKind::Pct { .. } => {
+            PolicyKind::Pct { .. } | PolicyKind::Mixed => {
                 let outcome = self.run_once(Box::new(Fifo), self.config.base_seed(), Recorded::Summary);
                 outcome.summary.decisions().max(1)
             }
