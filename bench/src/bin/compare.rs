@@ -469,7 +469,7 @@ fn scaling(args: &Args) {
                     continue;
                 }
                 let m = median(s.clone());
-                csv.push_str(&format!("{},{},{n},{m:e},{:.3}\n", curve.name, names[i], spread(s)));
+                csv.push_str(&format!("\"{}\",{},{n},{m:e},{:.3}\n", curve.name, names[i], spread(s)));
                 line.push_str(&format!(" {} |", ns(m / n as f64)));
                 if i == 0 {
                     trio_now = Some(m / n as f64);
