@@ -43,6 +43,9 @@ pub fn trio_locks(tasks: u64, increments: u64, policy: PolicyKind, schedules: u6
     start.elapsed()
 }
 
+// shuttle leaves its panic hook installed after a check, and trio-testkit installs its own
+// once per process: each shuttle check puts back the hook that was there before it.
+
 /// shuttle: `threads` threads each incrementing a `shuttle::sync::Mutex` `increments` times.
 pub fn shuttle_locks(threads: u64, increments: u64, pct: Option<usize>, iterations: u64) -> Duration {
     let test = move || {
@@ -62,13 +65,14 @@ pub fn shuttle_locks(threads: u64, increments: u64, pct: Option<usize>, iteratio
         }
         assert_eq!(*lock.lock().expect("not poisoned"), threads * increments);
     };
+    let hook = std::panic::take_hook();
     let start = Instant::now();
     match pct {
         None => shuttle::check_random(test, iterations as usize),
         Some(depth) => shuttle::check_pct(test, iterations as usize, depth),
     }
     let elapsed = start.elapsed();
-    forget_shuttle_panic_hook();
+    std::panic::set_hook(hook);
     elapsed
 }
 
@@ -95,17 +99,12 @@ pub fn shuttle_async_locks(tasks: u64, increments: u64, iterations: u64) -> Dura
             assert_eq!(*lock.lock().expect("not poisoned"), tasks * increments);
         });
     };
+    let hook = std::panic::take_hook();
     let start = Instant::now();
     shuttle::check_random(test, iterations as usize);
     let elapsed = start.elapsed();
-    forget_shuttle_panic_hook();
+    std::panic::set_hook(hook);
     elapsed
-}
-
-/// shuttle leaves its panic hook installed after a check; the zoo's failing programs would
-/// then print shuttle's complaints. Back to the default hook.
-fn forget_shuttle_panic_hook() {
-    drop(std::panic::take_hook());
 }
 
 /// trio: `tasks` tasks each sleeping 100 ms `sleeps` times, one schedule per seed under an
