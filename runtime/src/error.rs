@@ -9,6 +9,23 @@ use std::error::Error as StdError;
 use std::fmt;
 
 /// `Result<T, trio::Error>`, the return type of nursery bodies, children and scope bodies.
+///
+/// # Examples
+///
+/// ```
+/// async fn half(n: u32) -> trio::Result<u32> {
+///     trio::checkpoint().await?;
+///     if n % 2 == 1 {
+///         return Err(trio::Error::msg("odd number"));
+///     }
+///     Ok(n / 2)
+/// }
+///
+/// trio::run(async {
+///     assert_eq!(half(8).await.unwrap(), 4);
+///     assert_eq!(half(7).await.unwrap_err().to_string(), "odd number");
+/// });
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -40,6 +57,14 @@ pub struct Error {
 
 impl Error {
     /// Wraps any standard error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = trio::Error::new(std::fmt::Error);
+    /// assert!(err.is::<std::fmt::Error>());
+    /// assert_eq!(err.to_string(), "an error occurred when formatting an argument");
+    /// ```
     pub fn new<E: StdError + Send + Sync + 'static>(error: E) -> Error {
         Error { inner: Box::new(error) }
     }
@@ -55,16 +80,44 @@ impl Error {
     }
 
     /// Returns the wrapped error as `E` if it is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// let err: trio::Error = io::Error::new(io::ErrorKind::NotFound, "no such file").into();
+    /// let io_err = err.downcast_ref::<io::Error>().unwrap();
+    /// assert_eq!(io_err.kind(), io::ErrorKind::NotFound);
+    /// assert!(err.downcast_ref::<std::fmt::Error>().is_none());
+    /// ```
     pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
         self.inner.downcast_ref::<E>()
     }
 
     /// Returns `true` if the wrapped error is an `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err: trio::Error = trio::WouldBlock::new().into();
+    /// assert!(err.is::<trio::WouldBlock>());
+    /// assert!(!err.is::<trio::Cancelled>());
+    /// ```
     pub fn is<E: StdError + 'static>(&self) -> bool {
         self.inner.is::<E>()
     }
 
     /// Takes the wrapped error out as `E`, or gives `self` back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err: trio::Error = trio::ClosedResource::new().into();
+    /// let err = err.downcast::<trio::TooSlow>().unwrap_err(); // not a TooSlow: handed back
+    /// let closed = err.downcast::<trio::ClosedResource>().unwrap();
+    /// assert_eq!(closed, trio::ClosedResource::new());
+    /// ```
     pub fn downcast<E: StdError + 'static>(self) -> std::result::Result<E, Error> {
         match self.inner.downcast::<E>() {
             Ok(e) => Ok(*e),
@@ -74,21 +127,77 @@ impl Error {
 
     /// `true` if this error is a cancellation: a [`Cancelled`], an error whose `source()` chain
     /// contains one, or an [`ErrorGroup`] whose entries are all cancellations.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::fmt;
+    ///
+    /// // An error that wraps a cancellation still counts as one.
+    /// #[derive(Debug)]
+    /// struct Wrapper(trio::Cancelled);
+    /// impl fmt::Display for Wrapper {
+    ///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    ///         f.write_str("wrapped")
+    ///     }
+    /// }
+    /// impl std::error::Error for Wrapper {
+    ///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    ///         Some(&self.0)
+    ///     }
+    /// }
+    ///
+    /// assert!(trio::Error::new(trio::Cancelled::new()).is_cancelled());
+    /// assert!(trio::Error::new(Wrapper(trio::Cancelled::new())).is_cancelled());
+    /// assert!(!trio::Error::msg("boom").is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         is_cancellation(&*self.inner)
     }
 
     /// The group, if this error is an [`ErrorGroup`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async { Err(trio::Error::msg("first")) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     assert_eq!(err.as_group().map(|group| group.len()), Some(1));
+    ///     assert!(trio::Error::msg("not a group").as_group().is_none());
+    /// });
+    /// ```
     pub fn as_group(&self) -> Option<&ErrorGroup> {
         self.downcast_ref::<ErrorGroup>()
     }
 
     /// The wrapped error as a standard boxed error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = trio::Error::new(trio::TooSlow);
+    /// let boxed: Box<dyn std::error::Error + Send + Sync> = err.into_std();
+    /// assert!(boxed.is::<trio::TooSlow>());
+    /// ```
     pub fn into_std(self) -> Box<dyn StdError + Send + Sync + 'static> {
         self.inner
     }
 
     /// Borrows the wrapped error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = trio::Error::msg("top");
+    /// let std_err = err.as_std();
+    /// assert_eq!(std_err.to_string(), "top");
+    /// assert!(std_err.source().is_none());
+    /// ```
     pub fn as_std(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.inner
     }
@@ -230,6 +339,14 @@ pub struct Cancelled {}
 
 impl Cancelled {
     /// A cancellation. Normally only the runtime makes these.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cancelled = trio::Cancelled::new();
+    /// assert_eq!(cancelled.to_string(), "cancelled");
+    /// assert!(trio::Error::from(cancelled).is_cancelled());
+    /// ```
     pub fn new() -> Cancelled {
         Cancelled {}
     }
@@ -247,6 +364,23 @@ impl StdError for Cancelled {}
 
 /// A [`fail_after`](crate::fail_after) / [`fail_at`](crate::fail_at) deadline expired
 /// (Trio's `TooSlowError`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let err = trio::fail_after(Duration::from_millis(1), async {
+///         trio::sleep(Duration::from_secs(60)).await?;
+///         Ok(())
+///     })
+///     .await
+///     .unwrap_err();
+///     assert!(err.is::<trio::TooSlow>());
+///     assert!(!err.is_cancelled()); // a TooSlow is a failure, not a cancellation
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TooSlow;
 
@@ -270,11 +404,26 @@ macro_rules! resource_error {
 
         impl $name {
             /// The error with its default message.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// assert_eq!(trio::WouldBlock::new().to_string(), "the operation would block");
+            /// assert_eq!(trio::ClosedResource::new(), trio::ClosedResource::default());
+            /// ```
             pub fn new() -> $name {
                 $name { message: std::borrow::Cow::Borrowed($default) }
             }
 
             /// The error with a message that says what happened.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let err = trio::BrokenResource::with_message("the receiver was dropped");
+            /// assert_eq!(err.to_string(), "the receiver was dropped");
+            /// assert_ne!(err, trio::BrokenResource::new());
+            /// ```
             pub fn with_message(message: impl Into<std::borrow::Cow<'static, str>>) -> $name {
                 $name { message: message.into() }
             }
@@ -298,27 +447,81 @@ macro_rules! resource_error {
 
 resource_error!(
     /// This handle was closed, by this task or another (Trio's `ClosedResourceError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = trio::open_memory_channel::<u8>(1);
+    /// tx.close();
+    /// let err = tx.try_clone().unwrap_err();
+    /// assert!(trio::Error::new(err).is::<trio::ClosedResource>());
+    /// ```
     ClosedResource,
     "this resource was closed"
 );
 resource_error!(
     /// The other side of the resource went away, or it broke (Trio's `BrokenResourceError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let (tx, rx) = trio::open_memory_channel::<u8>(1);
+    ///     drop(rx);
+    ///     let err = tx.send(1).await.unwrap_err().into_error();
+    ///     assert!(err.is::<trio::BrokenResource>());
+    /// });
+    /// ```
     BrokenResource,
     "this resource is broken"
 );
 resource_error!(
     /// Two tasks tried to use a resource that allows one at a time (Trio's `BusyResourceError`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A resource that allows one user at a time reports the second as busy.
+    /// let in_use = std::cell::Cell::new(false);
+    /// let claim = || -> Result<(), trio::BusyResource> {
+    ///     if in_use.replace(true) { Err(trio::BusyResource::new()) } else { Ok(()) }
+    /// };
+    /// assert!(claim().is_ok());
+    /// assert_eq!(claim().unwrap_err().to_string(), "another task is already using this resource");
+    /// ```
     BusyResource,
     "another task is already using this resource"
 );
 resource_error!(
     /// The operation would have to wait (Trio's `WouldBlock`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = trio::Semaphore::new(0);
+    /// let err: trio::WouldBlock = sem.try_acquire().unwrap_err();
+    /// assert!(trio::Error::new(err).is::<trio::WouldBlock>());
+    /// ```
     WouldBlock,
     "the operation would block"
 );
 resource_error!(
     /// An API was used in a way Trio forbids (Trio's `RuntimeError`), such as a
     /// [`start`](crate::Nursery::start)ed task that returned without calling `started`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         let result = nursery.start(|_task_status: trio::TaskStatus<()>| async { Ok(()) }).await;
+    ///         assert!(result.unwrap_err().is::<trio::RuntimeError>()); // it never called `started`
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     RuntimeError,
     "runtime error"
 );
@@ -358,31 +561,127 @@ impl ErrorGroup {
     }
 
     /// The failures, in the order they happened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon_named("a", async { Err(trio::Error::msg("first")) });
+    ///         nursery.start_soon_named("b", async { Err(trio::Error::msg("second")) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     let group = err.as_group().unwrap();
+    ///     let tasks: Vec<&str> = group.entries().iter().map(|entry| entry.task()).collect();
+    ///     assert_eq!(tasks, ["a", "b"]);
+    /// });
+    /// ```
     pub fn entries(&self) -> &[GroupEntry] {
         &self.entries
     }
 
     /// Takes the failures out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async { Err(trio::Error::msg("boom")) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     let group = err.downcast::<trio::ErrorGroup>().unwrap();
+    ///     let errors: Vec<trio::Error> = group.into_entries().into_iter().map(|e| e.into_error()).collect();
+    ///     assert_eq!(errors.len(), 1);
+    ///     assert_eq!(errors[0].to_string(), "boom");
+    /// });
+    /// ```
     pub fn into_entries(self) -> Vec<GroupEntry> {
         self.entries
     }
 
     /// How many failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         for i in 0..3 {
+    ///             nursery.start_soon(async move { Err(trio::Error::msg(format!("child {i}"))) });
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     assert_eq!(err.as_group().unwrap().len(), 3);
+    /// });
+    /// ```
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Always `false` for a group a nursery returned; here for completeness.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async { Err(trio::Error::msg("boom")) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     assert!(!err.as_group().unwrap().is_empty());
+    /// });
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// Where the nursery that produced this group was opened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async { Err(trio::Error::msg("boom")) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     // `file:line:column` of the `open_nursery` call
+    ///     assert!(err.as_group().unwrap().origin().starts_with(file!()));
+    /// });
+    /// ```
     pub fn origin(&self) -> &str {
         &self.origin
     }
 
     /// The first entry whose error is an `E`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async { Err(trio::Error::msg("boom")) });
+    ///         nursery.start_soon(async { Err(trio::BusyResource::new().into()) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     let group = err.as_group().unwrap();
+    ///     assert_eq!(group.find::<trio::BusyResource>(), Some(&trio::BusyResource::new()));
+    ///     assert!(group.find::<trio::WouldBlock>().is_none());
+    /// });
+    /// ```
     pub fn find<E: StdError + 'static>(&self) -> Option<&E> {
         self.entries.iter().find_map(|e| e.error.downcast_ref::<E>())
     }
@@ -402,6 +701,22 @@ impl fmt::Display for ErrorGroup {
 impl StdError for ErrorGroup {}
 
 /// One failure in an [`ErrorGroup`]: which task, and its error.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let err = trio::open_nursery(|nursery| async move {
+///         nursery.start_soon_named("worker", async { Err(trio::TooSlow.into()) });
+///         Ok(())
+///     })
+///     .await
+///     .unwrap_err();
+///     let entry = &err.as_group().unwrap().entries()[0];
+///     assert_eq!(entry.task(), "worker");
+///     assert!(entry.error().is::<trio::TooSlow>());
+/// });
+/// ```
 #[derive(Debug)]
 pub struct GroupEntry {
     task: String,
@@ -414,16 +729,62 @@ impl GroupEntry {
     }
 
     /// The name of the task that failed (the nursery body shows as `<task> (nursery body)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon_named("uploader", async { Err(trio::Error::msg("boom")) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     assert_eq!(err.as_group().unwrap().entries()[0].task(), "uploader");
+    /// });
+    /// ```
     pub fn task(&self) -> &str {
         &self.task
     }
 
     /// The error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async { Err(trio::WouldBlock::new().into()) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     let entry = &err.as_group().unwrap().entries()[0];
+    ///     assert!(entry.error().is::<trio::WouldBlock>());
+    /// });
+    /// ```
     pub fn error(&self) -> &Error {
         &self.error
     }
 
     /// Takes the error out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async { Err(trio::Error::msg("boom")) });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    ///     let group = err.downcast::<trio::ErrorGroup>().unwrap();
+    ///     let entry = group.into_entries().pop().unwrap();
+    ///     let error: trio::Error = entry.into_error();
+    ///     assert_eq!(error.to_string(), "boom");
+    /// });
+    /// ```
     pub fn into_error(self) -> Error {
         self.error
     }

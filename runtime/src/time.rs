@@ -118,6 +118,29 @@ enum State {
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`].
+///
+/// A `Sleep` does nothing until it is polled: the timer is registered on the first poll, and the
+/// deadline was fixed when the future was made.
+///
+/// # Cancellation
+///
+/// Awaiting it is a checkpoint. Cancelled, it returns `Err(Cancelled)`; dropped before it
+/// completes, it removes its timer. Either way nothing is lost.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let t0 = trio::current_time();
+///     let nap: trio::Sleep = trio::sleep(Duration::from_millis(2));
+///     let wake_at = nap.deadline().unwrap();
+///     assert!(wake_at - t0 >= Duration::from_millis(2));
+///     nap.await.unwrap();
+///     assert!(trio::current_time() >= wake_at);
+/// });
+/// ```
 #[must_use = "a sleep does nothing unless awaited"]
 pub struct Sleep {
     deadline: Option<Instant>,
@@ -130,6 +153,23 @@ impl Sleep {
     }
 
     /// When the sleep ends; `None` for a sleep that never ends by itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let wake_at = trio::Instant::from_secs(5);
+    /// assert_eq!(trio::sleep_until(wake_at).deadline(), Some(wake_at));
+    ///
+    /// trio::run(async {
+    ///     let before = trio::current_time();
+    ///     let wake_at = trio::sleep(Duration::from_secs(1)).deadline().unwrap();
+    ///     assert!(wake_at >= before + Duration::from_secs(1));
+    ///     assert!(wake_at <= trio::current_time() + Duration::from_secs(1));
+    ///     assert_eq!(trio::sleep(Duration::MAX).deadline(), None); // too far to represent: forever
+    /// });
+    /// ```
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
@@ -186,6 +226,29 @@ impl fmt::Debug for Sleep {
 }
 
 /// The future returned by [`sleep_forever`].
+///
+/// # Cancellation
+///
+/// Awaiting it is a checkpoint; it only ever returns `Err(Cancelled)`. Nothing is lost.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let scope = trio::CancelScope::new();
+///     scope.cancel(); // the only way out
+///     let outcome = scope
+///         .run(async {
+///             let forever: trio::SleepForever = trio::sleep_forever();
+///             forever.await?;
+///             Ok(())
+///         })
+///         .await
+///         .unwrap();
+///     assert_eq!(outcome, None);
+///     assert!(scope.cancelled_caught());
+/// });
+/// ```
 #[must_use = "a sleep does nothing unless awaited"]
 #[derive(Debug)]
 pub struct SleepForever {

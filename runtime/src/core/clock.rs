@@ -33,59 +33,194 @@ pub struct Instant {
 impl Instant {
     /// The earliest instant. [`current_effective_deadline`](crate::current_effective_deadline)
     /// returns it for code that is already cancelled (Trio's `-inf`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::ZERO.as_nanos(), 0);
+    /// assert_eq!(Instant::ZERO - Duration::from_secs(1), Instant::ZERO); // saturates
+    ///
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new();
+    ///     scope.cancel();
+    ///     scope
+    ///         .run(async {
+    ///             assert_eq!(trio::current_effective_deadline(), Some(Instant::ZERO));
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    /// });
+    /// ```
     pub const ZERO: Instant = Instant { nanos: 0 };
     /// The latest representable instant (about 584 years after `ZERO`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX); // saturates
+    /// assert_eq!(Instant::MAX.checked_add(Duration::from_nanos(1)), None);
+    /// assert_eq!(Instant::MAX.to_string(), "never");
+    /// ```
     pub const MAX: Instant = Instant { nanos: u64::MAX };
 
     /// `secs` seconds after [`Instant::ZERO`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::from_secs(2), Instant::from_millis(2_000));
+    /// assert_eq!(Instant::from_secs(2).to_string(), "2s");
+    /// assert_eq!(Instant::from_secs(u64::MAX), Instant::MAX); // saturates
+    /// ```
     pub const fn from_secs(secs: u64) -> Instant {
         Instant { nanos: secs.saturating_mul(1_000_000_000) }
     }
 
     /// `millis` milliseconds after [`Instant::ZERO`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::from_millis(250).as_nanos(), 250_000_000);
+    /// assert_eq!(Instant::from_millis(250).to_string(), "0.25s");
+    /// ```
     pub const fn from_millis(millis: u64) -> Instant {
         Instant { nanos: millis.saturating_mul(1_000_000) }
     }
 
     /// `nanos` nanoseconds after [`Instant::ZERO`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::from_nanos(1_500_000_000), Instant::from_millis(1_500));
+    /// assert_eq!(Instant::from_nanos(7).as_nanos(), 7);
+    /// ```
     pub const fn from_nanos(nanos: u64) -> Instant {
         Instant { nanos }
     }
 
     /// Fractional seconds after [`Instant::ZERO`]; negative or NaN inputs give `ZERO`, huge
     /// ones `MAX`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::from_secs_f64(1.5), Instant::from_millis(1_500));
+    /// assert_eq!(Instant::from_secs_f64(-3.0), Instant::ZERO);
+    /// assert_eq!(Instant::from_secs_f64(f64::NAN), Instant::ZERO);
+    /// assert_eq!(Instant::from_secs_f64(1e30), Instant::MAX);
+    /// ```
     pub fn from_secs_f64(secs: f64) -> Instant {
         Instant { nanos: (secs * 1e9) as u64 }
     }
 
     /// Nanoseconds since [`Instant::ZERO`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// let t = Instant::from_secs(1) + Duration::from_nanos(5);
+    /// assert_eq!(t.as_nanos(), 1_000_000_005);
+    /// ```
     pub const fn as_nanos(self) -> u64 {
         self.nanos
     }
 
     /// Seconds since [`Instant::ZERO`], as a float (Trio's representation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::from_millis(2_500).as_secs_f64(), 2.5);
+    /// assert_eq!(Instant::ZERO.as_secs_f64(), 0.0);
+    /// ```
     pub fn as_secs_f64(self) -> f64 {
         self.nanos as f64 / 1e9
     }
 
     /// The time since [`Instant::ZERO`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::from_millis(1_500).since_zero(), Duration::from_millis(1_500));
+    /// assert_eq!(Instant::ZERO + Instant::from_secs(3).since_zero(), Instant::from_secs(3));
+    /// ```
     pub const fn since_zero(self) -> Duration {
         Duration::from_nanos(self.nanos)
     }
 
     /// `self + d`, or `None` if that is past [`Instant::MAX`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// let t = Instant::from_secs(1);
+    /// assert_eq!(t.checked_add(Duration::from_secs(2)), Some(Instant::from_secs(3)));
+    /// assert_eq!(t.checked_add(Duration::MAX), None);
+    /// ```
     pub fn checked_add(self, d: Duration) -> Option<Instant> {
         let d = u64::try_from(d.as_nanos()).ok()?;
         self.nanos.checked_add(d).map(|nanos| Instant { nanos })
     }
 
     /// `self - d`, or `None` if that is before [`Instant::ZERO`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// let t = Instant::from_secs(3);
+    /// assert_eq!(t.checked_sub(Duration::from_secs(1)), Some(Instant::from_secs(2)));
+    /// assert_eq!(t.checked_sub(Duration::from_secs(4)), None);
+    /// assert_eq!(t - Duration::from_secs(4), Instant::ZERO); // the operator saturates instead
+    /// ```
     pub fn checked_sub(self, d: Duration) -> Option<Instant> {
         let d = u64::try_from(d.as_nanos()).ok()?;
         self.nanos.checked_sub(d).map(|nanos| Instant { nanos })
     }
 
     /// The time from `earlier` to `self`, zero if `earlier` is later.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// let (early, late) = (Instant::from_secs(1), Instant::from_secs(4));
+    /// assert_eq!(late.saturating_duration_since(early), Duration::from_secs(3));
+    /// assert_eq!(early.saturating_duration_since(late), Duration::ZERO);
+    /// ```
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_nanos(self.nanos.saturating_sub(earlier.nanos))
     }
@@ -158,6 +293,44 @@ impl fmt::Display for Instant {
 ///
 /// [`autojump_threshold`]: Clock::autojump_threshold
 /// [`autojump`]: Clock::autojump
+///
+/// # Examples
+///
+/// A clock that stands still and only moves by autojump — the core of a mock clock:
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use trio::Instant;
+/// use trio::abc::Clock;
+///
+/// #[derive(Clone, Default)]
+/// struct JumpClock(Rc<Cell<Instant>>);
+///
+/// impl Clock for JumpClock {
+///     fn current_time(&self) -> Instant {
+///         self.0.get()
+///     }
+///     fn deadline_to_sleep_time(&self, deadline: Instant) -> Option<Duration> {
+///         // Frozen: a future deadline never arrives by itself.
+///         (deadline <= self.0.get()).then_some(Duration::ZERO)
+///     }
+///     fn autojump_threshold(&self) -> Option<Duration> {
+///         Some(Duration::ZERO) // jump as soon as every task is blocked
+///     }
+///     fn autojump(&self, deadline: Instant) {
+///         self.0.set(deadline);
+///     }
+/// }
+///
+/// let clock = JumpClock::default();
+/// trio::Builder::new().clock(clock.clone()).run(async {
+///     trio::sleep(Duration::from_secs(3600)).await.unwrap(); // takes no real time
+///     assert_eq!(trio::current_time(), Instant::from_secs(3600));
+/// });
+/// assert_eq!(clock.current_time(), Instant::from_secs(3600));
+/// ```
 pub trait Clock {
     /// Called once when the run starts, before anything reads the time.
     fn start_clock(&self) {}
@@ -187,6 +360,18 @@ pub trait Clock {
 /// As in Trio, the clock does not start at zero: it starts somewhere between 10,000 and
 /// 200,000 seconds (chosen from the run's seed), so code that assumes time starts at 0 breaks
 /// early instead of in production.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trio::Instant;
+///
+/// trio::Builder::new().clock(trio::SystemClock::new(3)).run(async {
+///     let now = trio::current_time();
+///     assert!(now >= Instant::from_secs(10_000) && now < Instant::from_secs(200_001));
+/// });
+/// ```
 #[derive(Debug, Clone)]
 pub struct SystemClock {
     start: std::cell::Cell<Option<std::time::Instant>>,
@@ -195,12 +380,40 @@ pub struct SystemClock {
 
 impl SystemClock {
     /// A clock starting at a random offset derived from `seed`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::Instant;
+    /// use trio::abc::Clock;
+    ///
+    /// // The offset depends only on the seed.
+    /// let (a, b) = (trio::SystemClock::new(42), trio::SystemClock::new(42));
+    /// a.start_clock();
+    /// b.start_clock();
+    /// let gap = b.current_time() - a.current_time();
+    /// assert!(gap < std::time::Duration::from_secs(1));
+    /// assert!(a.current_time() >= Instant::from_secs(10_000));
+    /// ```
     pub fn new(seed: u64) -> SystemClock {
         let offset_secs = 10_000 + splitmix64(seed) % 190_000;
         SystemClock::with_offset(Duration::from_secs(offset_secs))
     }
 
     /// A clock that reads `offset` when the run starts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// let clock = trio::SystemClock::with_offset(Duration::from_secs(100));
+    /// trio::Builder::new().clock(clock).run(async {
+    ///     let now = trio::current_time();
+    ///     assert!(now >= Instant::from_secs(100) && now < Instant::from_secs(160));
+    /// });
+    /// ```
     pub fn with_offset(offset: Duration) -> SystemClock {
         SystemClock { start: std::cell::Cell::new(None), offset }
     }
