@@ -4,7 +4,7 @@
 //! that makes an hour of sleeping take microseconds, checks that code checkpoints
 //! ([`assert_checkpoints`]), ways to wait until every task is blocked
 //! ([`wait_all_tasks_blocked`]) and to force an order on tasks ([`Sequencer`]), the
-//! scheduling [`policy`] tests run under, and [schedule exploration](explore) that searches
+//! scheduling [`policy`] tests run under, and [schedule exploration](mod@explore) that searches
 //! orders for concurrency bugs, replays a failure in one line and shrinks it.
 //!
 //! ## Writing tests
@@ -133,7 +133,7 @@
 //!
 //! ## Finding concurrency bugs
 //!
-//! `#[trio_test(schedules = N)]` [explores](explore) N schedules, each on a fresh runtime with
+//! `#[trio_test(schedules = N)]` [explores](mod@explore) N schedules, each on a fresh runtime with
 //! a fresh autojump clock (a `mock_clock` fixture keeps the clock frozen instead), and stops at
 //! the first one that fails.
 //!

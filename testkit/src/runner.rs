@@ -88,7 +88,7 @@ pub enum ClockFixture {
 pub enum PolicyChoice {
     /// `policy = "fifo"`: the runtime's deterministic batch order.
     Fifo,
-    /// `policy = "random"`, the default: [`Random`] seeded with the test's seed.
+    /// `policy = "random"`, the default: [`Random`](crate::policy::Random) seeded with the test's seed.
     Random,
     /// `policy = "pct"` with `depth = D` (default 3): [`Pct`](crate::policy::Pct).
     Pct(u32),
