@@ -136,6 +136,50 @@ fn mixed_takes_turns_and_names_the_policy_that_failed() {
     assert_eq!(replay.trace, failure.trace);
 }
 
+/// The slow task checkpoints before its read-modify-write window: the default order has only
+/// two decisions, but the bug needs the priority change at the third.
+async fn late_window_lost_update() {
+    let counter = Rc::new(Cell::new(0));
+    let c = counter.clone();
+    trio::open_nursery(|nursery| async move {
+        let c1 = c.clone();
+        nursery.start_soon(async move {
+            trio::checkpoint().await?;
+            let seen = c1.get();
+            trio::checkpoint().await?;
+            c1.set(seen + 1);
+            Ok(())
+        });
+        nursery.start_soon(async move {
+            c.set(c.get() + 1);
+            Ok(())
+        });
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(counter.get(), 2, "an update was lost");
+}
+
+#[test]
+fn pct_places_change_points_beyond_the_length_of_the_default_run() {
+    for depth in [2, 3, 4] {
+        let found = (0..10u64)
+            .filter(|&seed| {
+                Explore::new("explore_engine::late_window")
+                    .policy(PolicyKind::Pct { depth })
+                    .seed(seed)
+                    .schedules(500)
+                    .shrink(false)
+                    .persist(false)
+                    .run(late_window_lost_update)
+                    .is_err()
+            })
+            .count();
+        assert_eq!(found, 10, "PCT depth {depth} finds the bug from every base seed");
+    }
+}
+
 #[test]
 fn a_correct_program_passes_and_the_summary_counts_distinct_schedules() {
     let summary = Explore::new("explore_engine::fine")

@@ -853,12 +853,16 @@ where
         Ok(summary)
     }
 
-    /// PCT needs the length of a run in decisions: measure it once under the default order.
+    /// PCT places its change points among the first `k` decisions, where `k` must bound the
+    /// length of a run. Measure a run under the default order and leave ample room: other
+    /// schedules can take more decisions than the default one (a change point that would have
+    /// to fall after the measured length could otherwise never be placed). Deterministic, so
+    /// a seed replays under the same `k`.
     fn steps_estimate(&self) -> u64 {
         match self.config.policy {
             PolicyKind::Pct { .. } | PolicyKind::Mixed => {
                 let outcome = self.run_once(Box::new(Fifo), self.config.base_seed(), Recorded::Summary);
-                outcome.summary.decisions().max(1)
+                2 * outcome.summary.decisions() + 8
             }
             _ => 1,
         }
