@@ -195,6 +195,39 @@ pub struct MemoryChannelStatistics {
 /// `poll_flush` runs [`send`](MemorySender::send) for it, so at most one value is in flight.
 /// A failed flush returns the value inside its [`SendError`]; a value not yet flushed when the
 /// sender is dropped is dropped with it.
+///
+/// # Examples
+///
+/// Two producers, each with its own handle; the receiver sees the end once both are gone:
+///
+/// ```
+/// use futures::SinkExt;
+///
+/// trio::run(async {
+///     let (tx, rx) = trio::open_memory_channel::<u32>(0);
+///     trio::open_nursery(|nursery| async move {
+///         let tx2 = tx.clone();
+///         nursery.start_soon(async move {
+///             tx.send(1).await?; // `tx` is dropped (closed) when the task ends
+///             Ok(())
+///         });
+///         nursery.start_soon(async move {
+///             let mut sink = tx2;
+///             sink.send(2).await?; // through `futures::Sink`
+///             Ok(())
+///         });
+///         let mut got = Vec::new();
+///         while let Some(value) = rx.recv().await? {
+///             got.push(value);
+///         }
+///         got.sort();
+///         assert_eq!(got, [1, 2]);
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 pub struct MemorySender<T> {
     handle: Rc<Handle<T>>,
     /// The send started by `Sink::start_send`, driven by `poll_flush`.
@@ -406,6 +439,26 @@ impl<T: 'static> Sink<T> for MemorySender<T> {
 /// `MemoryReceiver` also implements [`futures::Stream`] with items
 /// `Result<T, RecvError>`: the stream ends (`None`) at the end of the channel, and a
 /// cancellation arrives as an `Err(RecvError::Cancelled)` item rather than as a silent end.
+///
+/// # Examples
+///
+/// Reading the channel as a [`futures::Stream`]:
+///
+/// ```
+/// use futures::StreamExt;
+///
+/// trio::run(async {
+///     let (tx, mut rx) = trio::open_memory_channel::<&str>(trio::Capacity::Unbounded);
+///     tx.try_send("a").unwrap();
+///     tx.try_send("b").unwrap();
+///     drop(tx); // the end of the channel, once the buffer is drained
+///     let mut got = Vec::new();
+///     while let Some(item) = rx.next().await {
+///         got.push(item.unwrap());
+///     }
+///     assert_eq!(got, ["a", "b"]);
+/// });
+/// ```
 pub struct MemoryReceiver<T> {
     handle: Rc<Handle<T>>,
     /// The receive started by `Stream::poll_next`.

@@ -28,6 +28,23 @@ pub use crate::parking_lot::{ParkingLot, ParkingLotStatistics};
 /// # Panics
 ///
 /// Outside a task of a run.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon_named("child", async {
+///             let me = trio::lowlevel::current_task();
+///             assert_eq!(me.name(), "child");
+///             assert_eq!(me.parent(), Some(trio::lowlevel::current_root_task().id()));
+///         });
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[track_caller]
 pub fn current_task() -> Task {
     Runtime::with(|rt| rt.current_task_or_panic())
@@ -35,6 +52,17 @@ pub fn current_task() -> Task {
 
 /// The task this code runs in, or `None` outside a task (outside a run, or in an instrument,
 /// policy or clock callback). Never panics: safe in a panic hook.
+///
+/// # Examples
+///
+/// ```
+/// assert!(trio::lowlevel::try_current_task().is_none()); // outside a run
+///
+/// trio::run(async {
+///     let task = trio::lowlevel::try_current_task().unwrap();
+///     assert_eq!(task, trio::lowlevel::current_task());
+/// });
+/// ```
 pub fn try_current_task() -> Option<Task> {
     if !Runtime::is_inside() {
         return None;
@@ -47,6 +75,22 @@ pub fn try_current_task() -> Option<Task> {
 /// # Panics
 ///
 /// Outside a run.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let main = trio::lowlevel::current_task();
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async move {
+///             assert_eq!(trio::lowlevel::current_root_task(), main);
+///         });
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[track_caller]
 pub fn current_root_task() -> Task {
     Runtime::with(|rt| rt.root_task().expect("a run always has a main task"))
@@ -70,18 +114,57 @@ pub fn current_statistics() -> RunStatistics {
 
 /// A snapshot of every task of the run and what it waits on — the same report a deadlock
 /// prints.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon_named("sleeper", async {
+///             trio::sleep_forever().await?;
+///             Ok(())
+///         });
+///         trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+///         let report = trio::lowlevel::current_report();
+///         let sleeper = report.tasks.iter().find(|t| t.name == "sleeper").unwrap();
+///         assert_eq!(sleeper.waiting_on, ["sleep_forever"]);
+///         nursery.cancel_scope().cancel();
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[track_caller]
 pub fn current_report() -> RunReport {
     Runtime::with(|rt| rt.snapshot())
 }
 
 /// The seed the run was started with.
+///
+/// # Examples
+///
+/// ```
+/// trio::Builder::new().seed(1234).run(async {
+///     assert_eq!(trio::lowlevel::current_seed(), 1234);
+/// });
+/// trio::run(async { assert_eq!(trio::lowlevel::current_seed(), 0) }); // the default
+/// ```
 #[track_caller]
 pub fn current_seed() -> u64 {
     Runtime::with(|rt| rt.seed())
 }
 
 /// `true` inside a run on this thread.
+///
+/// # Examples
+///
+/// ```
+/// assert!(!trio::lowlevel::in_run());
+/// trio::run(async { assert!(trio::lowlevel::in_run()) });
+/// ```
 pub fn in_run() -> bool {
     Runtime::is_inside()
 }

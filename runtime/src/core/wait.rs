@@ -212,7 +212,8 @@ pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool)
 ///
 /// Awaiting it parks the current task until [`Unparker::unpark`] hands it a value
 /// (`Ok(value)`), or until the task's cancel scope is cancelled (`Err(Cancelled)`). Awaiting it
-/// is a schedule point and a cancel point, even when the scope was already cancelled.
+/// is a schedule point and a cancel point, even when the scope was already cancelled — except
+/// for a slot unparked before its first poll, which returns its value at once, with neither.
 ///
 /// # Cancellation
 ///
@@ -220,6 +221,34 @@ pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool)
 /// [`Unparker::unpark`] refuses and returns its value. If the slot is dropped after it was
 /// unparked but before it was polled, the value is dropped with it unless the owner took it
 /// back with [`ParkSlot::take_unparked`] — primitives do that in their `Drop`.
+///
+/// # Examples
+///
+/// A waiter cancelled while parked: the unparker gets its value back, so it can hand it to
+/// someone else.
+///
+/// ```
+/// use trio::lowlevel::park_slot;
+///
+/// trio::run(async {
+///     let (slot, unparker) = park_slot::<String>("a message");
+///     let scope = trio::CancelScope::new();
+///     let handle = scope.clone();
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async move {
+///             let outcome = scope.run(async { Ok(slot.await?) }).await?;
+///             assert_eq!(outcome, None); // cancelled, nothing received
+///             Ok(())
+///         });
+///         trio::lowlevel::wait_all_tasks_blocked(std::time::Duration::ZERO).await?;
+///         handle.cancel(); // aborts the wait at once
+///         assert_eq!(unparker.unpark("hi".to_string()), Err("hi".to_string()));
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 pub struct ParkSlot<T> {
     cell: Rc<WaitCell<T>>,
 }
@@ -228,6 +257,33 @@ impl<T: 'static> ParkSlot<T> {
     /// Marks the wait as one on something outside the runtime (a thread, real I/O, a foreign
     /// future): while it is pending, autojump does not jump and the run is never declared
     /// deadlocked. Call it before the first poll.
+    ///
+    /// # Panics
+    ///
+    /// If the slot was already polled.
+    ///
+    /// # Examples
+    ///
+    /// A slot nobody unparks: an ordinary one is a deadlock, an external one a wait on the outside
+    /// world — here cut short by the watchdog.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::RunErrorKind;
+    /// use trio::lowlevel::park_slot;
+    ///
+    /// let plain = trio::Builder::new().try_run(async {
+    ///     let (slot, _unparker) = park_slot::<()>("never unparked");
+    ///     slot.await.ok();
+    /// });
+    /// assert_eq!(plain.unwrap_err().kind(), RunErrorKind::Deadlock);
+    ///
+    /// let external = trio::Builder::new().watchdog(Duration::from_millis(20)).try_run(async {
+    ///     let (slot, _unparker) = park_slot::<()>("a reply from another process");
+    ///     slot.external().await.ok();
+    /// });
+    /// assert!(matches!(external.unwrap_err().kind(), RunErrorKind::Watchdog(_)));
+    /// ```
     pub fn external(self) -> ParkSlot<T> {
         self.assert_fresh();
         self.cell.external.set(true);
@@ -244,6 +300,18 @@ impl<T: 'static> ParkSlot<T> {
 
     /// Takes a value that was handed over but not yet returned by `poll` — for a primitive's
     /// `Drop`, so a value handed to a waiter that went away is not lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::park_slot;
+    ///
+    /// let (mut slot, unparker) = park_slot::<u32>("a value");
+    /// unparker.unpark(5).unwrap();
+    /// // The waiter goes away before it ever looked: take the value back.
+    /// assert_eq!(slot.take_unparked(), Some(5));
+    /// assert_eq!(slot.take_unparked(), None);
+    /// ```
     pub fn take_unparked(&mut self) -> Option<T> {
         let mut state = self.cell.state.borrow_mut();
         if let CellState::Ready(_) = &*state {
@@ -254,6 +322,22 @@ impl<T: 'static> ParkSlot<T> {
     }
 
     /// `true` while the slot is parked and waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::park_slot;
+    ///
+    /// trio::run(async {
+    ///     let (mut slot, unparker) = park_slot::<u32>("a value");
+    ///     assert!(!slot.is_waiting()); // not polled yet
+    ///     assert!(futures::poll!(&mut slot).is_pending());
+    ///     assert!(slot.is_waiting());
+    ///     unparker.unpark(1).unwrap();
+    ///     assert!(!slot.is_waiting());
+    ///     assert_eq!(slot.await, Ok(1));
+    /// });
+    /// ```
     pub fn is_waiting(&self) -> bool {
         self.cell.is_waiting()
     }
@@ -328,6 +412,28 @@ impl Runtime {
 }
 
 /// The waking side of a blocking wait; see [`park_slot`].
+///
+/// # Examples
+///
+/// ```
+/// use trio::lowlevel::park_slot;
+///
+/// trio::run(async {
+///     let (slot, unparker) = park_slot::<&str>("a reply");
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async move {
+///             assert_eq!(slot.await?, "pong");
+///             Ok(())
+///         });
+///         trio::lowlevel::wait_all_tasks_blocked(std::time::Duration::ZERO).await?;
+///         assert_eq!(unparker.what(), "a reply");
+///         unparker.unpark("pong").unwrap();
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 pub struct Unparker<T> {
     cell: Rc<WaitCell<T>>,
 }
@@ -337,6 +443,17 @@ impl<T> Unparker<T> {
     /// cancellation, already unparked, or dropped — hand it to someone else.
     ///
     /// An unpark before the slot's first poll is kept: the slot then returns at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::park_slot;
+    ///
+    /// let (slot, unparker) = park_slot::<u8>("a byte");
+    /// assert_eq!(unparker.unpark(1), Ok(())); // kept until the slot is polled
+    /// assert_eq!(unparker.unpark(2), Err(2)); // already unparked: handed back
+    /// trio::run(async move { assert_eq!(slot.await, Ok(1)) });
+    /// ```
     pub fn unpark(&self, value: T) -> Result<(), T> {
         let mut state = self.cell.state.borrow_mut();
         match &*state {
@@ -359,11 +476,30 @@ impl<T> Unparker<T> {
 
     /// `true` if the waiter is (or, not yet polled, will be) waiting: an unpark now would be
     /// accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::park_slot;
+    ///
+    /// let (slot, unparker) = park_slot::<u8>("a byte");
+    /// assert!(unparker.is_waiting()); // not polled yet, but an unpark would be accepted
+    /// unparker.unpark(1).unwrap();
+    /// assert!(!unparker.is_waiting());
+    /// drop(slot);
+    /// ```
     pub fn is_waiting(&self) -> bool {
         matches!(&*self.cell.state.borrow(), CellState::Waiting(_) | CellState::Fresh)
     }
 
     /// What the wait was described as.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_slot, unparker) = trio::lowlevel::park_slot::<()>("Lock::acquire");
+    /// assert_eq!(unparker.what(), "Lock::acquire");
+    /// ```
     pub fn what(&self) -> String {
         self.cell.what.describe()
     }
@@ -416,12 +552,45 @@ pub struct WaitQueue<T> {
 
 impl<T: 'static> WaitQueue<T> {
     /// An empty queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = trio::lowlevel::WaitQueue::<u8>::new();
+    /// assert!(queue.is_empty());
+    /// assert_eq!(queue.unpark_one(1), Err(1)); // nobody to hand it to
+    /// ```
     pub fn new() -> WaitQueue<T> {
         WaitQueue { waiters: RefCell::new(VecDeque::new()) }
     }
 
     /// Parks the current task at the back of the queue until [`WaitQueue::unpark_one`] (or
     /// [`WaitQueue::unpark_all_with`]) reaches it. See [`ParkSlot`] for cancellation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// trio::run(async {
+    ///     let queue = Rc::new(WaitQueue::<u32>::new());
+    ///     let q = queue.clone();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon_named("waiter", async move {
+    ///             assert_eq!(q.park("a number").await?, 7);
+    ///             Ok(())
+    ///         });
+    ///         trio::lowlevel::wait_all_tasks_blocked(std::time::Duration::ZERO).await?;
+    ///         let waiter = nursery.child_tasks().pop().unwrap();
+    ///         assert_eq!(waiter.waiting_on(), ["a number"]);
+    ///         queue.unpark_one(7).unwrap();
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn park(&self, what: impl Into<Cow<'static, str>>) -> ParkSlot<T> {
         let (slot, unparker) = park_slot(what);
         self.push(unparker);
@@ -429,6 +598,19 @@ impl<T: 'static> WaitQueue<T> {
     }
 
     /// Puts an unparker at the back of the queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::{WaitQueue, park_slot};
+    ///
+    /// let queue = WaitQueue::<&str>::new();
+    /// let (slot, unparker) = park_slot("a name");
+    /// queue.push(unparker);
+    /// assert_eq!(queue.len(), 1);
+    /// queue.unpark_one("ada").unwrap();
+    /// trio::run(async move { assert_eq!(slot.await, Ok("ada")) });
+    /// ```
     pub fn push(&self, unparker: Unparker<T>) {
         let mut waiters = self.waiters.borrow_mut();
         if waiters.len() >= 32 && waiters.len() % 32 == 0 {
@@ -438,6 +620,26 @@ impl<T: 'static> WaitQueue<T> {
     }
 
     /// Hands `value` to the oldest waiter still waiting. `Err(value)` if there is none.
+    ///
+    /// # Examples
+    ///
+    /// Cancelled waiters are skipped:
+    ///
+    /// ```
+    /// use trio::CancelScope;
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// trio::run(async {
+    ///     let queue = WaitQueue::<u32>::new();
+    ///     let (first, second) = (queue.park("first"), queue.park("second"));
+    ///     let scope = CancelScope::new();
+    ///     scope.cancel();
+    ///     assert_eq!(scope.run(async { Ok(first.await?) }).await.unwrap(), None);
+    ///     assert_eq!(queue.unpark_one(1), Ok(())); // goes to `second`
+    ///     assert_eq!(second.await, Ok(1));
+    ///     assert_eq!(queue.unpark_one(2), Err(2)); // nobody left
+    /// });
+    /// ```
     pub fn unpark_one(&self, value: T) -> Result<(), T> {
         let mut value = value;
         loop {
@@ -453,6 +655,19 @@ impl<T: 'static> WaitQueue<T> {
     }
 
     /// Removes and returns the oldest waiter still waiting, without waking it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// let queue = WaitQueue::<u32>::new();
+    /// let _slot = queue.park("a number");
+    /// let unparker = queue.pop().unwrap();
+    /// assert!(queue.is_empty());
+    /// assert_eq!(unparker.what(), "a number");
+    /// assert!(queue.pop().is_none());
+    /// ```
     pub fn pop(&self) -> Option<Unparker<T>> {
         loop {
             let next = self.waiters.borrow_mut().pop_front()?;
@@ -463,17 +678,61 @@ impl<T: 'static> WaitQueue<T> {
     }
 
     /// Wakes every waiter, each with its own value from `make`. Returns how many were woken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// trio::run(async {
+    ///     let queue = WaitQueue::<u32>::new();
+    ///     let slots = [queue.park("a"), queue.park("b"), queue.park("c")];
+    ///     let mut next = 0;
+    ///     let woken = queue.unpark_all_with(|| {
+    ///         next += 1;
+    ///         next
+    ///     });
+    ///     assert_eq!(woken, 3);
+    ///     assert!(queue.is_empty());
+    ///     let [a, b, c] = slots;
+    ///     assert_eq!((a.await, b.await, c.await), (Ok(1), Ok(2), Ok(3)));
+    /// });
+    /// ```
     pub fn unpark_all_with(&self, mut make: impl FnMut() -> T) -> usize {
         let all: Vec<_> = self.waiters.borrow_mut().drain(..).collect();
         all.into_iter().filter(|w| w.unpark(make()).is_ok()).count()
     }
 
     /// Waiters still waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// let queue = WaitQueue::<u32>::new();
+    /// let _a = queue.park("a");
+    /// let _b = queue.park("b");
+    /// assert_eq!(queue.len(), 2);
+    /// queue.unpark_one(1).unwrap();
+    /// assert_eq!(queue.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.waiters.borrow().iter().filter(|w| w.is_waiting()).count()
     }
 
     /// `true` if no waiter is waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// let queue = WaitQueue::<u32>::new();
+    /// assert!(queue.is_empty());
+    /// let _slot = queue.park("a");
+    /// assert!(!queue.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         !self.waiters.borrow().iter().any(|w| w.is_waiting())
     }
@@ -551,6 +810,18 @@ pub async fn checkpoint_if_cancelled() -> Result<(), Cancelled> {
 }
 
 /// The future returned by [`checkpoint`].
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let task = trio::lowlevel::current_task();
+///     let before = task.schedule_points();
+///     let point: trio::lowlevel::Checkpoint = trio::checkpoint();
+///     point.await.unwrap();
+///     assert_eq!(task.schedule_points(), before + 1);
+/// });
+/// ```
 #[derive(Debug)]
 #[must_use = "a checkpoint does nothing unless awaited"]
 pub struct Checkpoint {
@@ -580,6 +851,24 @@ impl Future for Checkpoint {
 }
 
 /// The future returned by [`cancel_shielded_checkpoint`].
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let scope = trio::CancelScope::new();
+///     scope.cancel();
+///     scope
+///         .run(async {
+///             let point: trio::lowlevel::CancelShieldedCheckpoint = trio::lowlevel::cancel_shielded_checkpoint();
+///             point.await; // yields, but does not report the cancellation
+///             assert!(trio::checkpoint().await.is_err()); // an ordinary checkpoint does
+///             Ok(())
+///         })
+///         .await
+///         .unwrap();
+/// });
+/// ```
 #[derive(Debug)]
 #[must_use = "a checkpoint does nothing unless awaited"]
 pub struct CancelShieldedCheckpoint {
