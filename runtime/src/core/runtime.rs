@@ -26,7 +26,7 @@ use super::cancel::{CancelStatus, ScopeState};
 use super::clock::{Clock, Instant, RealInstant, SystemClock};
 use super::instrument::Instrument;
 use super::nursery::{ExitTarget, NurseryInner, panic_message};
-use super::policy::{Fifo, RunnableTasks, SchedulePolicy, TimerInfo, TimerKind};
+use super::policy::{RunnableTasks, SchedulePolicy, TimerInfo, TimerKind};
 use super::task::{Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskName, TaskWaker, name_from_type};
 use super::wait::{Unparker, WaitList, What, make_slot};
 
@@ -64,7 +64,7 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// Defaults: [`SystemClock`], no instruments, the [`Fifo`] policy, seed 0, no limits.
+    /// Defaults: [`SystemClock`], no instruments, the [`Fifo`](crate::lowlevel::Fifo) policy, seed 0, no limits.
     pub fn new() -> Builder {
         Builder {
             clock: None,
@@ -189,7 +189,7 @@ impl fmt::Debug for Builder {
 /// Runs `future` as the main task on the current thread until it and every task it started
 /// have finished, and returns its output (Trio's `trio.run`).
 ///
-/// Uses the [`SystemClock`] and the deterministic [`Fifo`] policy; see [`Builder`] for the
+/// Uses the [`SystemClock`] and the deterministic [`Fifo`](crate::lowlevel::Fifo) policy; see [`Builder`] for the
 /// rest.
 ///
 /// # Panics
@@ -378,7 +378,8 @@ pub(crate) struct Runtime {
     timers: RefCell<BTreeMap<TimerKey, TimerEntry>>,
     idle_waiters: RefCell<BTreeMap<(Duration, u64), Unparker<()>>>,
     clock: Rc<dyn Clock>,
-    policy: RefCell<Box<dyn SchedulePolicy>>,
+    /// The configured policy; `None` is the default FIFO order, which needs no calls at all.
+    policy: Option<RefCell<Box<dyn SchedulePolicy>>>,
     instruments: Vec<Rc<dyn Instrument>>,
     next_task_id: Cell<u64>,
     next_seq: Cell<u64>,
@@ -402,12 +403,18 @@ pub(crate) struct Runtime {
 impl Runtime {
     fn new(builder: Builder) -> Runtime {
         let id = RUNTIME_IDS.fetch_add(1, Ordering::Relaxed);
-        let shared =
-            Arc::new(Shared { runtime_id: id, injected: Mutex::new(Vec::new()), thread: std::thread::current() });
+        let shared = Arc::new(Shared {
+            runtime_id: id,
+            injected: Mutex::new(Vec::new()),
+            pending: std::sync::atomic::AtomicBool::new(false),
+            thread: std::thread::current(),
+        });
         let root_status = CancelStatus::root();
         let clock = builder.clock.unwrap_or_else(|| Rc::new(SystemClock::new(builder.seed)));
-        let mut policy = builder.policy.unwrap_or_else(|| Box::new(Fifo));
-        policy.start(builder.seed);
+        let policy = builder.policy.map(|mut policy| {
+            policy.start(builder.seed);
+            RefCell::new(policy)
+        });
         Runtime {
             id,
             shared,
@@ -421,7 +428,7 @@ impl Runtime {
             timers: RefCell::new(BTreeMap::new()),
             idle_waiters: RefCell::new(BTreeMap::new()),
             clock,
-            policy: RefCell::new(policy),
+            policy,
             instruments: builder.instruments,
             next_task_id: Cell::new(1),
             next_seq: Cell::new(0),
@@ -547,7 +554,11 @@ impl Runtime {
         let point = task.0.cancel_points.get() + 1;
         task.0.cancel_points.set(point);
         let status = self.current_status();
-        if !status.effectively_cancelled() && self.policy.borrow_mut().inject_cancel(task, point) {
+        let inject = match &self.policy {
+            Some(policy) if !status.effectively_cancelled() => policy.borrow_mut().inject_cancel(task, point),
+            _ => false,
+        };
+        if inject {
             if let Some(scope) = status.innermost_scope() {
                 scope.cancel();
             }
@@ -616,27 +627,39 @@ impl Runtime {
                 }
                 due
             };
-            let mut due = due;
+            // Fire them in the order the policy picks: in creation order, without asking, under
+            // the default policy (linear in the number due); otherwise one pick at a time from
+            // the ones left, described once.
+            let mut due: VecDeque<(TimerKey, TimerEntry)> = due.into();
+            let mut infos: Vec<TimerInfo> = match &self.policy {
+                Some(_) if due.len() > 1 => due
+                    .iter()
+                    .map(|((deadline, seq), entry)| TimerInfo {
+                        deadline: *deadline,
+                        seq: *seq,
+                        kind: match entry {
+                            TimerEntry::Scope(_) => TimerKind::Deadline,
+                            TimerEntry::Sleep(_) => TimerKind::Sleep,
+                        },
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             while !due.is_empty() {
-                let index = if due.len() == 1 {
-                    0
-                } else {
-                    let infos: Vec<TimerInfo> = due
-                        .iter()
-                        .map(|((deadline, seq), entry)| TimerInfo {
-                            deadline: *deadline,
-                            seq: *seq,
-                            kind: match entry {
-                                TimerEntry::Scope(_) => TimerKind::Deadline,
-                                TimerEntry::Sleep(_) => TimerKind::Sleep,
-                            },
-                        })
-                        .collect();
-                    let pick = self.policy.borrow_mut().pick_timer(&infos);
-                    assert!(pick < due.len(), "SchedulePolicy::pick_timer returned {pick} for {} timers", due.len());
-                    pick
+                let index = match &self.policy {
+                    Some(policy) if due.len() > 1 => {
+                        let pick = policy.borrow_mut().pick_timer(&infos);
+                        assert!(
+                            pick < due.len(),
+                            "SchedulePolicy::pick_timer returned {pick} for {} timers",
+                            due.len()
+                        );
+                        infos.remove(pick);
+                        pick
+                    }
+                    _ => 0,
                 };
-                let (_, entry) = due.remove(index);
+                let (_, entry) = if index == 0 { due.pop_front() } else { due.remove(index) }.expect("index checked");
                 match entry {
                     TimerEntry::Sleep(unparker) => fired |= unparker.unpark(()).is_ok(),
                     TimerEntry::Scope(scope) => {
@@ -1075,24 +1098,26 @@ impl Runtime {
             while batch > 0 {
                 let key = {
                     let runq = self.runq.borrow();
-                    let index = if runq.len() == 1 {
-                        0
-                    } else {
-                        let slab = self.slab.borrow();
-                        let view = RunnableTasks::new(&runq, batch, &slab);
-                        let index = self.policy.borrow_mut().pick_task(&view);
-                        assert!(
-                            index < runq.len(),
-                            "SchedulePolicy::pick_task returned {index} for {} runnable tasks",
-                            runq.len()
-                        );
-                        index
+                    let index = match &self.policy {
+                        Some(policy) if runq.len() > 1 => {
+                            let slab = self.slab.borrow();
+                            let view = RunnableTasks::new(&runq, batch, &slab);
+                            let index = policy.borrow_mut().pick_task(&view);
+                            assert!(
+                                index < runq.len(),
+                                "SchedulePolicy::pick_task returned {index} for {} runnable tasks",
+                                runq.len()
+                            );
+                            index
+                        }
+                        _ => 0,
                     };
                     drop(runq);
                     if index < batch {
                         batch -= 1;
                     }
-                    self.runq.borrow_mut().remove(index).expect("index checked")
+                    let mut runq = self.runq.borrow_mut();
+                    if index == 0 { runq.pop_front() } else { runq.remove(index) }.expect("index checked")
                 };
                 match self.step(key, main, output) {
                     StepResult::Continue => {}
@@ -1109,6 +1134,9 @@ impl Runtime {
     }
 
     fn drain_injected(&self) -> bool {
+        if !self.shared.pending.swap(false, Ordering::Acquire) {
+            return false;
+        }
         let keys = std::mem::take(&mut *self.shared.injected.lock().unwrap_or_else(|e| e.into_inner()));
         let any = !keys.is_empty();
         for key in keys {
@@ -1157,8 +1185,7 @@ impl Runtime {
         for instrument in &self.instruments {
             instrument.before_io_wait(timeout);
         }
-        let pending = !self.shared.injected.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
-        if !pending {
+        if !self.shared.pending.load(Ordering::Acquire) {
             match timeout {
                 Some(t) if t.is_zero() => {}
                 Some(t) => std::thread::park_timeout(t),

@@ -306,12 +306,15 @@ pub(crate) fn name_from_type(full: &str, location: &Location<'_>) -> String {
 pub(crate) struct Shared {
     pub(crate) runtime_id: u64,
     pub(crate) injected: Mutex<Vec<TaskKey>>,
+    /// Set after a push to `injected`, so the loop only takes the lock when there is something.
+    pub(crate) pending: std::sync::atomic::AtomicBool,
     pub(crate) thread: Thread,
 }
 
 impl Shared {
     pub(crate) fn inject(&self, key: TaskKey) {
         self.injected.lock().unwrap_or_else(|e| e.into_inner()).push(key);
+        self.pending.store(true, std::sync::atomic::Ordering::Release);
         self.thread.unpark();
     }
 }
