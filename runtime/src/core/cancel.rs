@@ -332,11 +332,39 @@ pub struct CancelScope {
 
 impl CancelScope {
     /// A scope with no deadline, not shielded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new();
+    ///     assert_eq!(scope.deadline(), None);
+    ///     assert!(!scope.shield());
+    ///     let outcome = scope.run(async { Ok("finished") }).await.unwrap();
+    ///     assert_eq!(outcome, Some("finished")); // nothing cancelled it
+    ///     assert!(!scope.cancelled_caught());
+    /// });
+    /// ```
     pub fn new() -> CancelScope {
         CancelScope { state: Rc::new(ScopeState::new()) }
     }
 
     /// A scope cancelled at `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// trio::run(async {
+    ///     let deadline = trio::current_time() + Duration::from_millis(2);
+    ///     let scope = trio::CancelScope::with_deadline(deadline);
+    ///     assert_eq!(scope.deadline(), Some(deadline));
+    ///     let outcome = scope.run(async { Ok(trio::sleep_forever().await?) }).await.unwrap();
+    ///     assert_eq!(outcome, None);
+    ///     assert!(trio::current_time() >= deadline);
+    /// });
+    /// ```
     pub fn with_deadline(deadline: Instant) -> CancelScope {
         let scope = CancelScope::new();
         scope.state.deadline.set(Some(deadline));
@@ -345,6 +373,28 @@ impl CancelScope {
 
     /// A scope cancelled `timeout` after it is entered (Trio's `relative_deadline`). A timeout
     /// too large to add to the current time means no deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::with_timeout(Duration::from_millis(2));
+    ///     assert_eq!(scope.relative_deadline(), Some(Duration::from_millis(2)));
+    ///     assert_eq!(scope.deadline(), None); // not entered yet
+    ///     let probe = scope.clone();
+    ///     let entered_at = trio::current_time();
+    ///     scope
+    ///         .run(async move {
+    ///             // Entering turned the timeout into a deadline.
+    ///             assert!(probe.deadline().unwrap() >= entered_at + Duration::from_millis(2));
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    /// });
+    /// ```
     pub fn with_timeout(timeout: Duration) -> CancelScope {
         let scope = CancelScope::new();
         scope.state.relative.set(Some(timeout));
@@ -352,6 +402,24 @@ impl CancelScope {
     }
 
     /// A shielded scope: cancellations from outside do not reach its body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let outer = trio::CancelScope::new();
+    ///     outer.cancel();
+    ///     outer
+    ///         .run(async {
+    ///             let inner = trio::CancelScope::shielded();
+    ///             inner.run(async { Ok(trio::checkpoint().await?) }).await?; // not cancelled
+    ///             assert!(trio::checkpoint().await.is_err()); // outside the shield it is
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    /// });
+    /// ```
     pub fn shielded() -> CancelScope {
         let scope = CancelScope::new();
         scope.state.shield.set(true);
@@ -372,6 +440,26 @@ impl CancelScope {
     /// # Cancellation
     ///
     /// Entering and leaving a scope is not a checkpoint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     // The body finished: its value.
+    ///     let scope = trio::CancelScope::new();
+    ///     assert_eq!(scope.run(async { Ok(1) }).await.unwrap(), Some(1));
+    ///
+    ///     // This scope was cancelled: it catches the cancellation.
+    ///     let scope = trio::CancelScope::new();
+    ///     scope.cancel();
+    ///     assert_eq!(scope.run(async { trio::checkpoint().await?; Ok(2) }).await.unwrap(), None);
+    ///
+    ///     // Any other error passes through.
+    ///     let scope = trio::CancelScope::new();
+    ///     let err = scope.run(async { Err::<(), _>(trio::Error::msg("boom")) }).await.unwrap_err();
+    ///     assert_eq!(err.to_string(), "boom");
+    /// });
+    /// ```
     #[track_caller]
     pub fn run<F, T>(&self, body: F) -> ScopeRun<F>
     where
@@ -388,23 +476,88 @@ impl CancelScope {
 
     /// Cancels the scope: every checkpoint inside it now returns `Err(Cancelled)`, and tasks
     /// blocked inside it wake at once. Idempotent. Synchronous: never a checkpoint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new();
+    ///     let handle = scope.clone();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async move {
+    ///             let outcome = scope.run(async { Ok(trio::sleep_forever().await?) }).await?;
+    ///             assert_eq!(outcome, None);
+    ///             Ok(())
+    ///         });
+    ///         trio::lowlevel::wait_all_tasks_blocked(std::time::Duration::ZERO).await?;
+    ///         handle.cancel(); // wakes the sleeping child
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn cancel(&self) {
         self.state.cancel();
     }
 
     /// `true` once [`cancel`](CancelScope::cancel) was called or the deadline expired. Never
     /// reverts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let scope = trio::CancelScope::new();
+    /// assert!(!scope.cancel_called());
+    /// scope.cancel();
+    /// scope.cancel(); // idempotent
+    /// assert!(scope.cancel_called());
+    /// ```
     pub fn cancel_called(&self) -> bool {
         self.state.cancel_called.get()
     }
 
     /// `true` if this scope caught a cancellation when its body ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let outer = trio::CancelScope::new();
+    ///     let inner = trio::CancelScope::new();
+    ///     let (o, i) = (outer.clone(), inner.clone());
+    ///     outer
+    ///         .run(async move {
+    ///             i.run(async move {
+    ///                 o.cancel(); // the outer scope is cancelled, not the inner one
+    ///                 trio::checkpoint().await?;
+    ///                 Ok(())
+    ///             })
+    ///             .await?;
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     assert!(outer.cancelled_caught());
+    ///     assert!(!inner.cancelled_caught()); // the cancellation passed through it
+    /// });
+    /// ```
     pub fn cancelled_caught(&self) -> bool {
         self.state.cancelled_caught.get()
     }
 
     /// The absolute deadline, if any. Before entry, a scope made with
     /// [`with_timeout`](CancelScope::with_timeout) has none yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let scope = trio::CancelScope::with_deadline(trio::Instant::from_secs(10));
+    /// assert_eq!(scope.deadline(), Some(trio::Instant::from_secs(10)));
+    /// assert_eq!(trio::CancelScope::with_timeout(Duration::from_secs(1)).deadline(), None);
+    /// ```
     pub fn deadline(&self) -> Option<Instant> {
         self.state.deadline.get()
     }
@@ -416,6 +569,31 @@ impl CancelScope {
     ///
     /// If the scope still holds a timeout (made with `with_timeout` and not yet entered): a
     /// scope has a deadline or a timeout, not both.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new();
+    ///     let handle = scope.clone();
+    ///     let outcome = scope
+    ///         .run(async move {
+    ///             // Move the deadline to now: the next checkpoint is cancelled.
+    ///             handle.set_deadline(trio::current_time());
+    ///             trio::sleep(Duration::from_secs(3600)).await?;
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(outcome, None);
+    ///
+    ///     let scope = trio::CancelScope::with_deadline(trio::Instant::ZERO);
+    ///     scope.set_deadline(None); // cleared before entry: never cancelled
+    ///     assert_eq!(scope.run(async { trio::checkpoint().await?; Ok(1) }).await.unwrap(), Some(1));
+    /// });
+    /// ```
     #[track_caller]
     pub fn set_deadline(&self, deadline: impl Into<Option<Instant>>) {
         if self.state.relative.get().is_some() {
@@ -429,6 +607,16 @@ impl CancelScope {
 
     /// The timeout of a scope made with [`with_timeout`](CancelScope::with_timeout) that has
     /// not been entered yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let scope = trio::CancelScope::with_timeout(Duration::from_secs(5));
+    /// assert_eq!(scope.relative_deadline(), Some(Duration::from_secs(5)));
+    /// assert_eq!(trio::CancelScope::new().relative_deadline(), None);
+    /// ```
     pub fn relative_deadline(&self) -> Option<Duration> {
         self.state.relative.get()
     }
@@ -438,6 +626,20 @@ impl CancelScope {
     /// # Panics
     ///
     /// If the scope was already entered, or has an absolute deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new();
+    ///     scope.set_relative_deadline(Some(Duration::from_millis(1)));
+    ///     assert_eq!(scope.relative_deadline(), Some(Duration::from_millis(1)));
+    ///     let outcome = scope.run(async { Ok(trio::sleep_forever().await?) }).await.unwrap();
+    ///     assert_eq!(outcome, None); // the timeout ran out
+    /// });
+    /// ```
     #[track_caller]
     pub fn set_relative_deadline(&self, timeout: Option<Duration>) {
         if self.state.status.borrow().is_some() || (self.state.claimed.get() && self.state.relative.get().is_none()) {
@@ -452,12 +654,47 @@ impl CancelScope {
     }
 
     /// `true` if the scope is shielded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(trio::CancelScope::shielded().shield());
+    /// let scope = trio::CancelScope::new();
+    /// assert!(!scope.shield());
+    /// scope.set_shield(true);
+    /// assert!(scope.shield());
+    /// ```
     pub fn shield(&self) -> bool {
         self.state.shield.get()
     }
 
     /// Shields or unshields the scope. Takes effect at once: unshielding inside a cancelled
     /// outer scope wakes tasks blocked in this one with `Cancelled`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let outer = trio::CancelScope::new();
+    ///     outer.cancel();
+    ///     outer
+    ///         .run(async {
+    ///             let inner = trio::CancelScope::shielded();
+    ///             let handle = inner.clone();
+    ///             inner
+    ///                 .run(async move {
+    ///                     trio::checkpoint().await?; // shielded: fine
+    ///                     handle.set_shield(false);
+    ///                     assert!(trio::checkpoint().await.is_err()); // the outer cancellation arrives
+    ///                     Ok(())
+    ///                 })
+    ///                 .await?;
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    /// });
+    /// ```
     pub fn set_shield(&self, shield: bool) {
         if self.state.shield.replace(shield) == shield {
             return;
@@ -469,6 +706,24 @@ impl CancelScope {
     }
 
     /// `true` while a body runs inside the scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new();
+    ///     let probe = scope.clone();
+    ///     assert!(!scope.is_active());
+    ///     scope
+    ///         .run(async move {
+    ///             assert!(probe.is_active());
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     assert!(!scope.is_active());
+    /// });
+    /// ```
     pub fn is_active(&self) -> bool {
         self.state.status.borrow().is_some()
     }
@@ -509,6 +764,28 @@ impl Drop for ActiveScope {
 
 pin_project! {
     /// The future returned by [`CancelScope::run`] and the `move_on_*` functions.
+    ///
+    /// Entering the scope happens on the first poll, not when the future is made.
+    ///
+    /// # Cancellation
+    ///
+    /// Entering and leaving the scope are not checkpoints. Dropping the future before it finishes
+    /// drops the body and exits the scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new();
+    ///     let probe = scope.clone();
+    ///     let run: trio::ScopeRun<_> = scope.run(async move {
+    ///         assert!(probe.is_active());
+    ///         Ok(5)
+    ///     });
+    ///     assert!(!scope.is_active()); // not polled yet
+    ///     assert_eq!(run.await.unwrap(), Some(5));
+    /// });
+    /// ```
     #[must_use = "a cancel scope does nothing unless awaited"]
     pub struct ScopeRun<F> {
         scope: Rc<ScopeState>,
