@@ -29,11 +29,37 @@ pub(crate) type Outcome = Result<Result<(), Error>, Box<dyn std::any::Any + Send
 ///
 /// Ids are never reused within a run and do not depend on addresses, so the same program under
 /// the same seed gives every task the same id.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let main = trio::lowlevel::current_task().id();
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async move {
+///             let me = trio::lowlevel::current_task().id();
+///             assert!(me > main); // ids count up in spawn order
+///             assert_eq!(me.to_string(), me.as_u64().to_string());
+///         });
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct TaskId(pub(crate) u64);
 
 impl TaskId {
     /// The number behind the id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     assert_eq!(trio::lowlevel::current_task().id().as_u64(), 1); // the main task
+    /// });
+    /// ```
     pub fn as_u64(self) -> u64 {
         self.0
     }
@@ -120,11 +146,30 @@ impl ExitCallback {
 }
 
 /// A registration made with [`Task::on_exit`]; pass it to [`Task::cancel_exit_hook`] to undo it.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let task = trio::lowlevel::current_task();
+///     let hook: trio::lowlevel::ExitHook = task.on_exit(|_| unreachable!("undone before exit"));
+///     assert!(task.cancel_exit_hook(hook));
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExitHook(u64);
 
 impl Task {
     /// The task's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let task = trio::lowlevel::current_task();
+    ///     assert_eq!(task.id(), trio::lowlevel::current_root_task().id());
+    /// });
+    /// ```
     pub fn id(&self) -> TaskId {
         self.0.id
     }
@@ -132,6 +177,27 @@ impl Task {
     /// The task's name: given with `start_soon_named`, or derived from the spawned future's
     /// type (an `async fn child1` in module `demo` is named `demo::child1`), or, for async
     /// blocks, the enclosing function plus the spawn site.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// async fn worker() {
+    ///     let task = trio::lowlevel::current_task();
+    ///     assert!(task.name().ends_with("worker")); // `<module path>::worker`
+    /// }
+    ///
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(worker());
+    ///         nursery.start_soon_named("janitor", async {
+    ///             assert_eq!(trio::lowlevel::current_task().name(), "janitor");
+    ///         });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn name(&self) -> &str {
         self.0.name.get_or_init(|| match &self.0.name_source {
             TaskName::Given(name) => name.clone(),
@@ -140,33 +206,132 @@ impl Task {
     }
 
     /// Where the task was spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         let line = line!() + 1;
+    ///         nursery.start_soon(async {});
+    ///         let child = nursery.child_tasks().pop().unwrap();
+    ///         assert_eq!(child.spawn_location().line(), line);
+    ///         assert_eq!(child.spawn_location().file(), file!());
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn spawn_location(&self) -> &'static Location<'static> {
         self.0.location
     }
 
     /// The task that opened the nursery this task runs in; `None` for the main task and system
     /// tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let main = trio::lowlevel::current_task();
+    ///     assert_eq!(main.parent(), None);
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async move {
+    ///             assert_eq!(trio::lowlevel::current_task().parent(), Some(main.id()));
+    ///         });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn parent(&self) -> Option<TaskId> {
         self.0.parent
     }
 
     /// How many cancel points the task has executed (checkpoints and blocking waits).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let task = trio::lowlevel::current_task();
+    ///     let before = task.cancel_points();
+    ///     trio::lowlevel::checkpoint_if_cancelled().await.unwrap(); // a cancel point only
+    ///     assert_eq!(task.cancel_points(), before + 1);
+    /// });
+    /// ```
     pub fn cancel_points(&self) -> u64 {
         self.0.cancel_points.get()
     }
 
     /// How many schedule points the task has executed (times it yielded to the scheduler).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let task = trio::lowlevel::current_task();
+    ///     let (cancel, schedule) = (task.cancel_points(), task.schedule_points());
+    ///     trio::lowlevel::cancel_shielded_checkpoint().await; // a schedule point only
+    ///     assert_eq!(task.schedule_points(), schedule + 1);
+    ///     assert_eq!(task.cancel_points(), cancel);
+    /// });
+    /// ```
     pub fn schedule_points(&self) -> u64 {
         self.0.schedule_points.get()
     }
 
     /// `true` once the task has exited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let child = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async {});
+    ///         let child = nursery.child_tasks().pop().unwrap();
+    ///         assert!(!child.has_exited());
+    ///         Ok(Some(child))
+    ///     })
+    ///     .await
+    ///     .unwrap()
+    ///     .unwrap();
+    ///     assert!(child.has_exited());
+    /// });
+    /// ```
     pub fn has_exited(&self) -> bool {
         self.0.finished.get()
     }
 
     /// Descriptions of what the task is blocked on right now (empty if it is runnable or
     /// running, or blocked on a future from outside trio).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// trio::run(async {
+    ///     let event = std::rc::Rc::new(trio::Event::new());
+    ///     let e = event.clone();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async move {
+    ///             e.wait().await?;
+    ///             Ok(())
+    ///         });
+    ///         trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+    ///         let child = nursery.child_tasks().pop().unwrap();
+    ///         assert_eq!(child.waiting_on().len(), 1);
+    ///         assert!(trio::lowlevel::current_task().waiting_on().is_empty()); // running
+    ///         event.set();
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn waiting_on(&self) -> Vec<String> {
         self.0.waits.borrow().live_descriptions()
     }
@@ -202,6 +367,32 @@ impl Task {
 
     /// [`on_exit`](Task::on_exit) with a hook shared between registrations: registering it
     /// again (say, each time a lock is acquired) costs no allocation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use trio::lowlevel::Task;
+    ///
+    /// trio::run(async {
+    ///     let exits = Rc::new(Cell::new(0));
+    ///     let counter = exits.clone();
+    ///     let hook: Rc<dyn Fn(&Task)> = Rc::new(move |_task| counter.set(counter.get() + 1));
+    ///     trio::open_nursery(|nursery| async move {
+    ///         for _ in 0..3 {
+    ///             let hook = hook.clone();
+    ///             nursery.start_soon(async move {
+    ///                 trio::lowlevel::current_task().on_exit_shared(&hook);
+    ///             });
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     assert_eq!(exits.get(), 3);
+    /// });
+    /// ```
     pub fn on_exit_shared(&self, hook: &Rc<dyn Fn(&Task)>) -> ExitHook {
         self.register_exit_hook(ExitCallback::Shared(hook.clone()))
     }
@@ -219,6 +410,30 @@ impl Task {
 
     /// Undoes an [`on_exit`](Task::on_exit) registration. Returns `false` if it already ran or
     /// was undone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// trio::run(async {
+    ///     let ran = Rc::new(Cell::new(false));
+    ///     let flag = ran.clone();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async move {
+    ///             let task = trio::lowlevel::current_task();
+    ///             let hook = task.on_exit(move |_| flag.set(true));
+    ///             assert!(task.cancel_exit_hook(hook));
+    ///             assert!(!task.cancel_exit_hook(hook)); // already undone
+    ///         });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     assert!(!ran.get());
+    /// });
+    /// ```
     pub fn cancel_exit_hook(&self, hook: ExitHook) -> bool {
         let mut hooks = self.0.exit_hooks.borrow_mut();
         match hooks.iter().position(|(id, _)| *id == hook.0) {
