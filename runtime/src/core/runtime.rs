@@ -65,6 +65,16 @@ pub struct Builder {
 
 impl Builder {
     /// Defaults: [`SystemClock`], no instruments, the [`Fifo`](crate::lowlevel::Fifo) policy, seed 0, no limits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let output = trio::Builder::new().run(async {
+    ///     assert_eq!(trio::lowlevel::current_seed(), 0);
+    ///     "done"
+    /// });
+    /// assert_eq!(output, "done");
+    /// ```
     pub fn new() -> Builder {
         Builder {
             clock: None,
@@ -78,18 +88,91 @@ impl Builder {
     }
 
     /// The clock the run reads time from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// let clock = trio::SystemClock::with_offset(Duration::from_secs(1_000));
+    /// trio::Builder::new().clock(clock).run(async {
+    ///     assert!(trio::current_time() >= Instant::from_secs(1_000));
+    /// });
+    /// ```
     pub fn clock(mut self, clock: impl Clock + 'static) -> Builder {
         self.clock = Some(Rc::new(clock));
         self
     }
 
     /// Adds an instrument; it sees every task and scheduling event of the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// #[derive(Default)]
+    /// struct Spawns(RefCell<Vec<String>>);
+    ///
+    /// impl trio::abc::Instrument for Spawns {
+    ///     fn task_spawned(&self, task: &trio::lowlevel::Task) {
+    ///         self.0.borrow_mut().push(task.name().to_string());
+    ///     }
+    /// }
+    ///
+    /// let spawns = Rc::new(Spawns::default());
+    /// trio::Builder::new().instrument(spawns.clone()).run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon_named("helper", async {});
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert!(spawns.0.borrow().iter().any(|name| name == "helper"));
+    /// ```
     pub fn instrument(mut self, instrument: impl Instrument + 'static) -> Builder {
         self.instruments.push(Rc::new(instrument));
         self
     }
 
     /// The policy that picks which runnable task steps next.
+    ///
+    /// # Examples
+    ///
+    /// A policy that always runs the task that became runnable last:
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::RunnableTasks;
+    ///
+    /// struct NewestFirst;
+    ///
+    /// impl SchedulePolicy for NewestFirst {
+    ///     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
+    ///         runnable.batch_len() - 1
+    ///     }
+    /// }
+    ///
+    /// let order = Rc::new(RefCell::new(Vec::new()));
+    /// let log = order.clone();
+    /// trio::Builder::new().policy(NewestFirst).run(async move {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         for i in 0..3 {
+    ///             let log = log.clone();
+    ///             nursery.start_soon(async move { log.borrow_mut().push(i) });
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(*order.borrow(), [2, 1, 0]); // the default order would be 0, 1, 2
+    /// ```
     pub fn policy(mut self, policy: impl SchedulePolicy + 'static) -> Builder {
         self.policy = Some(Box::new(policy));
         self
@@ -97,6 +180,16 @@ impl Builder {
 
     /// The run's seed: handed to the policy and used for the [`SystemClock`]'s offset. Same
     /// seed, same policy, same program: the same schedule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // The same seed gives the system clock the same starting offset.
+    /// let start = |seed| trio::Builder::new().seed(seed).run(async { trio::current_time() });
+    /// let (a, b) = (start(9), start(9));
+    /// assert!(a.max(b) - a.min(b) < std::time::Duration::from_secs(1));
+    /// trio::Builder::new().seed(9).run(async { assert_eq!(trio::lowlevel::current_seed(), 9) });
+    /// ```
     pub fn seed(mut self, seed: u64) -> Builder {
         self.seed = seed;
         self
@@ -104,6 +197,22 @@ impl Builder {
 
     /// Fails the run with [`RunErrorKind::StepLimit`] after this many task steps — turns a
     /// livelock into a report instead of a hang.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::RunErrorKind;
+    ///
+    /// let err = trio::Builder::new()
+    ///     .max_steps(100)
+    ///     .try_run(async {
+    ///         loop {
+    ///             trio::checkpoint().await.unwrap(); // spins forever
+    ///         }
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), RunErrorKind::StepLimit(100));
+    /// ```
     pub fn max_steps(mut self, steps: u64) -> Builder {
         self.max_steps = Some(steps);
         self
@@ -112,6 +221,23 @@ impl Builder {
     /// Fails the run with [`RunErrorKind::Watchdog`] if it has taken this much *real* time and
     /// is waiting — say, on a foreign future that never completes. Checked whenever the loop
     /// waits, and every few thousand steps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::RunErrorKind;
+    ///
+    /// let limit = Duration::from_millis(20);
+    /// let err = trio::Builder::new()
+    ///     .watchdog(limit)
+    ///     .try_run(async {
+    ///         // A foreign future that never completes: not a deadlock, just a hang.
+    ///         trio::cancellable(std::future::pending::<()>()).await.ok();
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), RunErrorKind::Watchdog(limit));
+    /// ```
     pub fn watchdog(mut self, limit: Duration) -> Builder {
         self.watchdog = Some(limit);
         self
@@ -119,6 +245,19 @@ impl Builder {
 
     /// Names the main task and says where it was "spawned", for reports and traces (by default
     /// it is named after the future's type and spawned where `run` was called).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::Location;
+    ///
+    /// let here = Location::caller();
+    /// trio::Builder::new().main_task("entry", here).run(async move {
+    ///     let main = trio::lowlevel::current_task();
+    ///     assert_eq!(main.name(), "entry");
+    ///     assert_eq!(main.spawn_location(), here);
+    /// });
+    /// ```
     pub fn main_task(mut self, name: impl Into<String>, location: &'static Location<'static>) -> Builder {
         self.main_task = Some((name.into(), location));
         self
@@ -132,6 +271,30 @@ impl Builder {
     /// On a deadlock, an exceeded step limit or the watchdog (with the report as message); if
     /// a task panics and nothing caught it (the panic resumes here); and when called inside
     /// another run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sum = trio::Builder::new().seed(3).run(async {
+    ///     let mut sum = 0;
+    ///     for i in 1..=3 {
+    ///         trio::sleep(Duration::from_micros(10)).await.unwrap();
+    ///         sum += i;
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 6);
+    /// ```
+    ///
+    /// A deadlock panics with the report:
+    ///
+    /// ```should_panic
+    /// trio::Builder::new().run(async {
+    ///     trio::Event::new().wait().await.ok(); // nobody will set it
+    /// });
+    /// ```
     #[track_caller]
     pub fn run<F: Future>(self, future: F) -> F::Output {
         match self.try_run(future) {
@@ -149,6 +312,22 @@ impl Builder {
     /// # Panics
     ///
     /// When called inside another run, and when a task panic reaches the main task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::RunErrorKind;
+    ///
+    /// assert_eq!(trio::Builder::new().try_run(async { 1 }).unwrap(), 1);
+    ///
+    /// let err = trio::Builder::new()
+    ///     .try_run(async {
+    ///         trio::Event::new().wait().await.ok(); // nobody will set it
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), RunErrorKind::Deadlock);
+    /// assert!(err.to_string().starts_with("deadlock"));
+    /// ```
     #[track_caller]
     pub fn try_run<F: Future>(mut self, future: F) -> Result<F::Output, RunError> {
         if CONTEXT.is_set() {
@@ -219,6 +398,22 @@ pub fn run<F: Future>(future: F) -> F::Output {
 // ===== RunError =====
 
 /// Why a run was stopped before its main task finished.
+///
+/// # Examples
+///
+/// ```
+/// use trio::RunErrorKind;
+///
+/// let err = trio::Builder::new().max_steps(10).try_run(async {
+///     loop {
+///         trio::checkpoint().await.unwrap();
+///     }
+/// });
+/// match err.unwrap_err().kind() {
+///     RunErrorKind::StepLimit(steps) => assert_eq!(steps, 10),
+///     other => panic!("expected a step limit, got {other:?}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RunErrorKind {
@@ -232,6 +427,20 @@ pub enum RunErrorKind {
 }
 
 /// A run that was stopped, with the state of every task at that moment.
+///
+/// # Examples
+///
+/// ```
+/// let err = trio::Builder::new()
+///     .try_run(async {
+///         trio::Event::new().wait().await.ok();
+///     })
+///     .unwrap_err();
+/// assert_eq!(err.kind(), trio::RunErrorKind::Deadlock);
+/// assert_eq!(err.report().tasks.len(), 1); // the main task
+/// // Display gives the whole report, as the panic of `run` would.
+/// assert!(err.to_string().contains("tasks at virtual time"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct RunError {
     kind: RunErrorKind,
@@ -240,11 +449,39 @@ pub struct RunError {
 
 impl RunError {
     /// Why the run stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = trio::Builder::new().try_run(trio::sleep_forever()).unwrap_err();
+    /// assert_eq!(err.kind(), trio::RunErrorKind::Deadlock);
+    /// ```
     pub fn kind(&self) -> RunErrorKind {
         self.kind
     }
 
     /// Every task alive when it stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = trio::Builder::new()
+    ///     .try_run(async {
+    ///         trio::open_nursery(|nursery| async move {
+    ///             nursery.start_soon_named("stuck", async {
+    ///                 trio::sleep_forever().await?;
+    ///                 Ok(())
+    ///             });
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .ok();
+    ///     })
+    ///     .unwrap_err();
+    /// let stuck = err.report().tasks.iter().find(|t| t.name == "stuck").unwrap();
+    /// assert_eq!(stuck.waiting_on, ["sleep_forever"]);
+    /// assert!(!stuck.runnable);
+    /// ```
     pub fn report(&self) -> &RunReport {
         &self.report
     }
@@ -280,6 +517,31 @@ impl fmt::Display for RunError {
 impl std::error::Error for RunError {}
 
 /// The tasks of a run at one moment: a tree by parent task.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon_named("sleeper", async {
+///             trio::sleep_forever().await?;
+///             Ok(())
+///         });
+///         trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+///         let report = trio::lowlevel::current_report();
+///         assert_eq!(report.tasks.len(), 2);
+///         assert!(report.steps > 0);
+///         // Display draws the task tree.
+///         assert!(report.to_string().contains("task 2 `sleeper`"));
+///         nursery.cancel_scope().cancel();
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[derive(Debug, Clone)]
 pub struct RunReport {
     /// Virtual time when the report was taken.
@@ -292,6 +554,33 @@ pub struct RunReport {
 }
 
 /// One task in a [`RunReport`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     let main = trio::lowlevel::current_task().id();
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon_named("napper", async {
+///             trio::sleep(Duration::from_secs(60)).await?;
+///             Ok(())
+///         });
+///         trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+///         let report = trio::lowlevel::current_report();
+///         let napper: &trio::lowlevel::TaskReport = report.tasks.iter().find(|t| t.name == "napper").unwrap();
+///         assert_eq!(napper.parent, Some(main));
+///         assert!(napper.spawned_at.starts_with(file!()));
+///         assert!(napper.waiting_on[0].starts_with("sleep until"));
+///         assert!(!napper.runnable);
+///         nursery.cancel_scope().cancel();
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[derive(Debug, Clone)]
 pub struct TaskReport {
     /// The task's id.
@@ -1284,6 +1573,31 @@ fn main_name<F>(location: &'static Location<'static>) -> (TaskName, &'static Loc
 
 #[track_caller]
 fn outside_run(location: &Location<'_>) -> ! {
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// trio::run(async {
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async {
+///             trio::sleep(Duration::from_secs(60)).await?;
+///             Ok(())
+///         });
+///         trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+///         let stats = trio::lowlevel::current_statistics();
+///         assert_eq!(stats.tasks_living, 2);
+///         assert_eq!(stats.tasks_runnable, 0);
+///         assert!(stats.next_deadline.is_some());
+///         assert_eq!(stats.external_waits, 0);
+///         nursery.cancel_scope().cancel();
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
     panic!(
         "trio: called outside of trio::run (at {location}): trio primitives only work inside a run; \
          wrap your code in trio::run(async {{ ... }}) or use #[trio_test]"
