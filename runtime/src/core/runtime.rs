@@ -836,6 +836,29 @@ impl Runtime {
         }
     }
 
+    /// A schedule point of the current task.
+    pub(crate) fn count_schedule_point(&self) {
+        match &*self.current_task.borrow() {
+            Some(task) => task.0.schedule_points.set(task.0.schedule_points.get() + 1),
+            None => no_task(),
+        }
+    }
+
+    /// A cancel point of the current task; see [`Runtime::cancel_point`].
+    pub(crate) fn current_cancel_point(&self) -> bool {
+        let current = self.current_task.borrow();
+        let Some(task) = current.as_ref() else { no_task() };
+        if self.policy.is_none() {
+            // No policy, no injection: just count.
+            task.0.cancel_points.set(task.0.cancel_points.get() + 1);
+            drop(current);
+            return self.current_status.borrow().as_ref().is_some_and(|s| s.effectively_cancelled());
+        }
+        let task = task.clone();
+        drop(current);
+        self.cancel_point(&task)
+    }
+
     /// A cancel point of `task`: counts it, lets the policy inject a cancellation here (it
     /// cancels the innermost scope around this point), and says whether the code here is now
     /// cancelled.
@@ -1550,29 +1573,6 @@ enum StepResult {
 }
 
 /// Numbers about the current run (Trio's `current_statistics()`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RunStatistics {
-    /// Tasks alive, the main task included.
-    pub tasks_living: usize,
-    /// Tasks waiting to be stepped.
-    pub tasks_runnable: usize,
-    /// The earliest pending deadline or sleep.
-    pub next_deadline: Option<Instant>,
-    /// Waits on something outside the runtime still pending.
-    pub external_waits: usize,
-    /// Task steps so far.
-    pub steps: u64,
-}
-
-/// The main task's default name: the future's type, or `main` for an async block.
-fn main_name<F>(location: &'static Location<'static>) -> (TaskName, &'static Location<'static>) {
-    let name = name_from_type(std::any::type_name::<F>(), location);
-    (TaskName::Given(if name.contains('@') { "main".to_string() } else { name }), location)
-}
-
-#[track_caller]
-fn outside_run(location: &Location<'_>) -> ! {
 ///
 /// # Examples
 ///
@@ -1598,6 +1598,34 @@ fn outside_run(location: &Location<'_>) -> ! {
 ///     .unwrap();
 /// });
 /// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunStatistics {
+    /// Tasks alive, the main task included.
+    pub tasks_living: usize,
+    /// Tasks waiting to be stepped.
+    pub tasks_runnable: usize,
+    /// The earliest pending deadline or sleep.
+    pub next_deadline: Option<Instant>,
+    /// Waits on something outside the runtime still pending.
+    pub external_waits: usize,
+    /// Task steps so far.
+    pub steps: u64,
+}
+
+/// The main task's default name: the future's type, or `main` for an async block.
+fn main_name<F>(location: &'static Location<'static>) -> (TaskName, &'static Location<'static>) {
+    let name = name_from_type(std::any::type_name::<F>(), location);
+    (TaskName::Given(if name.contains('@') { "main".to_string() } else { name }), location)
+}
+
+#[track_caller]
+fn no_task() -> ! {
+    panic!("this trio operation must be called from inside a task, not from an instrument, policy or clock callback")
+}
+
+#[track_caller]
+fn outside_run(location: &Location<'_>) -> ! {
     panic!(
         "trio: called outside of trio::run (at {location}): trio primitives only work inside a run; \
          wrap your code in trio::run(async {{ ... }}) or use #[trio_test]"

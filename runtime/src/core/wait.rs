@@ -801,7 +801,7 @@ pub fn cancel_shielded_checkpoint() -> CancelShieldedCheckpoint {
 /// });
 /// ```
 pub async fn checkpoint_if_cancelled() -> Result<(), Cancelled> {
-    let cancelled = Runtime::with(|rt| rt.cancel_point(&rt.current_task_or_panic()));
+    let cancelled = Runtime::with(|rt| rt.current_cancel_point());
     if cancelled {
         checkpoint().await?;
         unreachable!("a checkpoint in a cancelled scope returns Cancelled");
@@ -835,17 +835,14 @@ impl Future for Checkpoint {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         if !self.yielded {
             self.yielded = true;
-            Runtime::with(|rt| {
-                let task = rt.current_task_or_panic();
-                task.0.schedule_points.set(task.0.schedule_points.get() + 1);
-            });
+            Runtime::with(|rt| rt.count_schedule_point());
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
         if !self.check_cancel {
             return Poll::Ready(Ok(()));
         }
-        let cancelled = Runtime::with(|rt| rt.cancel_point(&rt.current_task_or_panic()));
+        let cancelled = Runtime::with(|rt| rt.current_cancel_point());
         Poll::Ready(if cancelled { Err(Cancelled::new()) } else { Ok(()) })
     }
 }
