@@ -31,6 +31,26 @@ type PanicPayload = Box<dyn Any + Send>;
 ///
 /// An error fails the task: it cancels the task's nursery and comes back in the nursery's
 /// [`ErrorGroup`].
+///
+/// # Examples
+///
+/// ```
+/// use trio::TaskResult;
+///
+/// assert!(().into_task_result().is_ok());
+/// let failed: trio::Result<()> = Err(trio::Error::msg("boom"));
+/// assert_eq!(failed.into_task_result().unwrap_err().to_string(), "boom");
+///
+/// trio::run(async {
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async {}); // returns ()
+///         nursery.start_soon(async { trio::checkpoint().await.map_err(trio::Error::from) }); // a Result
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 #[diagnostic::on_unimplemented(
     message = "a trio task returns `()` or `trio::Result<()>`, not `{Self}`",
     label = "this future's output is not a task result",
@@ -80,6 +100,27 @@ pub(crate) type Never = <fn() -> ! as FnOutput>::Output;
 /// `nursery.cancel_scope().cancel()` while the body waited) produced no value, yet
 /// [`open_nursery`] returns normally, as Trio's `async with` block does. So the value must have
 /// a "nothing" form: `()`, or `None`. Return `Ok(Some(value))` from a body that computes one.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     // A body that computes a value returns it in `Some`.
+///     let value = trio::open_nursery(|_nursery| async { Ok(Some(42)) }).await.unwrap();
+///     assert_eq!(value, Some(42));
+///
+///     // Cancelled by its own nursery, the body has no value: `None`.
+///     let value = trio::open_nursery(|nursery| async move {
+///         nursery.cancel_scope().cancel();
+///         trio::checkpoint().await?;
+///         Ok(Some(42))
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(value, None);
+///     assert_eq!(<Option<u8> as trio::NurseryOutput>::cancelled(), None);
+/// });
+/// ```
 #[diagnostic::on_unimplemented(
     message = "a nursery body returns `trio::Result<()>` or `trio::Result<Option<T>>`, not `trio::Result<{Self}>`",
     label = "wrap the value: `Ok(Some(value))`",
@@ -259,6 +300,32 @@ impl NurseryInner {
 /// Once the nursery has closed (its body finished and every child exited), starting another
 /// child is a mistake: [`start_soon`](Nursery::start_soon) panics,
 /// [`try_start_soon`](Nursery::try_start_soon) returns [`ClosedResource`].
+///
+/// # Examples
+///
+/// Children may start siblings through a clone of the handle:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// trio::run(async {
+///     let log = Rc::new(RefCell::new(Vec::new()));
+///     let l = log.clone();
+///     trio::open_nursery(|nursery| async move {
+///         let handle = nursery.clone();
+///         nursery.start_soon(async move {
+///             l.borrow_mut().push("parent");
+///             let l = l.clone();
+///             handle.start_soon(async move { l.borrow_mut().push("sibling") });
+///         });
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(*log.borrow(), ["parent", "sibling"]);
+/// });
+/// ```
 #[derive(Clone)]
 pub struct Nursery {
     inner: Rc<NurseryInner>,
@@ -315,6 +382,21 @@ impl Nursery {
     /// # Panics
     ///
     /// If the nursery is closed to new arrivals.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon_named("fetcher", async {
+    ///             assert_eq!(trio::lowlevel::current_task().name(), "fetcher");
+    ///         });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     #[track_caller]
     pub fn start_soon_named<F>(&self, name: impl Into<String>, future: F)
     where
@@ -334,6 +416,23 @@ impl Nursery {
     /// # Errors
     ///
     /// [`ClosedResource`] if the nursery is closed to new arrivals.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let nursery = trio::open_nursery(|nursery| async move {
+    ///         assert!(nursery.try_start_soon(async {}).is_ok());
+    ///         Ok(Some(nursery.clone()))
+    ///     })
+    ///     .await
+    ///     .unwrap()
+    ///     .unwrap();
+    ///     // The nursery closed when its body and children finished.
+    ///     let err = nursery.try_start_soon(async {}).unwrap_err();
+    ///     assert!(trio::Error::new(err).is::<trio::ClosedResource>());
+    /// });
+    /// ```
     #[track_caller]
     pub fn try_start_soon<F>(&self, future: F) -> std::result::Result<(), ClosedResource>
     where
@@ -402,6 +501,31 @@ impl Nursery {
     }
 
     /// [`start`](Nursery::start) with a name for the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::TaskStatus;
+    ///
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         let port = nursery
+    ///             .start_named("listener", |task_status: TaskStatus<u16>| async move {
+    ///                 task_status.started(8080);
+    ///                 trio::sleep_forever().await?;
+    ///                 Ok(())
+    ///             })
+    ///             .await?;
+    ///         assert_eq!(port, 8080);
+    ///         let names: Vec<String> = nursery.child_tasks().iter().map(|t| t.name().to_string()).collect();
+    ///         assert_eq!(names, ["listener"]);
+    ///         nursery.cancel_scope().cancel();
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     #[track_caller]
     pub fn start_named<N, F, Fut, V>(&self, name: N, f: F) -> impl Future<Output = Result<V>> + use<N, F, Fut, V>
     where
@@ -415,11 +539,46 @@ impl Nursery {
     }
 
     /// The nursery's cancel scope: cancel it to cancel the body and every child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async {
+    ///             trio::sleep_forever().await?; // until the nursery is cancelled
+    ///             Ok(())
+    ///         });
+    ///         nursery.cancel_scope().cancel();
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap(); // the nursery caught its own cancellation
+    /// });
+    /// ```
     pub fn cancel_scope(&self) -> CancelScope {
         CancelScope { state: self.inner.scope.clone() }
     }
 
     /// Children still running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         assert_eq!(nursery.child_count(), 0);
+    ///         nursery.start_soon(async {});
+    ///         nursery.start_soon(async {});
+    ///         assert_eq!(nursery.child_count(), 2);
+    ///         trio::checkpoint().await?; // both run and exit
+    ///         assert_eq!(nursery.child_count(), 0);
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn child_count(&self) -> usize {
         self.inner.child_count()
     }
@@ -445,11 +604,40 @@ impl Nursery {
     }
 
     /// The task that opened the nursery (Trio's `parent_task`); `None` for the system nursery.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let me = trio::lowlevel::current_task();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         assert_eq!(nursery.parent_task(), Some(me));
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn parent_task(&self) -> Option<Task> {
         self.inner.parent.clone()
     }
 
     /// `true` once the nursery no longer accepts children.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let nursery = trio::open_nursery(|nursery| async move {
+    ///         assert!(!nursery.is_closed());
+    ///         Ok(Some(nursery.clone()))
+    ///     })
+    ///     .await
+    ///     .unwrap()
+    ///     .unwrap();
+    ///     assert!(nursery.is_closed());
+    /// });
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
     }
@@ -683,6 +871,30 @@ impl<V> StartExit for StartState<V> {
 ///
 /// `started` takes the status by value, so calling it twice does not compile. A task that
 /// returns without calling it makes `start` fail with [`RuntimeError`].
+///
+/// # Examples
+///
+/// ```
+/// use trio::TaskStatus;
+///
+/// async fn service(task_status: TaskStatus) -> trio::Result<()> {
+///     // … set up …
+///     task_status.started(());
+///     trio::sleep_forever().await?;
+///     Ok(())
+/// }
+///
+/// trio::run(async {
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start(service).await?; // returns once the service is set up
+///         assert_eq!(nursery.child_count(), 1);
+///         nursery.cancel_scope().cancel();
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
 pub struct TaskStatus<V = ()> {
     state: Option<Rc<StartState<V>>>,
 }
@@ -711,6 +923,30 @@ impl<V: 'static> TaskStatus<V> {
     /// If the caller of `start` has been cancelled meanwhile, the task stays where it is (so
     /// the cancellation can finish it) and `start` returns the value once the task exits, as in
     /// Trio.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::TaskStatus;
+    ///
+    /// trio::run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         let probe = nursery.clone();
+    ///         let value = nursery
+    ///             .start(|task_status: TaskStatus<&str>| async move {
+    ///                 assert_eq!(probe.child_count(), 0); // still starting: not a child yet
+    ///                 task_status.started("ready");
+    ///                 assert_eq!(probe.child_count(), 1); // now it is
+    ///                 Ok(())
+    ///             })
+    ///             .await?;
+    ///         assert_eq!(value, "ready");
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn started(self, value: V) {
         let Some(state) = self.state else { return };
         *state.value.borrow_mut() = Some(value);
