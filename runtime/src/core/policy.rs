@@ -24,6 +24,49 @@ use super::task::{Task, TaskId, TaskKey};
 ///   the same instant, repeatedly, until all have fired.
 /// - A policy must be deterministic given the seed passed to [`start`](SchedulePolicy::start),
 ///   and must not call back into the runtime.
+///
+/// # Examples
+///
+/// A policy that keeps Trio's task order but fires timers due together newest first:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use trio::abc::SchedulePolicy;
+/// use trio::lowlevel::{RunnableTasks, TimerInfo};
+///
+/// struct NewestTimerFirst;
+///
+/// impl SchedulePolicy for NewestTimerFirst {
+///     fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+///         0
+///     }
+///     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
+///         due.len() - 1
+///     }
+/// }
+///
+/// let woke = Rc::new(RefCell::new(Vec::new()));
+/// let log = woke.clone();
+/// trio::Builder::new().policy(NewestTimerFirst).run(async move {
+///     let wake_at = trio::current_time() + Duration::from_millis(1);
+///     trio::open_nursery(|nursery| async move {
+///         for i in 0..3 {
+///             let log = log.clone();
+///             nursery.start_soon(async move {
+///                 trio::sleep_until(wake_at).await?;
+///                 log.borrow_mut().push(i);
+///                 Ok(())
+///             });
+///         }
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// assert_eq!(*woke.borrow(), [2, 1, 0]);
+/// ```
 pub trait SchedulePolicy {
     /// Called once before the run starts, with the run's seed.
     fn start(&mut self, seed: u64) {
@@ -74,6 +117,28 @@ impl<P: SchedulePolicy + ?Sized> SchedulePolicy for Box<P> {
 ///
 /// (Trio itself reverses half of its batches at random so code cannot rely on the order;
 /// use an exploring policy from `trio_testkit` for that.)
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let order = Rc::new(RefCell::new(Vec::new()));
+/// let log = order.clone();
+/// trio::Builder::new().policy(trio::lowlevel::Fifo).run(async move {
+///     trio::open_nursery(|nursery| async move {
+///         for i in 0..3 {
+///             let log = log.clone();
+///             nursery.start_soon(async move { log.borrow_mut().push(i) });
+///         }
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// assert_eq!(*order.borrow(), [0, 1, 2]); // the order they were started in
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Fifo;
 
@@ -84,6 +149,39 @@ impl SchedulePolicy for Fifo {
 }
 
 /// The runnable tasks at one scheduling step, as a policy sees them.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use trio::abc::SchedulePolicy;
+/// use trio::lowlevel::RunnableTasks;
+///
+/// /// Records the names of the runnable tasks at every choice.
+/// #[derive(Clone, Default)]
+/// struct Record(Rc<RefCell<Vec<Vec<String>>>>);
+///
+/// impl SchedulePolicy for Record {
+///     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
+///         let names = (0..runnable.len()).map(|i| runnable.task(i).name().to_string()).collect();
+///         self.0.borrow_mut().push(names);
+///         0
+///     }
+/// }
+///
+/// let record = Record::default();
+/// trio::Builder::new().policy(record.clone()).run(async {
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon_named("a", async {});
+///         nursery.start_soon_named("b", async {});
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// assert_eq!(record.0.borrow()[0], ["a", "b"]);
+/// ```
 pub struct RunnableTasks<'a> {
     queue: &'a VecDeque<TaskKey>,
     batch: usize,
@@ -96,16 +194,111 @@ impl<'a> RunnableTasks<'a> {
     }
 
     /// How many tasks are runnable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::RunnableTasks;
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Lens(Rc<RefCell<Vec<usize>>>);
+    ///
+    /// impl SchedulePolicy for Lens {
+    ///     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
+    ///         self.0.borrow_mut().push(runnable.len());
+    ///         0
+    ///     }
+    /// }
+    ///
+    /// let lens = Lens::default();
+    /// trio::Builder::new().policy(lens.clone()).run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         for _ in 0..3 {
+    ///             nursery.start_soon(async {});
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// // Three children, then two; with one left there is no choice to make.
+    /// assert_eq!(*lens.0.borrow(), [3, 2]);
+    /// ```
     pub fn len(&self) -> usize {
         self.queue.len()
     }
 
     /// Always `false`: a policy is only asked when there is a choice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::RunnableTasks;
+    ///
+    /// struct Checked;
+    ///
+    /// impl SchedulePolicy for Checked {
+    ///     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
+    ///         assert!(!runnable.is_empty() && runnable.len() >= 2); // only asked when there is a choice
+    ///         0
+    ///     }
+    /// }
+    ///
+    /// trio::Builder::new().policy(Checked).run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async {});
+    ///         nursery.start_soon(async {});
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
 
     /// How many of them (from the front) form the current batch; at least one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::RunnableTasks;
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Batches(Rc<RefCell<Vec<(usize, usize)>>>);
+    ///
+    /// impl SchedulePolicy for Batches {
+    ///     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
+    ///         self.0.borrow_mut().push((runnable.len(), runnable.batch_len()));
+    ///         0
+    ///     }
+    /// }
+    ///
+    /// let batches = Batches::default();
+    /// trio::Builder::new().policy(batches.clone()).run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         for _ in 0..3 {
+    ///             nursery.start_soon(async {
+///                 trio::checkpoint().await?;
+///                 Ok(())
+///             });
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// // The first child yields at its checkpoint: runnable again, but after the current batch.
+    /// assert_eq!(batches.0.borrow()[..2], [(3, 3), (3, 2)]);
+    /// ```
     pub fn batch_len(&self) -> usize {
         self.batch
     }
@@ -115,12 +308,82 @@ impl<'a> RunnableTasks<'a> {
     /// # Panics
     ///
     /// If `index >= len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::RunnableTasks;
+    ///
+    /// /// Runs the task named "urgent" first whenever it is runnable.
+    /// struct Urgent;
+    ///
+    /// impl SchedulePolicy for Urgent {
+    ///     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
+    ///         (0..runnable.len()).find(|&i| runnable.task(i).name() == "urgent").unwrap_or(0)
+    ///     }
+    /// }
+    ///
+    /// let first = trio::Builder::new().policy(Urgent).run(async {
+    ///     let first = std::rc::Rc::new(std::cell::Cell::new(""));
+    ///     let (a, b) = (first.clone(), first.clone());
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon_named("routine", async move {
+    ///             if a.get().is_empty() {
+    ///                 a.set("routine");
+    ///             }
+    ///         });
+    ///         nursery.start_soon_named("urgent", async move {
+    ///             if b.get().is_empty() {
+    ///                 b.set("urgent");
+    ///             }
+    ///         });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     first.get()
+    /// });
+    /// assert_eq!(first, "urgent");
+    /// ```
     pub fn task(&self, index: usize) -> &Task {
         let key = self.queue[index];
         self.slab[key.index as usize].as_ref().expect("a runnable task is alive")
     }
 
     /// The id of the task at `index`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::{RunnableTasks, TaskId};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Ids(Rc<RefCell<Vec<Vec<TaskId>>>>);
+    ///
+    /// impl SchedulePolicy for Ids {
+    ///     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
+    ///         self.0.borrow_mut().push((0..runnable.len()).map(|i| runnable.id(i)).collect());
+    ///         0
+    ///     }
+    /// }
+    ///
+    /// let ids = Ids::default();
+    /// trio::Builder::new().policy(ids.clone()).run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async {});
+    ///         nursery.start_soon(async {});
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// let first: Vec<u64> = ids.0.borrow()[0].iter().map(|id| id.as_u64()).collect();
+    /// assert_eq!(first, [2, 3]); // the main task is 1
+    /// ```
     pub fn id(&self, index: usize) -> TaskId {
         self.task(index).id()
     }
@@ -134,6 +397,39 @@ impl fmt::Debug for RunnableTasks<'_> {
 }
 
 /// What kind of timer is due.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use trio::abc::SchedulePolicy;
+/// use trio::lowlevel::{RunnableTasks, TimerInfo, TimerKind};
+///
+/// #[derive(Clone, Default)]
+/// struct Kinds(Rc<RefCell<Vec<TimerKind>>>);
+///
+/// impl SchedulePolicy for Kinds {
+///     fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+///         0
+///     }
+///     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
+///         self.0.borrow_mut().extend(due.iter().map(|timer| timer.kind));
+///         0
+///     }
+/// }
+///
+/// let kinds = Kinds::default();
+/// trio::Builder::new().policy(kinds.clone()).run(async {
+///     let at = trio::current_time() + Duration::from_millis(1);
+///     // A scope's deadline and a sleep, due at the same instant.
+///     trio::move_on_at(at, async { Ok(trio::sleep_until(at).await?) }).await.unwrap();
+/// });
+/// let kinds = kinds.0.borrow();
+/// assert_eq!(kinds.len(), 2);
+/// assert!(kinds.contains(&TimerKind::Deadline) && kinds.contains(&TimerKind::Sleep));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TimerKind {
@@ -144,6 +440,50 @@ pub enum TimerKind {
 }
 
 /// A timer due now, as [`SchedulePolicy::pick_timer`] sees it.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use trio::abc::SchedulePolicy;
+/// use trio::lowlevel::{RunnableTasks, TimerInfo};
+///
+/// #[derive(Clone, Default)]
+/// struct Due(Rc<RefCell<Vec<Vec<TimerInfo>>>>);
+///
+/// impl SchedulePolicy for Due {
+///     fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+///         0
+///     }
+///     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
+///         self.0.borrow_mut().push(due.to_vec());
+///         0
+///     }
+/// }
+///
+/// let due = Due::default();
+/// let at = trio::Builder::new().policy(due.clone()).run(async {
+///     let at = trio::current_time() + Duration::from_millis(1);
+///     trio::open_nursery(|nursery| async move {
+///         for _ in 0..2 {
+///             nursery.start_soon(async move {
+///                 trio::sleep_until(at).await?;
+///                 Ok(())
+///             });
+///         }
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+///     at
+/// });
+/// let first = &due.0.borrow()[0];
+/// assert_eq!(first.len(), 2);
+/// assert!(first.iter().all(|timer| timer.deadline == at));
+/// assert!(first[0].seq < first[1].seq); // creation order
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TimerInfo {
