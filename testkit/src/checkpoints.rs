@@ -252,22 +252,77 @@ struct Counted {
 
 impl CheckpointError {
     /// Cancel points the body executed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::try_assert_checkpoints;
+    ///
+    /// trio::run(async {
+    ///     // A cancel point without a schedule point is not a checkpoint.
+    ///     let error = try_assert_checkpoints(trio::lowlevel::checkpoint_if_cancelled()).await.unwrap_err();
+    ///     assert_eq!(error.cancel_points(), 1);
+    ///     assert_eq!(error.schedule_points(), 0);
+    /// });
+    /// ```
     pub fn cancel_points(&self) -> u64 {
         self.counted.cancel_points
     }
 
     /// Schedule points the body executed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::try_assert_checkpoints;
+    ///
+    /// trio::run(async {
+    ///     let body = async {
+    ///         trio::lowlevel::cancel_shielded_checkpoint().await;
+    ///         trio::lowlevel::cancel_shielded_checkpoint().await;
+    ///     };
+    ///     let error = try_assert_checkpoints(body).await.unwrap_err();
+    ///     assert_eq!(error.schedule_points(), 2);
+    ///     assert_eq!(error.cancel_points(), 0);
+    /// });
+    /// ```
     pub fn schedule_points(&self) -> u64 {
         self.counted.schedule_points
     }
 
     /// Where the assertion was written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::try_assert_no_checkpoints;
+    ///
+    /// trio::run(async {
+    ///     let line = line!() + 1;
+    ///     let error = try_assert_no_checkpoints(trio::checkpoint()).await.unwrap_err();
+    ///     assert_eq!(error.location().line(), line);
+    ///     assert_eq!(error.location().file(), file!());
+    /// });
+    /// ```
     pub fn location(&self) -> &'static Location<'static> {
         self.location
     }
 
     /// `true` for a failed [`try_assert_checkpoints`], `false` for a failed
     /// [`try_assert_no_checkpoints`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::{try_assert_checkpoints, try_assert_no_checkpoints};
+    ///
+    /// trio::run(async {
+    ///     let missing = try_assert_checkpoints(async {}).await.unwrap_err();
+    ///     assert!(missing.expected_checkpoint());
+    ///     let unwanted = try_assert_no_checkpoints(trio::checkpoint()).await.unwrap_err();
+    ///     assert!(!unwanted.expected_checkpoint());
+    /// });
+    /// ```
     pub fn expected_checkpoint(&self) -> bool {
         self.expected == Expected::Checkpoint
     }

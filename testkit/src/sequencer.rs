@@ -227,6 +227,18 @@ pub struct SequencerBlock {
 
 impl SequencerBlock {
     /// This block's number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let seq = trio_testkit::Sequencer::new();
+    ///     let first = seq.block(0).await.unwrap();
+    ///     assert_eq!(first.position(), 0);
+    ///     drop(first); // lets block 1 start
+    ///     assert_eq!(seq.block(1).await.unwrap().position(), 1);
+    /// });
+    /// ```
     pub fn position(&self) -> usize {
         self.position
     }

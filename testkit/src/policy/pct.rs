@@ -53,6 +53,34 @@ pub struct Pct {
 impl Pct {
     /// PCT for bugs of depth `depth` (at least 1: depth 1 is a random priority order and no
     /// change points) in runs of about `steps_estimate` decisions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio_testkit::policy::Pct;
+    ///
+    /// fn order(seed: u64) -> Vec<u32> {
+    ///     let log = Rc::new(RefCell::new(Vec::new()));
+    ///     let l = log.clone();
+    ///     trio::Builder::new().policy(Pct::new(2, 20)).seed(seed).run(async move {
+    ///         trio::open_nursery(|nursery| async move {
+    ///             for i in 0..4 {
+    ///                 let l = l.clone();
+    ///                 nursery.start_soon(async move { l.borrow_mut().push(i) });
+    ///             }
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     });
+    ///     log.take()
+    /// }
+    ///
+    /// assert_eq!(order(5), order(5)); // the seed fixes the priorities and change points
+    /// assert!((0..20).any(|seed| order(seed) != [0, 1, 2, 3])); // and they do reorder tasks
+    /// ```
     pub fn new(depth: u32, steps_estimate: u64) -> Pct {
         Pct {
             depth: depth.max(1),
@@ -68,6 +96,15 @@ impl Pct {
     }
 
     /// The bug depth.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::Pct;
+    ///
+    /// assert_eq!(Pct::new(3, 100).depth(), 3);
+    /// assert_eq!(Pct::new(0, 100).depth(), 1); // at least 1
+    /// ```
     pub fn depth(&self) -> u32 {
         self.depth
     }

@@ -30,6 +30,16 @@ pub struct Schedule {
 }
 
 /// A non-default pick in a [`Schedule`].
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::policy::{Pick, Schedule};
+///
+/// let schedule: Schedule = "v1:3=t5,9=x1".parse().unwrap();
+/// let picks: Vec<(u64, Pick)> = schedule.picks().collect();
+/// assert_eq!(picks, [(3, Pick::Task(5)), (9, Pick::Timer(1))]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pick {
     /// Run this task (if runnable; otherwise fall back to the default).
@@ -40,41 +50,156 @@ pub enum Pick {
 
 impl Schedule {
     /// The empty schedule: the default order everywhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::Schedule;
+    ///
+    /// let schedule = Schedule::new();
+    /// assert!(schedule.is_empty());
+    /// assert_eq!(schedule.to_string(), "v1:");
+    /// assert_eq!("v1:".parse::<Schedule>().unwrap(), schedule);
+    /// ```
     pub fn new() -> Schedule {
         Schedule::default()
     }
 
     /// Adds a pick at decision `number`.
+    ///
+    /// # Examples
+    ///
+    /// Run the last-started child first:
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio_testkit::policy::{Pick, Replay, Schedule};
+    ///
+    /// let mut schedule = Schedule::new();
+    /// schedule.insert(1, Pick::Task(4)); // at the first choice, run task 4
+    /// assert_eq!(schedule.to_string(), "v1:1=t4");
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let l = log.clone();
+    /// trio::Builder::new().policy(Replay::new(schedule)).run(async move {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         for i in 0..3 {
+    ///             let l = l.clone();
+    ///             nursery.start_soon(async move { l.borrow_mut().push(i) }); // tasks 2, 3, 4
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(*log.borrow(), [2, 0, 1]);
+    /// ```
     pub fn insert(&mut self, number: u64, pick: Pick) {
         self.picks.insert(number, pick);
     }
 
     /// Removes the pick at decision `number`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::{Pick, Schedule};
+    ///
+    /// let mut schedule: Schedule = "v1:4=t2,7=t3".parse().unwrap();
+    /// assert_eq!(schedule.remove(4), Some(Pick::Task(2)));
+    /// assert_eq!(schedule.remove(4), None);
+    /// assert_eq!(schedule.to_string(), "v1:7=t3");
+    /// ```
     pub fn remove(&mut self, number: u64) -> Option<Pick> {
         self.picks.remove(&number)
     }
 
     /// Injects a cancellation at the `cancel_point`-th cancel point of task `task`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio_testkit::policy::{Replay, Schedule};
+    ///
+    /// let main = trio::run(async { trio::lowlevel::current_task().id() });
+    /// let mut schedule = Schedule::new();
+    /// schedule.inject_cancel(main, 1); // the main task's first cancel point
+    /// assert_eq!(schedule.to_string(), "v1:c1.1");
+    ///
+    /// let outcome = trio::Builder::new().policy(Replay::new(schedule)).run(async {
+    ///     trio::move_on_after(Duration::from_secs(3600), async {
+    ///         trio::checkpoint().await?; // cancelled here, as if the hour had passed
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap()
+    /// });
+    /// assert_eq!(outcome, None);
+    /// ```
     pub fn inject_cancel(&mut self, task: TaskId, cancel_point: u64) {
         self.inject = Some((task.as_u64(), cancel_point));
     }
 
     /// The injection, as (task id, cancel point).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::Schedule;
+    ///
+    /// let schedule: Schedule = "v1:5=t2,c3.7".parse().unwrap();
+    /// assert_eq!(schedule.injection(), Some((3, 7))); // task 3, cancel point 7
+    /// assert_eq!(Schedule::new().injection(), None);
+    /// ```
     pub fn injection(&self) -> Option<(u64, u64)> {
         self.inject
     }
 
     /// The picks, by decision number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::{Pick, Schedule};
+    ///
+    /// let mut schedule = Schedule::new();
+    /// schedule.insert(20, Pick::Timer(1));
+    /// schedule.insert(10, Pick::Task(3));
+    /// let numbers: Vec<u64> = schedule.picks().map(|(n, _)| n).collect();
+    /// assert_eq!(numbers, [10, 20]); // in decision order
+    /// ```
     pub fn picks(&self) -> impl Iterator<Item = (u64, Pick)> + '_ {
         self.picks.iter().map(|(n, p)| (*n, *p))
     }
 
     /// How many deviations from the default order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::Schedule;
+    ///
+    /// let schedule: Schedule = "v1:1=t2,8=x1,c2.1".parse().unwrap();
+    /// assert_eq!(schedule.len(), 2); // the injection is not a deviation of the order
+    /// ```
     pub fn len(&self) -> usize {
         self.picks.len()
     }
 
     /// `true` for the default order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::{Pick, Schedule};
+    ///
+    /// let mut schedule = Schedule::new();
+    /// assert!(schedule.is_empty());
+    /// schedule.insert(1, Pick::Task(2));
+    /// assert!(!schedule.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.picks.is_empty()
     }
@@ -102,6 +227,16 @@ impl fmt::Display for Schedule {
 }
 
 /// A schedule string that could not be read.
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::policy::{Schedule, ScheduleParseError};
+///
+/// let err: ScheduleParseError = "12=t3".parse::<Schedule>().unwrap_err();
+/// assert!(err.to_string().contains("it must start with `v1:`"));
+/// assert!("v1:12=q3".parse::<Schedule>().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleParseError(String);
 
@@ -166,11 +301,61 @@ pub struct Replay {
 
 impl Replay {
     /// Replays `schedule`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio_testkit::policy::{Replay, Schedule};
+    ///
+    /// // A program whose order depends on the schedule.
+    /// fn run(policy: impl trio::abc::SchedulePolicy + 'static) -> Vec<u32> {
+    ///     let log = Rc::new(RefCell::new(Vec::new()));
+    ///     let l = log.clone();
+    ///     trio::Builder::new().policy(policy).seed(3).run(async move {
+    ///         trio::open_nursery(|nursery| async move {
+    ///             for i in 0..3 {
+    ///                 let l = l.clone();
+    ///                 nursery.start_soon(async move { l.borrow_mut().push(i) });
+    ///             }
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     });
+    ///     log.take()
+    /// }
+    ///
+    /// assert_eq!(run(Replay::new(Schedule::new())), [0, 1, 2]); // the default order
+    /// let schedule: Schedule = "v1:1=t3".parse().unwrap();
+    /// assert_eq!(run(Replay::new(schedule)), [1, 0, 2]);
+    /// ```
     pub fn new(schedule: Schedule) -> Replay {
         Replay { schedule, decisions: 0, divergences: Default::default() }
     }
 
     /// A counter of picks that could not be followed; shared, so read it after the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::{Replay, Schedule};
+    ///
+    /// // Task 99 never exists: the pick cannot be followed.
+    /// let replay = Replay::new("v1:1=t99".parse::<Schedule>().unwrap());
+    /// let divergences = replay.divergences();
+    /// trio::Builder::new().policy(replay).run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async {});
+    ///         nursery.start_soon(async {});
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(divergences.get(), 1);
+    /// ```
     pub fn divergences(&self) -> std::rc::Rc<std::cell::Cell<u64>> {
         self.divergences.clone()
     }
