@@ -27,11 +27,34 @@ use crate::runner::{self, ClockFixture, Fixtures, TestResult};
 use trace::{Recording, RunSummary, Trace, TraceInstrument, TraceLog};
 
 /// Default number of task steps one schedule may take before it counts as a livelock.
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::explore::{DEFAULT_MAX_STEPS, Explore};
+///
+/// // Plenty for a test; an exploration of short tests can fail a livelock sooner.
+/// assert_eq!(DEFAULT_MAX_STEPS, 1_000_000);
+/// let quick = Explore::new("short_test").max_steps(DEFAULT_MAX_STEPS / 100);
+/// # let _ = quick;
+/// ```
 pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
 
 // ===== policy names =====
 
 /// Which policy explores the schedules.
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::explore::PolicyKind;
+///
+/// // The names `TRIO_POLICY` and `#[trio_test(policy = …)]` accept.
+/// assert_eq!("pct:2".parse(), Ok(PolicyKind::Pct { depth: 2 }));
+/// assert_eq!("pct".parse(), Ok(PolicyKind::Pct { depth: 3 }));
+/// assert_eq!(PolicyKind::Mixed.to_string(), "mixed");
+/// assert!("pct:0".parse::<PolicyKind>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PolicyKind {
@@ -62,6 +85,19 @@ impl PolicyKind {
     }
 
     /// The policy schedule `index` runs under (only `Mixed` varies).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::PolicyKind;
+    ///
+    /// let turns: Vec<PolicyKind> = (0..4).map(|i| PolicyKind::Mixed.for_schedule(i)).collect();
+    /// assert_eq!(
+    ///     turns,
+    ///     [PolicyKind::Random, PolicyKind::Pct { depth: 2 }, PolicyKind::Pct { depth: 3 }, PolicyKind::Random]
+    /// );
+    /// assert_eq!(PolicyKind::Random.for_schedule(1), PolicyKind::Random); // only Mixed varies
+    /// ```
     pub fn for_schedule(self, index: u64) -> PolicyKind {
         match self {
             PolicyKind::Mixed => match index % 3 {
@@ -180,6 +216,21 @@ impl Explore {
     /// regressions file; `#[trio_test]` passes the test's path). Defaults: 100 schedules under
     /// [`PolicyKind::Mixed`], a seed derived from the name, an autojump `MockClock` per schedule,
     /// shrinking on, failing schedules saved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// let explore = Explore::new("my_crate::tests::works");
+    /// assert_eq!(explore.name(), "my_crate::tests::works");
+    /// let summary = explore.run(|| async {
+    ///     // An autojump clock: an hour of sleep takes no real time.
+    ///     trio::sleep(std::time::Duration::from_secs(3600)).await.unwrap();
+    ///     assert_eq!(trio::current_time(), trio::Instant::from_secs(3600));
+    /// });
+    /// assert!(summary.is_ok());
+    /// ```
     #[track_caller]
     pub fn new(name: impl Into<String>) -> Explore {
         Explore {
@@ -206,6 +257,15 @@ impl Explore {
     }
 
     /// How many schedules to run (env `TRIO_SCHEDULES`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// let summary = Explore::new("five").schedules(5).run(|| trio::checkpoint()).unwrap();
+    /// assert_eq!(summary.runs, 5);
+    /// ```
     pub fn schedules(mut self, schedules: u64) -> Explore {
         self.schedules = schedules;
         self
@@ -213,6 +273,16 @@ impl Explore {
 
     /// Runs schedules `range.start .. range.end` of the exploration only (what the harness
     /// uses to split one exploration into shards).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// let shard = Explore::new("sharded").schedule_range(10..15);
+    /// assert_eq!(shard.schedule_count(), 5);
+    /// assert_eq!(shard.run(|| trio::checkpoint()).unwrap().runs, 5);
+    /// ```
     pub fn schedule_range(mut self, range: std::ops::Range<u64>) -> Explore {
         self.first_schedule = range.start;
         self.schedules = range.end.saturating_sub(range.start);
@@ -221,6 +291,27 @@ impl Explore {
     }
 
     /// The policy (env `TRIO_POLICY`: `mixed`, `random`, `pct`, `pct:<depth>`, `fifo`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::{Explore, PolicyKind};
+    ///
+    /// // Two tasks can run in two orders.
+    /// let two_tasks = || async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async {});
+    ///         nursery.start_soon(async {});
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// };
+    /// let fifo = Explore::new("fifo").schedules(20).policy(PolicyKind::Fifo).run(two_tasks).unwrap();
+    /// assert_eq!(fifo.distinct, 1); // FIFO explores nothing
+    /// let random = Explore::new("random").schedules(20).policy(PolicyKind::Random).run(two_tasks).unwrap();
+    /// assert_eq!(random.distinct, 2);
+    /// ```
     pub fn policy(mut self, policy: PolicyKind) -> Explore {
         self.policy = policy;
         self
@@ -229,6 +320,27 @@ impl Explore {
     /// The base seed; schedule `i` runs under a seed derived from it. Without one, the seed is
     /// derived from the test's name. (Env `TRIO_SEED` is different: it runs exactly one
     /// schedule, under exactly that seed — the replay of a reported failure.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio_testkit::explore::{Explore, PolicyKind, schedule_seed};
+    ///
+    /// let seeds = Rc::new(RefCell::new(Vec::new()));
+    /// let s = seeds.clone();
+    /// Explore::new("seeded")
+    ///     .seed(42)
+    ///     .schedules(3)
+    ///     .policy(PolicyKind::Random)
+    ///     .run(move || {
+    ///         let s = s.clone();
+    ///         async move { s.borrow_mut().push(trio::lowlevel::current_seed()) }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(*seeds.borrow(), [42, schedule_seed(42, 1), schedule_seed(42, 2)]);
+    /// ```
     pub fn seed(mut self, seed: u64) -> Explore {
         self.seed = Some(seed);
         self
@@ -236,30 +348,134 @@ impl Explore {
 
     /// The clock of each schedule: a fresh autojump `MockClock` (the default), a frozen one,
     /// or `None` for the real clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// // The real clock: `trio::SystemClock` starts at an offset of at least 10,000 s.
+    /// Explore::new("real_time")
+    ///     .schedules(1)
+    ///     .clock(None)
+    ///     .run(|| async { assert!(trio::current_time() >= trio::Instant::from_secs(10_000)) })
+    ///     .unwrap();
+    ///
+    /// // The default: a mock clock that starts at zero.
+    /// Explore::new("mock_time")
+    ///     .schedules(1)
+    ///     .run(|| async { assert_eq!(trio::current_time(), trio::Instant::ZERO) })
+    ///     .unwrap();
+    /// ```
     pub fn clock(mut self, clock: impl Into<Option<ClockFixture>>) -> Explore {
         self.clock = clock.into();
         self
     }
 
     /// Wraps each schedule in a nursery passed as the `nursery` fixture.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// Explore::new("with_nursery")
+    ///     .schedules(3)
+    ///     .nursery()
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         // A background task; the nursery is cancelled once the test returns.
+    ///         fixtures.nursery().start_soon(async {
+    ///             trio::sleep_forever().await?;
+    ///             Ok(())
+    ///         });
+    ///         trio::checkpoint().await.unwrap();
+    ///     })
+    ///     .unwrap();
+    /// ```
     pub fn nursery(mut self) -> Explore {
         self.nursery = true;
         self
     }
 
     /// Task steps one schedule may take before it fails as a livelock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::{Explore, FailureKind};
+    ///
+    /// let failure = Explore::new("spins")
+    ///     .schedules(1)
+    ///     .max_steps(1_000)
+    ///     .persist(false)
+    ///     .run(|| async {
+    ///         loop {
+    ///             trio::checkpoint().await.unwrap(); // waits for something that never happens
+    ///         }
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(failure.kind, FailureKind::StepLimit);
+    /// ```
     pub fn max_steps(mut self, steps: u64) -> Explore {
         self.max_steps = steps;
         self
     }
 
     /// Real time one schedule may take before the watchdog fails it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio_testkit::explore::{Explore, FailureKind};
+    ///
+    /// let failure = Explore::new("hangs")
+    ///     .schedules(1)
+    ///     .timeout(Duration::from_millis(20))
+    ///     .shrink(false)
+    ///     .persist(false)
+    ///     .run(|| async {
+    ///         // A foreign future that never completes.
+    ///         trio::cancellable(std::future::pending::<()>()).await.ok();
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(failure.kind, FailureKind::Watchdog);
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Explore {
         self.timeout = timeout;
         self
     }
 
     /// Whether to shrink a failing schedule (default on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio_testkit::explore::{Explore, PolicyKind};
+    ///
+    /// // Fails unless four tasks run in the order they were started.
+    /// let in_order = || async {
+    ///     let log = Rc::new(RefCell::new(Vec::new()));
+    ///     let l = log.clone();
+    ///     trio::open_nursery(|nursery| async move {
+    ///         for i in 0..4 {
+    ///             let l = l.clone();
+    ///             nursery.start_soon(async move { l.borrow_mut().push(i) });
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     assert_eq!(*log.borrow(), [0, 1, 2, 3]);
+    /// };
+    /// let explore = Explore::new("in_order").schedules(50).policy(PolicyKind::Random).persist(false);
+    /// let unshrunk = explore.clone().shrink(false).run(in_order).unwrap_err();
+    /// assert!(unshrunk.shrunk.is_none());
+    /// let shrunk = explore.run(in_order).unwrap_err();
+    /// assert_eq!(shrunk.minimal_schedule().len(), 1); // one deviation is enough to fail
+    /// ```
     pub fn shrink(mut self, shrink: bool) -> Explore {
         self.shrink = shrink;
         self
@@ -267,6 +483,19 @@ impl Explore {
 
     /// Whether to save failing schedules to the regressions file and replay it first (default
     /// on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// let failure = Explore::new("always_fails")
+    ///     .schedules(1)
+    ///     .persist(false) // nothing written to trio-regressions/
+    ///     .run(|| async { panic!("boom") })
+    ///     .unwrap_err();
+    /// assert_eq!(failure.saved_to, None);
+    /// ```
     pub fn persist(mut self, persist: bool) -> Explore {
         self.persist = persist;
         self
@@ -274,6 +503,35 @@ impl Explore {
 
     /// Also runs the first schedule twice more and fails if the traces differ (env
     /// `TRIO_CHECK_DETERMINISM=1`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use trio_testkit::explore::{Explore, FailureKind, PolicyKind};
+    ///
+    /// static RUNS: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// let failure = Explore::new("leaky")
+    ///     .schedules(1)
+    ///     .policy(PolicyKind::Random)
+    ///     .check_determinism(true)
+    ///     .persist(false)
+    ///     .run(|| async {
+    ///         // State carried over from the previous run changes what this run does.
+    ///         let tasks = RUNS.fetch_add(1, Ordering::Relaxed) % 2 + 1;
+    ///         trio::open_nursery(|nursery| async move {
+    ///             for _ in 0..tasks {
+    ///                 nursery.start_soon(async {});
+    ///             }
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(failure.kind, FailureKind::Nondeterminism);
+    /// ```
     pub fn check_determinism(mut self, check: bool) -> Explore {
         self.check_determinism = check;
         self
@@ -283,6 +541,34 @@ impl Explore {
     /// every `k` up to `bound`, cancelling the innermost scope around the task's `k`-th cancel
     /// point — as if a timeout had fired exactly there. Finds code that loses values or breaks
     /// invariants when cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::time::Duration;
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// let failure = Explore::new("not_cancel_safe")
+    ///     .schedules(1)
+    ///     .inject_cancellations(5)
+    ///     .persist(false)
+    ///     .run(|| async {
+    ///         let stock = Cell::new(10);
+    ///         trio::move_on_after(Duration::from_secs(60), async {
+    ///             let taken = stock.take();
+    ///             trio::checkpoint().await?; // cancelled here, the stock is lost
+    ///             stock.set(taken);
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///         assert_eq!(stock.get(), 10, "items lost");
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(failure.origin, "cancellation injection");
+    /// assert_eq!(failure.schedule.injection(), Some((1, 1))); // task 1, its first cancel point
+    /// ```
     pub fn inject_cancellations(mut self, bound: u64) -> Explore {
         self.inject_cancellations = Some(bound);
         self
@@ -301,12 +587,62 @@ impl Explore {
 
     /// Runs exactly one schedule, under exactly this seed: what `TRIO_SEED` does, and what a
     /// report's "replay this schedule" line runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// let seen = Rc::new(Cell::new(0));
+    /// let s = seen.clone();
+    /// let summary = Explore::new("one_seed")
+    ///     .schedules(100)
+    ///     .only_seed(1234)
+    ///     .run(move || {
+    ///         let s = s.clone();
+    ///         async move { s.set(trio::lowlevel::current_seed()) }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(summary.runs, 1);
+    /// assert_eq!(seen.get(), 1234);
+    /// ```
     pub fn only_seed(mut self, seed: u64) -> Explore {
         self.only_seed = Some(seed);
         self
     }
 
     /// Replays exactly this schedule (what `TRIO_REPLAY` does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// let order = Rc::new(RefCell::new(Vec::new()));
+    /// let o = order.clone();
+    /// Explore::new("replayed")
+    ///     .replay("v1:1=t3".parse().unwrap()) // at the first choice, run task 3
+    ///     .run(move || {
+    ///         let o = o.clone();
+    ///         async move {
+    ///             trio::open_nursery(|nursery| async move {
+    ///                 for name in ["a", "b"] {
+    ///                     let o = o.clone();
+    ///                     nursery.start_soon_named(name, async move { o.borrow_mut().push(name) }); // tasks 2 and 3
+    ///                 }
+    ///                 Ok(())
+    ///             })
+    ///             .await
+    ///             .unwrap();
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(*order.borrow(), ["b", "a"]);
+    /// ```
     pub fn replay(mut self, schedule: Schedule) -> Explore {
         self.replay = Some(schedule);
         self
@@ -314,17 +650,55 @@ impl Explore {
 
     /// Where to keep failing schedules, instead of `trio-regressions/<test file>.txt` in the
     /// crate.
+    ///
+    /// # Examples
+    ///
+    /// A failing schedule is saved, and the next exploration replays it first:
+    ///
+    /// ```
+    /// use trio_testkit::explore::{Explore, PolicyKind};
+    ///
+    /// let path = std::env::temp_dir().join(format!("trio-regressions-doc-{}.txt", std::process::id()));
+    /// let explore = Explore::new("saved").schedules(1).policy(PolicyKind::Random).regressions_file(&path);
+    /// let fails = || async { panic!("boom") };
+    ///
+    /// let first = explore.run(fails).unwrap_err();
+    /// assert_eq!(first.origin, "exploration");
+    /// assert!(std::fs::read_to_string(&path).unwrap().contains("saved policy=random"));
+    ///
+    /// let again = explore.run(fails).unwrap_err();
+    /// assert_eq!(again.origin, "the regressions file");
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn regressions_file(mut self, path: impl Into<std::path::PathBuf>) -> Explore {
         self.regressions_file = Some(path.into());
         self
     }
 
     /// The test's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(trio_testkit::explore::Explore::new("tests::lock").name(), "tests::lock");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// How many schedules it runs, after environment overrides.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// // Unless `TRIO_SCHEDULES` says otherwise:
+    /// if std::env::var_os("TRIO_SCHEDULES").is_none() {
+    ///     assert_eq!(Explore::new("t").schedule_count(), 100);
+    ///     assert_eq!(Explore::new("t").schedules(7).schedule_count(), 7);
+    /// }
+    /// ```
     pub fn schedule_count(&self) -> u64 {
         self.clone().with_env().schedules
     }
@@ -355,6 +729,23 @@ impl Explore {
     /// # Errors
     ///
     /// The first failing schedule, shrunk, with its replay line; see [`Failure`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// let summary = Explore::new("passes")
+    ///     .schedules(10)
+    ///     .run(|| async {
+    ///         let lock = trio::Lock::new();
+    ///         let _guard = lock.lock().await?;
+    ///         trio::checkpoint().await?;
+    ///         Ok::<_, trio::Error>(())
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(summary.runs, 10);
+    /// ```
     pub fn run<F, Fut>(&self, test: F) -> Result<Summary, Box<Failure>>
     where
         F: Fn() -> Fut,
@@ -369,6 +760,22 @@ impl Explore {
     /// # Errors
     ///
     /// As [`Explore::run`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// Explore::new("uses_the_clock")
+    ///     .schedules(3)
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         let clock = fixtures.clock(); // the schedule's autojump clock
+    ///         trio::sleep(Duration::from_secs(5)).await.unwrap();
+    ///         assert_eq!(clock.current_time(), trio::Instant::from_secs(5));
+    ///     })
+    ///     .unwrap();
+    /// ```
     pub fn run_with_fixtures<F, Fut>(&self, test: &F) -> Result<Summary, Box<Failure>>
     where
         F: Fn(Fixtures) -> Fut,
@@ -388,6 +795,16 @@ fn env_var(name: &str) -> Option<String> {
 /// Schedule `index`'s seed: the base seed for schedule 0 (so a test that runs one schedule
 /// runs under exactly its seed), well mixed for the others so neighbouring schedules are
 /// unrelated.
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::explore::schedule_seed;
+///
+/// assert_eq!(schedule_seed(7, 0), 7); // schedule 0 runs under the base seed itself
+/// assert_ne!(schedule_seed(7, 1), schedule_seed(7, 2));
+/// assert_eq!(schedule_seed(7, 5), schedule_seed(7, 5)); // whichever shard runs it
+/// ```
 pub fn schedule_seed(base: u64, index: u64) -> u64 {
     if index == 0 {
         return base;
@@ -430,6 +847,20 @@ where
 // ===== outcomes =====
 
 /// What an exploration did when no schedule failed.
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::explore::{Explore, PolicyKind};
+///
+/// let summary = Explore::new("no_choices")
+///     .schedules(10)
+///     .policy(PolicyKind::Random)
+///     .run(|| trio::checkpoint()) // one task: nothing to choose
+///     .unwrap();
+/// assert_eq!(summary.runs, 10);
+/// assert_eq!(summary.distinct, 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Summary {
@@ -440,6 +871,22 @@ pub struct Summary {
 }
 
 /// How a schedule failed.
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::explore::{Explore, FailureKind};
+///
+/// let failure = Explore::new("waits_forever")
+///     .schedules(1)
+///     .persist(false)
+///     .run(|| async {
+///         trio::Event::new().wait().await.ok(); // nobody sets it
+///     })
+///     .unwrap_err();
+/// assert_eq!(failure.kind, FailureKind::Deadlock);
+/// assert_eq!(failure.kind.to_string(), "deadlocked");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FailureKind {
@@ -471,6 +918,42 @@ impl fmt::Display for FailureKind {
 }
 
 /// A failing schedule, with everything needed to understand and replay it.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use trio_testkit::explore::{Explore, FailureKind, PolicyKind};
+///
+/// let failure = Explore::new("a_before_b")
+///     .schedules(20)
+///     .policy(PolicyKind::Random)
+///     .persist(false)
+///     .run(|| async {
+///         let log = Rc::new(RefCell::new(Vec::new()));
+///         let l = log.clone();
+///         trio::open_nursery(|nursery| async move {
+///             for name in ["a", "b"] {
+///                 let l = l.clone();
+///                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+///             }
+///             Ok(())
+///         })
+///         .await
+///         .unwrap();
+///         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+///     })
+///     .unwrap_err();
+/// assert_eq!(failure.test, "a_before_b");
+/// assert_eq!(failure.kind, FailureKind::Panic);
+/// assert!(failure.message.contains("b ran first"));
+/// assert_eq!(failure.policy, PolicyKind::Random);
+/// assert_eq!(failure.schedule.to_string(), "v1:1=t3"); // task 3 (`b`) ran first
+/// assert_eq!(failure.origin, "exploration");
+/// // Display is the whole report: the failure, the schedule as a story, the replay lines.
+/// assert!(failure.to_string().contains("TRIO_REPLAY=v1:1=t3"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Failure {
     /// The test.
@@ -491,7 +974,9 @@ pub struct Failure {
     pub schedule: Schedule,
     /// Everything that happened in the failing run.
     pub trace: Trace,
-    /// The shrunk schedule and its trace, if shrinking made it smaller.
+    /// The result of shrinking, if shrinking ran and the failing schedule still failed when
+    /// replayed; its schedule is no longer than [`schedule`](Failure::schedule), and shorter
+    /// only if shrinking made it smaller.
     pub shrunk: Option<Shrunk>,
     /// Where it was found: exploration, the regressions file, or a replay.
     pub origin: &'static str,
@@ -502,6 +987,40 @@ pub struct Failure {
 }
 
 /// The result of shrinking a failing schedule.
+///
+/// # Examples
+///
+/// ```
+/// # use std::cell::RefCell;
+/// # use std::rc::Rc;
+/// # use trio_testkit::explore::{Explore, PolicyKind};
+/// // `failure`: an exploration of a test that fails unless four tasks run in the order they
+/// // were started.
+/// # let failure = Explore::new("in_order")
+/// #     .schedules(50)
+/// #     .policy(PolicyKind::Random)
+/// #     .persist(false)
+/// #     .run(|| async {
+/// #         let log = Rc::new(RefCell::new(Vec::new()));
+/// #         let l = log.clone();
+/// #         trio::open_nursery(|nursery| async move {
+/// #             for i in 0..4 {
+/// #                 let l = l.clone();
+/// #                 nursery.start_soon(async move { l.borrow_mut().push(i) });
+/// #             }
+/// #             Ok(())
+/// #         })
+/// #         .await
+/// #         .unwrap();
+/// #         assert_eq!(*log.borrow(), [0, 1, 2, 3]);
+/// #     })
+/// #     .unwrap_err();
+/// let shrunk = failure.shrunk.as_ref().unwrap();
+/// assert_eq!(shrunk.schedule.len(), 1);
+/// assert!(shrunk.from >= shrunk.schedule.len());
+/// assert!(shrunk.runs >= 1);
+/// assert_eq!(shrunk.trace.deviations().count(), 1);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Shrunk {
     /// The smallest failing schedule found.
@@ -516,17 +1035,110 @@ pub struct Shrunk {
 
 impl Failure {
     /// The shell command that replays the failing schedule from its seed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let command = failure.replay_seed_command();
+    /// assert!(command.starts_with(&format!("TRIO_SEED={} TRIO_POLICY=random cargo test", failure.seed)));
+    /// assert!(command.ends_with("-- a_before_b --exact"));
+    /// ```
     pub fn replay_seed_command(&self) -> String {
         self.replay.command(&format!("TRIO_SEED={} TRIO_POLICY={}", self.seed, self.policy))
     }
 
     /// The shell command that replays the (shrunk, if possible) schedule exactly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let command = failure.replay_schedule_command();
+    /// assert!(command.starts_with("TRIO_REPLAY=v1:1=t3 cargo test"));
+    /// ```
     pub fn replay_schedule_command(&self) -> String {
         let schedule = self.shrunk.as_ref().map_or(&self.schedule, |s| &s.schedule);
         self.replay.command(&format!("TRIO_REPLAY={schedule}"))
     }
 
     /// The smallest known failing schedule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails unless four tasks run in the order they
+    /// // were started.
+    /// # let failure = Explore::new("in_order")
+    /// #     .schedules(50)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for i in 0..4 {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon(async move { l.borrow_mut().push(i) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), [0, 1, 2, 3]);
+    /// #     })
+    /// #     .unwrap_err();
+    /// let minimal = failure.minimal_schedule();
+    /// assert!(minimal.len() <= failure.schedule.len());
+    /// assert_eq!(minimal.len(), 1);
+    /// ```
     pub fn minimal_schedule(&self) -> &Schedule {
         self.shrunk.as_ref().map_or(&self.schedule, |s| &s.schedule)
     }
