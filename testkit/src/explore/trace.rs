@@ -12,6 +12,46 @@ use trio::abc::{Instrument, SchedulePolicy};
 use trio::lowlevel::{RunnableTasks, Task, TaskId, TimerInfo, TimerKind};
 
 /// One thing that happened in a run.
+///
+/// # Examples
+///
+/// ```
+/// # use std::cell::RefCell;
+/// # use std::rc::Rc;
+/// # use trio_testkit::explore::{Explore, PolicyKind};
+/// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+/// # let failure = Explore::new("a_before_b")
+/// #     .schedules(20)
+/// #     .policy(PolicyKind::Random)
+/// #     .persist(false)
+/// #     .run(|| async {
+/// #         let log = Rc::new(RefCell::new(Vec::new()));
+/// #         let l = log.clone();
+/// #         trio::open_nursery(|nursery| async move {
+/// #             for name in ["a", "b"] {
+/// #                 let l = l.clone();
+/// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+/// #             }
+/// #             Ok(())
+/// #         })
+/// #         .await
+/// #         .unwrap();
+/// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+/// #     })
+/// #     .unwrap_err();
+/// use trio_testkit::explore::trace::Event;
+///
+/// let spawned: Vec<&str> = failure
+///     .trace
+///     .events()
+///     .iter()
+///     .filter_map(|event| match event {
+///         Event::Spawn { name, .. } => Some(name.as_str()),
+///         _ => None,
+///     })
+///     .collect();
+/// assert_eq!(spawned, ["a_before_b", "a", "b"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
@@ -59,6 +99,38 @@ pub enum Event {
 }
 
 /// A scheduling decision as recorded.
+///
+/// # Examples
+///
+/// ```
+/// # use std::cell::RefCell;
+/// # use std::rc::Rc;
+/// # use trio_testkit::explore::{Explore, PolicyKind};
+/// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+/// # let failure = Explore::new("a_before_b")
+/// #     .schedules(20)
+/// #     .policy(PolicyKind::Random)
+/// #     .persist(false)
+/// #     .run(|| async {
+/// #         let log = Rc::new(RefCell::new(Vec::new()));
+/// #         let l = log.clone();
+/// #         trio::open_nursery(|nursery| async move {
+/// #             for name in ["a", "b"] {
+/// #                 let l = l.clone();
+/// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+/// #             }
+/// #             Ok(())
+/// #         })
+/// #         .await
+/// #         .unwrap();
+/// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+/// #     })
+/// #     .unwrap_err();
+/// let decision = failure.trace.decisions().next().unwrap();
+/// assert_eq!(decision.number, 1);
+/// assert_eq!(decision.time, trio::Instant::ZERO);
+/// assert_eq!(decision.index, 1); // the second option: task `b`
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// Decisions are numbered from 1 in the order they were made.
@@ -72,6 +144,40 @@ pub struct Decision {
 }
 
 /// What a [`Decision`] chose between.
+///
+/// # Examples
+///
+/// ```
+/// # use std::cell::RefCell;
+/// # use std::rc::Rc;
+/// # use trio_testkit::explore::{Explore, PolicyKind};
+/// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+/// # let failure = Explore::new("a_before_b")
+/// #     .schedules(20)
+/// #     .policy(PolicyKind::Random)
+/// #     .persist(false)
+/// #     .run(|| async {
+/// #         let log = Rc::new(RefCell::new(Vec::new()));
+/// #         let l = log.clone();
+/// #         trio::open_nursery(|nursery| async move {
+/// #             for name in ["a", "b"] {
+/// #                 let l = l.clone();
+/// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+/// #             }
+/// #             Ok(())
+/// #         })
+/// #         .await
+/// #         .unwrap();
+/// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+/// #     })
+/// #     .unwrap_err();
+/// use trio_testkit::explore::trace::DecisionKind;
+///
+/// let decision = failure.trace.decisions().next().unwrap();
+/// let DecisionKind::Task { options } = &decision.kind else { panic!("a task decision") };
+/// let ids: Vec<u64> = options.iter().map(|id| id.as_u64()).collect();
+/// assert_eq!(ids, [2, 3]); // `a` and `b`, in default order
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecisionKind {
     /// Which runnable task steps next; the options are in default order.
@@ -90,11 +196,71 @@ pub enum DecisionKind {
 
 impl Decision {
     /// `true` if the decision was not the default pick.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let decision = failure.trace.decisions().next().unwrap();
+    /// assert!(decision.is_deviation()); // `b` ran although `a` was first in line
+    /// ```
     pub fn is_deviation(&self) -> bool {
         self.index != 0
     }
 
     /// How many options the decision had.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let decision = failure.trace.decisions().next().unwrap();
+    /// assert_eq!(decision.option_count(), 2);
+    /// ```
     pub fn option_count(&self) -> usize {
         match &self.kind {
             DecisionKind::Task { options } => options.len(),
@@ -103,6 +269,39 @@ impl Decision {
     }
 
     /// The replayable pick of option `index` of this decision.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// use trio_testkit::policy::Pick;
+    ///
+    /// let decision = failure.trace.decisions().next().unwrap();
+    /// assert_eq!(decision.pick_of(0), Pick::Task(2)); // what the default order would have run
+    /// assert_eq!(decision.pick_of(decision.index), Pick::Task(3));
+    /// ```
     pub fn pick_of(&self, index: usize) -> crate::policy::Pick {
         match &self.kind {
             DecisionKind::Task { options } => crate::policy::Pick::Task(options[index].as_u64()),
@@ -111,6 +310,37 @@ impl Decision {
     }
 
     /// The task chosen, for a task decision.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let decision = failure.trace.decisions().next().unwrap();
+    /// let chosen = decision.chosen_task().unwrap();
+    /// assert_eq!(failure.trace.task_names()[&chosen], "b");
+    /// ```
     pub fn chosen_task(&self) -> Option<TaskId> {
         match &self.kind {
             DecisionKind::Task { options } => options.get(self.index).copied(),
@@ -120,6 +350,41 @@ impl Decision {
 }
 
 /// The full record of one run.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use trio_testkit::explore::{Explore, PolicyKind};
+///
+/// // A test that fails when task `b` runs before task `a`.
+/// let failure = Explore::new("a_before_b")
+///     .schedules(20)
+///     .policy(PolicyKind::Random)
+///     .persist(false)
+///     .run(|| async {
+///         let log = Rc::new(RefCell::new(Vec::new()));
+///         let l = log.clone();
+///         trio::open_nursery(|nursery| async move {
+///             for name in ["a", "b"] {
+///                 let l = l.clone();
+///                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+///             }
+///             Ok(())
+///         })
+///         .await
+///         .unwrap();
+///         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+///     })
+///     .unwrap_err();
+/// let trace = &failure.trace;
+/// assert_eq!(trace.deviations().count(), 1);
+/// // Display prints every event, one per line.
+/// let text = trace.to_string();
+/// assert!(text.contains("spawn task 3 `b` from task 1"));
+/// assert!(text.contains("decision 1 at 0s: ran task 3 `b` instead of task 2 `a` (of 2 runnable)"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trace {
     events: Vec<Event>,
@@ -127,11 +392,74 @@ pub struct Trace {
 
 impl Trace {
     /// Every event, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// use trio_testkit::explore::trace::Event;
+    ///
+    /// let events = failure.trace.events();
+    /// assert!(matches!(events.first(), Some(Event::Spawn { parent: None, .. }))); // the main task
+    /// assert!(matches!(events.last(), Some(Event::Exit { .. })));
+    /// ```
     pub fn events(&self) -> &[Event] {
         &self.events
     }
 
     /// Only the scheduling decisions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// // One real choice in this run: which of the two children goes first.
+    /// assert_eq!(failure.trace.decisions().count(), 1);
+    /// ```
     pub fn decisions(&self) -> impl Iterator<Item = &Decision> {
         self.events.iter().filter_map(|e| match e {
             Event::Decision(d) => Some(d),
@@ -140,11 +468,72 @@ impl Trace {
     }
 
     /// Decisions that deviated from the default order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let numbers: Vec<u64> = failure.trace.deviations().map(|d| d.number).collect();
+    /// assert_eq!(numbers, [1]);
+    /// assert_eq!(failure.schedule.len(), numbers.len()); // the schedule is the deviations
+    /// ```
     pub fn deviations(&self) -> impl Iterator<Item = &Decision> {
         self.decisions().filter(|d| d.is_deviation())
     }
 
     /// Names of every task that was spawned, by id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let names: Vec<String> = failure.trace.task_names().into_values().collect();
+    /// assert_eq!(names, ["a_before_b", "a", "b"]); // by task id
+    /// ```
     pub fn task_names(&self) -> BTreeMap<TaskId, String> {
         self.events
             .iter()
@@ -156,6 +545,37 @@ impl Trace {
     }
 
     /// Cancel points each task executed over its life (for tasks that exited).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let points: Vec<u64> = failure.trace.cancel_points().into_values().collect();
+    /// // The children never checkpoint; the main task did once, leaving the nursery.
+    /// assert_eq!(points, [1, 0, 0]);
+    /// ```
     pub fn cancel_points(&self) -> BTreeMap<TaskId, u64> {
         self.events
             .iter()
@@ -167,12 +587,80 @@ impl Trace {
     }
 
     /// A stable 64-bit hash of the whole trace (FNV-1a over its text).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let trace = failure.trace.clone();
+    /// assert_eq!(trace.fingerprint(), failure.trace.fingerprint());
+    /// assert_ne!(trace.fingerprint(), trio_testkit::explore::trace::Trace::default().fingerprint());
+    /// ```
     pub fn fingerprint(&self) -> u64 {
         let text = format!("{:?}", self.events);
         crate::runner::seed_from_name(&text)
     }
 
     /// The index and both versions of the first event where two traces differ, if they do.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// use trio_testkit::explore::trace::Trace;
+    ///
+    /// let trace = &failure.trace;
+    /// assert_eq!(trace.first_difference(trace), None);
+    /// let empty = Trace::default();
+    /// let (index, ours, theirs) = trace.first_difference(&empty).unwrap();
+    /// assert_eq!(index, 0);
+    /// assert_eq!(ours, trace.events().first());
+    /// assert_eq!(theirs, None);
+    /// ```
     pub fn first_difference<'a>(&'a self, other: &'a Trace) -> Option<(usize, Option<&'a Event>, Option<&'a Event>)> {
         let len = self.events.len().max(other.events.len());
         (0..len).find_map(|i| {
@@ -182,6 +670,36 @@ impl Trace {
     }
 
     /// The last `n` decisions, one per line, with task names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let text = failure.trace.describe_last_decisions(12);
+    /// assert_eq!(text.trim(), "decision 1 at 0s: ran task 3 `b` instead of task 2 `a` (of 2 runnable)");
+    /// ```
     pub fn describe_last_decisions(&self, n: usize) -> String {
         let names = self.task_names();
         let decisions: Vec<&Decision> = self.decisions().collect();
@@ -198,6 +716,42 @@ impl Trace {
 
     /// The schedule as a readable story: every step with its task, virtual time and checkpoint
     /// number, deviations from the default order marked with `*`. Long runs show their tail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let story = failure.trace.describe_steps(40);
+    /// let lines: Vec<&str> = story.lines().map(str::trim).collect();
+    /// assert_eq!(lines[1], "* [0s] task 3 `b` (checkpoint 0)"); // the deviation, marked
+    /// assert_eq!(lines[2], "^ decision 1 at 0s: ran task 3 `b` instead of task 2 `a` (of 2 runnable)");
+    /// // A long story shows its tail, after a note of what was left out.
+    /// let tail = failure.trace.describe_steps(2);
+    /// assert_eq!(tail.lines().count(), 3);
+    /// assert!(tail.starts_with("  … "));
+    /// ```
     pub fn describe_steps(&self, max_lines: usize) -> String {
         let names = self.task_names();
         let mut lines = Vec::new();
