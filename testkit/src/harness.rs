@@ -36,6 +36,20 @@ use crate::explore::Explore;
 use crate::runner::TestResult;
 
 /// Collects explorations as trials and runs them with libtest's command line.
+///
+/// # Examples
+///
+/// ```
+/// use libtest_mimic::Arguments;
+/// use trio_testkit::explore::Explore;
+/// use trio_testkit::harness::Harness;
+///
+/// let harness = Harness::with_args(Arguments { quiet: true, ..Arguments::default() })
+///     .explore(Explore::new("counter").schedules(30), 10, || trio::checkpoint());
+/// assert_eq!(harness.trial_names().len(), 3); // 30 schedules, 10 per trial
+/// let conclusion = harness.run_to_conclusion();
+/// assert_eq!(conclusion.num_passed, 3);
+/// ```
 #[derive(Debug)]
 #[must_use = "a Harness does nothing until run"]
 pub struct Harness {
@@ -45,11 +59,50 @@ pub struct Harness {
 
 impl Harness {
     /// A harness reading the test binary's command line (filters, `--list`, `--exact`, …).
+    ///
+    /// # Examples
+    ///
+    /// `no_run`: the harness reads the command line of the test binary it is the `main` of.
+    ///
+    /// ```no_run
+    /// // tests/explore.rs, a `harness = false` test target
+    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::harness::Harness;
+    ///
+    /// fn main() {
+    ///     Harness::from_args()
+    ///         .explore(Explore::new("explore::lock").schedules(10_000), 1_000, || async {
+    ///             let lock = trio::Lock::new();
+    ///             let _guard = lock.lock().await.unwrap();
+    ///         })
+    ///         .run();
+    /// }
+    /// ```
     pub fn from_args() -> Harness {
         Harness { args: Arguments::from_args(), trials: Vec::new() }
     }
 
     /// A harness with explicit arguments (for testing the harness itself).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use libtest_mimic::Arguments;
+    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::harness::Harness;
+    ///
+    /// // As `cargo test -- --exact shard::schedules_000010_000020` would run it: one trial of two.
+    /// let args = Arguments {
+    ///     filter: Some("shard::schedules_000010_000020".to_string()),
+    ///     exact: true,
+    ///     quiet: true,
+    ///     ..Arguments::default()
+    /// };
+    /// let conclusion = Harness::with_args(args)
+    ///     .explore(Explore::new("shard").schedules(20), 10, || trio::checkpoint())
+    ///     .run_to_conclusion();
+    /// assert_eq!((conclusion.num_passed, conclusion.num_filtered_out), (1, 1));
+    /// ```
     pub fn with_args(args: Arguments) -> Harness {
         Harness { args, trials: Vec::new() }
     }
@@ -59,6 +112,27 @@ impl Harness {
     /// # Panics
     ///
     /// If `shard` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use libtest_mimic::Arguments;
+    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::harness::Harness;
+    ///
+    /// let harness = Harness::with_args(Arguments::default())
+    ///     .explore(Explore::new("big").schedules(25), 10, || trio::checkpoint())
+    ///     .explore(Explore::new("small").schedules(5), 10, || trio::checkpoint());
+    /// assert_eq!(
+    ///     harness.trial_names(),
+    ///     [
+    ///         "big::schedules_000000_000010",
+    ///         "big::schedules_000010_000020",
+    ///         "big::schedules_000020_000025",
+    ///         "small::schedules_000000_000005",
+    ///     ]
+    /// );
+    /// ```
     pub fn explore<F, Fut>(mut self, config: Explore, shard: u64, test: F) -> Harness
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -85,16 +159,56 @@ impl Harness {
     }
 
     /// The trials collected so far, by name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use libtest_mimic::Arguments;
+    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::harness::Harness;
+    ///
+    /// let harness = Harness::with_args(Arguments::default());
+    /// assert!(harness.trial_names().is_empty());
+    /// let harness = harness.explore(Explore::new("t").schedules(3), 100, || trio::checkpoint());
+    /// assert_eq!(harness.trial_names(), ["t::schedules_000000_000003"]);
+    /// ```
     pub fn trial_names(&self) -> Vec<String> {
         self.trials.iter().map(|t| t.name().to_string()).collect()
     }
 
     /// Runs the trials and exits the process with libtest's status.
+    ///
+    /// # Examples
+    ///
+    /// `no_run`: it ends the process.
+    ///
+    /// ```no_run
+    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::harness::Harness;
+    ///
+    /// fn main() {
+    ///     Harness::from_args().explore(Explore::new("explore::ok").schedules(100), 50, || trio::checkpoint()).run();
+    /// }
+    /// ```
     pub fn run(self) -> ! {
         libtest_mimic::run(&self.args, self.trials).exit()
     }
 
     /// Runs the trials and returns the conclusion instead of exiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use libtest_mimic::Arguments;
+    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::harness::Harness;
+    ///
+    /// let conclusion = Harness::with_args(Arguments { quiet: true, ..Arguments::default() })
+    ///     .explore(Explore::new("fails").schedules(4).persist(false), 2, || async { panic!("boom") })
+    ///     .run_to_conclusion();
+    /// assert!(conclusion.has_failed());
+    /// assert_eq!(conclusion.num_failed, 2); // both trials
+    /// ```
     pub fn run_to_conclusion(self) -> libtest_mimic::Conclusion {
         libtest_mimic::run(&self.args, self.trials)
     }
