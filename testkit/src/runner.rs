@@ -73,6 +73,24 @@ impl<E: fmt::Debug> TestResult for Result<(), E> {
 }
 
 /// Which clock fixture a test asked for.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trio_testkit::__private::ClockFixture;
+/// use trio_testkit::explore::Explore;
+///
+/// // A frozen clock moves only when the test jumps it.
+/// Explore::new("frozen")
+///     .schedules(1)
+///     .clock(ClockFixture::Mock)
+///     .run_with_fixtures(&|fixtures| async move {
+///         fixtures.clock().jump(Duration::from_secs(5));
+///         assert_eq!(trio::current_time(), trio::Instant::from_secs(5));
+///     })
+///     .unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClockFixture {
@@ -83,6 +101,28 @@ pub enum ClockFixture {
 }
 
 /// The scheduling policy a test asked for.
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::__private::{PolicyChoice, TestConfig, run_test};
+///
+/// // What `#[trio_test(policy = "fifo")]` asks for: children run in the order they were started.
+/// run_test(TestConfig::new("demo::fifo").policy(PolicyChoice::Fifo), |_fixtures| async {
+///     let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+///     let log = order.clone();
+///     trio::open_nursery(|nursery| async move {
+///         for i in 0..3 {
+///             let log = log.clone();
+///             nursery.start_soon(async move { log.borrow_mut().push(i) });
+///         }
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(*order.borrow(), [0, 1, 2]);
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PolicyChoice {
@@ -202,6 +242,15 @@ impl TestConfig {
     }
 
     /// The seed the run uses: the explicit one, or a stable hash of the test's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::__private::{TestConfig, seed_from_name};
+    ///
+    /// assert_eq!(TestConfig::new("demo::t").effective_seed(), seed_from_name("demo::t"));
+    /// assert_eq!(TestConfig::new("demo::t").seed(5).effective_seed(), 5);
+    /// ```
     pub fn effective_seed(&self) -> u64 {
         self.seed.unwrap_or_else(|| seed_from_name(self.name))
     }
@@ -237,6 +286,21 @@ impl TestConfig {
 
 /// The fixtures a test asked for, handed to the test function by the code `#[trio_test]`
 /// generates.
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::explore::Explore;
+///
+/// Explore::new("fixtures")
+///     .schedules(1)
+///     .nursery()
+///     .run_with_fixtures(&|fixtures| async move {
+///         let _clock = fixtures.clock(); // the default autojump clock
+///         let _nursery = fixtures.nursery(); // asked for with `.nursery()`
+///     })
+///     .unwrap();
+/// ```
 #[derive(Debug)]
 pub struct Fixtures {
     clock: Option<MockClock>,
@@ -253,6 +317,22 @@ impl Fixtures {
     /// # Panics
     ///
     /// If the test did not ask for a clock: a bug in `#[trio_test]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// Explore::new("autojump")
+    ///     .schedules(1)
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         let clock = fixtures.clock();
+    ///         trio::sleep(Duration::from_secs(60)).await.unwrap();
+    ///         assert_eq!(clock.current_time(), trio::Instant::from_secs(60));
+    ///     })
+    ///     .unwrap();
+    /// ```
     #[track_caller]
     pub fn clock(&self) -> MockClock {
         self.clock.clone().expect("#[trio_test] asked for a clock fixture it did not configure")
@@ -263,6 +343,34 @@ impl Fixtures {
     /// # Panics
     ///
     /// If the test did not ask for a nursery: a bug in `#[trio_test]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// Explore::new("background")
+    ///     .schedules(1)
+    ///     .nursery()
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         let ticks = Rc::new(Cell::new(0));
+    ///         let t = ticks.clone();
+    ///         fixtures.nursery().start_soon(async move {
+    ///             loop {
+    ///                 t.set(t.get() + 1);
+    ///                 if trio::sleep(std::time::Duration::from_secs(1)).await.is_err() {
+    ///                     return; // cancelled once the test returned
+    ///                 }
+    ///             }
+    ///         });
+    ///         trio::sleep(std::time::Duration::from_millis(2_500)).await.unwrap();
+    ///         assert_eq!(ticks.get(), 3);
+    ///         // Returning cancels the background task.
+    ///     })
+    ///     .unwrap();
+    /// ```
     #[track_caller]
     pub fn nursery(&self) -> Nursery {
         self.nursery.clone().expect("#[trio_test] asked for a nursery fixture it did not configure")
@@ -281,6 +389,24 @@ impl Fixtures {
 /// This is how the test fails: when the test returns an error, when a task panics, when the
 /// run deadlocks or livelocks, and when the watchdog fires — always with a report that says
 /// how to replay the failing schedule.
+///
+/// # Examples
+///
+/// What `#[trio_test] async fn sleeps(autojump_clock: MockClock)` expands to, roughly:
+///
+/// ```
+/// use std::time::Duration;
+/// use trio_testkit::__private::{ClockFixture, TestConfig, run_test};
+///
+/// run_test(TestConfig::new("demo::sleeps").clock(ClockFixture::Autojump), |fixtures| {
+///     let autojump_clock = fixtures.clock();
+///     async move {
+///         trio::sleep(Duration::from_secs(30)).await?;
+///         assert_eq!(autojump_clock.current_time(), trio::Instant::from_secs(30));
+///         Ok::<_, trio::Error>(())
+///     }
+/// });
+/// ```
 #[track_caller]
 pub fn run_test<F, Fut>(config: TestConfig, test: F)
 where
