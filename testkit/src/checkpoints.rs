@@ -202,6 +202,15 @@ pub fn try_assert_no_checkpoints<F: Future>(body: F) -> impl Future<Output = Res
 )]
 pub trait Outcome {
     /// `true` if the body failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::Outcome;
+    ///
+    /// assert!(Err::<u8, &str>("no").is_failure());
+    /// assert!(!Ok::<u8, &str>(1).is_failure());
+    /// ```
     fn is_failure(&self) -> bool;
 }
 

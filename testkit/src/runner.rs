@@ -40,6 +40,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 )]
 pub trait TestResult {
     /// `None` for a passing test; otherwise what to print.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::TestResult;
+    ///
+    /// assert_eq!(Ok::<(), String>(()).into_failure(), None);
+    /// assert_eq!(Err::<(), _>(std::fmt::Error).into_failure().as_deref(), Some("Error"));
+    /// ```
     fn into_failure(self) -> Option<String>;
 }
 

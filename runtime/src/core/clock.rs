@@ -333,23 +333,123 @@ impl fmt::Display for Instant {
 /// ```
 pub trait Clock {
     /// Called once when the run starts, before anything reads the time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    /// use trio::abc::Clock;
+    ///
+    /// // The system clock starts counting from its offset when the run starts it.
+    /// let clock = trio::SystemClock::with_offset(Duration::from_secs(50));
+    /// clock.start_clock();
+    /// let now = clock.current_time();
+    /// assert!(now >= Instant::from_secs(50) && now < Instant::from_secs(51));
+    /// ```
     fn start_clock(&self) {}
 
     /// The current time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    /// use trio::abc::Clock;
+    ///
+    /// /// A clock stopped at 7 s.
+    /// struct Stopped;
+    ///
+    /// impl Clock for Stopped {
+    ///     fn current_time(&self) -> Instant {
+    ///         Instant::from_secs(7)
+    ///     }
+    ///     fn deadline_to_sleep_time(&self, deadline: Instant) -> Option<Duration> {
+    ///         (deadline <= Instant::from_secs(7)).then_some(Duration::ZERO)
+    ///     }
+    /// }
+    ///
+    /// trio::Builder::new().clock(Stopped).run(async {
+    ///     assert_eq!(trio::current_time(), Instant::from_secs(7)); // what the clock says
+    /// });
+    /// ```
     fn current_time(&self) -> Instant;
 
     /// How much *real* time to wait for `deadline` to arrive, or `None` if it never arrives
     /// by itself (a frozen mock clock). Zero if it has passed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::abc::Clock;
+    ///
+    /// let clock = trio::SystemClock::new(0);
+    /// clock.start_clock();
+    /// let now = clock.current_time();
+    /// let wait = clock.deadline_to_sleep_time(now + Duration::from_secs(10)).unwrap();
+    /// assert!(wait <= Duration::from_secs(10) && wait > Duration::from_secs(9));
+    /// assert_eq!(clock.deadline_to_sleep_time(now - Duration::from_secs(1)), Some(Duration::ZERO));
+    /// ```
     fn deadline_to_sleep_time(&self, deadline: Instant) -> Option<Duration>;
 
     /// Real idle time after which the runtime should call [`Clock::autojump`], or `None` (the
     /// default) to never jump.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::abc::Clock;
+    ///
+    /// assert_eq!(trio::SystemClock::new(0).autojump_threshold(), None); // real time never jumps
+    /// ```
     fn autojump_threshold(&self) -> Option<Duration> {
         None
     }
 
     /// Move the clock to `deadline`, the earliest pending deadline. Only called when
     /// [`Clock::autojump_threshold`] is `Some` and the run has been idle that long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::{Cell, RefCell};
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    /// use trio::abc::Clock;
+    ///
+    /// /// A frozen clock that records every jump.
+    /// #[derive(Clone, Default)]
+    /// struct Jumps {
+    ///     now: Rc<Cell<Instant>>,
+    ///     jumps: Rc<RefCell<Vec<Instant>>>,
+    /// }
+    ///
+    /// impl Clock for Jumps {
+    ///     fn current_time(&self) -> Instant {
+    ///         self.now.get()
+    ///     }
+    ///     fn deadline_to_sleep_time(&self, deadline: Instant) -> Option<Duration> {
+    ///         (deadline <= self.now.get()).then_some(Duration::ZERO)
+    ///     }
+    ///     fn autojump_threshold(&self) -> Option<Duration> {
+    ///         Some(Duration::ZERO)
+    ///     }
+    ///     fn autojump(&self, deadline: Instant) {
+    ///         self.jumps.borrow_mut().push(deadline);
+    ///         self.now.set(deadline);
+    ///     }
+    /// }
+    ///
+    /// let clock = Jumps::default();
+    /// trio::Builder::new().clock(clock.clone()).run(async {
+    ///     trio::sleep(Duration::from_secs(5)).await.unwrap();
+    ///     trio::sleep(Duration::from_secs(5)).await.unwrap();
+    /// });
+    /// assert_eq!(*clock.jumps.borrow(), [Instant::from_secs(5), Instant::from_secs(10)]);
+    /// ```
     fn autojump(&self, deadline: Instant) {
         let _ = deadline;
     }

@@ -58,6 +58,16 @@ type PanicPayload = Box<dyn Any + Send>;
 )]
 pub trait TaskResult: 'static {
     /// Converts into the task's result.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::TaskResult;
+    ///
+    /// assert!(().into_task_result().is_ok());
+    /// let cancelled: trio::Result<()> = Err(trio::Cancelled::new().into());
+    /// assert!(cancelled.into_task_result().unwrap_err().is_cancelled());
+    /// ```
     fn into_task_result(self) -> Result<()>;
 }
 
@@ -128,6 +138,15 @@ pub(crate) type Never = <fn() -> ! as FnOutput>::Output;
 )]
 pub trait NurseryOutput: Sized {
     /// The value of a body that was cancelled by the nursery itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::NurseryOutput;
+    ///
+    /// assert_eq!(<Option<String> as NurseryOutput>::cancelled(), None);
+    /// assert_eq!(<() as NurseryOutput>::cancelled(), ());
+    /// ```
     fn cancelled() -> Self;
 }
 

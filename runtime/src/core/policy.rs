@@ -69,15 +69,115 @@ use super::task::{Task, TaskId, TaskKey};
 /// ```
 pub trait SchedulePolicy {
     /// Called once before the run starts, with the run's seed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::RunnableTasks;
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Seeded(Rc<Cell<u64>>);
+    ///
+    /// impl SchedulePolicy for Seeded {
+    ///     fn start(&mut self, seed: u64) {
+    ///         self.0.set(seed); // a real policy seeds its random numbers here
+    ///     }
+    ///     fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+    ///         0
+    ///     }
+    /// }
+    ///
+    /// let policy = Seeded::default();
+    /// trio::Builder::new().policy(policy.clone()).seed(99).run(async {});
+    /// assert_eq!(policy.0.get(), 99);
+    /// ```
     fn start(&mut self, seed: u64) {
         let _ = seed;
     }
 
     /// Picks the index of the next task to step.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::RunnableTasks;
+    ///
+    /// /// Trio's order, counting the choices it made.
+    /// #[derive(Clone, Default)]
+    /// struct Counting(Rc<Cell<u32>>);
+    ///
+    /// impl SchedulePolicy for Counting {
+    ///     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
+    ///         assert!(runnable.len() >= 2);
+    ///         self.0.set(self.0.get() + 1);
+    ///         0
+    ///     }
+    /// }
+    ///
+    /// let policy = Counting::default();
+    /// trio::Builder::new().policy(policy.clone()).run(async {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon(async {});
+    ///         nursery.start_soon(async {});
+    ///         nursery.start_soon(async {});
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(policy.0.get(), 2); // three children, then two; one left is no choice
+    /// ```
     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize;
 
     /// Picks which of several timers due at the same instant fires next (default: the one
     /// created first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::{RunnableTasks, TimerInfo};
+    ///
+    /// /// Records how many timers were due at once.
+    /// #[derive(Clone, Default)]
+    /// struct Widest(Rc<Cell<usize>>);
+    ///
+    /// impl SchedulePolicy for Widest {
+    ///     fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+    ///         0
+    ///     }
+    ///     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
+    ///         self.0.set(self.0.get().max(due.len()));
+    ///         0
+    ///     }
+    /// }
+    ///
+    /// let policy = Widest::default();
+    /// trio::Builder::new().policy(policy.clone()).run(async {
+    ///     let at = trio::current_time() + Duration::from_millis(1);
+    ///     trio::open_nursery(|nursery| async move {
+    ///         for _ in 0..3 {
+    ///             nursery.start_soon(async move {
+    ///                 trio::sleep_until(at).await?;
+    ///                 Ok(())
+    ///             });
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(policy.0.get(), 3);
+    /// ```
     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
         let _ = due;
         0
@@ -88,6 +188,42 @@ pub trait SchedulePolicy {
     /// cancel the innermost cancel scope around that point, as if its deadline had expired right
     /// there: this is how cancellation injection finds code that is not cancel-safe. Default:
     /// never.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::{RunnableTasks, Task};
+    ///
+    /// /// Cancels the main task at its second cancel point.
+    /// struct SecondPoint;
+    ///
+    /// impl SchedulePolicy for SecondPoint {
+    ///     fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+    ///         0
+    ///     }
+    ///     fn inject_cancel(&mut self, task: &Task, cancel_point: u64) -> bool {
+    ///         task.id().as_u64() == 1 && cancel_point == 2
+    ///     }
+    /// }
+    ///
+    /// let (outcome, reached) = trio::Builder::new().policy(SecondPoint).run(async {
+    ///     let mut reached = 0;
+    ///     let outcome = trio::move_on_after(Duration::from_secs(60), async {
+    ///         for _ in 0..10 {
+    ///             trio::checkpoint().await?;
+    ///             reached += 1;
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    ///     (outcome, reached)
+    /// });
+    /// assert_eq!(outcome, None); // cancelled as if the minute had passed…
+    /// assert_eq!(reached, 1); // …at the second checkpoint
+    /// ```
     fn inject_cancel(&mut self, task: &Task, cancel_point: u64) -> bool {
         let _ = (task, cancel_point);
         false
@@ -287,9 +423,9 @@ impl<'a> RunnableTasks<'a> {
     ///     trio::open_nursery(|nursery| async move {
     ///         for _ in 0..3 {
     ///             nursery.start_soon(async {
-///                 trio::checkpoint().await?;
-///                 Ok(())
-///             });
+    ///                 trio::checkpoint().await?;
+    ///                 Ok(())
+    ///             });
     ///         }
     ///         Ok(())
     ///     })
