@@ -7,7 +7,6 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, Location};
@@ -185,13 +184,14 @@ pub(crate) struct NurseryInner {
     parent: Option<Task>,
     pub(crate) scope: Rc<ScopeState>,
     pub(crate) status: Rc<CancelStatus>,
-    /// Live children by id (ordered, so teardown is deterministic).
-    children: RefCell<BTreeMap<TaskId, Task>>,
+    /// Live children, each in the slot its `nursery_slot` names.
+    children: RefCell<ChildSlab>,
     pending_starts: Cell<usize>,
     body_running: Cell<bool>,
     /// Set once the body is done and no child or pending `start` is left (Trio's `_closed`).
     closed: Cell<bool>,
-    errors: RefCell<Vec<GroupEntry>>,
+    /// Failures so far; named (and made `Send`) only when they leave the nursery.
+    errors: RefCell<Vec<(Failed, Error)>>,
     panics: RefCell<Vec<(String, PanicPayload)>>,
     parent_waiter: RefCell<Option<Unparker<()>>>,
 }
@@ -207,7 +207,7 @@ impl NurseryInner {
             parent: Some(task),
             scope,
             status,
-            children: RefCell::new(BTreeMap::new()),
+            children: RefCell::new(ChildSlab::default()),
             pending_starts: Cell::new(0),
             body_running: Cell::new(true),
             closed: Cell::new(false),
@@ -224,7 +224,7 @@ impl NurseryInner {
             parent: None,
             scope,
             status,
-            children: RefCell::new(BTreeMap::new()),
+            children: RefCell::new(ChildSlab::default()),
             pending_starts: Cell::new(0),
             body_running: Cell::new(true),
             closed: Cell::new(false),
@@ -234,8 +234,8 @@ impl NurseryInner {
         })
     }
 
-    fn add_error(&self, task: String, error: Error) {
-        self.errors.borrow_mut().push(GroupEntry::new(task, error));
+    fn add_error(&self, task: Failed, error: Error) {
+        self.errors.borrow_mut().push((task, error));
         self.scope.cancel();
     }
 
@@ -245,10 +245,10 @@ impl NurseryInner {
     }
 
     pub(crate) fn child_exited(&self, task: &Task, outcome: Outcome) {
-        self.children.borrow_mut().remove(&task.id());
+        self.children.borrow_mut().remove(task);
         match outcome {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => self.add_error(task.name().to_string(), error),
+            Ok(Err(error)) => self.add_error(Failed::Task(task.clone()), error),
             Err(payload) => self.add_panic(task.name().to_string(), payload),
         }
         self.check_closed();
@@ -266,7 +266,7 @@ impl NurseryInner {
         }
     }
 
-    pub(crate) fn take_failures(&self) -> (Vec<GroupEntry>, Vec<(String, PanicPayload)>) {
+    pub(crate) fn take_failures(&self) -> (Vec<(Failed, Error)>, Vec<(String, PanicPayload)>) {
         (std::mem::take(&mut *self.errors.borrow_mut()), std::mem::take(&mut *self.panics.borrow_mut()))
     }
 
@@ -292,14 +292,14 @@ impl NurseryInner {
                 self.parent_task,
             )
         });
-        self.children.borrow_mut().insert(task.id(), task);
+        self.children.borrow_mut().insert(task);
         Ok(())
     }
 
     /// Drops every child task (the nursery's future was dropped before it finished).
     fn abandon(&self) {
         self.closed.set(true);
-        let children: Vec<Task> = std::mem::take(&mut *self.children.borrow_mut()).into_values().collect();
+        let children: Vec<Task> = std::mem::take(&mut *self.children.borrow_mut()).into_tasks();
         for child in children {
             Runtime::with_opt(|rt| rt.drop_task(&child));
         }
@@ -308,6 +308,79 @@ impl NurseryInner {
 
     pub(crate) fn child_count(&self) -> usize {
         self.children.borrow().len()
+    }
+}
+
+/// Who failed, kept as a task until the failure leaves the nursery: most failures are
+/// cancellations the nursery catches, and naming them would be wasted work.
+pub(crate) enum Failed {
+    Task(Task),
+    /// The body of the nursery opened by this task (`None`: the system nursery).
+    Body(Option<Task>),
+}
+
+impl Failed {
+    fn name(&self) -> String {
+        match self {
+            Failed::Task(task) => task.name().to_string(),
+            Failed::Body(parent) => format!("{} (nursery body)", parent.as_ref().map_or("<system>", Task::name)),
+        }
+    }
+}
+
+fn name_failures(errors: Vec<(Failed, Error)>) -> Vec<GroupEntry> {
+    errors.into_iter().map(|(who, error)| GroupEntry::new(who.name(), error)).collect()
+}
+
+/// A nursery's live children: a slab, each child knowing its slot, so starting and finishing
+/// a child are O(1).
+#[derive(Default)]
+pub(crate) struct ChildSlab {
+    slots: Vec<Option<Task>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl ChildSlab {
+    fn insert(&mut self, task: Task) {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        task.0.nursery_slot.set(slot);
+        self.slots[slot] = Some(task);
+        self.len += 1;
+    }
+
+    fn remove(&mut self, task: &Task) {
+        let slot = task.0.nursery_slot.get();
+        if self.slots.get(slot).and_then(Option::as_ref) == Some(task) {
+            self.slots[slot] = None;
+            self.free.push(slot);
+            self.len -= 1;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The children in the order they were started (by id).
+    fn tasks(&self) -> Vec<Task> {
+        let mut tasks: Vec<Task> = self.slots.iter().flatten().cloned().collect();
+        tasks.sort_by_key(Task::id);
+        tasks
+    }
+
+    fn into_tasks(self) -> Vec<Task> {
+        self.tasks()
     }
 }
 
@@ -619,7 +692,7 @@ impl Nursery {
     /// });
     /// ```
     pub fn child_tasks(&self) -> Vec<Task> {
-        self.inner.children.borrow().values().cloned().collect()
+        self.inner.children.borrow().tasks()
     }
 
     /// The task that opened the nursery (Trio's `parent_task`); `None` for the system nursery.
@@ -740,13 +813,13 @@ where
     async move {
         let inner = Runtime::with_at(origin, |rt| NurseryInner::open(rt, origin));
         let mut guard = NurseryGuard { inner: inner.clone(), armed: true };
-        let body_name = || format!("{} (nursery body)", inner.parent.as_ref().map_or("<system>", Task::name));
+        let body_name = || Failed::Body(inner.parent.clone());
         let outcome = CatchBody { status: inner.status.clone(), future: body(Nursery { inner: inner.clone() }) }.await;
         let mut value = None;
         match outcome {
             Ok(Ok(v)) => value = Some(v),
             Ok(Err(error)) => inner.add_error(body_name(), error),
-            Err(payload) => inner.add_panic(body_name(), payload),
+            Err(payload) => inner.add_panic(body_name().name(), payload),
         }
         inner.body_running.set(false);
         inner.check_closed();
@@ -762,11 +835,11 @@ where
         inner.scope.exit();
         let (mut errors, panics) = inner.take_failures();
         if !panics.is_empty() {
-            resume_panics(panics, errors, inner.origin);
+            resume_panics(panics, name_failures(errors), inner.origin);
         }
         if catches {
             let before = errors.len();
-            errors.retain(|entry| !entry.error().is_cancelled());
+            errors.retain(|(_, error)| !error.is_cancelled());
             if errors.len() != before {
                 inner.scope.set_cancelled_caught();
             }
@@ -774,9 +847,10 @@ where
         if errors.is_empty() {
             return Ok(value.unwrap_or_else(T::cancelled));
         }
-        if errors.iter().all(|entry| entry.error().is_cancelled()) {
+        if errors.iter().all(|(_, error)| error.is_cancelled()) {
             return Err(Cancelled::new().into());
         }
+        let errors = name_failures(errors);
         Err(ErrorGroup::new(errors, inner.origin.to_string()).into())
     }
 }
@@ -976,7 +1050,7 @@ impl<V: 'static> TaskStatus<V> {
         let target = state.target.clone();
         *task.0.exit.borrow_mut() = ExitTarget::Nursery(target.clone());
         *task.0.base_status.borrow_mut() = target.status.clone();
-        target.children.borrow_mut().insert(task.id(), task.clone());
+        target.children.borrow_mut().insert(task.clone());
         state.private.move_contents_to(&target.status);
         Runtime::with(|rt| rt.status_moved(&task, &state.private, &target.status));
         state.private.detach();

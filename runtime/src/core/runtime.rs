@@ -1096,6 +1096,7 @@ impl Runtime {
             cancel_points: Cell::new(0),
             schedule_points: Cell::new(0),
             exit_hooks: RefCell::new(Vec::new()),
+            nursery_slot: Cell::new(usize::MAX),
             next_exit_hook: Cell::new(0),
         }));
         self.slab.borrow_mut()[index as usize] = Some(task.clone());

@@ -128,6 +128,8 @@ pub(crate) struct TaskCore {
     pub(crate) schedule_points: Cell<u64>,
     /// Callbacks run when the task exits, by registration id.
     pub(crate) exit_hooks: RefCell<Vec<(u64, ExitCallback)>>,
+    /// The task's slot among its nursery's children.
+    pub(crate) nursery_slot: Cell<usize>,
     pub(crate) next_exit_hook: Cell<u64>,
 }
 
