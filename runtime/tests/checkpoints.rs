@@ -167,3 +167,29 @@ fn an_unpark_racing_a_cancel_never_loses_the_value() {
         .unwrap();
     });
 }
+
+#[test]
+fn a_slot_unparked_before_its_first_poll_still_checkpoints() {
+    trio::run(async {
+        let (slot, unparker) = trio::lowlevel::park_slot::<u8>("early");
+        unparker.unpark(3).unwrap();
+        let (r, s, c) = measure(slot).await;
+        assert_eq!(r, Ok(3));
+        assert!(s >= 1 && c >= 1, "schedule points {s}, cancel points {c}");
+        // In a cancelled scope the hand-off already happened: the value still wins.
+        let (slot, unparker) = trio::lowlevel::park_slot::<u8>("early, cancelled");
+        unparker.unpark(4).unwrap();
+        let scope = CancelScope::new();
+        scope.cancel();
+        let got = scope.run(async { Ok(slot.await?) }).await.unwrap();
+        assert_eq!(got, Some(4));
+    });
+}
+
+#[test]
+fn an_unparker_refuses_values_once_its_slot_is_dropped_unpolled() {
+    let (slot, unparker) = trio::lowlevel::park_slot::<u8>("never polled");
+    drop(slot);
+    assert!(!unparker.is_waiting());
+    assert_eq!(unparker.unpark(9), Err(9), "the value comes back instead of being lost");
+}

@@ -402,3 +402,24 @@ fn exit_hooks_run_when_the_task_exits_and_can_be_cancelled() {
     });
     assert_eq!(log.take(), ["returning", "task 2 exited"]);
 }
+
+#[test]
+fn a_report_taken_by_a_task_shows_it_running() {
+    trio::run(async {
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon_named("sleeper", async { Ok(trio::sleep_forever().await?) });
+            trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+            let report = trio::lowlevel::current_report();
+            let me = report.tasks.iter().find(|t| t.id.as_u64() == 1).unwrap();
+            assert!(me.running && me.waiting_on.is_empty(), "{report}");
+            let sleeper = report.tasks.iter().find(|t| t.name == "sleeper").unwrap();
+            assert!(!sleeper.running);
+            assert_eq!(sleeper.waiting_on, ["sleep_forever"]);
+            assert!(report.to_string().contains("`sleeper` (spawned at"), "{report}");
+            nursery.cancel_scope().cancel();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+}

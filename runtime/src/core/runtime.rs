@@ -595,6 +595,8 @@ pub struct TaskReport {
     pub waiting_on: Vec<String>,
     /// Whether it was runnable.
     pub runnable: bool,
+    /// Whether it was the task running right now (the one that asked for the report).
+    pub running: bool,
 }
 
 impl fmt::Display for RunReport {
@@ -614,7 +616,9 @@ impl RunReport {
     fn write_task(&self, f: &mut fmt::Formatter<'_>, task: &TaskReport, depth: usize) -> fmt::Result {
         let indent = "  ".repeat(depth);
         write!(f, "\n{indent}task {} `{}` (spawned at {}): ", task.id, task.name, task.spawned_at)?;
-        if task.runnable {
+        if task.running {
+            write!(f, "running")?;
+        } else if task.runnable {
             write!(f, "runnable")?;
         } else if task.waiting_on.is_empty() {
             write!(f, "blocked")?;
@@ -1517,13 +1521,15 @@ impl Runtime {
     }
 
     fn report(&self, frozen_clock: bool) -> RunReport {
+        let running = self.current_task();
         let mut tasks: Vec<Task> = self.slab.borrow().iter().flatten().cloned().collect();
         tasks.sort_by_key(Task::id);
         let tasks = tasks
             .iter()
             .map(|task| {
+                let running = running.as_ref() == Some(task);
                 let mut waiting_on = task.0.waits.borrow().live_descriptions();
-                if waiting_on.is_empty() && !task.0.scheduled.get() {
+                if waiting_on.is_empty() && !task.0.scheduled.get() && !running {
                     if Arc::strong_count(&task.0.waker_arc) > 2 {
                         waiting_on.push("a future from outside trio (its waker is held elsewhere)".to_string());
                     } else {
@@ -1539,6 +1545,7 @@ impl Runtime {
                     parent: task.parent(),
                     waiting_on,
                     runnable: task.0.scheduled.get(),
+                    running,
                 }
             })
             .collect();

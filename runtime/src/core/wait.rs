@@ -205,15 +205,17 @@ pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool)
         external: Cell::new(external),
         abortable: Cell::new(abortable),
     });
-    (ParkSlot { cell: cell.clone() }, Unparker { cell })
+    (ParkSlot { cell: cell.clone(), polled: false }, Unparker { cell })
 }
 
 /// The waiting side of a blocking wait; see [`park_slot`].
 ///
 /// Awaiting it parks the current task until [`Unparker::unpark`] hands it a value
 /// (`Ok(value)`), or until the task's cancel scope is cancelled (`Err(Cancelled)`). Awaiting it
-/// is a schedule point and a cancel point, even when the scope was already cancelled — except
-/// for a slot unparked before its first poll, which returns its value at once, with neither.
+/// is always a schedule point and a cancel point, even when the scope was already cancelled; a
+/// slot unparked before its first poll yields once and then returns its value (the hand-off
+/// already happened, so it wins over a cancellation). Dropping a slot that was never polled
+/// makes its unparker refuse values from then on.
 ///
 /// # Cancellation
 ///
@@ -251,6 +253,8 @@ pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool)
 /// ```
 pub struct ParkSlot<T> {
     cell: Rc<WaitCell<T>>,
+    /// Set on the first poll: every slot yields at least once.
+    polled: bool,
 }
 
 impl<T: 'static> ParkSlot<T> {
@@ -347,12 +351,27 @@ impl<T: 'static> Future for ParkSlot<T> {
     type Output = Result<T, Cancelled>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Cancelled>> {
-        let cell = &self.cell;
+        let this = self.get_mut();
+        let first_poll = !std::mem::replace(&mut this.polled, true);
+        let cell = &this.cell;
         let mut state = cell.state.borrow_mut();
         match std::mem::replace(&mut *state, CellState::Done) {
             CellState::Fresh => {
                 drop(state);
                 Runtime::with(|rt| rt.park(cell.clone(), cx.waker(), cell.abortable.get(), cell.external.get()));
+                Poll::Pending
+            }
+            CellState::Ready(value) if first_poll => {
+                // Unparked before it was ever polled: still a schedule point and a cancel point,
+                // like every wait. The value was handed over, so it is returned even if the
+                // scope is cancelled by now.
+                *state = CellState::Ready(value);
+                drop(state);
+                Runtime::with(|rt| {
+                    rt.count_schedule_point();
+                    rt.current_cancel_point();
+                });
+                cx.waker().wake_by_ref();
                 Poll::Pending
             }
             CellState::Waiting(waker) => {
@@ -370,10 +389,15 @@ impl<T: 'static> Future for ParkSlot<T> {
 impl<T> Drop for ParkSlot<T> {
     fn drop(&mut self) {
         let mut state = self.cell.state.borrow_mut();
-        if let CellState::Waiting(_) = &*state {
-            *state = CellState::Done;
-            drop(state);
-            self.cell.left_waiting();
+        match &*state {
+            CellState::Waiting(_) => {
+                *state = CellState::Done;
+                drop(state);
+                self.cell.left_waiting();
+            }
+            // Never polled: nobody will take a value, so the unparker must refuse one.
+            CellState::Fresh => *state = CellState::Done,
+            _ => {}
         }
     }
 }

@@ -23,7 +23,8 @@ use trio::{Builder, RunErrorKind};
 
 use crate::clock::MockClock;
 use crate::policy::{Fifo, InjectCancel, Pct, Pick, Random, Replay, Schedule};
-use crate::runner::{self, ClockFixture, Fixtures, TestResult};
+pub use crate::runner::ClockFixture;
+use crate::runner::{self, Fixtures, TestResult};
 use trace::{Recording, RunSummary, Trace, TraceInstrument, TraceLog};
 
 /// Default number of task steps one schedule may take before it counts as a livelock.

@@ -715,7 +715,8 @@ impl Trace {
     }
 
     /// The schedule as a readable story: every step with its task, virtual time and checkpoint
-    /// number, deviations from the default order marked with `*`. Long runs show their tail.
+    /// number, deviations from the default order marked with `*`. Long runs show their last
+    /// `max_steps` steps.
     ///
     /// # Examples
     ///
@@ -752,9 +753,10 @@ impl Trace {
     /// assert_eq!(tail.lines().count(), 3);
     /// assert!(tail.starts_with("  … "));
     /// ```
-    pub fn describe_steps(&self, max_lines: usize) -> String {
+    pub fn describe_steps(&self, max_steps: usize) -> String {
         let names = self.task_names();
-        let mut lines = Vec::new();
+        // One entry per step (with the note on a deviation under it) or per injection.
+        let mut entries: Vec<(bool, String)> = Vec::new();
         let mut pending_deviation: Option<String> = None;
         for event in &self.events {
             match event {
@@ -762,28 +764,36 @@ impl Trace {
                 Event::Step { task, time, checkpoint } => {
                     let name = names.get(task).map(String::as_str).unwrap_or("?");
                     let mark = if pending_deviation.is_some() { "*" } else { " " };
-                    lines.push(format!("  {mark} [{time}] task {task} `{name}` (checkpoint {checkpoint})"));
+                    let mut text = format!("  {mark} [{time}] task {task} `{name}` (checkpoint {checkpoint})\n");
                     if let Some(why) = pending_deviation.take() {
-                        lines.push(format!("        ^ {why}"));
+                        text.push_str(&format!("        ^ {why}\n"));
                     }
+                    entries.push((true, text));
                 }
                 Event::InjectedCancel { task, cancel_point } => {
                     let name = names.get(task).map(String::as_str).unwrap_or("?");
-                    lines.push(format!(
-                        "  ! cancellation injected at cancel point {cancel_point} of task {task} `{name}`"
+                    entries.push((
+                        false,
+                        format!("  ! cancellation injected at cancel point {cancel_point} of task {task} `{name}`\n"),
                     ));
                 }
                 _ => {}
             }
         }
-        let skip = lines.len().saturating_sub(max_lines);
+        let steps = entries.iter().filter(|(step, _)| *step).count();
+        let mut skipped_steps = steps.saturating_sub(max_steps);
         let mut out = String::new();
-        if skip > 0 {
-            out.push_str(&format!("  … {skip} earlier steps\n"));
+        if skipped_steps > 0 {
+            out.push_str(&format!("  … {skipped_steps} earlier steps\n"));
         }
-        for line in &lines[skip..] {
-            out.push_str(line);
-            out.push('\n');
+        for (step, text) in &entries {
+            if skipped_steps > 0 {
+                if *step {
+                    skipped_steps -= 1;
+                }
+                continue;
+            }
+            out.push_str(text);
         }
         out
     }
