@@ -24,6 +24,9 @@ use crate::error::{Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Res
 
 type PanicPayload = Box<dyn Any + Send>;
 
+/// A nursery's failures when it closes: errors with who failed, and panics with task names.
+pub(crate) type Failures = (Vec<(Failed, Error)>, Vec<(String, PanicPayload)>);
+
 // ===== traits for task and body outputs =====
 
 /// What a child task may return: `()` or `trio::Result<()>`.
@@ -266,7 +269,7 @@ impl NurseryInner {
         }
     }
 
-    pub(crate) fn take_failures(&self) -> (Vec<(Failed, Error)>, Vec<(String, PanicPayload)>) {
+    pub(crate) fn take_failures(&self) -> Failures {
         (std::mem::take(&mut *self.errors.borrow_mut()), std::mem::take(&mut *self.panics.borrow_mut()))
     }
 
