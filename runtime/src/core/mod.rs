@@ -8,4 +8,5 @@ pub(crate) mod nursery;
 pub(crate) mod policy;
 pub(crate) mod runtime;
 pub(crate) mod task;
+pub(crate) mod timers;
 pub(crate) mod wait;

@@ -28,6 +28,7 @@ use super::instrument::Instrument;
 use super::nursery::{ExitTarget, NurseryInner, panic_message};
 use super::policy::{RunnableTasks, SchedulePolicy, TimerInfo, TimerKind};
 use super::task::{Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskName, TaskWaker, name_from_type};
+use super::timers::{TimerEntry, TimerKey, Timers};
 use super::wait::{Unparker, WaitList, What, make_slot};
 
 scoped_tls::scoped_thread_local!(static CONTEXT: Runtime);
@@ -634,22 +635,6 @@ impl RunReport {
 
 // ===== Runtime =====
 
-type TimerKey = (Instant, u64);
-
-pub(crate) enum TimerEntry {
-    Scope(std::rc::Weak<ScopeState>),
-    Sleep(Unparker<()>),
-}
-
-impl TimerEntry {
-    fn is_live(&self) -> bool {
-        match self {
-            TimerEntry::Scope(scope) => scope.upgrade().is_some_and(|s| !s.cancel_called.get()),
-            TimerEntry::Sleep(unparker) => unparker.is_waiting(),
-        }
-    }
-}
-
 enum Primed {
     No,
     Idle(Duration),
@@ -668,7 +653,7 @@ pub(crate) struct Runtime {
     runq: RefCell<VecDeque<TaskKey>>,
     current_task: RefCell<Option<Task>>,
     current_status: RefCell<Option<Rc<CancelStatus>>>,
-    timers: RefCell<BTreeMap<TimerKey, TimerEntry>>,
+    timers: RefCell<Timers>,
     idle_waiters: RefCell<BTreeMap<(Duration, u64), Unparker<()>>>,
     clock: Rc<dyn Clock>,
     /// The configured policy; `None` is the default FIFO order, which needs no calls at all.
@@ -718,7 +703,7 @@ impl Runtime {
             runq: RefCell::new(VecDeque::new()),
             current_task: RefCell::new(None),
             current_status: RefCell::new(None),
-            timers: RefCell::new(BTreeMap::new()),
+            timers: RefCell::new(Timers::default()),
             idle_waiters: RefCell::new(BTreeMap::new()),
             clock,
             policy,
@@ -886,37 +871,28 @@ impl Runtime {
 
     pub(crate) fn retime_scope(&self, scope: &Rc<ScopeState>, old: Option<TimerKey>, new: Option<TimerKey>) {
         let mut timers = self.timers.borrow_mut();
-        if let Some(old) = old {
-            timers.remove(&old);
+        if old.is_some() {
+            timers.forget();
         }
         if let Some(new) = new {
-            timers.insert(new, TimerEntry::Scope(Rc::downgrade(scope)));
+            timers.push_scope(new, scope);
         }
     }
 
     pub(crate) fn add_sleep_timer(&self, deadline: Instant, unparker: Unparker<()>) -> TimerKey {
         let key = (deadline, self.next_seq());
-        self.timers.borrow_mut().insert(key, TimerEntry::Sleep(unparker));
+        self.timers.borrow_mut().push(key, TimerEntry::Sleep(unparker));
         key
     }
 
-    pub(crate) fn remove_timer(&self, key: TimerKey) {
-        self.timers.borrow_mut().remove(&key);
+    /// The sleep that registered `key` is over (it fired, was cancelled, or was dropped).
+    pub(crate) fn remove_timer(&self, _key: TimerKey) {
+        self.timers.borrow_mut().forget();
     }
 
     /// The earliest live deadline, dropping dead entries on the way.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let mut timers = self.timers.borrow_mut();
-        loop {
-            let (key, live) = {
-                let (key, entry) = timers.first_key_value()?;
-                (*key, entry.is_live())
-            };
-            if live {
-                return Some(key.0);
-            }
-            timers.remove(&key);
-        }
+        self.timers.borrow_mut().first().map(|key| key.0)
     }
 
     /// Fires every timer due at `now`. Timers due at the same instant fire in the order the
@@ -924,24 +900,13 @@ impl Runtime {
     fn expire_timers(&self, now: Instant) -> bool {
         let mut fired = false;
         loop {
-            let due: Vec<(TimerKey, TimerEntry)> = {
+            let due = {
                 let mut timers = self.timers.borrow_mut();
-                let Some((first, _)) = timers.first_key_value() else { break };
-                let deadline = first.0;
+                let Some((deadline, _)) = timers.first() else { break };
                 if deadline > now {
                     break;
                 }
-                let mut due = Vec::new();
-                while let Some(entry) = timers.first_entry() {
-                    if entry.key().0 != deadline {
-                        break;
-                    }
-                    let (key, value) = entry.remove_entry();
-                    if value.is_live() {
-                        due.push((key, value));
-                    }
-                }
-                due
+                timers.take_due_at(deadline)
             };
             // Fire them in the order the policy picks: in creation order, without asking, under
             // the default policy (linear in the number due); otherwise one pick at a time from
