@@ -825,6 +825,22 @@ impl Runtime {
         }
     }
 
+    /// Runs `f` with the current task, without cloning its handle.
+    pub(crate) fn with_current_task<R>(&self, f: impl FnOnce(&Task) -> R) -> R {
+        match &*self.current_task.borrow() {
+            Some(task) => f(task),
+            None => no_task(),
+        }
+    }
+
+    /// Runs `f` with the current cancel status, without cloning its handle.
+    pub(crate) fn with_current_status<R>(&self, f: impl FnOnce(&Rc<CancelStatus>) -> R) -> R {
+        match &*self.current_status.borrow() {
+            Some(status) => f(status),
+            None => f(&self.root_status),
+        }
+    }
+
     /// A schedule point of the current task.
     pub(crate) fn count_schedule_point(&self) {
         match &*self.current_task.borrow() {

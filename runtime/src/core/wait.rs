@@ -415,10 +415,8 @@ impl Runtime {
     /// First poll of a slot: count the cancel and schedule point, then either abort at once
     /// (already cancelled) or register the wait.
     fn park<T: 'static>(&self, cell: Rc<WaitCell<T>>, waker: &Waker, abortable: bool, external: bool) {
-        let task = self.current_task_or_panic();
-        task.0.schedule_points.set(task.0.schedule_points.get() + 1);
-        let cancelled = self.cancel_point(&task);
-        let status = self.current_status();
+        self.count_schedule_point();
+        let cancelled = self.current_cancel_point();
         if abortable && cancelled {
             *cell.state.borrow_mut() = CellState::Aborted;
             waker.wake_by_ref();
@@ -429,9 +427,9 @@ impl Runtime {
             self.external_wait_started();
         }
         if abortable {
-            status.register_wait(cell.clone());
+            self.with_current_status(|status| status.register_wait(cell.clone()));
         }
-        task.0.waits.borrow_mut().push(cell);
+        self.with_current_task(|task| task.0.waits.borrow_mut().push(cell));
     }
 }
 
