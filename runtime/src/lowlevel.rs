@@ -18,8 +18,8 @@ pub use crate::core::policy::{Fifo, RunnableTasks, TimerInfo, TimerKind};
 pub use crate::core::runtime::{RunReport, RunStatistics, TaskReport};
 pub use crate::core::task::{ExitHook, Task, TaskId};
 pub use crate::core::wait::{
-    CancelShieldedCheckpoint, Checkpoint, ParkSlot, Unparker, WaitQueue, cancel_shielded_checkpoint, checkpoint,
-    checkpoint_if_cancelled, park_slot,
+    Abort, CancelShieldedCheckpoint, Checkpoint, ParkSlot, Unparker, WaitQueue, WaitTaskRescheduled,
+    cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled, park_slot, reschedule, wait_task_rescheduled,
 };
 pub use crate::parking_lot::{ParkingLot, ParkingLotStatistics};
 

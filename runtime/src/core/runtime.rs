@@ -654,6 +654,8 @@ pub(crate) struct Runtime {
     current_task: RefCell<Option<Task>>,
     current_status: RefCell<Option<Rc<CancelStatus>>>,
     timers: RefCell<Timers>,
+    /// Tasks waiting in `wait_task_rescheduled`, for `reschedule` to find.
+    pub(crate) traps: RefCell<BTreeMap<TaskKey, Rc<super::wait::Trap>>>,
     idle_waiters: RefCell<BTreeMap<(Duration, u64), Unparker<()>>>,
     clock: Rc<dyn Clock>,
     /// The configured policy; `None` is the default FIFO order, which needs no calls at all.
@@ -704,6 +706,7 @@ impl Runtime {
             current_task: RefCell::new(None),
             current_status: RefCell::new(None),
             timers: RefCell::new(Timers::default()),
+            traps: RefCell::new(BTreeMap::new()),
             idle_waiters: RefCell::new(BTreeMap::new()),
             clock,
             policy,

@@ -901,3 +901,226 @@ impl Future for CancelShieldedCheckpoint {
         Pin::new(&mut self.inner).poll(cx).map(|_| ())
     }
 }
+
+// ===== wait_task_rescheduled / reschedule =====
+
+/// What an abort callback of [`wait_task_rescheduled`] reports (Trio's `trio.lowlevel.Abort`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abort {
+    /// The wait is undone: the task is woken with `Err(Cancelled)`.
+    Succeeded,
+    /// The wait could not be undone: the task stays blocked until someone calls
+    /// [`reschedule`] for it.
+    Failed,
+}
+
+enum TrapState {
+    Fresh,
+    Waiting(Waker),
+    Rescheduled,
+    Aborted,
+    Done,
+}
+
+/// The wait of one `wait_task_rescheduled` call.
+pub(crate) struct Trap {
+    state: RefCell<TrapState>,
+    abort: RefCell<Option<Box<dyn FnOnce() -> Abort>>>,
+}
+
+impl Trap {
+    fn run_abort(&self) -> bool {
+        let abort = self.abort.borrow_mut().take();
+        matches!(abort.map(|f| f()), Some(Abort::Succeeded))
+    }
+}
+
+impl WaitRecord for Trap {
+    fn abort(&self) {
+        // The callback is user code: no borrow may be held while it runs.
+        let waiting = matches!(&*self.state.borrow(), TrapState::Waiting(_));
+        if !waiting || !self.run_abort() {
+            return;
+        }
+        let previous = std::mem::replace(&mut *self.state.borrow_mut(), TrapState::Aborted);
+        if let TrapState::Waiting(waker) = previous {
+            waker.wake();
+        }
+    }
+
+    fn is_waiting(&self) -> bool {
+        matches!(&*self.state.borrow(), TrapState::Waiting(_))
+    }
+
+    fn describe(&self) -> String {
+        "wait_task_rescheduled".to_string()
+    }
+}
+
+/// Blocks the current task until another task calls [`reschedule`] for it (Trio's
+/// `wait_task_rescheduled`): the lowest-level way to build a primitive, as in Trio. Prefer
+/// [`park_slot`], which carries a value and composes with `join!`; this is for porting code
+/// written against Trio's low-level API.
+///
+/// If the task's cancel scope is cancelled while it waits — or already is — `abort` is called
+/// at once: return [`Abort::Succeeded`] after undoing whatever would have rescheduled the task,
+/// and the wait returns `Err(Cancelled)`; return [`Abort::Failed`] if that can no longer be
+/// undone, and the task stays blocked until [`reschedule`].
+///
+/// # Panics
+///
+/// If the task is already waiting in another `wait_task_rescheduled` (one per task, as in
+/// Trio), or outside a task.
+///
+/// # Cancellation
+///
+/// Always a schedule point and a cancel point; see `abort` above.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use trio::lowlevel::{Abort, reschedule, wait_task_rescheduled};
+///
+/// trio::run(async {
+///     // A one-slot "wake me" registry, as a Trio primitive would keep.
+///     let waiter: Rc<RefCell<Option<trio::lowlevel::Task>>> = Rc::default();
+///     let w = waiter.clone();
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async move {
+///             *w.borrow_mut() = Some(trio::lowlevel::current_task());
+///             let w2 = w.clone();
+///             wait_task_rescheduled(move || {
+///                 w2.borrow_mut().take(); // cancelled: forget the registration
+///                 Abort::Succeeded
+///             })
+///             .await?;
+///             Ok(())
+///         });
+///         trio::lowlevel::wait_all_tasks_blocked(std::time::Duration::ZERO).await?;
+///         let task = waiter.borrow_mut().take().expect("the child registered");
+///         reschedule(&task);
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+pub fn wait_task_rescheduled(abort: impl FnOnce() -> Abort + 'static) -> WaitTaskRescheduled {
+    WaitTaskRescheduled {
+        trap: Rc::new(Trap { state: RefCell::new(TrapState::Fresh), abort: RefCell::new(Some(Box::new(abort))) }),
+        task: None,
+    }
+}
+
+/// Wakes `task` from [`wait_task_rescheduled`] (Trio's `reschedule`). Synchronous.
+///
+/// # Panics
+///
+/// If `task` is not waiting in `wait_task_rescheduled` (Trio raises the same error): either it
+/// was never blocked there, or it was already rescheduled, or its wait was aborted.
+///
+/// # Examples
+///
+/// See [`wait_task_rescheduled`].
+#[track_caller]
+pub fn reschedule(task: &super::task::Task) {
+    let trap = Runtime::with(|rt| rt.traps.borrow().get(&task.key()).cloned());
+    let waker = trap.and_then(|trap| match std::mem::replace(&mut *trap.state.borrow_mut(), TrapState::Rescheduled) {
+        TrapState::Waiting(waker) => Some(waker),
+        other => {
+            *trap.state.borrow_mut() = other;
+            None
+        }
+    });
+    match waker {
+        Some(waker) => waker.wake(),
+        None => panic!(
+            "reschedule: task {} `{}` is not waiting in wait_task_rescheduled (it was never blocked there, was already rescheduled, or its wait was aborted)",
+            task.id(),
+            task.name()
+        ),
+    }
+}
+
+/// The future returned by [`wait_task_rescheduled`].
+#[must_use = "a wait does nothing unless awaited"]
+pub struct WaitTaskRescheduled {
+    trap: Rc<Trap>,
+    /// The task, once registered.
+    task: Option<super::task::TaskKey>,
+}
+
+impl fmt::Debug for WaitTaskRescheduled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitTaskRescheduled").field("waiting", &self.trap.is_waiting()).finish()
+    }
+}
+
+impl Future for WaitTaskRescheduled {
+    type Output = Result<(), Cancelled>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
+        let this = &mut *self;
+        let state = std::mem::replace(&mut *this.trap.state.borrow_mut(), TrapState::Done);
+        match state {
+            TrapState::Fresh => {
+                let key = Runtime::with(|rt| {
+                    rt.count_schedule_point();
+                    let cancelled = rt.current_cancel_point();
+                    let key = rt.with_current_task(|t| t.key());
+                    let previous = rt.traps.borrow_mut().insert(key, this.trap.clone());
+                    assert!(
+                        previous.is_none(),
+                        "a task can wait in only one wait_task_rescheduled at a time, as in Trio; use park_slot to wait on several things"
+                    );
+                    *this.trap.state.borrow_mut() = TrapState::Waiting(cx.waker().clone());
+                    let record: Rc<dyn WaitRecord> = this.trap.clone();
+                    rt.with_current_task(|task| task.0.waits.borrow_mut().push(record.clone()));
+                    if cancelled {
+                        WaitRecord::abort(&*this.trap);
+                    } else {
+                        rt.with_current_status(|status| status.register_wait(record));
+                    }
+                    key
+                });
+                this.task = Some(key);
+                Poll::Pending
+            }
+            TrapState::Waiting(waker) => {
+                let waker = if waker.will_wake(cx.waker()) { waker } else { cx.waker().clone() };
+                *this.trap.state.borrow_mut() = TrapState::Waiting(waker);
+                Poll::Pending
+            }
+            TrapState::Rescheduled => {
+                this.unregister();
+                Poll::Ready(Ok(()))
+            }
+            TrapState::Aborted => {
+                this.unregister();
+                Poll::Ready(Err(Cancelled::new()))
+            }
+            TrapState::Done => panic!("a WaitTaskRescheduled was polled after it completed"),
+        }
+    }
+}
+
+impl WaitTaskRescheduled {
+    fn unregister(&mut self) {
+        if let Some(key) = self.task.take() {
+            Runtime::with_opt(|rt| {
+                rt.traps.borrow_mut().remove(&key);
+            });
+        }
+    }
+}
+
+impl Drop for WaitTaskRescheduled {
+    fn drop(&mut self) {
+        if matches!(&*self.trap.state.borrow(), TrapState::Waiting(_)) {
+            *self.trap.state.borrow_mut() = TrapState::Done;
+        }
+        self.unregister();
+    }
+}
