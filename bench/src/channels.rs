@@ -87,7 +87,7 @@ fn time(f: &dyn Fn()) -> Duration {
 
 // ===== trio =====
 
-fn trio_ping_pong(messages: u64, capacity: usize) {
+pub fn trio_ping_pong(messages: u64, capacity: usize) {
     trio::run(async move {
         let (ping_tx, ping_rx) = trio::open_memory_channel::<u64>(capacity);
         let (pong_tx, pong_rx) = trio::open_memory_channel::<u64>(capacity);
@@ -110,7 +110,7 @@ fn trio_ping_pong(messages: u64, capacity: usize) {
     });
 }
 
-fn trio_stream(messages: u64, capacity: usize) {
+pub fn trio_stream(messages: u64, capacity: usize) {
     trio::run(async move {
         let (tx, rx) = trio::open_memory_channel::<u64>(capacity);
         trio::open_nursery(|nursery| async move {
@@ -132,7 +132,7 @@ fn trio_stream(messages: u64, capacity: usize) {
     });
 }
 
-fn trio_lock(per_task: u64) {
+pub fn trio_lock(per_task: u64) {
     trio::run(async move {
         let lock = Rc::new(trio::Lock::new());
         let count = Rc::new(std::cell::Cell::new(0u64));
@@ -178,7 +178,7 @@ fn tokio_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().build().expect("a tokio runtime")
 }
 
-fn tokio_ping_pong(messages: u64, capacity: usize) {
+pub fn tokio_ping_pong(messages: u64, capacity: usize) {
     tokio_runtime().block_on(async move {
         let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(capacity);
         let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(capacity);
@@ -197,7 +197,7 @@ fn tokio_ping_pong(messages: u64, capacity: usize) {
     });
 }
 
-fn tokio_stream(messages: u64, capacity: usize) {
+pub fn tokio_stream(messages: u64, capacity: usize) {
     tokio_runtime().block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(capacity);
         let producer = tokio::spawn(async move {
@@ -214,7 +214,7 @@ fn tokio_stream(messages: u64, capacity: usize) {
     });
 }
 
-fn tokio_lock(per_task: u64) {
+pub fn tokio_lock(per_task: u64) {
     tokio_runtime().block_on(async move {
         let lock = std::sync::Arc::new(tokio::sync::Mutex::new(0u64));
         let mut tasks = Vec::new();

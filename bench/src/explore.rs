@@ -162,11 +162,7 @@ pub fn zoo_correct(program: Program, policy: PolicyKind, schedules: u64) -> Dura
 /// it, after a Random exploration of `schedules` schedules that never does.
 pub fn cancel_safety_runs(schedules: u64) -> (bool, Option<u64>) {
     let plain = explorer("zoo", schedules, PolicyKind::Random).run(|| crate::zoo::forwarder(true)).is_err();
-    let injected = Explore::new("zoo")
-        .schedules(1)
-        .persist(false)
-        .shrink(false)
-        .seed(7)
+    let injected = explorer("zoo", 1, PolicyKind::Random)
         .inject_cancellations(8)
         .run(|| crate::zoo::forwarder(true))
         .err()

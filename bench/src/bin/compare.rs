@@ -341,6 +341,7 @@ fn zoo(args: &Args) {
         ("Random", PolicyKind::Random),
         ("PCT depth 3", PolicyKind::Pct { depth: 3 }),
         ("PCT depth 4", PolicyKind::Pct { depth: 4 }),
+        ("Mixed (the default)", PolicyKind::Mixed),
     ];
     println!("| bug | {} |", policies.map(|p| p.0).join(" | "));
     println!("| --- |{}", " ---: |".repeat(policies.len()));
@@ -366,7 +367,7 @@ fn zoo(args: &Args) {
     }
     let (plain, injected) = explore::cancel_safety_runs(args.size(10_000));
     println!(
-        "| cancel_safety | {} | — | — |\n",
+        "| cancel_safety | {} | — | — | — |\n",
         match (plain, injected) {
             (false, Some(runs)) => format!(
                 "never in {} schedules; cancellation injection (bound 8) finds it in {runs} runs",
@@ -380,11 +381,11 @@ fn zoo(args: &Args) {
     section("The bug zoo: schedules per second (6)");
     let schedules = args.size(5_000);
     println!("Correct versions, {schedules} schedules per run, median of {} runs.\n", args.runs);
-    println!("| program | Random | PCT depth 3 |");
-    println!("| --- | ---: | ---: |");
+    println!("| program | Random | PCT depth 3 | Mixed (the default) |");
+    println!("| --- | ---: | ---: | ---: |");
     for (name, program) in explore::ZOO.into_iter().chain([("cancel_safety", trio_bench::zoo::forwarder as _)]) {
         let mut line = format!("| {name} |");
-        for policy in [PolicyKind::Random, PolicyKind::Pct { depth: 3 }] {
+        for policy in [PolicyKind::Random, PolicyKind::Pct { depth: 3 }, PolicyKind::Mixed] {
             let samples: Vec<f64> =
                 (0..args.runs).map(|_| explore::zoo_correct(program, policy, schedules).as_secs_f64()).collect();
             line.push_str(&format!(" {} |", schedule_cell(median(samples) / schedules as f64)));

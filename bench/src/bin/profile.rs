@@ -3,10 +3,14 @@
 //!
 //! Workloads: `spawn`, `tokio-spawn`, `yields`, `tokio-yields`, `sleeps`, `tokio-sleeps`,
 //! `sleepers-same`, `cancel`, `tokio-cancel`, `explore-locks`, `explore-pct`,
-//! `shuttle-locks`, `explore-sleeps`.
+//! `shuttle-locks`, `explore-sleeps`, `explore-mixed`, and the channel table's `ping-pong`
+//! (rendezvous), `stream` (buffered 128) and `lock` (100 tasks), each also as `tokio-…`; for
+//! those N counts messages (acquires).
+
+use std::time::{Duration, Instant};
 
 use trio_bench::timers::Deadlines;
-use trio_bench::{alloc, cancel, explore, spawn, timers, yields};
+use trio_bench::{alloc, cancel, channels, explore, spawn, timers, yields};
 use trio_testkit::explore::PolicyKind;
 
 fn main() {
@@ -27,6 +31,13 @@ fn main() {
         "explore-pct" => explore::trio_locks(3, 3, PolicyKind::Pct { depth: 3 }, n),
         "shuttle-locks" => explore::shuttle_locks(3, 3, None, n),
         "explore-sleeps" => explore::trio_sleeps(10, 10, n),
+        "explore-mixed" => explore::trio_locks(3, 3, PolicyKind::Mixed, n),
+        "ping-pong" => time(|| channels::trio_ping_pong(n / 2, 0)),
+        "tokio-ping-pong" => time(|| channels::tokio_ping_pong(n / 2, 1)),
+        "stream" => time(|| channels::trio_stream(n, 128)),
+        "tokio-stream" => time(|| channels::tokio_stream(n, 128)),
+        "lock" => time(|| channels::trio_lock(n / 100)),
+        "tokio-lock" => time(|| channels::tokio_lock(n / 100)),
         other => panic!("unknown workload {other}"),
     });
     println!(
@@ -36,4 +47,10 @@ fn main() {
         usage.bytes,
         usage.peak
     );
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
 }
