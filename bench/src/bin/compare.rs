@@ -61,6 +61,7 @@ impl Args {
 const SECTIONS: [&str; 8] = ["tasks", "channels", "timers", "cancel", "memory", "explore", "zoo", "scaling"];
 
 fn main() {
+    alloc::keep_freed_memory();
     let args = Args::parse();
     if !args.child {
         machine();
