@@ -664,3 +664,17 @@ fn cancel_wakes_a_task_blocked_in_another_task() {
         .unwrap();
     });
 }
+
+#[test]
+fn cancelling_a_scope_after_it_exited_only_records_the_call() {
+    trio::run(async {
+        let scope = CancelScope::with_deadline(at(1_000_000));
+        scope.run(async { Ok(trio::checkpoint().await?) }).await.unwrap();
+        assert!(!scope.is_active());
+        scope.cancel();
+        assert!(scope.cancel_called());
+        assert!(!scope.cancelled_caught());
+        trio::checkpoint().await.expect("the exited scope cancels nothing");
+        assert_eq!(trio::lowlevel::current_statistics().next_deadline, None, "its deadline left with it");
+    });
+}

@@ -321,3 +321,84 @@ fn dropping_a_pending_start_drops_the_starting_task() {
         assert_eq!(trio::current_time(), at(1), "the nursery did not wait for the dropped task");
     });
 }
+
+/// A task that opens a nursery and reports it through `started`, so another task can start
+/// things in it.
+async fn setup_nursery(task_status: TaskStatus<trio::Nursery>) -> trio::Result<()> {
+    trio::open_nursery(|nursery| async move {
+        task_status.started(nursery);
+        trio::sleep_forever().await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Starts two sleeping children, waits until they sleep, runs `before_started`, then reports
+/// started — moving itself, with its sleeping children, into the target nursery.
+async fn sleeping_children(before_started: impl FnOnce(), task_status: TaskStatus) -> trio::Result<()> {
+    trio::open_nursery(|nursery| async move {
+        nursery.start_soon(async { Ok(trio::sleep_forever().await?) });
+        nursery.start_soon(async { Ok(trio::sleep_forever().await?) });
+        trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+        before_started();
+        task_status.started(());
+        Ok(())
+    })
+    .await
+}
+
+#[test]
+fn moving_sleeping_tasks_into_a_cancelled_nursery_aborts_their_sleep() {
+    // Cancel the target just before started(): the moved children are aborted on arrival.
+    run_auto(async {
+        trio::open_nursery(|nursery| async move {
+            let target = nursery.start(setup_nursery).await?;
+            let scope = target.cancel_scope();
+            target.start(move |ts| sleeping_children(move || scope.cancel(), ts)).await?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(trio::current_time(), at(0), "nothing slept: the cancellation reached them");
+    });
+    // Cancel the target just after started(): the same, from the other side.
+    run_auto(async {
+        trio::open_nursery(|nursery| async move {
+            let target = nursery.start(setup_nursery).await?;
+            target.start(|ts| sleeping_children(|| {}, ts)).await?;
+            target.cancel_scope().cancel();
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(trio::current_time(), at(0));
+    });
+}
+
+#[test]
+fn a_started_task_can_start_another_before_reporting() {
+    run_auto(async {
+        trio::open_nursery(|nursery| async move {
+            let n = nursery.clone();
+            let got = nursery
+                .start(move |outer: TaskStatus<u32>| async move {
+                    let inner = n.start(|inner: TaskStatus<u32>| async move {
+                        inner.started(1);
+                        trio::sleep(secs(1)).await?;
+                        Ok(())
+                    });
+                    let one = inner.await?;
+                    outer.started(one + 1);
+                    trio::sleep(secs(2)).await?;
+                    Ok(())
+                })
+                .await?;
+            assert_eq!(got, 2);
+            assert_eq!(nursery.child_count(), 2);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(trio::current_time(), at(2));
+    });
+}
