@@ -2,10 +2,10 @@
 //! `profile WORKLOAD [N]`, and prints the allocations it made.
 //!
 //! Workloads: `spawn`, `tokio-spawn`, `yields`, `tokio-yields`, `sleeps`, `tokio-sleeps`,
-//! `sleepers-same`, `cancel`, `tokio-cancel`, `explore-locks`, `explore-pct`,
-//! `shuttle-locks`, `explore-sleeps`, `explore-mixed`, and the channel table's `ping-pong`
-//! (rendezvous), `stream` (buffered 128) and `lock` (100 tasks), each also as `tokio-…`; for
-//! those N counts messages (acquires).
+//! `sleepers` (1,000 distinct deadlines), `tokio-sleepers`, `sleepers-same`, `cancel`,
+//! `tokio-cancel`, `explore-locks`, `explore-pct`, `explore-mixed`, `shuttle-locks`,
+//! `explore-sleeps`, and the channel table's `ping-pong` (rendezvous), `stream` (buffered 128)
+//! and `lock` (100 tasks), each also as `tokio-…`; for those N counts messages (acquires).
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,8 @@ fn main() {
         "sleeps" => timers::trio_sleeps(100, n / 100),
         "tokio-sleeps" => timers::tokio_sleeps(100, n / 100),
         "sleepers-same" => timers::trio_sleepers(n, Deadlines::Same),
+        "sleepers" => timers::trio_sleepers(n, Deadlines::Spread),
+        "tokio-sleepers" => timers::tokio_sleepers(n, Deadlines::Spread),
         "cancel" => cancel::trio(n),
         "tokio-cancel" => cancel::tokio(n),
         "explore-locks" => explore::trio_locks(3, 3, PolicyKind::Random, n),
