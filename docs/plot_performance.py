@@ -2,7 +2,8 @@
 
 One panel per workload: time per task against the number of tasks, both on log scales. Flat
 means linear total time; the dotted guide rises like log n (n log n in total), the dashed one
-like n (quadratic in total), both drawn through trio's first point.
+like n (quadratic in total), both drawn through trio's first point. The vertical axis is scaled
+to the measurements, so a steep guide leaves the panel through the top.
 
     python3 docs/plot_performance.py [CSV] [PNG]
 """
@@ -40,6 +41,7 @@ for ax, workload in zip(axes.flat, workloads):
         xs, ys = zip(*points)
         style = dict(linewidth=2.5, color="black") if name == "trio" else dict(linewidth=1.5)
         ax.plot(xs, ys, marker="o", label=name, **style)
+    measured = [y for points in impls.values() for _, y in points]
     if "trio" in impls:
         n0, y0 = sorted(impls["trio"])[0]
         xs = sorted({n for points in impls.values() for n, _ in points})
@@ -47,6 +49,8 @@ for ax, workload in zip(axes.flat, workloads):
         ax.plot(xs, [y0 * n / n0 for n in xs], "--", color="lightgray", label="n² (from trio's first point)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # Scale to the measurements, not to the n² guide, which leaves through the top.
+    ax.set_ylim(min(measured) / 1.5, max(measured) * 4)
     ax.set_title(workload, fontsize=10)
     ax.set_xlabel("tasks")
     ax.set_ylabel("ns per task")
