@@ -83,11 +83,8 @@ pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Usage) {
     ENABLED.store(true, Relaxed);
     let result = f();
     ENABLED.store(false, Relaxed);
-    let usage = Usage {
-        allocs: ALLOCS.load(Relaxed),
-        bytes: BYTES.load(Relaxed),
-        peak: PEAK.load(Relaxed).max(0) as u64,
-    };
+    let usage =
+        Usage { allocs: ALLOCS.load(Relaxed), bytes: BYTES.load(Relaxed), peak: PEAK.load(Relaxed).max(0) as u64 };
     (result, usage)
 }
 

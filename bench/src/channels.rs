@@ -58,24 +58,16 @@ pub fn table(messages: u64, runs: usize) -> Table {
         &|| tokio_ping_pong(messages, 128),
         &|| futures_ping_pong(messages, 128),
     );
-    row(
-        "stream buffered(128)",
-        messages,
-        &|| trio_stream(messages, 128),
-        &|| tokio_stream(messages, 128),
-        &|| futures_stream(messages, 128),
-    );
+    row("stream buffered(128)", messages, &|| trio_stream(messages, 128), &|| tokio_stream(messages, 128), &|| {
+        futures_stream(messages, 128)
+    });
     row("yield, one task (the floor)", messages, &|| trio_yield(messages), &|| tokio_yield(messages), &|| {
         futures_yield(messages)
     });
     let per_task = messages / LOCK_TASKS;
-    row(
-        "contended lock x100",
-        per_task * LOCK_TASKS,
-        &|| trio_lock(per_task),
-        &|| tokio_lock(per_task),
-        &|| futures_lock(per_task),
-    );
+    row("contended lock x100", per_task * LOCK_TASKS, &|| trio_lock(per_task), &|| tokio_lock(per_task), &|| {
+        futures_lock(per_task)
+    });
     table
 }
 

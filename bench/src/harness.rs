@@ -70,7 +70,7 @@ pub struct Table {
     /// What a cell measures, for the header: "ns per task" and so on.
     pub unit: String,
     /// (benchmark, medians per implementation, spreads per implementation)
-    pub rows: Vec<(String, Vec<Option<f64>>, Vec<Option<f64>>)>,
+    pub rows: Vec<Row>,
     /// Formats one cell.
     pub format: fn(f64) -> String,
 }
@@ -113,7 +113,14 @@ impl Table {
             out.push('\n');
             worst = spreads.iter().flatten().fold(worst, |w, s| w.max(*s));
         }
-        out.push_str(&format!("\n(largest spread of a cell, (max − min) / median over its runs: {:.0} %)\n", worst * 100.0));
+        out.push_str(&format!(
+            "\n(largest spread of a cell, (max − min) / median over its runs: {:.0} %)\n",
+            worst * 100.0
+        ));
         out
     }
 }
+
+/// One row of a [`Table`]: the benchmark, the median per implementation, the spread per
+/// implementation.
+pub type Row = (String, Vec<Option<f64>>, Vec<Option<f64>>);

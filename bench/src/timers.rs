@@ -1,7 +1,6 @@
 //! Timers under virtual time: trio with an autojump `MockClock`, tokio with a paused clock
 //! (`start_paused`), both on one thread. Neither waits in real time.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use trio_testkit::MockClock;
@@ -85,16 +84,14 @@ pub fn tokio_sleeps(tasks: u64, sleeps: u64) -> Duration {
 }
 
 /// One trio sleeper: what is spawned `n` times (also used to size the future).
-pub fn trio_sleeper(d: Duration) -> impl Future<Output = trio::Result<()>> + 'static {
-    async move {
-        trio::sleep(d).await?;
-        Ok(())
-    }
+pub async fn trio_sleeper(d: Duration) -> trio::Result<()> {
+    trio::sleep(d).await?;
+    Ok(())
 }
 
 /// One tokio sleeper.
-pub fn tokio_sleeper(d: Duration) -> impl Future<Output = ()> + Send + 'static {
-    async move { tokio::time::sleep(d).await }
+pub async fn tokio_sleeper(d: Duration) {
+    tokio::time::sleep(d).await
 }
 
 /// trio: `n` tasks that each sleep once, timed from the first spawn until all woke and exited.

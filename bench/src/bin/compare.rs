@@ -124,7 +124,10 @@ fn machine() {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
-            info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string())
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string());
     // TRIO_BENCH_COMMIT names the commit when measuring an exported tree (`git archive`).
@@ -139,10 +142,14 @@ fn machine() {
     println!("# trio benchmarks");
     println!();
     println!("- machine: {cores} cores (nproc), CPU {cpu}");
-    println!("- commit: {}{}", commit.as_deref().unwrap_or("unknown"), match dirty.as_deref() {
-        Some("") | None => "",
-        Some(_) => " (with uncommitted changes)",
-    });
+    println!(
+        "- commit: {}{}",
+        commit.as_deref().unwrap_or("unknown"),
+        match dirty.as_deref() {
+            Some("") | None => "",
+            Some(_) => " (with uncommitted changes)",
+        }
+    );
     println!("- {}", rustc.as_deref().unwrap_or("rustc: unknown"));
 }
 
@@ -194,7 +201,10 @@ fn timers(args: &Args) {
         ("tokio", Box::new(|_| timers::tokio_sleeps(tasks, sleeps))),
     ];
     let total = tasks * sleeps;
-    table.row(format!("{total} sleeps over {tasks} tasks (1–7 ms each)"), per(total, interleaved(args.runs, total, &workloads)));
+    table.row(
+        format!("{total} sleeps over {tasks} tasks (1–7 ms each)"),
+        per(total, interleaved(args.runs, total, &workloads)),
+    );
     for (n, deadlines, label) in [
         (args.size(1_000_000), Deadlines::Spread, "sleeping tasks, 1,000 distinct deadlines"),
         (args.size(10_000), Deadlines::Same, "sleeping tasks, all on one deadline"),
@@ -228,12 +238,14 @@ fn memory(args: &Args) {
         "Counted by a global allocator in the benchmark binary: the peak of live heap bytes during the run, \
          divided by the number of tasks alive at that peak, minus the size of the task's own future.\n"
     );
-    println!("| workload | implementation | future (bytes) | peak heap | bytes per task | beyond the future | allocations per task | time |");
+    println!(
+        "| workload | implementation | future (bytes) | peak heap | bytes per task | beyond the future | allocations per task | time |"
+    );
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let n = args.size(100_000);
     let trivial = std::mem::size_of_val(&async { Ok::<(), trio::Error>(()) });
     let unit = std::mem::size_of_val(&async {});
-    let rows: [(&str, usize, &dyn Fn(u64) -> Duration); 4] = [
+    let rows: [MemoryRow<'_>; 4] = [
         ("trio", trivial, &spawn::trio),
         ("tokio LocalSet", unit, &spawn::tokio_local),
         ("tokio spawn", unit, &spawn::tokio_spawn),
@@ -244,9 +256,11 @@ fn memory(args: &Args) {
     }
     let n = args.size(1_000_000);
     let d = Duration::from_millis(1);
-    let rows: [(&str, usize, &dyn Fn(u64) -> Duration); 2] = [
+    let rows: [MemoryRow<'_>; 2] = [
         ("trio", std::mem::size_of_val(&timers::trio_sleeper(d)), &|n| timers::trio_sleepers(n, Deadlines::Spread)),
-        ("tokio paused", std::mem::size_of_val(&timers::tokio_sleeper(d)), &|n| timers::tokio_sleepers(n, Deadlines::Spread)),
+        ("tokio paused", std::mem::size_of_val(&timers::tokio_sleeper(d)), &|n| {
+            timers::tokio_sleepers(n, Deadlines::Spread)
+        }),
     ];
     for (name, future, run) in rows {
         memory_row(&format!("{n} sleeping tasks"), name, future, n, || run(n));
@@ -290,7 +304,10 @@ fn exploration(args: &Args) {
                 ("shuttle", Box::new(move |_| explore::shuttle_locks(tasks, increments, pct, schedules))),
             ];
             if pct.is_none() {
-                workloads.push(("shuttle async", Box::new(move |_| explore::shuttle_async_locks(tasks, increments, schedules))));
+                workloads.push((
+                    "shuttle async",
+                    Box::new(move |_| explore::shuttle_async_locks(tasks, increments, schedules)),
+                ));
             }
             let mut cells = per(schedules, interleaved(args.runs, schedules, &workloads));
             cells.resize(4, None);
@@ -298,7 +315,8 @@ fn exploration(args: &Args) {
         }
     }
     let seeds = args.size(20_000);
-    let trio = per(seeds, interleaved(args.runs, seeds, &[("trio", Box::new(|_| explore::trio_sleeps(10, 10, seeds)))]));
+    let trio =
+        per(seeds, interleaved(args.runs, seeds, &[("trio", Box::new(|_| explore::trio_sleeps(10, 10, seeds)))]));
     let madsim = madsim(seeds, args.runs);
     if madsim.is_none() {
         println!("madsim: did not build or run here (see bench/madsim); its column stays empty\n");
@@ -399,14 +417,21 @@ fn zoo(args: &Args) {
 // ===== 7: scaling =====
 
 /// A workload measured at growing sizes, per implementation.
+/// One implementation of a memory row: its name, the size of its future, and the workload.
+type MemoryRow<'a> = (&'a str, usize, &'a dyn Fn(u64) -> Duration);
+
+/// A named workload, per implementation.
+type Impl<'a> = (&'static str, Box<dyn Fn(u64) -> Duration + 'a>);
+
 struct Curve<'a> {
     name: &'static str,
-    impls: Vec<(&'static str, Box<dyn Fn(u64) -> Duration + 'a>)>,
+    impls: Vec<Impl<'a>>,
 }
 
 fn scaling(args: &Args) {
     section("Scaling (7)");
-    let sizes: Vec<u64> = [1_000, 10_000, 100_000, 1_000_000].into_iter().filter(|&n| !args.quick || n <= 100_000).collect();
+    let sizes: Vec<u64> =
+        [1_000, 10_000, 100_000, 1_000_000].into_iter().filter(|&n| !args.quick || n <= 100_000).collect();
     // A size whose run took longer than this is the last one measured for that implementation.
     let budget = Duration::from_secs(if args.quick { 10 } else { 60 });
     println!(
