@@ -678,3 +678,15 @@ fn cancelling_a_scope_after_it_exited_only_records_the_call() {
         assert_eq!(trio::lowlevel::current_statistics().next_deadline, None, "its deadline left with it");
     });
 }
+
+#[test]
+fn the_timeout_can_change_after_run_is_called_until_the_body_starts() {
+    run_auto(async {
+        let scope = CancelScope::with_timeout(secs(1));
+        let h = scope.clone();
+        let run = scope.run(async { Ok(trio::sleep(secs(5)).await?) });
+        h.set_relative_deadline(Some(secs(10))); // claimed, not yet entered: still allowed
+        assert_eq!(run.await.unwrap(), Some(()));
+        assert_eq!(trio::current_time(), at(5));
+    });
+}

@@ -187,6 +187,10 @@ fn children_can_start_siblings_while_the_nursery_waits_and_not_after() {
         assert!(nursery.is_closed());
         let err: ClosedResource = nursery.try_start_soon(async {}).unwrap_err();
         assert!(err.to_string().contains("closed to new arrivals"), "{err}");
+        assert!(
+            err.to_string().contains("the nursery opened at runtime/tests/nursery_basics.rs:"),
+            "names the nursery: {err}"
+        );
     });
     assert_eq!(ran.get(), 1);
 }

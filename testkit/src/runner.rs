@@ -487,9 +487,15 @@ fn describe_nursery_failure(error: &trio::Error) -> String {
 /// assert_ne!(seed_from_name("a::b"), seed_from_name("a::c"));
 /// ```
 pub fn seed_from_name(name: &str) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    name.bytes().fold(OFFSET, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+    fnv1a(FNV_OFFSET, name.as_bytes())
+}
+
+/// FNV-1a's starting value.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Continues an FNV-1a hash over `bytes`: stable across runs, machines and Rust versions.
+pub(crate) fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 // ===== naming the task that panicked =====

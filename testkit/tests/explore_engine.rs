@@ -206,6 +206,20 @@ fn a_correct_program_passes_and_the_summary_counts_distinct_schedules() {
 }
 
 #[test]
+fn each_schedule_gets_a_fresh_autojump_clock_by_default() {
+    // The system clock would start far from zero and take an hour per schedule.
+    Explore::new("explore_engine::an_hour")
+        .schedules(50)
+        .persist(false)
+        .run(|| async {
+            assert_eq!(trio::current_time(), trio::Instant::ZERO, "a fresh clock for every schedule");
+            trio::sleep(std::time::Duration::from_secs(3600)).await.unwrap();
+            assert_eq!(trio::current_time(), trio::Instant::from_secs(3600));
+        })
+        .unwrap();
+}
+
+#[test]
 fn a_livelock_hits_the_step_budget() {
     let failure = Explore::new("explore_engine::livelock")
         .schedules(50)

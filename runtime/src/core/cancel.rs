@@ -200,6 +200,8 @@ pub(crate) struct ScopeState {
     cancelled_caught: Cell<bool>,
     /// Set by `run()` (or by a nursery): a scope is entered at most once.
     claimed: Cell<bool>,
+    /// Set when the body starts running in the scope (its timeout has then become a deadline).
+    entered: Cell<bool>,
     /// The status while the scope is active, `None` before entry and after exit.
     status: RefCell<Option<Rc<CancelStatus>>>,
     /// The key of this scope's entry in the runtime's timer map, while one is registered.
@@ -216,6 +218,7 @@ impl ScopeState {
             cancel_called: Cell::new(false),
             cancelled_caught: Cell::new(false),
             claimed: Cell::new(false),
+            entered: Cell::new(false),
             status: RefCell::new(None),
             timer: Cell::new(None),
         }
@@ -255,6 +258,7 @@ impl ScopeState {
         parent: &Rc<CancelStatus>,
         now: impl Fn() -> Instant,
     ) -> Rc<CancelStatus> {
+        self.entered.set(true);
         if let Some(relative) = self.relative.take() {
             // Too far in the future to represent means "no deadline", never an overflow panic.
             self.deadline.set(now().checked_add(relative));
@@ -282,6 +286,7 @@ impl ScopeState {
     pub(crate) fn new_entered(parent: &Rc<CancelStatus>) -> (Rc<ScopeState>, Rc<CancelStatus>) {
         let state = Rc::new(ScopeState::new());
         state.claimed.set(true);
+        state.entered.set(true);
         let status = CancelStatus::new_child(parent, Some(state.clone()));
         *state.status.borrow_mut() = Some(status.clone());
         (state, status)
@@ -642,7 +647,7 @@ impl CancelScope {
     /// ```
     #[track_caller]
     pub fn set_relative_deadline(&self, timeout: Option<Duration>) {
-        if self.state.status.borrow().is_some() || (self.state.claimed.get() && self.state.relative.get().is_none()) {
+        if self.state.entered.get() {
             panic!(
                 "the relative deadline of a CancelScope can only be changed before it is entered; use set_deadline on a running scope"
             );

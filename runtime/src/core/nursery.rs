@@ -18,7 +18,7 @@ use pin_project_lite::pin_project;
 
 use super::cancel::{CancelScope, CancelStatus, ScopeState, in_status};
 use super::runtime::Runtime;
-use super::task::{Outcome, Task, TaskFuture, TaskId, TaskName, default_task_name};
+use super::task::{Outcome, Task, TaskFuture, TaskName, default_task_name};
 use super::wait::{Unparker, What, cancel_shielded_checkpoint, make_slot};
 use crate::error::{Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError};
 
@@ -182,7 +182,6 @@ pub(crate) trait StartExit {
 
 pub(crate) struct NurseryInner {
     pub(crate) origin: &'static Location<'static>,
-    parent_task: Option<TaskId>,
     /// The task that opened the nursery (its name labels the body's failures).
     parent: Option<Task>,
     pub(crate) scope: Rc<ScopeState>,
@@ -200,14 +199,17 @@ pub(crate) struct NurseryInner {
 }
 
 impl NurseryInner {
-    fn open(rt: &Runtime, origin: &'static Location<'static>) -> Rc<NurseryInner> {
-        let parent = rt.current_status();
-        let (scope, status) = ScopeState::new_entered(&parent);
-        let task = rt.current_task_or_panic();
+    /// A nursery opened by `parent` (none for the system nursery), whose scope sits under
+    /// `parent_status`.
+    pub(crate) fn new(
+        parent_status: &Rc<CancelStatus>,
+        parent: Option<Task>,
+        origin: &'static Location<'static>,
+    ) -> Rc<NurseryInner> {
+        let (scope, status) = ScopeState::new_entered(parent_status);
         Rc::new(NurseryInner {
             origin,
-            parent_task: Some(task.id()),
-            parent: Some(task),
+            parent,
             scope,
             status,
             children: RefCell::new(ChildSlab::default()),
@@ -220,21 +222,8 @@ impl NurseryInner {
         })
     }
 
-    pub(crate) fn system(status: Rc<CancelStatus>, scope: Rc<ScopeState>) -> Rc<NurseryInner> {
-        Rc::new(NurseryInner {
-            origin: Location::caller(),
-            parent_task: None,
-            parent: None,
-            scope,
-            status,
-            children: RefCell::new(ChildSlab::default()),
-            pending_starts: Cell::new(0),
-            body_running: Cell::new(true),
-            closed: Cell::new(false),
-            errors: RefCell::new(Vec::new()),
-            panics: RefCell::new(Vec::new()),
-            parent_waiter: RefCell::new(None),
-        })
+    fn open(rt: &Runtime, origin: &'static Location<'static>) -> Rc<NurseryInner> {
+        NurseryInner::new(&rt.current_status(), Some(rt.current_task_or_panic()), origin)
     }
 
     fn add_error(&self, task: Failed, error: Error) {
@@ -292,7 +281,7 @@ impl NurseryInner {
                 location,
                 self.status.clone(),
                 ExitTarget::Nursery(self.clone()),
-                self.parent_task,
+                self.parent.as_ref().map(Task::id),
             )
         });
         self.children.borrow_mut().insert(task);

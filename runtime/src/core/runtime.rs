@@ -852,33 +852,23 @@ impl Runtime {
         }
     }
 
-    /// A cancel point of the current task; see [`Runtime::cancel_point`].
+    /// A cancel point of the current task: counts it, lets the policy inject a cancellation
+    /// here (it cancels the innermost scope around this point), and says whether the code here
+    /// is now cancelled.
     pub(crate) fn current_cancel_point(&self) -> bool {
         let current = self.current_task.borrow();
         let Some(task) = current.as_ref() else { no_task() };
-        if self.policy.is_none() {
-            // No policy, no injection: just count.
-            task.0.cancel_points.set(task.0.cancel_points.get() + 1);
-            drop(current);
-            return self.current_status.borrow().as_ref().is_some_and(|s| s.effectively_cancelled());
-        }
-        let task = task.clone();
-        drop(current);
-        self.cancel_point(&task)
-    }
-
-    /// A cancel point of `task`: counts it, lets the policy inject a cancellation here (it
-    /// cancels the innermost scope around this point), and says whether the code here is now
-    /// cancelled.
-    pub(crate) fn cancel_point(&self, task: &Task) -> bool {
         let point = task.0.cancel_points.get() + 1;
         task.0.cancel_points.set(point);
-        let status = self.current_status();
-        let inject = match &self.policy {
-            Some(policy) if !status.effectively_cancelled() => policy.borrow_mut().inject_cancel(task, point),
-            _ => false,
+        let Some(policy) = &self.policy else {
+            // The default policy never injects: no call, no clone.
+            drop(current);
+            return self.with_current_status(|s| s.effectively_cancelled());
         };
-        if inject {
+        let task = task.clone();
+        drop(current);
+        let status = self.current_status();
+        if !status.effectively_cancelled() && policy.borrow_mut().inject_cancel(&task, point) {
             if let Some(scope) = status.innermost_scope() {
                 scope.cancel();
             }
@@ -1102,10 +1092,7 @@ impl Runtime {
         location: &'static Location<'static>,
     ) -> Task {
         let parent = self.main_task.borrow().as_ref().map(Task::id);
-        let system = self.system.get_or_init(|| {
-            let (scope, status) = ScopeState::new_entered(&self.root_status);
-            NurseryInner::system(status, scope)
-        });
+        let system = self.system.get_or_init(|| NurseryInner::new(&self.root_status, None, Location::caller()));
         let status = system.status.clone();
         self.spawn_task(future, name, location, status, ExitTarget::System, parent)
     }
@@ -1148,9 +1135,12 @@ impl Runtime {
         }
     }
 
-    /// The task exited: report its outcome where it belongs.
-    fn finish_task(&self, task: &Task, outcome: Outcome) {
-        task.0.finished.set(true);
+    /// Takes a task out of the run: marks it finished, frees its slot, runs its exit hooks,
+    /// tells the instruments, and returns where its outcome would go. `None` if it already was.
+    fn retire(&self, task: &Task) -> Option<ExitTarget> {
+        if task.0.finished.replace(true) {
+            return None;
+        }
         self.remove_from_slab(task);
         task.0.waits.borrow_mut().clear();
         task.run_exit_hooks();
@@ -1158,11 +1148,18 @@ impl Runtime {
             instrument.task_exited(task);
         }
         let exit = std::mem::replace(&mut *task.0.exit.borrow_mut(), ExitTarget::Detached);
-        match exit {
-            ExitTarget::Nursery(nursery) => nursery.child_exited(task, outcome),
-            ExitTarget::Start(start) => start.child_exited(outcome),
-            ExitTarget::System => {
-                self.system_tasks.set(self.system_tasks.get() - 1);
+        if let ExitTarget::System = exit {
+            self.system_tasks.set(self.system_tasks.get() - 1);
+        }
+        Some(exit)
+    }
+
+    /// The task exited: report its outcome where it belongs.
+    fn finish_task(&self, task: &Task, outcome: Outcome) {
+        match self.retire(task) {
+            Some(ExitTarget::Nursery(nursery)) => nursery.child_exited(task, outcome),
+            Some(ExitTarget::Start(start)) => start.child_exited(outcome),
+            Some(ExitTarget::System) => {
                 let failure = match outcome {
                     Ok(Ok(())) => None,
                     Ok(Err(error)) if error.is_cancelled() => None,
@@ -1175,26 +1172,15 @@ impl Runtime {
                     self.system_failure.borrow_mut().get_or_insert(failure);
                 }
             }
-            ExitTarget::Main | ExitTarget::Detached => {}
+            Some(ExitTarget::Main | ExitTarget::Detached) | None => {}
         }
     }
 
     /// Drops a task without running it further (its nursery's future was dropped).
     pub(crate) fn drop_task(&self, task: &Task) {
-        if task.0.finished.replace(true) {
+        if self.retire(task).is_none() {
             return;
         }
-        self.remove_from_slab(task);
-        task.0.waits.borrow_mut().clear();
-        task.run_exit_hooks();
-        for instrument in &self.instruments {
-            instrument.task_exited(task);
-        }
-        let exit = std::mem::replace(&mut *task.0.exit.borrow_mut(), ExitTarget::Detached);
-        if let ExitTarget::System = exit {
-            self.system_tasks.set(self.system_tasks.get() - 1);
-        }
-        drop(exit);
         // `None` while the task is being polled: `step` drops the future when the poll returns.
         let future = task.0.future.borrow_mut().take();
         drop(future);
@@ -1208,6 +1194,16 @@ impl Runtime {
         output: &mut Option<M::Output>,
     ) -> StepResult {
         let Some(task) = self.task_by_key(key) else { return StepResult::Continue };
+        // The main task's future lives in `run`; a child's is taken out while it is polled.
+        let mut child = None;
+        if !task.0.is_main {
+            child = task.0.future.borrow_mut().take();
+            if child.is_none() {
+                return StepResult::Continue;
+            }
+        } else if main.is_none() {
+            return StepResult::Continue;
+        }
         task.0.scheduled.set(false);
         task.0.foreign.set(false);
         *self.current_task.borrow_mut() = Some(task.clone());
@@ -1216,69 +1212,46 @@ impl Runtime {
             instrument.before_task_step(&task);
         }
         let mut cx = Context::from_waker(&task.0.waker);
-        let result = if task.0.is_main {
-            let Some(future) = main.as_mut() else { return StepResult::Continue };
-            match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
-                Ok(Poll::Ready(value)) => {
-                    *output = Some(value);
-                    Ok(Poll::Ready(Ok(())))
-                }
-                Ok(Poll::Pending) => Ok(Poll::Pending),
-                Err(payload) => Err(payload),
-            }
-        } else {
-            let future = task.0.future.borrow_mut().take();
-            let Some(mut future) = future else {
-                *self.current_task.borrow_mut() = None;
-                return StepResult::Continue;
-            };
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
-            if matches!(result, Ok(Poll::Pending)) && !task.0.finished.get() {
-                *task.0.future.borrow_mut() = Some(future);
-            } else {
-                *self.current_task.borrow_mut() = None;
-                *self.current_status.borrow_mut() = None;
-                drop(future);
-            }
-            result
-        };
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match (&mut child, main.as_mut()) {
+            (Some(future), _) => future.as_mut().poll(&mut cx),
+            (None, Some(future)) => future.as_mut().poll(&mut cx).map(|value| {
+                *output = Some(value);
+                Ok(())
+            }),
+            (None, None) => unreachable!("checked above"),
+        }));
         *self.current_task.borrow_mut() = None;
         *self.current_status.borrow_mut() = None;
         for instrument in &self.instruments {
             instrument.after_task_step(&task);
         }
         self.steps.set(self.steps.get() + 1);
-        match result {
+        let outcome = match result {
             Ok(Poll::Pending) => {
+                match child {
+                    // Dropped with its nursery while it ran: drop the future now.
+                    Some(future) if task.0.finished.get() => drop(future),
+                    Some(future) => *task.0.future.borrow_mut() = Some(future),
+                    None => {}
+                }
                 if !task.0.scheduled.get() && !task.0.finished.get() && !task.0.waits.borrow().any_waiting() {
                     task.0.foreign.set(true);
                     self.foreign_blocked.borrow_mut().insert(key);
                 }
-                StepResult::Continue
+                return StepResult::Continue;
             }
-            Ok(Poll::Ready(outcome)) => {
-                if task.0.is_main {
-                    *main = None;
-                    self.finish_task(&task, Ok(Ok(())));
-                    return StepResult::MainDone(None);
-                }
-                if !task.0.finished.get() {
-                    self.finish_task(&task, Ok(outcome));
-                }
-                StepResult::Continue
-            }
-            Err(payload) => {
-                if task.0.is_main {
-                    *main = None;
-                    self.finish_task(&task, Ok(Ok(())));
-                    return StepResult::MainDone(Some(payload));
-                }
-                if !task.0.finished.get() {
-                    self.finish_task(&task, Err(payload));
-                }
-                StepResult::Continue
-            }
+            Ok(Poll::Ready(result)) => Ok(result),
+            Err(payload) => Err(payload),
+        };
+        // Done: the future goes before the task's exit is reported.
+        drop(child);
+        if task.0.is_main {
+            *main = None;
+            self.finish_task(&task, Ok(Ok(())));
+            return StepResult::MainDone(outcome.err());
         }
+        self.finish_task(&task, outcome);
+        StepResult::Continue
     }
 
     // ----- the loop -----

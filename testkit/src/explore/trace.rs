@@ -902,12 +902,9 @@ impl RunSummary {
     fn decide(&self, index: usize, pick: impl FnOnce() -> crate::policy::Pick) -> u64 {
         let number = self.inner.decisions.get() + 1;
         self.inner.decisions.set(number);
-        // FNV-1a over (decision number, index): distinct choice sequences hash apart.
-        let mut hash = if number == 1 { 0xcbf2_9ce4_8422_2325 } else { self.inner.hash.get() };
-        for byte in (index as u64).to_le_bytes() {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.inner.hash.set(hash);
+        // FNV-1a over the indices picked: distinct choice sequences hash apart.
+        let hash = if number == 1 { crate::runner::FNV_OFFSET } else { self.inner.hash.get() };
+        self.inner.hash.set(crate::runner::fnv1a(hash, &(index as u64).to_le_bytes()));
         if index != 0 {
             self.inner.deviations.borrow_mut().push((number, pick()));
         }
