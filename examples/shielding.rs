@@ -11,13 +11,12 @@
 //! does not reach, so it takes its one second and succeeds.
 //!
 //! The course asks a real web service (`asks.get("https://httpbin.org/delay/N")`, which answers
-//! after N seconds). Until trio has a network layer, [`get`] below simulates that service on the
-//! run's clock; replace `get` and [`Response`] with a real client, and nothing else changes.
+//! after N seconds); [`get`] simulates that service on the run's clock.
 
-use std::fmt;
 use std::time::Duration;
 
 use trio::CancelScope;
+use trio_rs_examples::httpbin::get;
 use trio_rs_examples::say;
 
 /// Runs the course's code, then the answer with the shielded second request.
@@ -70,36 +69,6 @@ async fn shielded() -> trio::Result<()> {
     .await?;
     say!("Done.");
     Ok(())
-}
-
-// ===== a simulated httpbin.org =====
-
-/// The answer of the simulated service; it prints as the course's `asks` response does.
-#[derive(Debug)]
-pub struct Response {
-    status_code: u16,
-    reason_phrase: &'static str,
-}
-
-impl fmt::Display for Response {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<Response {} {}>", self.status_code, self.reason_phrase)
-    }
-}
-
-/// Simulates `GET https://httpbin.org/delay/N`: answers after `N` seconds of the run's clock.
-///
-/// # Errors
-///
-/// `Cancelled` if an enclosing scope is cancelled while it waits; an error for a URL that is
-/// not a `/delay/N` one.
-pub async fn get(url: &str) -> trio::Result<Response> {
-    let delay: u64 = url
-        .rsplit_once("/delay/")
-        .and_then(|(_, secs)| secs.parse().ok())
-        .ok_or_else(|| trio::Error::msg(format!("the simulated service only answers /delay/N, not {url}")))?;
-    trio::sleep(Duration::from_secs(delay)).await?;
-    Ok(Response { status_code: 200, reason_phrase: "OK" })
 }
 
 fn main() -> trio::Result<()> {

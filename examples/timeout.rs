@@ -7,14 +7,13 @@
 //! `TRIO_AUTOJUMP=1` skips the waiting.
 //!
 //! The course asks a real web service (`asks.get("https://httpbin.org/delay/N")`, which answers
-//! after N seconds). Until trio has a network layer, [`get`] below simulates that service on the
-//! run's clock; replace `get` and [`Response`] with a real client, and nothing else changes.
+//! after N seconds); [`get`] simulates that service on the run's clock.
 
-use std::fmt;
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
+use trio_rs_examples::httpbin::get;
 use trio_rs_examples::say;
 
 /// Requests a URL that answers after a random delay, giving up after five seconds.
@@ -34,36 +33,6 @@ pub async fn async_main() -> trio::Result<()> {
 pub fn randint(low: u64, high: u64) -> u64 {
     let mut rng = ChaCha8Rng::seed_from_u64(trio::lowlevel::current_seed());
     low + rng.next_u64() % (high - low + 1)
-}
-
-// ===== a simulated httpbin.org =====
-
-/// The answer of the simulated service; it prints as the course's `asks` response does.
-#[derive(Debug)]
-pub struct Response {
-    status_code: u16,
-    reason_phrase: &'static str,
-}
-
-impl fmt::Display for Response {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<Response {} {}>", self.status_code, self.reason_phrase)
-    }
-}
-
-/// Simulates `GET https://httpbin.org/delay/N`: answers after `N` seconds of the run's clock.
-///
-/// # Errors
-///
-/// `Cancelled` if an enclosing scope is cancelled while it waits; an error for a URL that is
-/// not a `/delay/N` one.
-pub async fn get(url: &str) -> trio::Result<Response> {
-    let delay: u64 = url
-        .rsplit_once("/delay/")
-        .and_then(|(_, secs)| secs.parse().ok())
-        .ok_or_else(|| trio::Error::msg(format!("the simulated service only answers /delay/N, not {url}")))?;
-    trio::sleep(Duration::from_secs(delay)).await?;
-    Ok(Response { status_code: 200, reason_phrase: "OK" })
 }
 
 fn main() -> trio::Result<()> {

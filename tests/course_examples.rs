@@ -139,7 +139,7 @@ fn timeout_delay_is_between_one_and_ten_seconds_and_follows_the_seed() {
 #[test]
 fn simulated_service_answers_after_the_delay() {
     let transcript = Transcript::record(async {
-        let response = timeout::get("https://httpbin.org/delay/3").await?;
+        let response = trio_rs_examples::httpbin::get("https://httpbin.org/delay/3").await?;
         trio_rs_examples::say!("{response}");
         Ok(())
     });

@@ -23,8 +23,9 @@ use std::task::{Context, Poll, ready};
 
 use futures::{Sink, Stream};
 
+use crate::core::wait::Waiters;
 use crate::error::{Cancelled, ClosedResource};
-use crate::lowlevel::{ParkSlot, Unparker, cancel_shielded_checkpoint, checkpoint_if_cancelled, park_slot};
+use crate::lowlevel::{ParkSlot, cancel_shielded_checkpoint, checkpoint_if_cancelled, park_slot};
 
 // ===== Capacity =====
 
@@ -128,15 +129,12 @@ pub fn open_memory_channel<T: 'static>(capacity: impl Into<Capacity>) -> (Memory
     let capacity = capacity.into();
     let chan = Rc::new(RefCell::new(State {
         capacity,
-        limit: capacity.limit(),
         buffer: VecDeque::new(),
         peak: 0,
         open_senders: 1,
         open_receivers: 1,
-        send_waiters: VecDeque::new(),
-        recv_waiters: VecDeque::new(),
-        send_prune_at: PRUNE_MIN,
-        recv_prune_at: PRUNE_MIN,
+        send_waiters: Waiters::new(),
+        recv_waiters: Waiters::new(),
         next_handle: 2,
     }));
     let tx = MemorySender { handle: Rc::new(Handle::new(chan.clone(), 0)), flushing: None };
@@ -907,10 +905,6 @@ impl StdError for TryRecvError {}
 
 // ===== private: shared state =====
 
-/// Dead (cancelled) waiters stay queued until a hand-off skips them; a queue is pruned of
-/// them when it grows past twice its live size, and never below this.
-const PRUNE_MIN: usize = 16;
-
 type Chan<T> = Rc<RefCell<State<T>>>;
 
 /// The operation a `Sink` or `Stream` has in flight.
@@ -918,26 +912,21 @@ type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 struct State<T> {
     capacity: Capacity,
-    /// `capacity.limit()`, cached.
-    limit: usize,
-    /// Invariant: `buffer.len() <= limit`, except after a dropped receive put its value back.
+    /// Invariant: `buffer.len() <= capacity.limit()`, except after a dropped receive put its value back.
     /// Invariant: if a live receiver waits, `buffer` is empty (it would have taken a value).
     buffer: VecDeque<T>,
     peak: usize,
     open_senders: usize,
     /// Invariant: when this reaches 0, `buffer` and `send_waiters` are emptied and stay empty.
     open_receivers: usize,
-    /// Blocked senders, oldest first; entries whose wait was aborted are skipped.
-    send_waiters: VecDeque<SendWaiter<T>>,
-    /// Blocked receivers, oldest first; entries whose wait was aborted are skipped.
-    recv_waiters: VecDeque<RecvWaiter<T>>,
-    send_prune_at: usize,
-    recv_prune_at: usize,
+    /// Blocked senders, oldest first.
+    send_waiters: Waiters<SendWake, SendWaiter<T>>,
+    /// Blocked receivers, oldest first, each with the id of the handle it waits on.
+    recv_waiters: Waiters<RecvWake<T>, u64>,
     next_handle: u64,
 }
 
 struct SendWaiter<T> {
-    unparker: Unparker<SendWake>,
     /// Shared with the blocked `send`. Invariant: `Some` until a receiver takes it, which it
     /// does only after waking the sender with `SendWake::Sent` succeeded.
     value: Rc<Cell<Option<T>>>,
@@ -949,11 +938,6 @@ enum SendWake {
     Sent,
     Closed,
     Broken,
-}
-
-struct RecvWaiter<T> {
-    unparker: Unparker<RecvWake<T>>,
-    handle: u64,
 }
 
 /// What a blocked receiver is woken with.
@@ -970,8 +954,8 @@ impl<T> State<T> {
             max_buffer_size: self.capacity,
             open_send_channels: self.open_senders,
             open_receive_channels: self.open_receivers,
-            tasks_waiting_send: self.send_waiters.iter().filter(|w| w.unparker.is_waiting()).count(),
-            tasks_waiting_receive: self.recv_waiters.iter().filter(|w| w.unparker.is_waiting()).count(),
+            tasks_waiting_send: self.send_waiters.len(),
+            tasks_waiting_receive: self.recv_waiters.len(),
             peak_buffer_used: self.peak,
         }
     }
@@ -981,42 +965,19 @@ impl<T> State<T> {
         self.peak = self.peak.max(self.buffer.len());
     }
 
-    fn push_send_waiter(&mut self, waiter: SendWaiter<T>) {
-        if self.send_waiters.len() >= self.send_prune_at {
-            self.send_waiters.retain(|w| w.unparker.is_waiting());
-            self.send_prune_at = (self.send_waiters.len() * 2).max(PRUNE_MIN);
-        }
-        self.send_waiters.push_back(waiter);
-    }
-
-    fn push_recv_waiter(&mut self, waiter: RecvWaiter<T>) {
-        if self.recv_waiters.len() >= self.recv_prune_at {
-            self.recv_waiters.retain(|w| w.unparker.is_waiting());
-            self.recv_prune_at = (self.recv_waiters.len() * 2).max(PRUNE_MIN);
-        }
-        self.recv_waiters.push_back(waiter);
-    }
-
     /// Hands `value` to the receiver that has waited longest; gives it back if none waits.
-    fn hand_to_receiver(&mut self, mut value: T) -> Result<(), T> {
-        while let Some(waiter) = self.recv_waiters.pop_front() {
-            match waiter.unparker.unpark(RecvWake::Value(value)) {
-                Ok(()) => return Ok(()),
-                Err(RecvWake::Value(v)) => value = v,
-                Err(_) => unreachable!("unpark returns the value it was given"),
-            }
+    fn hand_to_receiver(&mut self, value: T) -> Result<(), T> {
+        match self.recv_waiters.unpark_one(RecvWake::Value(value)) {
+            Ok(_) => Ok(()),
+            Err(RecvWake::Value(value)) => Err(value),
+            Err(_) => unreachable!("unpark returns the value it was given"),
         }
-        Err(value)
     }
 
     /// Takes the value of the sender that has waited longest and wakes it.
     fn take_from_sender(&mut self) -> Option<T> {
-        while let Some(waiter) = self.send_waiters.pop_front() {
-            if waiter.unparker.unpark(SendWake::Sent).is_ok() {
-                return Some(waiter.value.take().expect("a blocked sender keeps its value until it is woken"));
-            }
-        }
-        None
+        let waiter = self.send_waiters.unpark_one(SendWake::Sent).ok()?;
+        Some(waiter.value.take().expect("a blocked sender keeps its value until it is woken"))
     }
 }
 
@@ -1073,26 +1034,20 @@ impl<T> Handle<T> {
             return;
         }
         let mut state = self.chan.borrow_mut();
-        let mine = if state.send_waiters.iter().any(|w| w.handle == self.id) {
-            let (mine, others) = std::mem::take(&mut state.send_waiters).into_iter().partition(|w| w.handle == self.id);
-            state.send_waiters = others;
-            mine
-        } else {
-            VecDeque::new()
-        };
+        let mine = state.send_waiters.take_where(|w| w.handle == self.id);
         state.open_senders -= 1;
         let receivers = if state.open_senders == 0 {
-            debug_assert!(state.send_waiters.iter().all(|w| !w.unparker.is_waiting()));
-            std::mem::take(&mut state.recv_waiters)
+            debug_assert!(state.send_waiters.is_empty());
+            state.recv_waiters.take_all()
         } else {
             VecDeque::new()
         };
         drop(state);
-        for waiter in mine {
-            let _ = waiter.unparker.unpark(SendWake::Closed);
+        for (unparker, _) in mine {
+            let _ = unparker.unpark(SendWake::Closed);
         }
-        for waiter in receivers {
-            let _ = waiter.unparker.unpark(RecvWake::End);
+        for (unparker, _) in receivers {
+            let _ = unparker.unpark(RecvWake::End);
         }
     }
 
@@ -1101,26 +1056,20 @@ impl<T> Handle<T> {
             return;
         }
         let mut state = self.chan.borrow_mut();
-        let mine = if state.recv_waiters.iter().any(|w| w.handle == self.id) {
-            let (mine, others) = std::mem::take(&mut state.recv_waiters).into_iter().partition(|w| w.handle == self.id);
-            state.recv_waiters = others;
-            mine
-        } else {
-            VecDeque::new()
-        };
+        let mine = state.recv_waiters.take_where(|&handle| handle == self.id);
         state.open_receivers -= 1;
         let (senders, discarded) = if state.open_receivers == 0 {
-            debug_assert!(state.recv_waiters.iter().all(|w| !w.unparker.is_waiting()));
-            (std::mem::take(&mut state.send_waiters), std::mem::take(&mut state.buffer))
+            debug_assert!(state.recv_waiters.is_empty());
+            (state.send_waiters.take_all(), std::mem::take(&mut state.buffer))
         } else {
             (VecDeque::new(), VecDeque::new())
         };
         drop(state);
-        for waiter in mine {
-            let _ = waiter.unparker.unpark(RecvWake::Closed);
+        for (unparker, _) in mine {
+            let _ = unparker.unpark(RecvWake::Closed);
         }
-        for waiter in senders {
-            let _ = waiter.unparker.unpark(SendWake::Broken);
+        for (unparker, _) in senders {
+            let _ = unparker.unpark(SendWake::Broken);
         }
         // Dropped last: a value's destructor may use this channel.
         drop(discarded);
@@ -1138,7 +1087,7 @@ impl<T> Handle<T> {
             Ok(()) => return Ok(()),
             Err(value) => value,
         };
-        if state.buffer.len() < state.limit {
+        if state.buffer.len() < state.capacity.limit() {
             state.push_buffer(value);
             Ok(())
         } else {
@@ -1203,7 +1152,7 @@ impl<T: 'static> Handle<T> {
         };
         let (slot, unparker) = park_slot::<SendWake>("MemorySender::send");
         let cell = Rc::new(Cell::new(Some(value)));
-        self.chan.borrow_mut().push_send_waiter(SendWaiter { unparker, value: cell.clone(), handle: self.id });
+        self.chan.borrow_mut().send_waiters.push(unparker, SendWaiter { value: cell.clone(), handle: self.id });
         let cell = DropValue(cell);
         let woken = slot.await;
         let value = cell.0.take();
@@ -1236,7 +1185,7 @@ impl<T: 'static> Handle<T> {
             Err(TryRecvError::WouldBlock) => {}
         }
         let (slot, unparker) = park_slot::<RecvWake<T>>("MemoryReceiver::recv");
-        self.chan.borrow_mut().push_recv_waiter(RecvWaiter { unparker, handle: self.id });
+        self.chan.borrow_mut().recv_waiters.push(unparker, self.id);
         let mut parked = Parked { handle: self, slot };
         match (&mut parked.slot).await {
             Ok(RecvWake::Value(value)) => Ok(Some(value)),

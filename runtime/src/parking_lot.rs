@@ -1,25 +1,22 @@
 //! `ParkingLot`: the fair wait queue every synchronisation primitive is built on (Trio's
 //! `trio.lowlevel.ParkingLot`), itself built on [`park_slot`].
 //!
-//! Each parked task is an [`Unparker`] plus the [`Task`] it belongs to, so a lock can hand
+//! Each parked task is an [`Unparker`](crate::lowlevel::Unparker) plus the [`Task`] it belongs to, so a lock can hand
 //! itself to the task it wakes and a condition can move waiters onto its lock's lot. A waiter
 //! whose wait was aborted by cancellation stays queued but refuses to be woken, and is skipped.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
+use crate::core::wait::Waiters;
 use crate::error::{BrokenResource, RuntimeError};
-use crate::lowlevel::{ExitHook, ParkSlot, Task, Unparker, current_task, park_slot};
+use crate::lowlevel::{ExitHook, ParkSlot, Task, current_task, park_slot};
 use crate::sync::SyncError;
 
 /// What a parked task is woken with: `Ok` by an unpark, `Err` when the lot breaks.
 pub(crate) type Wake = Result<(), BrokenResource>;
-
-/// Dead waiters are pruned when the queue grows past twice its live size, never below this.
-const PRUNE_MIN: usize = 16;
 
 /// A fair queue of parked tasks, with re-queueing and breaking (Trio's
 /// `trio.lowlevel.ParkingLot`).
@@ -68,18 +65,12 @@ type BreakerHook = Rc<dyn Fn(&Task)>;
 
 #[derive(Default)]
 struct LotInner {
-    /// Oldest first. Entries whose wait was aborted are skipped by every unpark and repark.
-    parked: VecDeque<Parked>,
-    prune_at: usize,
+    /// The parked tasks, oldest first.
+    parked: Waiters<Wake, Task>,
     /// Invariant: once non-empty, `parked` stays empty: every parker is refused.
     broken_by: Vec<Task>,
     /// Tasks whose exit breaks the lot, with the exit hook that does it.
     breakers: Vec<(Task, ExitHook)>,
-}
-
-struct Parked {
-    unparker: Unparker<Wake>,
-    task: Task,
 }
 
 /// A snapshot of a [`ParkingLot`] (Trio's `ParkingLotStatistics`).
@@ -218,25 +209,18 @@ impl ParkingLot {
     /// ```
     pub fn repark(&self, new_lot: &ParkingLot, count: usize) {
         self.check_breakers();
-        let mut moving = Vec::new();
-        {
+        let moving: Vec<_> = {
             let mut inner = self.inner.borrow_mut();
-            while moving.len() < count {
-                match inner.parked.pop_front() {
-                    Some(p) if p.unparker.is_waiting() => moving.push(p),
-                    Some(_) => {}
-                    None => break,
-                }
-            }
-        }
+            std::iter::from_fn(|| inner.parked.pop()).take(count).collect()
+        };
         new_lot.check_breakers();
         let broken = new_lot.broken_error();
-        for p in moving {
+        for (unparker, task) in moving {
             match &broken {
                 Some(error) => {
-                    let _ = p.unparker.unpark(Err(error.clone()));
+                    let _ = unparker.unpark(Err(error.clone()));
                 }
-                None => new_lot.inner.borrow_mut().push(p),
+                None => new_lot.inner.borrow_mut().parked.push(unparker, task),
             }
         }
     }
@@ -286,11 +270,11 @@ impl ParkingLot {
             if inner.broken_by.len() > 1 {
                 return;
             }
-            std::mem::take(&mut inner.parked)
+            inner.parked.take_all()
         };
         let error = self.broken_error().expect("the lot was just broken");
-        for p in parked {
-            let _ = p.unparker.unpark(Err(error.clone()));
+        for (unparker, _) in parked {
+            let _ = unparker.unpark(Err(error.clone()));
         }
     }
 
@@ -404,7 +388,7 @@ impl ParkingLot {
     /// ```
     pub fn len(&self) -> usize {
         self.check_breakers();
-        self.inner.borrow().parked.iter().filter(|p| p.unparker.is_waiting()).count()
+        self.inner.borrow().parked.len()
     }
 
     /// `true` if no task is parked.
@@ -443,24 +427,18 @@ impl ParkingLot {
             return Err(error);
         }
         let (slot, unparker) = park_slot(what);
-        self.inner.borrow_mut().push(Parked { unparker, task });
+        self.inner.borrow_mut().parked.push(unparker, task);
         Ok(slot)
     }
 
     /// Wakes the longest-waiting task, if any, and returns it.
     pub(crate) fn unpark_one(&self) -> Option<Task> {
-        let mut inner = self.inner.borrow_mut();
-        while let Some(p) = inner.parked.pop_front() {
-            if p.unparker.unpark(Ok(())).is_ok() {
-                return Some(p.task);
-            }
-        }
-        None
+        self.inner.borrow_mut().parked.unpark_one(Ok(())).ok()
     }
 
     /// `true` if a live waiter is queued (no breaker check).
     pub(crate) fn has_waiters(&self) -> bool {
-        self.inner.borrow().parked.iter().any(|p| p.unparker.is_waiting())
+        !self.inner.borrow().parked.is_empty()
     }
 
     fn broken_error(&self) -> Option<BrokenResource> {
@@ -489,22 +467,12 @@ impl ParkingLot {
     }
 }
 
-impl LotInner {
-    fn push(&mut self, parked: Parked) {
-        if self.parked.len() >= self.prune_at.max(PRUNE_MIN) {
-            self.parked.retain(|p| p.unparker.is_waiting());
-            self.prune_at = self.parked.len() * 2;
-        }
-        self.parked.push_back(parked);
-    }
-}
-
 impl fmt::Debug for ParkingLot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.inner.try_borrow() {
             Ok(inner) => f
                 .debug_struct("ParkingLot")
-                .field("tasks_waiting", &inner.parked.iter().filter(|p| p.unparker.is_waiting()).count())
+                .field("tasks_waiting", &inner.parked.len())
                 .field("broken", &!inner.broken_by.is_empty())
                 .finish(),
             Err(_) => f.debug_struct("ParkingLot").finish_non_exhaustive(),

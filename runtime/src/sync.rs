@@ -13,17 +13,16 @@
 //! losing branch of a `select!`) never leaks it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::error::Error as StdError;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::channel::Capacity;
+use crate::core::wait::Waiters;
 use crate::error::{BrokenResource, Cancelled, RuntimeError, WouldBlock};
 use crate::lowlevel::{
-    ParkSlot, Task, TaskId, Unparker, cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled, current_task,
-    park_slot,
+    ParkSlot, Task, TaskId, cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled, current_task, park_slot,
 };
 use crate::parking_lot::{ParkingLot, Wake};
 
@@ -1558,15 +1557,9 @@ struct LimiterState {
     total: Capacity,
     /// Invariant: no duplicates. May exceed `total` after `set_total_tokens` shrank it.
     borrowers: Vec<Borrower>,
-    /// Oldest first; entries whose wait was aborted are skipped.
+    /// Oldest first, each with the borrower it acquires for.
     /// Invariant: a live waiter exists only while `borrowers.len() >= total`.
-    waiters: VecDeque<LimiterWaiter>,
-    prune_at: usize,
-}
-
-struct LimiterWaiter {
-    unparker: Unparker<Result<(), SyncError>>,
-    borrower: Borrower,
+    waiters: Waiters<Result<(), SyncError>, Borrower>,
 }
 
 /// A [`CapacityLimiter`] token held by the current task, given back when dropped.
@@ -1627,9 +1620,7 @@ impl CapacityLimiter {
     #[track_caller]
     pub fn new(total_tokens: impl Into<Capacity>) -> CapacityLimiter {
         let total = checked_total(total_tokens.into());
-        CapacityLimiter {
-            state: RefCell::new(LimiterState { total, borrowers: Vec::new(), waiters: VecDeque::new(), prune_at: 16 }),
-        }
+        CapacityLimiter { state: RefCell::new(LimiterState { total, borrowers: Vec::new(), waiters: Waiters::new() }) }
     }
 
     /// The size of the sack.
@@ -1740,7 +1731,7 @@ impl CapacityLimiter {
         if state.borrowers.contains(borrower) {
             return Err(already_borrowing(borrower));
         }
-        if state.borrowers.len() < state.total.limit() && !state.waiters.iter().any(|w| w.unparker.is_waiting()) {
+        if state.borrowers.len() < state.total.limit() && state.waiters.is_empty() {
             state.borrowers.push(borrower.clone());
             Ok(())
         } else {
@@ -1932,7 +1923,7 @@ impl CapacityLimiter {
             borrowed_tokens: state.borrowers.len(),
             total_tokens: state.total,
             borrowers: state.borrowers.clone(),
-            tasks_waiting: state.waiters.iter().filter(|w| w.unparker.is_waiting()).count(),
+            tasks_waiting: state.waiters.len(),
         }
     }
 
@@ -1948,14 +1939,7 @@ impl CapacityLimiter {
             Err(error) => return Err(error),
         }
         let (slot, unparker) = park_slot("CapacityLimiter::acquire");
-        {
-            let mut state = self.state.borrow_mut();
-            if state.waiters.len() >= state.prune_at {
-                state.waiters.retain(|w| w.unparker.is_waiting());
-                state.prune_at = (state.waiters.len() * 2).max(16);
-            }
-            state.waiters.push_back(LimiterWaiter { unparker, borrower: borrower.clone() });
-        }
+        self.state.borrow_mut().waiters.push(unparker, borrower.clone());
         let mut waiting = Handoff {
             slot,
             on_drop: Some(|| {
@@ -1975,16 +1959,11 @@ impl CapacityLimiter {
     fn wake_waiters(&self) {
         let mut state = self.state.borrow_mut();
         while state.borrowers.len() < state.total.limit() {
-            let Some(waiter) = state.waiters.pop_front() else { break };
-            if !waiter.unparker.is_waiting() {
-                continue;
-            }
-            if state.borrowers.contains(&waiter.borrower) {
-                let _ = waiter.unparker.unpark(Err(already_borrowing(&waiter.borrower)));
-                continue;
-            }
-            if waiter.unparker.unpark(Ok(())).is_ok() {
-                state.borrowers.push(waiter.borrower);
+            let Some((unparker, borrower)) = state.waiters.pop() else { break };
+            if state.borrowers.contains(&borrower) {
+                let _ = unparker.unpark(Err(already_borrowing(&borrower)));
+            } else if unparker.unpark(Ok(())).is_ok() {
+                state.borrowers.push(borrower);
             }
         }
     }

@@ -112,7 +112,8 @@ enum State {
     Yield(Checkpoint),
     Parked {
         slot: ParkSlot<()>,
-        timer: Option<(Instant, u64)>,
+        /// Whether the run's timers hold one for this sleep that it has not yet let go of.
+        timer: bool,
     },
     Done,
 }
@@ -176,8 +177,8 @@ impl Sleep {
 
     fn remove_timer(&mut self) {
         if let State::Parked { timer, .. } = &mut self.state {
-            if let Some(key) = timer.take() {
-                Runtime::with_opt(|rt| rt.remove_timer(key));
+            if std::mem::take(timer) {
+                Runtime::with_opt(Runtime::forget_timer);
             }
         }
     }
@@ -193,10 +194,10 @@ impl Future for Sleep {
                 Some(deadline) if deadline <= Runtime::with(|rt| rt.now()) => State::Yield(checkpoint()),
                 Some(deadline) => {
                     let (slot, unparker) = make_slot(What::Sleep(Some(deadline)), false, true);
-                    let key = Runtime::with(|rt| rt.add_sleep_timer(deadline, unparker));
-                    State::Parked { slot, timer: Some(key) }
+                    Runtime::with(|rt| rt.add_sleep_timer(deadline, unparker));
+                    State::Parked { slot, timer: true }
                 }
-                None => State::Parked { slot: make_slot(What::Sleep(None), false, true).0, timer: None },
+                None => State::Parked { slot: make_slot(What::Sleep(None), false, true).0, timer: false },
             };
         }
         let result = match &mut this.state {

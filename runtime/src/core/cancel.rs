@@ -247,8 +247,8 @@ impl ScopeState {
         if want == self.timer.get() {
             return;
         }
-        let old = self.timer.replace(want);
-        Runtime::with_opt(|rt| rt.retime_scope(self, old, want));
+        let had_timer = self.timer.replace(want).is_some();
+        Runtime::with_opt(|rt| rt.retime_scope(self, had_timer, want));
     }
 
     /// Enters the scope under `parent`: resolves a relative deadline, creates the status,

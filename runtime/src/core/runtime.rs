@@ -878,9 +878,11 @@ impl Runtime {
 
     // ----- timers -----
 
-    pub(crate) fn retime_scope(&self, scope: &Rc<ScopeState>, old: Option<TimerKey>, new: Option<TimerKey>) {
+    /// A scope's deadline timer changed: the old one (if `had_timer`) is dead by the scope's
+    /// own state, and `new` (if any) is registered.
+    pub(crate) fn retime_scope(&self, scope: &Rc<ScopeState>, had_timer: bool, new: Option<TimerKey>) {
         let mut timers = self.timers.borrow_mut();
-        if old.is_some() {
+        if had_timer {
             timers.forget();
         }
         if let Some(new) = new {
@@ -888,14 +890,14 @@ impl Runtime {
         }
     }
 
-    pub(crate) fn add_sleep_timer(&self, deadline: Instant, unparker: Unparker<()>) -> TimerKey {
+    pub(crate) fn add_sleep_timer(&self, deadline: Instant, unparker: Unparker<()>) {
         let key = (deadline, self.next_seq());
         self.timers.borrow_mut().push(key, TimerEntry::Sleep(unparker));
-        key
     }
 
-    /// The sleep that registered `key` is over (it fired, was cancelled, or was dropped).
-    pub(crate) fn remove_timer(&self, _key: TimerKey) {
+    /// A sleep that registered a timer is over (it fired, was cancelled, or was dropped); its
+    /// unparker already says so, and the entry leaves the heap lazily.
+    pub(crate) fn forget_timer(&self) {
         self.timers.borrow_mut().forget();
     }
 

@@ -538,6 +538,87 @@ impl<T> fmt::Debug for Unparker<T> {
 
 // ===== WaitQueue =====
 
+/// Dead entries are pruned when a queue grows to twice its live length, and never below this.
+const PRUNE_MIN: usize = 16;
+
+/// The waiter queue under every fair primitive: unparkers with a payload each, oldest first.
+///
+/// An entry whose wait ended without an unpark (aborted by cancellation, or its slot dropped)
+/// stays queued until it reaches the front or the queue prunes itself, and every method skips
+/// it. Pruning runs when the queue has grown to twice its live length at the previous pruning,
+/// so a push costs amortised O(1) however many waits are cancelled.
+pub(crate) struct Waiters<T, P = ()> {
+    queue: VecDeque<(Unparker<T>, P)>,
+    prune_at: usize,
+}
+
+impl<T, P> Waiters<T, P> {
+    pub(crate) fn new() -> Waiters<T, P> {
+        Waiters { queue: VecDeque::new(), prune_at: PRUNE_MIN }
+    }
+
+    pub(crate) fn push(&mut self, unparker: Unparker<T>, payload: P) {
+        if self.queue.len() >= self.prune_at {
+            self.queue.retain(|(u, _)| u.is_waiting());
+            self.prune_at = (self.queue.len() * 2).max(PRUNE_MIN);
+        }
+        self.queue.push_back((unparker, payload));
+    }
+
+    /// Removes and returns the oldest entry still waiting, without waking it.
+    pub(crate) fn pop(&mut self) -> Option<(Unparker<T>, P)> {
+        while let Some(entry) = self.queue.pop_front() {
+            if entry.0.is_waiting() {
+                return Some(entry);
+            }
+        }
+        None
+    }
+
+    /// Hands `value` to the oldest entry still waiting and returns its payload, or gives
+    /// `value` back if none waits.
+    pub(crate) fn unpark_one(&mut self, mut value: T) -> Result<P, T> {
+        while let Some((unparker, payload)) = self.queue.pop_front() {
+            match unparker.unpark(value) {
+                Ok(()) => return Ok(payload),
+                Err(v) => value = v,
+            }
+        }
+        Err(value)
+    }
+
+    /// Removes every entry, live or not, oldest first.
+    pub(crate) fn take_all(&mut self) -> VecDeque<(Unparker<T>, P)> {
+        std::mem::take(&mut self.queue)
+    }
+
+    /// Removes the entries whose payload matches, oldest first; the rest keep their order.
+    pub(crate) fn take_where(&mut self, mut matches: impl FnMut(&P) -> bool) -> VecDeque<(Unparker<T>, P)> {
+        if !self.queue.iter().any(|(_, p)| matches(p)) {
+            return VecDeque::new();
+        }
+        let (taken, kept) = std::mem::take(&mut self.queue).into_iter().partition(|(_, p)| matches(p));
+        self.queue = kept;
+        taken
+    }
+
+    /// Entries still waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.iter().filter(|(u, _)| u.is_waiting()).count()
+    }
+
+    /// `true` if no entry is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.queue.iter().any(|(u, _)| u.is_waiting())
+    }
+}
+
+impl<T, P> Default for Waiters<T, P> {
+    fn default() -> Self {
+        Waiters::new()
+    }
+}
+
 /// A FIFO of waiters: the building block of every fair primitive.
 ///
 /// Waiters whose wait was aborted by cancellation stay in the queue until they reach the front
@@ -569,7 +650,7 @@ impl<T> fmt::Debug for Unparker<T> {
 /// });
 /// ```
 pub struct WaitQueue<T> {
-    waiters: RefCell<VecDeque<Unparker<T>>>,
+    waiters: RefCell<Waiters<T>>,
 }
 
 impl<T: 'static> WaitQueue<T> {
@@ -583,7 +664,7 @@ impl<T: 'static> WaitQueue<T> {
     /// assert_eq!(queue.unpark_one(1), Err(1)); // nobody to hand it to
     /// ```
     pub fn new() -> WaitQueue<T> {
-        WaitQueue { waiters: RefCell::new(VecDeque::new()) }
+        WaitQueue { waiters: RefCell::new(Waiters::new()) }
     }
 
     /// Parks the current task at the back of the queue until [`WaitQueue::unpark_one`] (or
@@ -634,11 +715,7 @@ impl<T: 'static> WaitQueue<T> {
     /// trio::run(async move { assert_eq!(slot.await, Ok("ada")) });
     /// ```
     pub fn push(&self, unparker: Unparker<T>) {
-        let mut waiters = self.waiters.borrow_mut();
-        if waiters.len() >= 32 && waiters.len() % 32 == 0 {
-            waiters.retain(|w| w.is_waiting());
-        }
-        waiters.push_back(unparker);
+        self.waiters.borrow_mut().push(unparker, ());
     }
 
     /// Hands `value` to the oldest waiter still waiting. `Err(value)` if there is none.
@@ -663,16 +740,10 @@ impl<T: 'static> WaitQueue<T> {
     /// });
     /// ```
     pub fn unpark_one(&self, value: T) -> Result<(), T> {
-        let mut value = value;
-        loop {
-            let next = self.waiters.borrow_mut().pop_front();
-            match next {
-                None => return Err(value),
-                Some(waiter) => match waiter.unpark(value) {
-                    Ok(()) => return Ok(()),
-                    Err(v) => value = v,
-                },
-            }
+        // Woken outside the borrow: a waker that uses this queue must not find it borrowed.
+        match self.pop() {
+            Some(waiter) => waiter.unpark(value),
+            None => Err(value),
         }
     }
 
@@ -691,12 +762,7 @@ impl<T: 'static> WaitQueue<T> {
     /// assert!(queue.pop().is_none());
     /// ```
     pub fn pop(&self) -> Option<Unparker<T>> {
-        loop {
-            let next = self.waiters.borrow_mut().pop_front()?;
-            if next.is_waiting() {
-                return Some(next);
-            }
-        }
+        self.waiters.borrow_mut().pop().map(|(unparker, ())| unparker)
     }
 
     /// Wakes every waiter, each with its own value from `make`. Returns how many were woken.
@@ -721,8 +787,8 @@ impl<T: 'static> WaitQueue<T> {
     /// });
     /// ```
     pub fn unpark_all_with(&self, mut make: impl FnMut() -> T) -> usize {
-        let all: Vec<_> = self.waiters.borrow_mut().drain(..).collect();
-        all.into_iter().filter(|w| w.unpark(make()).is_ok()).count()
+        let all = self.waiters.borrow_mut().take_all();
+        all.into_iter().filter(|(w, ())| w.unpark(make()).is_ok()).count()
     }
 
     /// Waiters still waiting.
@@ -740,7 +806,7 @@ impl<T: 'static> WaitQueue<T> {
     /// assert_eq!(queue.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.waiters.borrow().iter().filter(|w| w.is_waiting()).count()
+        self.waiters.borrow().len()
     }
 
     /// `true` if no waiter is waiting.
@@ -756,7 +822,7 @@ impl<T: 'static> WaitQueue<T> {
     /// assert!(!queue.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        !self.waiters.borrow().iter().any(|w| w.is_waiting())
+        self.waiters.borrow().is_empty()
     }
 }
 
@@ -1122,5 +1188,34 @@ impl Drop for WaitTaskRescheduled {
             *self.trap.state.borrow_mut() = TrapState::Done;
         }
         self.unregister();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiters_skip_ended_waits_and_prune_them_as_the_queue_grows() {
+        let mut waiters = Waiters::<u32, usize>::new();
+        let mut live = Vec::new();
+        for i in 0..1000 {
+            let (slot, unparker) = park_slot::<u32>("a number");
+            waiters.push(unparker, i);
+            if i % 100 == 0 {
+                live.push(slot); // one in a hundred stays waiting; the rest end at once
+            }
+        }
+        assert_eq!(waiters.len(), 10);
+        // Bounded by twice the live count at the last pruning, plus what came after it.
+        assert!(waiters.queue.len() <= 2 * PRUNE_MIN + 100, "{} entries kept", waiters.queue.len());
+        assert_eq!(waiters.unpark_one(7), Ok(0));
+        assert_eq!(waiters.pop().map(|(_, i)| i), Some(100));
+        let rest = waiters.take_where(|i| i % 200 == 0);
+        assert_eq!(rest.into_iter().map(|(_, i)| i).collect::<Vec<_>>(), [200, 400, 600, 800]);
+        assert_eq!(waiters.len(), 4);
+        drop(live);
+        assert!(waiters.is_empty());
+        assert_eq!(waiters.unpark_one(9), Err(9));
     }
 }
