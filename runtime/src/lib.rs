@@ -49,6 +49,9 @@
 //! See `docs/design.md` in the repository for the architecture and every place where this
 //! crate deliberately differs from Trio.
 
+// Links from other crates' pages (the testkit's) resolve to docs.rs when these pages are not built
+// beside them (`cargo doc --no-deps --workspace` documents the crates side by side).
+#![doc(html_root_url = "https://docs.rs/trio/0.1.0")]
 #![forbid(unsafe_code)]
 
 pub mod abc;
@@ -83,3 +86,8 @@ pub use crate::sync::{
     SyncError,
 };
 pub use crate::time::{Sleep, SleepForever, current_time, sleep, sleep_forever, sleep_until};
+
+/// The crate's README, compiled and run as a doctest so that its example stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

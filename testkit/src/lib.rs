@@ -294,3 +294,8 @@ pub use crate::idle::{wait_all_tasks_blocked, wait_all_tasks_blocked_with_cushio
 pub use crate::runner::TestResult;
 pub use crate::sequencer::{Sequencer, SequencerBlock};
 pub use trio_macros::trio_test;
+
+/// The crate's README, compiled and run as a doctest so that its example stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
