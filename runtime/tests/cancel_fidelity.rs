@@ -340,3 +340,64 @@ fn ten_thousand_nested_scopes_cancel_in_linear_time() {
     });
     assert_eq!(caught, None);
 }
+
+#[test]
+fn leaving_nested_nurseries_whose_body_yielded_costs_no_extra_schedule_points() {
+    // Each level yielding on its way out would re-poll the whole chain once per level:
+    // O(depth²). The body's own schedule point stands for the nursery's.
+    let points = on_big_stack(|| {
+        run_auto(async {
+            let before = trio::lowlevel::current_task().schedule_points();
+            nested_nurseries(1_000).await.unwrap();
+            trio::lowlevel::current_task().schedule_points() - before
+        })
+    });
+    assert!(points <= 2, "{points} schedule points for 1,000 nested nurseries");
+}
+
+#[test]
+fn an_empty_nursery_whose_body_never_yielded_is_still_a_schedule_point() {
+    run_auto(async {
+        let task = trio::lowlevel::current_task();
+        let before = task.schedule_points();
+        trio::open_nursery(|_| async { Ok(()) }).await.unwrap();
+        assert_eq!(task.schedule_points(), before + 1);
+    });
+}
+
+/// Task `n` opens a nursery and starts task `n + 1` in it: statuses nest `depth` deep while
+/// every task's own stack stays shallow.
+fn chain(depth: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = trio::Result<()>>>> {
+    Box::pin(async move {
+        trio::open_nursery(|nursery| async move {
+            if depth > 0 {
+                nursery.start_soon(chain(depth - 1));
+            } else {
+                trio::sleep_forever().await?;
+            }
+            Ok(())
+        })
+        .await
+    })
+}
+
+#[test]
+fn cancelling_twenty_thousand_nested_nurseries_across_tasks_does_not_overflow_the_stack() {
+    // Propagating the cancellation walks 20,000 nested statuses; a recursive walk would need
+    // far more than a test thread's 2 MiB of stack.
+    run_auto(async {
+        let scope = trio::CancelScope::new();
+        let handle = scope.clone();
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                scope.run(chain(20_000)).await?;
+                Ok(())
+            });
+            trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+            handle.cancel();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+}

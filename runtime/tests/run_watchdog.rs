@@ -171,3 +171,16 @@ fn a_lock_order_deadlock_report_names_who_holds_each_lock() {
     assert!(ab.waiting_on[0].contains(&format!("held by task {} `ba`", ba.id)), "{:?}", ab.waiting_on);
     assert!(ba.waiting_on[0].contains(&format!("held by task {} `ab`", ab.id)), "{:?}", ba.waiting_on);
 }
+
+#[test]
+fn a_mock_clock_jump_past_the_range_of_instant_panics_instead_of_meaning_never() {
+    let clock = trio_testkit::MockClock::new();
+    clock.jump(Duration::from_secs(10));
+    let message = panic_message(|| clock.jump(Duration::MAX));
+    assert!(message.contains("past the range of trio::Instant"), "{message}");
+    let message = panic_message(|| clock.jump(Duration::from_nanos(u64::MAX)));
+    assert!(message.contains("no sleep would end"), "{message}");
+    assert_eq!(clock.current_time(), trio::Instant::from_secs(10), "the clock did not move");
+    clock.jump(Duration::from_secs(5));
+    assert_eq!(clock.current_time(), trio::Instant::from_secs(15));
+}

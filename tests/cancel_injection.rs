@@ -1,0 +1,62 @@
+//! Cancellation injection models a cancellation arriving from outside, so it never cancels a
+//! shielded scope — in particular not the one `Condition::wait` re-acquires its lock in. A
+//! correct program explored with injection reports no failure.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use trio_testkit::explore::Explore;
+
+/// A consumer waits on a condition for a flag a producer sets; each side holds the lock while
+/// it looks at the flag, as a condition requires. Cancelled anywhere, `wait` must come back
+/// holding the lock, so the guard's release always succeeds.
+async fn condition_program() {
+    let cond = Rc::new(trio::Condition::new());
+    let ready = Rc::new(Cell::new(false));
+    trio::open_nursery(|nursery| async move {
+        for _ in 0..2 {
+            let (cond, ready) = (cond.clone(), ready.clone());
+            nursery.start_soon(async move {
+                trio::move_on_after(Duration::from_secs(60), async {
+                    let guard = cond.lock().await?;
+                    while !ready.get() {
+                        let waited = cond.wait().await;
+                        assert!(
+                            cond.statistics().lock_statistics.owner == Some(trio::lowlevel::current_task()),
+                            "Condition::wait returned without the lock: {waited:?}"
+                        );
+                        waited?;
+                    }
+                    drop(guard);
+                    Ok(())
+                })
+                .await?;
+                Ok(())
+            });
+        }
+        let (cond, ready) = (cond.clone(), ready.clone());
+        nursery.start_soon(async move {
+            trio::sleep(Duration::from_secs(1)).await?;
+            let _guard = cond.lock().await?;
+            ready.set(true);
+            cond.notify_all()?;
+            Ok(())
+        });
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn a_correct_condition_program_explored_with_injection_reports_no_failure() {
+    let summary = Explore::new("cancel_injection::condition")
+        .schedules(12)
+        .inject_cancellations(12)
+        .persist(false)
+        .run(|| condition_program());
+    if let Err(failure) = summary {
+        panic!("exploration with injection failed on correct code:\n{failure}");
+    }
+}
