@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use trio_testkit::explore::Explore;
 
-/// A consumer waits on a condition for a flag a producer sets; each side holds the lock while
-/// it looks at the flag, as a condition requires. Cancelled anywhere, `wait` must come back
-/// holding the lock, so the guard's release always succeeds.
+/// Consumers wait on a condition with a timeout that runs out before the producer notifies,
+/// so `wait` is cancelled and re-acquires the lock inside its shielded scope — where every
+/// cancel point is offered to injection. Cancelled anywhere, `wait` must come back holding the
+/// lock (as a condition requires), so the guard's release always succeeds.
 async fn condition_program() {
     let cond = Rc::new(trio::Condition::new());
     let ready = Rc::new(Cell::new(false));
@@ -21,7 +22,7 @@ async fn condition_program() {
                 trio::move_on_after(Duration::from_secs(60), async {
                     let guard = cond.lock().await?;
                     while !ready.get() {
-                        let waited = cond.wait().await;
+                        let waited = trio::move_on_after(Duration::from_secs(1), async { Ok(cond.wait().await?) }).await;
                         assert!(
                             cond.statistics().lock_statistics.owner == Some(trio::lowlevel::current_task()),
                             "Condition::wait returned without the lock: {waited:?}"
@@ -37,7 +38,7 @@ async fn condition_program() {
         }
         let (cond, ready) = (cond.clone(), ready.clone());
         nursery.start_soon(async move {
-            trio::sleep(Duration::from_secs(1)).await?;
+            trio::sleep(Duration::from_secs(3)).await?;
             let _guard = cond.lock().await?;
             ready.set(true);
             cond.notify_all()?;
