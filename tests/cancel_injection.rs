@@ -22,7 +22,8 @@ async fn condition_program() {
                 trio::move_on_after(Duration::from_secs(60), async {
                     let guard = cond.lock().await?;
                     while !ready.get() {
-                        let waited = trio::move_on_after(Duration::from_secs(1), async { Ok(cond.wait().await?) }).await;
+                        let waited =
+                            trio::move_on_after(Duration::from_secs(1), async { Ok(cond.wait().await?) }).await;
                         assert!(
                             cond.statistics().lock_statistics.owner == Some(trio::lowlevel::current_task()),
                             "Condition::wait returned without the lock: {waited:?}"

@@ -323,16 +323,21 @@ fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T 
     std::thread::Builder::new().stack_size(512 << 20).spawn(f).unwrap().join().unwrap()
 }
 
+/// `run_auto` without a stack budget, for a thread with a big stack.
+fn run_deep<F: std::future::Future>(future: F) -> F::Output {
+    trio::Builder::new().clock(ManualClock::autojumping()).stack_budget(None).run(future)
+}
+
 #[test]
 fn ten_thousand_nested_nurseries_run_in_linear_time() {
-    let depth = on_big_stack(|| run_auto(nested_nurseries(10_000)).unwrap());
+    let depth = on_big_stack(|| run_deep(nested_nurseries(10_000)).unwrap());
     assert_eq!(depth, Some(10_000));
 }
 
 #[test]
 fn ten_thousand_nested_scopes_cancel_in_linear_time() {
     let caught = on_big_stack(|| {
-        run_auto(async {
+        run_deep(async {
             let outer = trio::CancelScope::new();
             outer.cancel();
             outer.run(nested_scopes(10_000)).await.unwrap()
@@ -342,11 +347,27 @@ fn ten_thousand_nested_scopes_cancel_in_linear_time() {
 }
 
 #[test]
+fn nesting_past_the_stack_budget_is_a_clear_panic_not_a_stack_overflow() {
+    // On an ordinary 2 MiB test thread, 100,000 nested nurseries would overflow the stack and
+    // abort the whole test process; the budget stops the task first, with a message.
+    let outcome = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| std::panic::catch_unwind(|| run_auto(nested_nurseries(100_000))).map(|_| ()))
+        .unwrap()
+        .join()
+        .unwrap();
+    let payload = outcome.unwrap_err();
+    let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("past its stack budget"), "{message}");
+    assert!(message.contains("Builder::stack_budget"), "says what to do: {message}");
+}
+
+#[test]
 fn leaving_nested_nurseries_whose_body_yielded_costs_no_extra_schedule_points() {
     // Each level yielding on its way out would re-poll the whole chain once per level:
     // O(depth²). The body's own schedule point stands for the nursery's.
     let points = on_big_stack(|| {
-        run_auto(async {
+        run_deep(async {
             let before = trio::lowlevel::current_task().schedule_points();
             nested_nurseries(1_000).await.unwrap();
             trio::lowlevel::current_task().schedule_points() - before

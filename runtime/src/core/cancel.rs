@@ -87,6 +87,17 @@ impl CancelStatus {
         self.parent.borrow().as_ref().and_then(|p| p.cause.borrow().clone())
     }
 
+    /// How many statuses lie above this one (for messages; O(depth)).
+    pub(crate) fn depth(self: &Rc<CancelStatus>) -> usize {
+        let mut depth = 0;
+        let mut node = self.parent();
+        while let Some(status) = node {
+            depth += 1;
+            node = status.parent();
+        }
+        depth
+    }
+
     /// Why this status is cancelled, if it is and the cause is known.
     pub(crate) fn cause(&self) -> Option<Arc<CancelCause>> {
         self.cause.borrow().clone()
@@ -996,7 +1007,10 @@ pub(crate) fn in_status<R>(status: &Rc<CancelStatus>, f: impl FnOnce() -> R) -> 
             Runtime::with_opt(|rt| rt.set_current_status(self.0.parent()));
         }
     }
-    Runtime::with(|rt| rt.set_current_status(Some(status.clone())));
+    Runtime::with(|rt| {
+        rt.check_stack();
+        rt.set_current_status(Some(status.clone()));
+    });
     let _restore = Restore(status);
     f()
 }

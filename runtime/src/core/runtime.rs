@@ -63,8 +63,13 @@ pub struct Builder {
     max_steps: Option<u64>,
     watchdog: Option<Duration>,
     cancel_grace: Option<Duration>,
+    stack_budget: Option<usize>,
     main_task: Option<(String, &'static Location<'static>)>,
 }
+
+/// How much stack, by default, one task step may use through nested scopes and nurseries
+/// before the run stops it with a clear panic (see [`Builder::stack_budget`]).
+const DEFAULT_STACK_BUDGET: usize = 1536 * 1024;
 
 /// How long, by default, a task may stay blocked on a foreign future inside a cancelled scope
 /// before the run fails (see [`Builder::cancel_grace`]).
@@ -94,6 +99,7 @@ impl Builder {
             max_steps: None,
             watchdog: None,
             cancel_grace: Some(DEFAULT_CANCEL_GRACE),
+            stack_budget: Some(DEFAULT_STACK_BUDGET),
             main_task: None,
         }
     }
@@ -297,6 +303,37 @@ impl Builder {
         self
     }
 
+    /// How many bytes of stack one task step may use, measured where each cancel scope or
+    /// nursery body is polled, before the task panics with a message saying so — instead of
+    /// overflowing the thread's stack and aborting the process. Deeply nested scopes and
+    /// nurseries are the user's own recursion of futures and need stack in proportion (a few
+    /// KiB a level in debug builds). The default, 1.5 MiB, suits the 2 MiB threads `cargo
+    /// test` runs tests on; on a thread with a bigger stack, raise it. `None` never checks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn nest(depth: u32) -> std::pin::Pin<Box<dyn std::future::Future<Output = trio::Result<()>>>> {
+    ///     Box::pin(async move {
+    ///         if depth > 0 {
+    ///             trio::CancelScope::new().run(nest(depth - 1)).await?;
+    ///         }
+    ///         Ok(())
+    ///     })
+    /// }
+    ///
+    /// let outcome = std::panic::catch_unwind(|| {
+    ///     trio::Builder::new().stack_budget(Some(64 * 1024)).run(nest(100_000))
+    /// });
+    /// let payload = outcome.unwrap_err();
+    /// let message = payload.downcast_ref::<String>().unwrap();
+    /// assert!(message.contains("stack budget"));
+    /// ```
+    pub fn stack_budget(mut self, bytes: Option<usize>) -> Builder {
+        self.stack_budget = bytes;
+        self
+    }
+
     /// Names the main task and says where it was "spawned", for reports and traces (by default
     /// it is named after the future's type and spawned where `run` was called).
     ///
@@ -415,6 +452,7 @@ impl fmt::Debug for Builder {
             .field("max_steps", &self.max_steps)
             .field("watchdog", &self.watchdog)
             .field("cancel_grace", &self.cancel_grace)
+            .field("stack_budget", &self.stack_budget)
             .field("main_task", &self.main_task)
             .finish()
     }
@@ -816,6 +854,10 @@ pub(crate) struct Runtime {
     max_steps: Option<u64>,
     watchdog: Option<Duration>,
     cancel_grace: Option<Duration>,
+    stack_budget: Option<usize>,
+    /// The address of a local of `step` while a task is stepped: how deep the task's poll
+    /// has gone is measured from here (the stack grows down).
+    stack_base: Cell<usize>,
     /// Real time at the start of the run, for the watchdog.
     started: RealInstant,
 }
@@ -867,6 +909,8 @@ impl Runtime {
             max_steps: builder.max_steps,
             watchdog: builder.watchdog,
             cancel_grace: builder.cancel_grace,
+            stack_budget: builder.stack_budget,
+            stack_base: Cell::new(0),
             started: RealInstant::now(),
         }
     }
@@ -1027,6 +1071,21 @@ impl Runtime {
             }
         }
         status.effectively_cancelled()
+    }
+
+    /// Panics, naming the limit, if the current task's poll has used more stack than its budget.
+    pub(crate) fn check_stack(&self) {
+        let Some(budget) = self.stack_budget else { return };
+        let marker = 0u8;
+        let used = self.stack_base.get().saturating_sub(std::ptr::addr_of!(marker) as usize);
+        if used > budget {
+            let depth = self.current_status().depth();
+            panic!(
+                "this task's poll used {used} bytes of stack, past its stack budget of {budget} bytes, at {depth} nested \
+                 cancel scopes and nurseries: nesting needs stack in proportion (the futures are the program's own \
+                 recursion); nest less, or run on a thread with a bigger stack and raise Builder::stack_budget"
+            );
+        }
     }
 
     /// The `Cancelled` to return here: it carries the cause of the current status.
@@ -1265,6 +1324,7 @@ impl Runtime {
             let slab = self.slab.borrow();
             match slab.get(key.index as usize) {
                 Some(Some(task)) if task.key() == key && !task.0.scheduled.get() => {
+                    debug_assert!(!task.0.finished.get(), "a finished task has no slot to be scheduled from");
                     task.0.scheduled.set(true);
                     self.runq.borrow_mut().push_back(key);
                     if self.instruments.is_empty() { None } else { Some(task.clone()) }
@@ -1289,6 +1349,11 @@ impl Runtime {
                 self.live_tasks.set(self.live_tasks.get() - 1);
             }
         }
+        debug_assert_eq!(
+            self.live_tasks.get() + self.free.borrow().len(),
+            slab.len(),
+            "every slot is either live or free"
+        );
     }
 
     /// Takes a task out of the run: marks it finished, frees its slot, runs its exit hooks,
@@ -1350,6 +1415,7 @@ impl Runtime {
         output: &mut Option<M::Output>,
     ) -> StepResult {
         let Some(task) = self.task_by_key(key) else { return StepResult::Continue };
+        debug_assert!(task.0.scheduled.get(), "a task leaves the run queue only to be stepped");
         // The main task's future lives in `run`; a child's is taken out while it is polled.
         let mut child = None;
         if !task.0.is_main {
@@ -1363,6 +1429,8 @@ impl Runtime {
         task.0.scheduled.set(false);
         task.0.foreign.set(false);
         *self.pending_in.borrow_mut() = None;
+        let marker = 0u8;
+        self.stack_base.set(std::ptr::addr_of!(marker) as usize);
         *self.current_task.borrow_mut() = Some(task.clone());
         *self.current_status.borrow_mut() = Some(task.0.base_status.borrow().clone());
         for instrument in &self.instruments {
