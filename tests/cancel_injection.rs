@@ -57,7 +57,7 @@ fn a_correct_condition_program_explored_with_injection_reports_no_failure() {
         .schedules(12)
         .inject_cancellations(12)
         .persist(false)
-        .run(|| condition_program());
+        .run(condition_program);
     if let Err(failure) = summary {
         panic!("exploration with injection failed on correct code:\n{failure}");
     }

@@ -13,16 +13,19 @@ use trio::lowlevel::{RunnableTasks, TimerInfo, TimerKind};
 
 use common::{ManualClock, at, run_auto, run_manual, secs};
 
+/// What a policy was offered at each tie: (sequence number, kind) of every due timer.
+type Offered = Rc<RefCell<Vec<Vec<(u64, TimerKind)>>>>;
+
 /// Fires tied timers in a fixed order: at each pick, index `picks[k]` (modulo what is left).
 /// Records what it was offered.
 struct TimerOrder {
     picks: Vec<usize>,
     next: usize,
-    offered: Rc<RefCell<Vec<Vec<(u64, TimerKind)>>>>,
+    offered: Offered,
 }
 
 impl TimerOrder {
-    fn new(picks: Vec<usize>) -> (TimerOrder, Rc<RefCell<Vec<Vec<(u64, TimerKind)>>>>) {
+    fn new(picks: Vec<usize>) -> (TimerOrder, Offered) {
         let offered = Rc::new(RefCell::new(Vec::new()));
         (TimerOrder { picks, next: 0, offered: offered.clone() }, offered)
     }
@@ -215,8 +218,7 @@ fn offered_ties() -> Vec<Vec<(u64, TimerKind)>> {
         .await
         .unwrap();
     });
-    let offered = offered.borrow().clone();
-    offered
+    offered.borrow().clone()
 }
 
 #[test]
