@@ -759,7 +759,7 @@ where
 ///
 /// If the body or any child failed, an [`ErrorGroup`] with every failure, each naming its task
 /// (a failure cancels the nursery, so the others are usually cancellations, which the nursery
-/// drops). A cancellation from an enclosing scope comes back as plain [`Cancelled`] for `?` to
+/// drops). A cancellation from an enclosing scope comes back as plain [`Cancelled`](crate::Cancelled) for `?` to
 /// carry outward.
 ///
 /// # Panics
