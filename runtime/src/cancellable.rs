@@ -1,6 +1,7 @@
 //! Running futures from outside trio under trio's cancellation.
 
 use std::future::Future;
+use std::panic::Location;
 use std::pin::pin;
 use std::task::Poll;
 
@@ -43,27 +44,32 @@ use crate::error::Cancelled;
 ///     assert_eq!(outcome, None); // cancelled by the timeout
 /// });
 /// ```
-pub async fn cancellable<F: Future>(future: F) -> Result<F::Output, Cancelled> {
-    checkpoint_if_cancelled().await?;
-    let mut future = pin!(future);
-    let mut slot = park_slot::<()>("a future from outside trio (trio::cancellable)").0.external();
-    let mut ready_at_once = true;
-    let output = std::future::poll_fn(|cx| {
-        if let Poll::Ready(output) = future.as_mut().poll(cx) {
-            return Poll::Ready(Ok(output));
+#[track_caller]
+pub fn cancellable<F: Future>(future: F) -> impl Future<Output = Result<F::Output, Cancelled>> {
+    let location = Location::caller();
+    async move {
+        crate::lowlevel::ensure_in_run(location);
+        checkpoint_if_cancelled().await?;
+        let mut future = pin!(future);
+        let mut slot = park_slot::<()>("a future from outside trio (trio::cancellable)").0.external();
+        let mut ready_at_once = true;
+        let output = std::future::poll_fn(|cx| {
+            if let Poll::Ready(output) = future.as_mut().poll(cx) {
+                return Poll::Ready(Ok(output));
+            }
+            ready_at_once = false;
+            match std::pin::Pin::new(&mut slot).poll(cx) {
+                Poll::Ready(Err(cancelled)) => Poll::Ready(Err(cancelled)),
+                Poll::Ready(Ok(())) => unreachable!("nothing unparks a cancellable's slot"),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        drop(slot);
+        let output = output?;
+        if ready_at_once {
+            cancel_shielded_checkpoint().await;
         }
-        ready_at_once = false;
-        match std::pin::Pin::new(&mut slot).poll(cx) {
-            Poll::Ready(Err(cancelled)) => Poll::Ready(Err(cancelled)),
-            Poll::Ready(Ok(())) => unreachable!("nothing unparks a cancellable's slot"),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await;
-    drop(slot);
-    let output = output?;
-    if ready_at_once {
-        cancel_shielded_checkpoint().await;
+        Ok(output)
     }
-    Ok(output)
 }

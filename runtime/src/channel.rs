@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
@@ -264,8 +265,13 @@ impl<T: 'static> MemorySender<T> {
     ///     assert_eq!(err.into_inner(), "lost?"); // never lost
     /// });
     /// ```
-    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.handle.send(value).await
+    #[track_caller]
+    pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            self.handle.send(value).await
+        }
     }
 
     /// Sends `value` if that is possible without waiting (Trio's `send_nowait`).
@@ -494,8 +500,13 @@ impl<T: 'static> MemoryReceiver<T> {
     /// });
     /// ```
     #[doc(alias = "receive")]
-    pub async fn recv(&self) -> Result<Option<T>, RecvError> {
-        self.handle.recv().await
+    #[track_caller]
+    pub fn recv(&self) -> impl Future<Output = Result<Option<T>, RecvError>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            self.handle.recv().await
+        }
     }
 
     /// Receives a value if one is ready (Trio's `receive_nowait`): `Ok(None)` at the end of
@@ -729,7 +740,7 @@ const SEND_CLOSED: &str = "send on a closed MemorySender; send through a handle 
 const SEND_BROKEN: &str = "every MemoryReceiver of this channel is closed; nothing will receive the value";
 const WOULD_BLOCK_SEND: &str = "the channel is full and no receiver is waiting; use send() to wait";
 
-static CANCELLED: Cancelled = Cancelled {};
+static CANCELLED: Cancelled = Cancelled::new();
 
 impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

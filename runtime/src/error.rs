@@ -5,8 +5,11 @@
 //! recognises it — also after `?` converted it into an [`Error`], inside an [`ErrorGroup`] that
 //! holds nothing else, or as the `source()` of another error.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
 
 /// `Result<T, trio::Error>`, the return type of nursery bodies, children and scope bodies.
 ///
@@ -333,28 +336,225 @@ impl StdError for Message {}
 /// assert!(scope.cancelled_caught());
 /// # });
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A `Cancelled` says why it happened: [`source`](Cancelled::source) (a deadline, an explicit
+/// `cancel`, a failing sibling, run shutdown), the [`reason`](Cancelled::reason) given to
+/// [`CancelScope::cancel_with_reason`](crate::CancelScope::cancel_with_reason), and where the
+/// cancelled scope was opened. `Display` and `Debug` show all of it. A `Cancelled` is one
+/// pointer: cheap to make, clone and compare.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trio::CancelSource;
+///
+/// trio::run(async {
+///     let outcome = trio::move_on_after(Duration::from_millis(1), async {
+///         let cancelled = trio::sleep_forever().await.unwrap_err();
+///         assert_eq!(cancelled.source(), CancelSource::Deadline);
+///         assert!(cancelled.to_string().starts_with("cancelled by the deadline of the scope opened at"));
+///         Err(cancelled.into()) // let it travel on: the scope catches it
+///     })
+///     .await
+///     .unwrap();
+///     assert_eq!(outcome, None::<()>);
+/// });
+/// ```
+#[derive(Clone, Default)]
+pub struct Cancelled {
+    cause: Option<Arc<CancelCause>>,
+}
+
+/// Why a scope was cancelled (Trio's `CancelReason`); shared by every `Cancelled` it produces.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct CancelCause {
+    pub(crate) source: CancelSource,
+    pub(crate) reason: Option<Cow<'static, str>>,
+    /// Where the cancelled scope was opened.
+    pub(crate) scope: Option<&'static Location<'static>>,
+    /// The task that called `cancel`, or the sibling whose failure cancelled the nursery.
+    pub(crate) task: Option<String>,
+}
+
+/// Where a cancellation came from (Trio's `Cancelled.source`).
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let scope = trio::CancelScope::new();
+///     scope.cancel();
+///     // The body hands the error back as its value, to look at it.
+///     let seen = scope.run(async { Ok(trio::checkpoint().await) }).await.unwrap().unwrap();
+///     assert_eq!(seen.unwrap_err().source(), trio::CancelSource::Explicit);
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub struct Cancelled {}
+pub enum CancelSource {
+    /// The scope's deadline passed.
+    Deadline,
+    /// Someone called [`CancelScope::cancel`](crate::CancelScope::cancel) (or
+    /// `cancel_with_reason`), or an exploring policy injected a cancellation.
+    Explicit,
+    /// A task of the nursery failed (returned an error or panicked), which cancels the nursery.
+    Nursery,
+    /// The main task finished and the run is cancelling its system tasks.
+    Shutdown,
+    /// Made by hand with [`Cancelled::new`], or the source is not known.
+    Unknown,
+}
 
 impl Cancelled {
-    /// A cancellation. Normally only the runtime makes these.
+    /// A cancellation with no recorded source ([`CancelSource::Unknown`]). Normally only the
+    /// runtime makes these, with their source.
     ///
     /// # Examples
     ///
     /// ```
     /// let cancelled = trio::Cancelled::new();
     /// assert_eq!(cancelled.to_string(), "cancelled");
+    /// assert_eq!(cancelled.source(), trio::CancelSource::Unknown);
     /// assert!(trio::Error::from(cancelled).is_cancelled());
     /// ```
-    pub fn new() -> Cancelled {
-        Cancelled {}
+    pub const fn new() -> Cancelled {
+        Cancelled { cause: None }
+    }
+
+    pub(crate) fn with_cause(cause: Option<Arc<CancelCause>>) -> Cancelled {
+        Cancelled { cause }
+    }
+
+    /// Where the cancellation came from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// trio::run(async {
+    ///     let seen = trio::move_on_after(Duration::from_secs(1), async {
+    ///         Ok(trio::sleep_forever().await.unwrap_err())
+    ///     });
+    ///     // The deadline cancels the sleep; the body hands the error back as its value.
+    ///     let cancelled = seen.await.unwrap().unwrap();
+    ///     assert_eq!(cancelled.source(), trio::CancelSource::Deadline);
+    /// });
+    /// ```
+    pub fn source(&self) -> CancelSource {
+        self.cause.as_ref().map_or(CancelSource::Unknown, |c| c.source)
+    }
+
+    /// The reason passed to [`CancelScope::cancel_with_reason`](crate::CancelScope::cancel_with_reason).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new();
+    ///     scope.cancel_with_reason("the user pressed stop");
+    ///     let seen = scope.run(async { Ok(trio::checkpoint().await) }).await.unwrap().unwrap();
+    ///     assert_eq!(seen.unwrap_err().reason(), Some("the user pressed stop"));
+    /// });
+    /// ```
+    pub fn reason(&self) -> Option<&str> {
+        self.cause.as_ref().and_then(|c| c.reason.as_deref())
+    }
+
+    /// Where the cancelled scope was opened (the nursery, for [`CancelSource::Nursery`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new(); // this line
+    ///     let line = line!() - 1;
+    ///     scope.cancel();
+    ///     let seen = scope.run(async { Ok(trio::checkpoint().await) }).await.unwrap().unwrap();
+    ///     assert_eq!(seen.unwrap_err().scope_location().unwrap().line(), line);
+    /// });
+    /// ```
+    pub fn scope_location(&self) -> Option<&'static Location<'static>> {
+        self.cause.as_ref().and_then(|c| c.scope)
+    }
+
+    /// The task behind the cancellation: the one that called `cancel`, or the sibling whose
+    /// failure cancelled the nursery (Trio's `source_task`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let err = trio::open_nursery(|nursery| async move {
+    ///         nursery.start_soon_named("failing", async { Err(trio::Error::msg("boom")) });
+    ///         let cancelled = trio::sleep_forever().await.unwrap_err();
+    ///         assert_eq!(cancelled.source(), trio::CancelSource::Nursery);
+    ///         assert_eq!(cancelled.source_task(), Some("failing"));
+    ///         Err::<(), _>(cancelled.into())
+    ///     })
+    ///     .await;
+    ///     assert!(err.is_err()); // the child's error
+    /// });
+    /// ```
+    pub fn source_task(&self) -> Option<&str> {
+        self.cause.as_ref().and_then(|c| c.task.as_deref())
+    }
+}
+
+impl PartialEq for Cancelled {
+    fn eq(&self, other: &Cancelled) -> bool {
+        match (&self.cause, &other.cause) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Cancelled {}
+
+impl fmt::Debug for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            None => f.write_str("Cancelled"),
+            Some(_) => write!(f, "Cancelled({self})"),
+        }
     }
 }
 
 impl fmt::Display for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("cancelled")
+        let Some(cause) = &self.cause else { return f.write_str("cancelled") };
+        let scope = |f: &mut fmt::Formatter<'_>, what: &str| match cause.scope {
+            Some(location) => write!(f, " {what} opened at {location}"),
+            None => write!(f, " {what}"),
+        };
+        match cause.source {
+            CancelSource::Deadline => {
+                f.write_str("cancelled by the deadline of")?;
+                scope(f, "the scope")?;
+            }
+            CancelSource::Explicit => {
+                f.write_str("cancelled by an explicit cancel() of")?;
+                scope(f, "the scope")?;
+                if let Some(task) = &cause.task {
+                    write!(f, " (called in task `{task}`)")?;
+                }
+            }
+            CancelSource::Nursery => {
+                match &cause.task {
+                    Some(task) => write!(f, "cancelled because task `{task}` failed in")?,
+                    None => f.write_str("cancelled because a task failed in")?,
+                }
+                scope(f, "the nursery")?;
+            }
+            CancelSource::Shutdown => f.write_str("cancelled: the main task finished and the run is shutting down")?,
+            CancelSource::Unknown => f.write_str("cancelled")?,
+        }
+        if let Some(reason) = &cause.reason {
+            write!(f, ": {reason}")?;
+        }
+        Ok(())
     }
 }
 

@@ -77,8 +77,8 @@ pub use crate::core::nursery::{Nursery, NurseryOutput, TaskResult, TaskStatus, o
 pub use crate::core::runtime::{Builder, RunError, RunErrorKind, run};
 pub use crate::core::wait::checkpoint;
 pub use crate::error::{
-    BrokenResource, BusyResource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError,
-    TooSlow, WouldBlock,
+    BrokenResource, BusyResource, CancelSource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result,
+    RuntimeError, TooSlow, WouldBlock,
 };
 pub use crate::sync::{
     Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,

@@ -23,6 +23,24 @@ pub use crate::core::wait::{
 };
 pub use crate::parking_lot::{ParkingLot, ParkingLotStatistics};
 
+/// A number from the current run's sequence (the one that orders tied timers), or `None`
+/// outside a run: for identities that may reach output, so they never depend on what else ran
+/// in the process.
+pub(crate) fn run_number() -> Option<u64> {
+    let mut number = None;
+    Runtime::with_opt(|rt| number = Some(rt.next_seq()));
+    number
+}
+
+/// Panics, naming `location`, unless called inside a run: the first step of every public
+/// `async fn`, so that misuse outside a run points at the caller's line.
+#[track_caller]
+pub(crate) fn ensure_in_run(location: &'static Location<'static>) {
+    if !in_run() {
+        Runtime::with_at(location, |_| ());
+    }
+}
+
 /// The task this code runs in.
 ///
 /// # Panics
@@ -214,18 +232,23 @@ where
 ///     trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await.unwrap();
 /// });
 /// ```
-pub async fn wait_all_tasks_blocked(cushion: Duration) -> Result<(), Cancelled> {
-    struct Remove((Duration, u64));
-    impl Drop for Remove {
-        fn drop(&mut self) {
-            let key = self.0;
-            Runtime::with_opt(|rt| rt.remove_idle_waiter(key));
+#[track_caller]
+pub fn wait_all_tasks_blocked(cushion: Duration) -> impl Future<Output = Result<(), Cancelled>> {
+    let location = Location::caller();
+    async move {
+        crate::lowlevel::ensure_in_run(location);
+        struct Remove((Duration, u64));
+        impl Drop for Remove {
+            fn drop(&mut self) {
+                let key = self.0;
+                Runtime::with_opt(|rt| rt.remove_idle_waiter(key));
+            }
         }
+        let (slot, key) = Runtime::with(|rt| {
+            let (slot, unparker) = rt.new_idle_slot();
+            (slot, rt.add_idle_waiter(cushion, unparker))
+        });
+        let _remove = Remove(key);
+        slot.await
     }
-    let (slot, key) = Runtime::with(|rt| {
-        let (slot, unparker) = rt.new_idle_slot();
-        (slot, rt.add_idle_waiter(cushion, unparker))
-    });
-    let _remove = Remove(key);
-    slot.await
 }

@@ -8,6 +8,8 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
+use std::panic::Location;
 use std::rc::Rc;
 
 use crate::core::wait::Waiters;
@@ -140,12 +142,17 @@ impl ParkingLot {
     ///     .unwrap();
     /// });
     /// ```
-    pub async fn park(&self) -> Result<(), SyncError> {
-        let slot = self.enqueue(current_task(), "ParkingLot::park").map_err(SyncError::Broken)?;
-        match slot.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(broken)) => Err(SyncError::Broken(broken)),
-            Err(cancelled) => Err(SyncError::Cancelled(cancelled)),
+    #[track_caller]
+    pub fn park(&self) -> impl Future<Output = Result<(), SyncError>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            let slot = self.enqueue(current_task(), "ParkingLot::park").map_err(SyncError::Broken)?;
+            match slot.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(broken)) => Err(SyncError::Broken(broken)),
+                Err(cancelled) => Err(SyncError::Cancelled(cancelled)),
+            }
         }
     }
 

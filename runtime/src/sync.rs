@@ -15,6 +15,8 @@
 use std::cell::{Cell, RefCell};
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
+use std::panic::Location;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -242,14 +244,19 @@ impl Event {
     ///     event.wait().await.unwrap(); // still a checkpoint
     /// });
     /// ```
-    pub async fn wait(&self) -> Result<(), Cancelled> {
-        if self.flag.get() {
-            return checkpoint().await;
-        }
-        let slot = self.lot.enqueue(current_task(), "Event::wait").expect("an Event's lot is never broken");
-        match slot.await {
-            Ok(_) => Ok(()),
-            Err(cancelled) => Err(cancelled),
+    #[track_caller]
+    pub fn wait(&self) -> impl Future<Output = Result<(), Cancelled>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            if self.flag.get() {
+                return checkpoint().await;
+            }
+            let slot = self.lot.enqueue(current_task(), "Event::wait").expect("an Event's lot is never broken");
+            match slot.await {
+                Ok(_) => Ok(()),
+                Err(cancelled) => Err(cancelled),
+            }
         }
     }
 
@@ -481,8 +488,13 @@ macro_rules! lock_api {
             ///     assert!(!lock.locked());
             /// });
             /// ```
-            pub async fn acquire(&self) -> Result<(), SyncError> {
-                self.core.lock().await.map(LockGuard::disarm)
+            #[track_caller]
+            pub fn acquire(&self) -> impl Future<Output = Result<(), SyncError>> {
+                let location = Location::caller();
+                async move {
+                    crate::lowlevel::ensure_in_run(location);
+                    self.core.lock().await.map(LockGuard::disarm)
+                }
             }
 
             /// Releases the lock, handing it to the task that has waited longest (Trio's
@@ -538,8 +550,13 @@ macro_rules! lock_api {
             ///     assert!(!lock.locked());
             /// });
             /// ```
-            pub async fn lock(&self) -> Result<LockGuard<'_>, SyncError> {
-                self.core.lock().await
+            #[track_caller]
+            pub fn lock(&self) -> impl Future<Output = Result<LockGuard<'_>, SyncError>> {
+                let location = Location::caller();
+                async move {
+                    crate::lowlevel::ensure_in_run(location);
+                    self.core.lock().await
+                }
             }
 
             /// Acquires the lock without waiting and returns a guard.
@@ -715,6 +732,11 @@ impl LockCore {
             Attempt::Broken | Attempt::Reentrant => return Err(self.try_acquire_for(&task).unwrap_err()),
         }
         let what = if self.kind == "Lock" { "Lock::acquire" } else { "StrictFifoLock::acquire" };
+        // Name the holder, so a lock-order deadlock report says who holds what.
+        let what = match &*self.owner.borrow() {
+            Some(holder) => format!("{what} (held by task {} `{}` when this wait began)", holder.id(), holder.name()),
+            None => what.to_string(),
+        };
         let slot = self.lot.enqueue(task.clone(), what).map_err(|_| self.broken())?;
         self.wait_for_handoff(slot, task).await
     }
@@ -919,8 +941,13 @@ impl Condition {
     ///     cond.release().unwrap();
     /// });
     /// ```
-    pub async fn acquire(&self) -> Result<(), SyncError> {
-        self.lock.lock().await.map(LockGuard::disarm)
+    #[track_caller]
+    pub fn acquire(&self) -> impl Future<Output = Result<(), SyncError>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            self.lock.lock().await.map(LockGuard::disarm)
+        }
     }
 
     /// Releases the underlying lock; see [`Lock::release`].
@@ -970,8 +997,13 @@ impl Condition {
     ///     assert!(!cond.locked());
     /// });
     /// ```
-    pub async fn lock(&self) -> Result<LockGuard<'_>, SyncError> {
-        self.lock.lock().await
+    #[track_caller]
+    pub fn lock(&self) -> impl Future<Output = Result<LockGuard<'_>, SyncError>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            self.lock.lock().await
+        }
     }
 
     /// Waits for a [`notify`](Condition::notify). The current task must hold the lock: `wait`
@@ -1003,30 +1035,36 @@ impl Condition {
     ///     assert!(err.is_misuse()); // must hold the lock
     /// });
     /// ```
-    pub async fn wait(&self) -> Result<(), SyncError> {
-        let task = current_task();
-        if !self.lock.is_owned_by(&task) {
-            return Err(SyncError::Misuse(RuntimeError::with_message(
-                "must hold the Condition's lock to wait; acquire it (or lock()) first",
-            )));
-        }
-        self.lock.release_owned(&task);
-        let slot = self.lot.enqueue(task.clone(), "Condition::wait").expect("a Condition's own lot is never broken");
-        // Notified, the wait moves to the lock's lot; a release there hands us the lock.
-        match slot.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(self.lock.broken()),
-            Err(cancelled) => {
-                let mut reacquired = None;
-                let _ = crate::CancelScope::shielded()
-                    .run(async {
-                        reacquired = Some(self.lock.lock().await.map(LockGuard::disarm));
-                        Ok(())
-                    })
-                    .await;
-                match reacquired {
-                    Some(Err(error)) => Err(error),
-                    _ => Err(SyncError::Cancelled(cancelled)),
+    #[track_caller]
+    pub fn wait(&self) -> impl Future<Output = Result<(), SyncError>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            let task = current_task();
+            if !self.lock.is_owned_by(&task) {
+                return Err(SyncError::Misuse(RuntimeError::with_message(
+                    "must hold the Condition's lock to wait; acquire it (or lock()) first",
+                )));
+            }
+            self.lock.release_owned(&task);
+            let slot =
+                self.lot.enqueue(task.clone(), "Condition::wait").expect("a Condition's own lot is never broken");
+            // Notified, the wait moves to the lock's lot; a release there hands us the lock.
+            match slot.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(self.lock.broken()),
+                Err(cancelled) => {
+                    let mut reacquired = None;
+                    let _ = crate::CancelScope::shielded()
+                        .run(async {
+                            reacquired = Some(self.lock.lock().await.map(LockGuard::disarm));
+                            Ok(())
+                        })
+                        .await;
+                    match reacquired {
+                        Some(Err(error)) => Err(error),
+                        _ => Err(SyncError::Cancelled(cancelled)),
+                    }
                 }
             }
         }
@@ -1298,8 +1336,13 @@ impl Semaphore {
     ///     assert_eq!(sem.value(), 0);
     /// });
     /// ```
-    pub async fn acquire(&self) -> Result<(), Cancelled> {
-        self.acquire_permit().await.map(SemaphorePermit::disarm)
+    #[track_caller]
+    pub fn acquire(&self) -> impl Future<Output = Result<(), Cancelled>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            self.acquire_permit().await.map(SemaphorePermit::disarm)
+        }
     }
 
     /// Increments the counter, or hands the unit straight to the task that has waited
@@ -1361,23 +1404,29 @@ impl Semaphore {
     ///     assert_eq!(sem.value(), 1);
     /// });
     /// ```
-    pub async fn acquire_permit(&self) -> Result<SemaphorePermit<'_>, Cancelled> {
-        checkpoint_if_cancelled().await?;
-        if self.try_acquire().is_ok() {
-            let permit = SemaphorePermit { sem: self, armed: true };
-            cancel_shielded_checkpoint().await;
-            return Ok(permit);
-        }
-        let slot = self.lot.enqueue(current_task(), "Semaphore::acquire").expect("a Semaphore's lot is never broken");
-        let mut waiting = Handoff {
-            slot,
-            on_drop: Some(|| {
-                let _ = self.release();
-            }),
-        };
-        match (&mut waiting.slot).await {
-            Ok(_) => Ok(SemaphorePermit { sem: self, armed: true }),
-            Err(cancelled) => Err(cancelled),
+    #[track_caller]
+    pub fn acquire_permit(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, Cancelled>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            checkpoint_if_cancelled().await?;
+            if self.try_acquire().is_ok() {
+                let permit = SemaphorePermit { sem: self, armed: true };
+                cancel_shielded_checkpoint().await;
+                return Ok(permit);
+            }
+            let slot =
+                self.lot.enqueue(current_task(), "Semaphore::acquire").expect("a Semaphore's lot is never broken");
+            let mut waiting = Handoff {
+                slot,
+                on_drop: Some(|| {
+                    let _ = self.release();
+                }),
+            };
+            match (&mut waiting.slot).await {
+                Ok(_) => Ok(SemaphorePermit { sem: self, armed: true }),
+                Err(cancelled) => Err(cancelled),
+            }
         }
     }
 
@@ -1460,20 +1509,34 @@ pub struct Borrower(BorrowerId);
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum BorrowerId {
     Task(TaskId),
+    /// Made inside a run: numbered by the run, so the same program prints the same numbers.
     Token(u64),
+    /// Made outside any run: numbered by a process-wide counter (identity only).
+    OutsideToken(u64),
 }
 
 impl Borrower {
     /// A new borrower, equal only to its clones.
     ///
+    /// Made inside a run, its number (shown by `Debug`) comes from the run, so it does not
+    /// depend on what else ran in the process. Made outside any run, it can only be numbered by
+    /// a process-wide counter; `Debug` says so.
+    ///
     /// # Examples
     ///
     /// ```
     /// assert_ne!(trio::Borrower::unique(), trio::Borrower::unique());
+    /// let first_in_run = || trio::run(async { format!("{:?}", trio::Borrower::unique()) });
+    /// assert_eq!(first_in_run(), first_in_run()); // the same in every run
     /// ```
     pub fn unique() -> Borrower {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Borrower(BorrowerId::Token(NEXT.fetch_add(1, Ordering::Relaxed)))
+        match crate::lowlevel::run_number() {
+            Some(n) => Borrower(BorrowerId::Token(n)),
+            None => {
+                static NEXT: AtomicU64 = AtomicU64::new(1);
+                Borrower(BorrowerId::OutsideToken(NEXT.fetch_add(1, Ordering::Relaxed)))
+            }
+        }
     }
 
     /// The borrower that stands for `task`.
@@ -1514,6 +1577,7 @@ impl fmt::Debug for Borrower {
         match self.0 {
             BorrowerId::Task(id) => write!(f, "Borrower(task {id})"),
             BorrowerId::Token(n) => write!(f, "Borrower(token {n})"),
+            BorrowerId::OutsideToken(n) => write!(f, "Borrower(token {n}, made outside a run)"),
         }
     }
 }
@@ -1767,8 +1831,13 @@ impl CapacityLimiter {
     ///     limiter.release().unwrap();
     /// });
     /// ```
-    pub async fn acquire(&self) -> Result<(), SyncError> {
-        self.acquire_token().await.map(LimiterToken::disarm)
+    #[track_caller]
+    pub fn acquire(&self) -> impl Future<Output = Result<(), SyncError>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            self.acquire_token().await.map(LimiterToken::disarm)
+        }
     }
 
     /// Borrows a token for `borrower`, waiting for one if needed (Trio's
@@ -1798,8 +1867,13 @@ impl CapacityLimiter {
     ///     limiter.release_on_behalf_of(&job).unwrap();
     /// });
     /// ```
-    pub async fn acquire_on_behalf_of(&self, borrower: &Borrower) -> Result<(), SyncError> {
-        self.acquire_token_for(borrower.clone()).await.map(LimiterToken::disarm)
+    #[track_caller]
+    pub fn acquire_on_behalf_of(&self, borrower: &Borrower) -> impl Future<Output = Result<(), SyncError>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            self.acquire_token_for(borrower.clone()).await.map(LimiterToken::disarm)
+        }
     }
 
     /// Gives the current task's token back, handing it to the longest waiter (Trio's
@@ -1880,8 +1954,13 @@ impl CapacityLimiter {
     ///     assert_eq!(limiter.borrowed_tokens(), 0);
     /// });
     /// ```
-    pub async fn acquire_token(&self) -> Result<LimiterToken<'_>, SyncError> {
-        self.acquire_token_for(Borrower::current_task()).await
+    #[track_caller]
+    pub fn acquire_token(&self) -> impl Future<Output = Result<LimiterToken<'_>, SyncError>> {
+        let location = Location::caller();
+        async move {
+            crate::lowlevel::ensure_in_run(location);
+            self.acquire_token_for(Borrower::current_task()).await
+        }
     }
 
     /// Borrows a token for the current task without waiting and returns it as a guard.

@@ -58,7 +58,7 @@ pub fn current_time() -> Instant {
 pub fn sleep(duration: Duration) -> Sleep {
     let location = Location::caller();
     let deadline = Runtime::with_at(location, |rt| rt.now().checked_add(duration));
-    Sleep::new(deadline)
+    Sleep::new(deadline, location)
 }
 
 /// Sleeps until the run's clock reads `deadline` (Trio's `trio.sleep_until`). A deadline in
@@ -79,8 +79,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///     assert!(trio::current_time() >= wake_at);
 /// });
 /// ```
+#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(Some(deadline))
+    Sleep::new(Some(deadline), Location::caller())
 }
 
 /// Sleeps until cancelled (Trio's `trio.sleep_forever`). The only way out is `Err(Cancelled)`;
@@ -102,8 +103,9 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///     assert_eq!(outcome, None);
 /// });
 /// ```
+#[track_caller]
 pub fn sleep_forever() -> SleepForever {
-    SleepForever { inner: Sleep::new(None) }
+    SleepForever { inner: Sleep::new(None, Location::caller()) }
 }
 
 enum State {
@@ -146,11 +148,13 @@ enum State {
 pub struct Sleep {
     deadline: Option<Instant>,
     state: State,
+    /// Where the sleep was made: a poll outside a run panics naming it.
+    location: &'static Location<'static>,
 }
 
 impl Sleep {
-    fn new(deadline: Option<Instant>) -> Sleep {
-        Sleep { deadline, state: State::Start }
+    fn new(deadline: Option<Instant>, location: &'static Location<'static>) -> Sleep {
+        Sleep { deadline, state: State::Start, location }
     }
 
     /// When the sleep ends; `None` for a sleep that never ends by itself.
@@ -190,8 +194,9 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         let this = &mut *self;
         if let State::Start = this.state {
+            let now = Runtime::with_at(this.location, |rt| rt.now());
             this.state = match this.deadline {
-                Some(deadline) if deadline <= Runtime::with(|rt| rt.now()) => State::Yield(checkpoint()),
+                Some(deadline) if deadline <= now => State::Yield(checkpoint()),
                 Some(deadline) => {
                     let (slot, unparker) = make_slot(What::Sleep(Some(deadline)), false, true);
                     Runtime::with(|rt| rt.add_sleep_timer(deadline, unparker));
@@ -202,7 +207,21 @@ impl Future for Sleep {
         }
         let result = match &mut this.state {
             State::Yield(checkpoint) => Pin::new(checkpoint).poll(cx),
-            State::Parked { slot, .. } => Pin::new(slot).poll(cx),
+            State::Parked { slot, .. } => match Pin::new(slot).poll(cx) {
+                // The timer fired. In Trio a sleep is a cancel scope with this deadline around
+                // `sleep_forever`: when an enclosing scope is cancelled by the time the task
+                // resumes (say, its deadline tied with this one and fired in the same tick, in
+                // whichever order), the sleep's scope does not catch — the enclosing one does.
+                // So the sleep ends normally only if the code here is not cancelled.
+                Poll::Ready(Ok(())) => Poll::Ready(Runtime::with(|rt| {
+                    if rt.with_current_status(|status| status.effectively_cancelled()) {
+                        Err(rt.cancelled_here())
+                    } else {
+                        Ok(())
+                    }
+                })),
+                other => other,
+            },
             State::Start => unreachable!(),
             State::Done => panic!("a Sleep was polled after it completed"),
         };

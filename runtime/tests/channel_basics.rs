@@ -805,3 +805,49 @@ fn channels_can_be_created_outside_a_run() {
     s.try_send(1).unwrap();
     assert_eq!(r.try_recv(), Ok(Some(1)));
 }
+
+#[test]
+fn sink_poll_ready_stays_pending_on_a_full_channel_until_a_receive_makes_room() {
+    run(async {
+        let (mut tx, rx) = open_memory_channel::<u32>(1);
+        tx.try_send(1).unwrap(); // the buffer is full
+        async fn ready(tx: &mut MemorySender<u32>) -> std::task::Poll<Result<(), SendError<u32>>> {
+            futures::future::poll_fn(|cx| std::task::Poll::Ready(tx.poll_ready_unpin(cx))).await
+        }
+        assert!(ready(&mut tx).await.is_ready(), "nothing in flight yet");
+        tx.start_send_unpin(2).unwrap(); // in flight, but there is no room
+        assert!(ready(&mut tx).await.is_pending(), "the value in flight cannot be sent");
+        assert!(ready(&mut tx).await.is_pending(), "asking again without waiting changes nothing");
+        assert_eq!(rx.try_recv().unwrap(), Some(1));
+        assert!(matches!(ready(&mut tx).await, std::task::Poll::Ready(Ok(()))), "room: the value went out");
+        assert_eq!(rx.try_recv().unwrap(), Some(2));
+    });
+}
+
+#[test]
+fn the_errors_of_send_and_recv_say_what_happened() {
+    run(async {
+        let (tx, rx) = open_memory_channel::<u32>(0);
+        let cancelled = in_cancelled_scope(tx.send(1)).await.unwrap_err();
+        assert!(cancelled.is_cancelled());
+        assert_eq!(cancelled.to_string(), "send was cancelled; the value was not sent and is in the error");
+        let err = in_cancelled_scope(rx.recv()).await.unwrap_err();
+        assert_eq!(err, RecvError::Cancelled);
+        assert_eq!(err.to_string(), "receive was cancelled; nothing was taken from the channel");
+
+        let other = tx.clone();
+        tx.close();
+        let closed = tx.send(2).await.unwrap_err();
+        assert!(!closed.is_cancelled(), "closed is no cancellation");
+        assert_eq!(closed.to_string(), "send on a closed MemorySender; send through a handle you have not closed");
+        rx.close();
+        let broken = other.send(3).await.unwrap_err();
+        assert!(!broken.is_cancelled(), "broken is no cancellation");
+        assert_eq!(
+            broken.to_string(),
+            "every MemoryReceiver of this channel is closed; nothing will receive the value"
+        );
+        let err = rx.recv().await.unwrap_err();
+        assert_eq!(err.to_string(), "receive on a closed MemoryReceiver; receive through a handle you have not closed");
+    });
+}

@@ -202,6 +202,11 @@ impl MockClock {
     /// so time cannot go backwards). Tasks whose deadline has now passed wake at the next
     /// scheduling step.
     ///
+    /// # Panics
+    ///
+    /// If the jump would reach [`Instant::MAX`] (about 584 years of virtual time), which
+    /// means "never": rather than saturate there silently, so that no later sleep could end.
+    ///
     /// # Examples
     ///
     /// ```
@@ -226,9 +231,17 @@ impl MockClock {
     ///     .unwrap();
     /// });
     /// ```
+    #[track_caller]
     pub fn jump(&self, duration: Duration) {
         let base = &self.inner.virtual_base;
-        base.set(base.get() + duration);
+        match base.get().checked_add(duration) {
+            Some(to) if to < Instant::MAX => base.set(to),
+            _ => panic!(
+                "MockClock::jump({duration:?}) from {} would move the clock past the range of trio::Instant \
+                 (about 584 years), where time means \"never\" and no sleep would end; jump by less",
+                base.get()
+            ),
+        }
     }
 
     /// Virtual seconds that pass per real second (0 by default: the clock is frozen).

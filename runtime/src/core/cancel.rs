@@ -11,13 +11,14 @@
 //! installed; after polling its body a scope restores its status's *current* parent, which is
 //! what lets `started()` re-parent a task's statuses from one nursery to another.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ use pin_project_lite::pin_project;
 use super::clock::Instant;
 use super::runtime::Runtime;
 use super::wait::{WaitList, WaitRecord};
-use crate::error::{Error, Result, TooSlow};
+use crate::error::{CancelCause, CancelSource, Error, Result, TooSlow};
 
 // ===== CancelStatus =====
 
@@ -39,6 +40,11 @@ pub(crate) struct CancelStatus {
     /// Invariant: equals `scope.cancel_called || (!scope.shield && parent.effectively_cancelled)`
     /// (for a scopeless status, the parent's value). Recomputed by `recalculate`.
     effectively_cancelled: Cell<bool>,
+    /// Why this status is cancelled: its own scope's cause if that scope was cancelled when
+    /// the status became cancelled, else the parent's (as Trio inherits `_cancel_reason`).
+    /// Invariant: `Some` only while `effectively_cancelled` (it may be `None` then for a
+    /// status whose scope was cancelled by an unknown source).
+    cause: RefCell<Option<Arc<CancelCause>>>,
     waits: RefCell<WaitList>,
 }
 
@@ -49,6 +55,7 @@ impl CancelStatus {
             parent: RefCell::new(None),
             children: RefCell::new(Vec::new()),
             effectively_cancelled: Cell::new(false),
+            cause: RefCell::new(None),
             waits: RefCell::new(WaitList::default()),
         })
     }
@@ -59,11 +66,41 @@ impl CancelStatus {
             parent: RefCell::new(Some(parent.clone())),
             children: RefCell::new(Vec::new()),
             effectively_cancelled: Cell::new(false),
+            cause: RefCell::new(None),
             waits: RefCell::new(WaitList::default()),
         });
-        status.effectively_cancelled.set(status.compute());
+        if status.compute() {
+            status.effectively_cancelled.set(true);
+            *status.cause.borrow_mut() = status.inherited_cause();
+        }
         parent.add_child(&status);
         status
+    }
+
+    /// The cause to record when this status becomes cancelled.
+    fn inherited_cause(&self) -> Option<Arc<CancelCause>> {
+        if let Some(scope) = &self.scope {
+            if scope.cancel_called.get() {
+                return scope.cause.borrow().clone();
+            }
+        }
+        self.parent.borrow().as_ref().and_then(|p| p.cause.borrow().clone())
+    }
+
+    /// How many statuses lie above this one (for messages; O(depth)).
+    pub(crate) fn depth(self: &Rc<CancelStatus>) -> usize {
+        let mut depth = 0;
+        let mut node = self.parent();
+        while let Some(status) = node {
+            depth += 1;
+            node = status.parent();
+        }
+        depth
+    }
+
+    /// Why this status is cancelled, if it is and the cause is known.
+    pub(crate) fn cause(&self) -> Option<Arc<CancelCause>> {
+        self.cause.borrow().clone()
     }
 
     fn add_child(&self, child: &Rc<CancelStatus>) {
@@ -119,22 +156,30 @@ impl CancelStatus {
         self.waits.borrow_mut().push(wait);
     }
 
+    /// Brings this status and its descendants up to date after a change of a scope's
+    /// `cancel_called` or `shield` (or of the parent): a status that becomes cancelled aborts
+    /// its waits. Depth-first with an explicit stack, as Trio does, so a deep tree of scopes
+    /// cannot overflow the thread's stack.
     pub(crate) fn recalculate(self: &Rc<CancelStatus>) {
-        let new = self.compute();
-        if new == self.effectively_cancelled.get() {
-            return;
-        }
-        self.effectively_cancelled.set(new);
-        if new {
-            let waits = self.waits.borrow_mut().take();
-            for wait in waits {
-                wait.abort();
+        let mut todo = vec![self.clone()];
+        while let Some(status) = todo.pop() {
+            let new = status.compute();
+            if new == status.effectively_cancelled.get() {
+                continue;
             }
+            status.effectively_cancelled.set(new);
+            if new {
+                *status.cause.borrow_mut() = status.inherited_cause();
+                let waits = status.waits.borrow_mut().take();
+                for wait in waits {
+                    wait.abort();
+                }
+            } else {
+                *status.cause.borrow_mut() = None;
+            }
+            todo.extend(status.children.borrow().iter().filter_map(Weak::upgrade));
         }
-        let children: Vec<Rc<CancelStatus>> = self.children.borrow().iter().filter_map(Weak::upgrade).collect();
-        for child in children {
-            child.recalculate();
-        }
+        debug_assert_eq!(self.effectively_cancelled.get(), self.compute(), "recalculate left a status stale");
     }
 
     /// Removes this status from its parent's children (the scope exited).
@@ -188,15 +233,22 @@ impl CancelStatus {
 
 // ===== ScopeState =====
 
-static SCOPE_SEQ: AtomicU64 = AtomicU64::new(1);
-
 pub(crate) struct ScopeState {
-    /// Creation order, the tie-break between equal deadlines (never an address).
-    pub(crate) seq: u64,
+    /// The tie-break between equal deadlines: the scope's number in its run, taken from the
+    /// run's counter when the scope is made inside a run, or on entry (never an address, never
+    /// a process-wide counter). Invariant: `Some` once the scope was entered.
+    seq: Cell<Option<u64>>,
+    /// Where the scope was made (for a nursery: where it was opened); reports name it.
+    pub(crate) location: &'static Location<'static>,
     pub(crate) deadline: Cell<Option<Instant>>,
+    /// A timeout not yet resolved into a deadline. Invariant: `None` once entered, and never
+    /// `Some` together with `deadline` before entry.
     relative: Cell<Option<Duration>>,
     pub(crate) shield: Cell<bool>,
+    /// Never reverts once set.
     pub(crate) cancel_called: Cell<bool>,
+    /// Why `cancel_called` was set. Invariant: `Some` iff `cancel_called`.
+    cause: RefCell<Option<Arc<CancelCause>>>,
     cancelled_caught: Cell<bool>,
     /// Set by `run()` (or by a nursery): a scope is entered at most once.
     claimed: Cell<bool>,
@@ -204,18 +256,24 @@ pub(crate) struct ScopeState {
     entered: Cell<bool>,
     /// The status while the scope is active, `None` before entry and after exit.
     status: RefCell<Option<Rc<CancelStatus>>>,
-    /// The key of this scope's entry in the runtime's timer map, while one is registered.
+    /// The key of this scope's entry in the runtime's timer heap, while one is registered.
+    /// Invariant: `Some` iff the scope is active, not cancelled and has a deadline (then the
+    /// key is `(deadline, seq)`).
     pub(crate) timer: Cell<Option<(Instant, u64)>>,
 }
 
 impl ScopeState {
-    fn new() -> ScopeState {
+    fn new(location: &'static Location<'static>) -> ScopeState {
+        let mut seq = None;
+        Runtime::with_opt(|rt| seq = Some(rt.next_seq()));
         ScopeState {
-            seq: SCOPE_SEQ.fetch_add(1, Ordering::Relaxed),
+            seq: Cell::new(seq),
+            location,
             deadline: Cell::new(None),
             relative: Cell::new(None),
             shield: Cell::new(false),
             cancel_called: Cell::new(false),
+            cause: RefCell::new(None),
             cancelled_caught: Cell::new(false),
             claimed: Cell::new(false),
             entered: Cell::new(false),
@@ -224,10 +282,17 @@ impl ScopeState {
         }
     }
 
-    pub(crate) fn cancel(self: &Rc<ScopeState>) {
+    /// Cancels the scope (idempotent: the first cause sticks, as in Trio).
+    pub(crate) fn cancel(
+        self: &Rc<ScopeState>,
+        source: CancelSource,
+        reason: Option<Cow<'static, str>>,
+        task: Option<String>,
+    ) {
         if self.cancel_called.get() {
             return;
         }
+        *self.cause.borrow_mut() = Some(Arc::new(CancelCause { source, reason, scope: Some(self.location), task }));
         self.cancel_called.set(true);
         self.update_timer();
         let status = self.status.borrow().clone();
@@ -236,11 +301,28 @@ impl ScopeState {
         }
     }
 
-    /// Keeps the runtime's timer map in step with the deadline: registered while the scope is
-    /// active, not yet cancelled, and has a deadline (as Trio does).
+    /// Whether the scope's deadline has passed while it is unentered or active; if so, it is
+    /// cancelled now (Trio's `cancel_called` does the same), so the answer never reverts.
+    fn check_deadline(self: &Rc<ScopeState>) {
+        if self.cancel_called.get() || (self.entered.get() && self.status.borrow().is_none()) {
+            return;
+        }
+        let Some(deadline) = self.deadline.get() else { return };
+        let mut passed = false;
+        Runtime::with_opt(|rt| passed = deadline <= rt.now());
+        if passed {
+            self.cancel(CancelSource::Deadline, None, None);
+        }
+    }
+
+    // ----- the deadline and the run's timer heap: the whole handshake lives here -----
+
+    /// Keeps the runtime's timer heap in step with the deadline: registered while the scope is
+    /// active, not yet cancelled, and has a deadline (as Trio does). A moved deadline pushes a
+    /// new entry; the old one is dead by `timer`'s value and leaves the heap lazily.
     fn update_timer(self: &Rc<ScopeState>) {
         let want = if self.status.borrow().is_some() && !self.cancel_called.get() {
-            self.deadline.get().map(|d| (d, self.seq))
+            self.deadline.get().map(|d| (d, self.seq.get().expect("an active scope has its number")))
         } else {
             None
         };
@@ -248,26 +330,40 @@ impl ScopeState {
             return;
         }
         let had_timer = self.timer.replace(want).is_some();
-        Runtime::with_opt(|rt| rt.retime_scope(self, had_timer, want));
+        Runtime::with_opt(|rt| {
+            let mut timers = rt.timers.borrow_mut();
+            if had_timer {
+                timers.forget();
+            }
+            if let Some(key) = want {
+                timers.push_scope(key, self);
+            }
+        });
+    }
+
+    /// The run's timer for this scope's deadline fired.
+    pub(crate) fn deadline_fired(self: &Rc<ScopeState>) {
+        self.timer.set(None);
+        self.cancel(CancelSource::Deadline, None, None);
     }
 
     /// Enters the scope under `parent`: resolves a relative deadline, creates the status,
     /// registers the deadline, and cancels at once if the deadline has already passed.
-    pub(crate) fn enter(
-        self: &Rc<ScopeState>,
-        parent: &Rc<CancelStatus>,
-        now: impl Fn() -> Instant,
-    ) -> Rc<CancelStatus> {
+    pub(crate) fn enter(self: &Rc<ScopeState>, parent: &Rc<CancelStatus>, rt: &Runtime) -> Rc<CancelStatus> {
         self.entered.set(true);
+        if self.seq.get().is_none() {
+            // Made outside the run: numbered on entry.
+            self.seq.set(Some(rt.next_seq()));
+        }
         if let Some(relative) = self.relative.take() {
             // Too far in the future to represent means "no deadline", never an overflow panic.
-            self.deadline.set(now().checked_add(relative));
+            self.deadline.set(rt.now().checked_add(relative));
         }
         let status = CancelStatus::new_child(parent, Some(self.clone()));
         *self.status.borrow_mut() = Some(status.clone());
         if let Some(deadline) = self.deadline.get() {
-            if deadline <= now() {
-                self.cancel();
+            if deadline <= rt.now() {
+                self.cancel(CancelSource::Deadline, None, None);
             }
         }
         self.update_timer();
@@ -281,10 +377,15 @@ impl ScopeState {
         if let Some(status) = status {
             status.detach();
         }
+        debug_assert!(self.timer.get().is_none(), "an exited scope keeps no timer");
     }
 
-    pub(crate) fn new_entered(parent: &Rc<CancelStatus>) -> (Rc<ScopeState>, Rc<CancelStatus>) {
-        let state = Rc::new(ScopeState::new());
+    /// A scope entered at once under `parent` (a nursery's), made at `location`.
+    pub(crate) fn new_entered(
+        parent: &Rc<CancelStatus>,
+        location: &'static Location<'static>,
+    ) -> (Rc<ScopeState>, Rc<CancelStatus>) {
+        let state = Rc::new(ScopeState::new(location));
         state.claimed.set(true);
         state.entered.set(true);
         let status = CancelStatus::new_child(parent, Some(state.clone()));
@@ -350,8 +451,9 @@ impl CancelScope {
     ///     assert!(!scope.cancelled_caught());
     /// });
     /// ```
+    #[track_caller]
     pub fn new() -> CancelScope {
-        CancelScope { state: Rc::new(ScopeState::new()) }
+        CancelScope { state: Rc::new(ScopeState::new(Location::caller())) }
     }
 
     /// A scope cancelled at `deadline`.
@@ -370,6 +472,7 @@ impl CancelScope {
     ///     assert!(trio::current_time() >= deadline);
     /// });
     /// ```
+    #[track_caller]
     pub fn with_deadline(deadline: Instant) -> CancelScope {
         let scope = CancelScope::new();
         scope.state.deadline.set(Some(deadline));
@@ -400,6 +503,7 @@ impl CancelScope {
     ///         .unwrap();
     /// });
     /// ```
+    #[track_caller]
     pub fn with_timeout(timeout: Duration) -> CancelScope {
         let scope = CancelScope::new();
         scope.state.relative.set(Some(timeout));
@@ -425,6 +529,7 @@ impl CancelScope {
     ///         .unwrap();
     /// });
     /// ```
+    #[track_caller]
     pub fn shielded() -> CancelScope {
         let scope = CancelScope::new();
         scope.state.shield.set(true);
@@ -476,7 +581,7 @@ impl CancelScope {
                  CancelScope (or clone the handle before the first run to control it)"
             );
         }
-        ScopeRun { scope: self.state.clone(), active: None, body }
+        ScopeRun { scope: self.state.clone(), active: None, location: Location::caller(), body }
     }
 
     /// Cancels the scope: every checkpoint inside it now returns `Err(Cancelled)`, and tasks
@@ -503,11 +608,32 @@ impl CancelScope {
     /// });
     /// ```
     pub fn cancel(&self) {
-        self.state.cancel();
+        self.state.cancel(CancelSource::Explicit, None, current_task_name());
     }
 
-    /// `true` once [`cancel`](CancelScope::cancel) was called or the deadline expired. Never
-    /// reverts.
+    /// [`cancel`](CancelScope::cancel), recording why (Trio's `cancel(reason=...)`): every
+    /// [`Cancelled`](crate::Cancelled) the cancellation produces carries the reason, and
+    /// reports show it. If the scope was already cancelled, the first cause stays.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::new();
+    ///     scope.cancel_with_reason("shutting down the worker");
+    ///     let seen = scope.run(async { Ok(trio::checkpoint().await) }).await.unwrap().unwrap();
+    ///     let cancelled = seen.unwrap_err();
+    ///     assert_eq!(cancelled.reason(), Some("shutting down the worker"));
+    ///     assert!(cancelled.to_string().ends_with(": shutting down the worker"));
+    /// });
+    /// ```
+    pub fn cancel_with_reason(&self, reason: impl Into<Cow<'static, str>>) {
+        self.state.cancel(CancelSource::Explicit, Some(reason.into()), current_task_name());
+    }
+
+    /// `true` once [`cancel`](CancelScope::cancel) was called or the deadline passed. Never
+    /// reverts. As in Trio, it reads the clock: a scope that is not entered yet or is active,
+    /// whose deadline has passed, is cancelled at that moment (no scheduling step needed).
     ///
     /// # Examples
     ///
@@ -517,8 +643,14 @@ impl CancelScope {
     /// scope.cancel();
     /// scope.cancel(); // idempotent
     /// assert!(scope.cancel_called());
+    ///
+    /// trio::run(async {
+    ///     let scope = trio::CancelScope::with_deadline(trio::current_time());
+    ///     assert!(scope.cancel_called()); // the deadline has passed
+    /// });
     /// ```
     pub fn cancel_called(&self) -> bool {
+        self.state.check_deadline();
         self.state.cancel_called.get()
     }
 
@@ -735,6 +867,7 @@ impl CancelScope {
 }
 
 impl Default for CancelScope {
+    #[track_caller]
     fn default() -> Self {
         CancelScope::new()
     }
@@ -749,8 +882,16 @@ impl fmt::Debug for CancelScope {
             .field("cancel_called", &self.state.cancel_called.get())
             .field("cancelled_caught", &self.state.cancelled_caught.get())
             .field("active", &self.is_active())
+            .field("opened_at", &format_args!("{}", self.state.location))
             .finish()
     }
+}
+
+/// The current task's name, for the cause of an explicit `cancel`.
+fn current_task_name() -> Option<String> {
+    let mut name = None;
+    Runtime::with_opt(|rt| name = rt.current_task().map(|task| task.name().to_string()));
+    name
 }
 
 // ===== ScopeRun =====
@@ -795,6 +936,8 @@ pin_project! {
     pub struct ScopeRun<F> {
         scope: Rc<ScopeState>,
         active: Option<ActiveScope>,
+        // Where `run` was called, for the panic outside a run.
+        location: &'static Location<'static>,
         #[pin]
         body: F,
     }
@@ -817,16 +960,19 @@ where
         let status = match this.active {
             Some(active) => active.status.clone(),
             None => {
-                let status = Runtime::with(|rt| {
+                let status = Runtime::with_at(this.location, |rt| {
                     let parent = rt.current_status();
-                    this.scope.enter(&parent, || rt.now())
+                    this.scope.enter(&parent, rt)
                 });
                 *this.active = Some(ActiveScope { scope: this.scope.clone(), status: status.clone() });
                 status
             }
         };
         let result = match in_status(&status, || this.body.poll(cx)) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                Runtime::with_opt(|rt| rt.note_pending_in(&status));
+                return Poll::Pending;
+            }
             Poll::Ready(result) => result,
         };
         let catches = status.catches_cancellation();
@@ -861,7 +1007,10 @@ pub(crate) fn in_status<R>(status: &Rc<CancelStatus>, f: impl FnOnce() -> R) -> 
             Runtime::with_opt(|rt| rt.set_current_status(self.0.parent()));
         }
     }
-    Runtime::with(|rt| rt.set_current_status(Some(status.clone())));
+    Runtime::with(|rt| {
+        rt.check_stack();
+        rt.set_current_status(Some(status.clone()));
+    });
     let _restore = Restore(status);
     f()
 }

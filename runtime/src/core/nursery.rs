@@ -20,7 +20,7 @@ use super::cancel::{CancelScope, CancelStatus, ScopeState, in_status};
 use super::runtime::Runtime;
 use super::task::{Outcome, Task, TaskFuture, TaskName, default_task_name};
 use super::wait::{Unparker, What, cancel_shielded_checkpoint, make_slot};
-use crate::error::{Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError};
+use crate::error::{CancelSource, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError};
 
 type PanicPayload = Box<dyn Any + Send>;
 
@@ -206,7 +206,7 @@ impl NurseryInner {
         parent: Option<Task>,
         origin: &'static Location<'static>,
     ) -> Rc<NurseryInner> {
-        let (scope, status) = ScopeState::new_entered(parent_status);
+        let (scope, status) = ScopeState::new_entered(parent_status, origin);
         Rc::new(NurseryInner {
             origin,
             parent,
@@ -227,13 +227,16 @@ impl NurseryInner {
     }
 
     fn add_error(&self, task: Failed, error: Error) {
+        // A cancellation coming out of a child is no failure of its own: it does not name a
+        // culprit (the nursery is usually cancelled already, and then nothing changes).
+        let culprit = if error.is_cancelled() { None } else { Some(task.name()) };
         self.errors.borrow_mut().push((task, error));
-        self.scope.cancel();
+        self.scope.cancel(CancelSource::Nursery, None, culprit);
     }
 
     fn add_panic(&self, task: String, payload: PanicPayload) {
+        self.scope.cancel(CancelSource::Nursery, None, Some(task.clone()));
         self.panics.borrow_mut().push((task, payload));
-        self.scope.cancel();
     }
 
     pub(crate) fn child_exited(&self, task: &Task, outcome: Outcome) {
@@ -756,7 +759,7 @@ where
 ///
 /// If the body or any child failed, an [`ErrorGroup`] with every failure, each naming its task
 /// (a failure cancels the nursery, so the others are usually cancellations, which the nursery
-/// drops). A cancellation from an enclosing scope comes back as plain [`Cancelled`] for `?` to
+/// drops). A cancellation from an enclosing scope comes back as plain [`Cancelled`](crate::Cancelled) for `?` to
 /// carry outward.
 ///
 /// # Panics
@@ -804,6 +807,7 @@ where
     let origin = Location::caller();
     async move {
         let inner = Runtime::with_at(origin, |rt| NurseryInner::open(rt, origin));
+        let points_at_open = inner.parent.as_ref().map(Task::schedule_points);
         let mut guard = NurseryGuard { inner: inner.clone(), armed: true };
         let body_name = || Failed::Body(inner.parent.clone());
         let outcome = CatchBody { status: inner.status.clone(), future: body(Nursery { inner: inner.clone() }) }.await;
@@ -816,7 +820,14 @@ where
         inner.body_running.set(false);
         inner.check_closed();
         if inner.closed.get() {
-            cancel_shielded_checkpoint().await;
+            // Leaving an empty nursery is a schedule point (as in Trio) — unless the body
+            // already executed one, which keeps nested nurseries linear: otherwise each level
+            // would yield on its way out and every yield re-polls the whole chain (O(depth²)).
+            let yielded =
+                points_at_open.is_some_and(|at_open| inner.parent.as_ref().map(Task::schedule_points) > Some(at_open));
+            if !yielded {
+                cancel_shielded_checkpoint().await;
+            }
         } else {
             let (slot, unparker) = make_slot::<()>(What::Children(inner.origin), false, false);
             *inner.parent_waiter.borrow_mut() = Some(unparker);
@@ -840,7 +851,9 @@ where
             return Ok(value.unwrap_or_else(T::cancelled));
         }
         if errors.iter().all(|(_, error)| error.is_cancelled()) {
-            return Err(Cancelled::new().into());
+            // Only cancellations: pass the first one on as it is, with its cause.
+            let (_, first) = errors.swap_remove(0);
+            return Err(first);
         }
         let errors = name_failures(errors);
         Err(ErrorGroup::new(errors, inner.origin.to_string()).into())
@@ -904,7 +917,10 @@ impl<F: Future> Future for CatchBody<F> {
         let status = this.status;
         let future = this.future;
         match std::panic::catch_unwind(AssertUnwindSafe(|| in_status(status, || future.poll(cx)))) {
-            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Pending) => {
+                Runtime::with_opt(|rt| rt.note_pending_in(status));
+                Poll::Pending
+            }
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Err(payload) => Poll::Ready(Err(payload)),
         }

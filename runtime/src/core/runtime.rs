@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use super::cancel::{CancelStatus, ScopeState};
+use super::cancel::CancelStatus;
 use super::clock::{Clock, Instant, RealInstant, SystemClock};
 use super::instrument::Instrument;
 use super::nursery::{ExitTarget, NurseryInner, panic_message};
@@ -30,6 +30,7 @@ use super::policy::{RunnableTasks, SchedulePolicy, TimerInfo, TimerKind};
 use super::task::{Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskName, TaskWaker, name_from_type};
 use super::timers::{TimerEntry, TimerKey, Timers};
 use super::wait::{Unparker, WaitList, What, make_slot};
+use crate::error::{CancelSource, Cancelled};
 
 scoped_tls::scoped_thread_local!(static CONTEXT: Runtime);
 
@@ -61,8 +62,21 @@ pub struct Builder {
     seed: u64,
     max_steps: Option<u64>,
     watchdog: Option<Duration>,
+    cancel_grace: Option<Duration>,
+    stack_budget: Option<usize>,
     main_task: Option<(String, &'static Location<'static>)>,
 }
+
+/// How much stack, by default, one task step may use through nested scopes and nurseries
+/// before the run stops it with a clear panic (see [`Builder::stack_budget`]).
+const DEFAULT_STACK_BUDGET: usize = 1536 * 1024;
+
+/// How long, by default, a task may stay blocked on a foreign future inside a cancelled scope
+/// before the run fails (see [`Builder::cancel_grace`]).
+const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(10);
+
+/// The watchdog reads the real clock once per this many task steps while tasks keep running.
+const WATCHDOG_EVERY: u64 = 1024;
 
 impl Builder {
     /// Defaults: [`SystemClock`], no instruments, the [`Fifo`](crate::lowlevel::Fifo) policy, seed 0, no limits.
@@ -84,11 +98,18 @@ impl Builder {
             seed: 0,
             max_steps: None,
             watchdog: None,
+            cancel_grace: Some(DEFAULT_CANCEL_GRACE),
+            stack_budget: Some(DEFAULT_STACK_BUDGET),
             main_task: None,
         }
     }
 
     /// The clock the run reads time from.
+    ///
+    /// # Panics
+    ///
+    /// If a clock was already set: a run has one clock (Trio: "too many clocks spoil the
+    /// broth"), and a second call silently replacing the first would hide a mistake.
     ///
     /// # Examples
     ///
@@ -101,7 +122,13 @@ impl Builder {
     ///     assert!(trio::current_time() >= Instant::from_secs(1_000));
     /// });
     /// ```
+    #[track_caller]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Builder {
+        if self.clock.is_some() {
+            panic!(
+                "Builder::clock was called twice: a run has exactly one clock; keep one call (too many clocks spoil the broth)"
+            );
+        }
         self.clock = Some(Rc::new(clock));
         self
     }
@@ -219,9 +246,10 @@ impl Builder {
         self
     }
 
-    /// Fails the run with [`RunErrorKind::Watchdog`] if it has taken this much *real* time and
-    /// is waiting — say, on a foreign future that never completes. Checked whenever the loop
-    /// waits, and every few thousand steps.
+    /// Fails the run with [`RunErrorKind::Watchdog`] if it has taken this much *real* time —
+    /// waiting, say, on a foreign future that never completes, or with tasks that keep running
+    /// without end (a livelock; the report names them). Checked whenever the loop waits, and
+    /// every 1,024 task steps while tasks run.
     ///
     /// # Examples
     ///
@@ -241,6 +269,68 @@ impl Builder {
     /// ```
     pub fn watchdog(mut self, limit: Duration) -> Builder {
         self.watchdog = Some(limit);
+        self
+    }
+
+    /// How long (real time) a task may stay blocked on a future from outside trio — awaited
+    /// directly, not through [`trio::cancellable`](crate::cancellable) — after its cancel scope
+    /// was cancelled, before the run fails with [`RunErrorKind::Uncancellable`] naming the
+    /// task. Such a future cannot see the cancellation, so without this limit the run would
+    /// hang without a word. `None` waits forever. Default: 10 seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::RunErrorKind;
+    ///
+    /// let (_keep_sender, never) = futures::channel::oneshot::channel::<()>();
+    /// let err = trio::Builder::new()
+    ///     .cancel_grace(Some(Duration::from_millis(10)))
+    ///     .try_run(async move {
+    ///         let scope = trio::CancelScope::new();
+    ///         scope.cancel();
+    ///         // Awaited directly, the oneshot cannot see the cancellation…
+    ///         let _ = scope.run(async move { Ok(never.await.ok()) }).await;
+    ///     })
+    ///     .unwrap_err();
+    /// // …so the run says so instead of hanging.
+    /// assert_eq!(err.kind(), RunErrorKind::Uncancellable(Duration::from_millis(10)));
+    /// assert!(err.to_string().contains("trio::cancellable"));
+    /// ```
+    pub fn cancel_grace(mut self, grace: Option<Duration>) -> Builder {
+        self.cancel_grace = grace;
+        self
+    }
+
+    /// How many bytes of stack one task step may use, measured where each cancel scope or
+    /// nursery body is polled, before the task panics with a message saying so — instead of
+    /// overflowing the thread's stack and aborting the process. Deeply nested scopes and
+    /// nurseries are the user's own recursion of futures and need stack in proportion (a few
+    /// KiB a level in debug builds). The default, 1.5 MiB, suits the 2 MiB threads `cargo
+    /// test` runs tests on; on a thread with a bigger stack, raise it. `None` never checks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn nest(depth: u32) -> std::pin::Pin<Box<dyn std::future::Future<Output = trio::Result<()>>>> {
+    ///     Box::pin(async move {
+    ///         if depth > 0 {
+    ///             trio::CancelScope::new().run(nest(depth - 1)).await?;
+    ///         }
+    ///         Ok(())
+    ///     })
+    /// }
+    ///
+    /// let outcome = std::panic::catch_unwind(|| {
+    ///     trio::Builder::new().stack_budget(Some(64 * 1024)).run(nest(100_000))
+    /// });
+    /// let payload = outcome.unwrap_err();
+    /// let message = payload.downcast_ref::<String>().unwrap();
+    /// assert!(message.contains("stack budget"));
+    /// ```
+    pub fn stack_budget(mut self, bytes: Option<usize>) -> Builder {
+        self.stack_budget = bytes;
         self
     }
 
@@ -361,6 +451,8 @@ impl fmt::Debug for Builder {
             .field("seed", &self.seed)
             .field("max_steps", &self.max_steps)
             .field("watchdog", &self.watchdog)
+            .field("cancel_grace", &self.cancel_grace)
+            .field("stack_budget", &self.stack_budget)
             .field("main_task", &self.main_task)
             .finish()
     }
@@ -425,6 +517,9 @@ pub enum RunErrorKind {
     StepLimit(u64),
     /// The run took more real time than [`Builder::watchdog`] allows.
     Watchdog(Duration),
+    /// A task stayed blocked on a future from outside trio, inside a cancelled scope, longer
+    /// than [`Builder::cancel_grace`] allows: the future cannot see the cancellation.
+    Uncancellable(Duration),
 }
 
 /// A run that was stopped, with the state of every task at that moment.
@@ -506,12 +601,53 @@ impl fmt::Display for RunError {
                 f,
                 "the run exceeded its step limit of {limit} task steps — a livelock? (raise Builder::max_steps if the program is just long)"
             )?,
-            RunErrorKind::Watchdog(limit) => write!(
-                f,
-                "the run exceeded its real-time limit of {limit:?} — probably blocked on something outside the runtime that never completes"
-            )?,
+            RunErrorKind::Watchdog(limit) => {
+                write!(f, "the run exceeded its real-time limit of {limit:?}")?;
+                let busy: Vec<&TaskReport> = self.report.tasks.iter().filter(|t| t.runnable || t.running).collect();
+                if !busy.is_empty() {
+                    write!(f, " while tasks kept running (a livelock?):")?;
+                    for (i, task) in busy.iter().enumerate() {
+                        let sep = if i == 0 { " " } else { ", " };
+                        write!(f, "{sep}task {} `{}`", task.id, task.name)?;
+                    }
+                    write!(
+                        f,
+                        " kept being scheduled; each step ends in a checkpoint, but the condition they wait for never comes"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        " with no task runnable: blocked on something outside the runtime that never completes \
+                         (or on a future whose waker only the task itself holds, such as both ends of a channel in one task)"
+                    )?;
+                }
+                self.write_uncancellable(f)?;
+            }
+            RunErrorKind::Uncancellable(grace) => {
+                write!(
+                    f,
+                    "a task stayed blocked on a future from outside trio for more than {grace:?} after its cancel scope was cancelled"
+                )?;
+                self.write_uncancellable(f)?;
+            }
         }
         write!(f, "\n{}", self.report)
+    }
+}
+
+impl RunError {
+    /// Names the tasks blocked on a foreign future inside a cancelled scope, and the fix.
+    fn write_uncancellable(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.report.uncancellable.is_empty() {
+            return Ok(());
+        }
+        write!(f, "; cancelled but blocked on a future from outside trio, which cannot see the cancellation:")?;
+        for (i, id) in self.report.uncancellable.iter().enumerate() {
+            let name = self.report.tasks.iter().find(|t| t.id == *id).map_or("?", |t| t.name.as_str());
+            let sep = if i == 0 { " " } else { ", " };
+            write!(f, "{sep}task {id} `{name}`")?;
+        }
+        write!(f, " — wrap the future in trio::cancellable(...) so the cancellation abandons it")
     }
 }
 
@@ -552,6 +688,8 @@ pub struct RunReport {
     /// Every live task, in id order.
     pub tasks: Vec<TaskReport>,
     frozen_clock: bool,
+    /// Tasks blocked on a foreign future inside a cancelled scope.
+    uncancellable: Vec<TaskId>,
 }
 
 /// One task in a [`RunReport`].
@@ -641,42 +779,86 @@ enum Primed {
     Autojump,
 }
 
+/// A task blocked on a future from outside trio (it returned `Pending` with no trio wait).
+struct ForeignWait {
+    /// The innermost cancel status it was polled in when it blocked.
+    status: Rc<CancelStatus>,
+    /// When the loop first saw that status cancelled while the task was still blocked.
+    cancelled_since: Option<RealInstant>,
+}
+
+/// One run's state. Everything that can decide an order or reach a report is here, numbered
+/// per run: nothing is shared with other runs of the process.
 pub(crate) struct Runtime {
+    /// Tells this run's wakers from other runs' (identity only: it never decides an order and
+    /// never reaches a report or trace).
     id: u64,
+    /// What wakers on other threads reach: the injection queue and the loop's thread.
     shared: Arc<Shared>,
-    /// Live tasks by slot. Invariant: a slot holds a task iff that task has not finished.
+    /// Live tasks by slot. Invariant: a slot holds a task iff that task has not finished, and
+    /// the task's key names that slot with the task's generation.
     slab: RefCell<Vec<Option<Task>>>,
+    /// Free slots of `slab`. Invariant: exactly the indices whose slot is `None`.
     free: RefCell<Vec<u32>>,
+    /// The generation of the last task made; each task gets the next, so a stale key (a
+    /// waker of a finished task) never matches a slot's new occupant.
     generation: Cell<u32>,
+    /// Invariant: the number of `Some` slots in `slab`.
     live_tasks: Cell<usize>,
-    /// Runnable tasks in the order they became runnable.
+    /// Runnable tasks in the order they became runnable. Invariant: a key is here at most
+    /// once, iff its task's `scheduled` flag is set (stale keys of finished tasks may remain;
+    /// `step` skips them).
     runq: RefCell<VecDeque<TaskKey>>,
+    /// The task being stepped; `None` between steps.
     current_task: RefCell<Option<Task>>,
+    /// The cancel status code runs in right now: the innermost scope future being polled
+    /// installs its own and restores its parent (`in_status`). `None` between steps.
     current_status: RefCell<Option<Rc<CancelStatus>>>,
-    timers: RefCell<Timers>,
+    /// The innermost status whose body returned `Pending` during the current step (first one
+    /// recorded wins); where a task that blocks on a foreign future is waiting.
+    pending_in: RefCell<Option<Rc<CancelStatus>>>,
+    /// Sleeps and scope deadlines, earliest first; ties by the run's sequence numbers.
+    pub(crate) timers: RefCell<Timers>,
     /// Tasks waiting in `wait_task_rescheduled`, for `reschedule` to find.
     pub(crate) traps: RefCell<BTreeMap<TaskKey, Rc<super::wait::Trap>>>,
+    /// `wait_all_tasks_blocked` waiters by (cushion, sequence number).
     idle_waiters: RefCell<BTreeMap<(Duration, u64), Unparker<()>>>,
     clock: Rc<dyn Clock>,
     /// The configured policy; `None` is the default FIFO order, which needs no calls at all.
     policy: Option<RefCell<Box<dyn SchedulePolicy>>>,
     instruments: Vec<Rc<dyn Instrument>>,
+    /// The next task id. Task ids are sequential per run, starting at 1 (the main task).
     next_task_id: Cell<u64>,
+    /// The run's one counter for tie-breaks: timers (sleeps and scopes) and idle waiters take
+    /// their numbers from it, so equal deadlines fire in creation order within the run.
     next_seq: Cell<u64>,
     /// Registered waits marked external that are still waiting.
     external_waits: Cell<usize>,
     /// Tasks that returned `Pending` without any trio wait: blocked on a foreign future.
-    foreign_blocked: RefCell<BTreeSet<TaskKey>>,
+    /// Entries of tasks that ran again or finished are dropped lazily.
+    foreign_blocked: RefCell<BTreeMap<TaskKey, ForeignWait>>,
+    /// The status of the main task and of the system nursery's scope; never cancelled.
     root_status: Rc<CancelStatus>,
     /// The system nursery, made on the first `spawn_system_task`.
     system: std::cell::OnceCell<Rc<NurseryInner>>,
+    /// Invariant: the number of live tasks whose exit target is the system nursery.
     system_tasks: Cell<usize>,
+    /// The first failure of a system task; stops the run and panics in `run`.
     system_failure: RefCell<Option<String>>,
     main_task: RefCell<Option<Task>>,
+    /// Task steps so far.
     steps: Cell<u64>,
+    /// `steps` when the watchdog last read the real clock.
+    watchdog_checked_at: Cell<u64>,
     seed: u64,
     max_steps: Option<u64>,
     watchdog: Option<Duration>,
+    cancel_grace: Option<Duration>,
+    stack_budget: Option<usize>,
+    /// The address of a local of `step` while a task is stepped: how deep the task's poll
+    /// has gone is measured from here (the stack grows down).
+    stack_base: Cell<usize>,
+    /// Real time at the start of the run, for the watchdog.
     started: RealInstant,
 }
 
@@ -705,6 +887,7 @@ impl Runtime {
             runq: RefCell::new(VecDeque::new()),
             current_task: RefCell::new(None),
             current_status: RefCell::new(None),
+            pending_in: RefCell::new(None),
             timers: RefCell::new(Timers::default()),
             traps: RefCell::new(BTreeMap::new()),
             idle_waiters: RefCell::new(BTreeMap::new()),
@@ -714,16 +897,20 @@ impl Runtime {
             next_task_id: Cell::new(1),
             next_seq: Cell::new(0),
             external_waits: Cell::new(0),
-            foreign_blocked: RefCell::new(BTreeSet::new()),
+            foreign_blocked: RefCell::new(BTreeMap::new()),
             root_status,
             system: std::cell::OnceCell::new(),
             system_tasks: Cell::new(0),
             system_failure: RefCell::new(None),
             main_task: RefCell::new(None),
             steps: Cell::new(0),
+            watchdog_checked_at: Cell::new(0),
             seed: builder.seed,
             max_steps: builder.max_steps,
             watchdog: builder.watchdog,
+            cancel_grace: builder.cancel_grace,
+            stack_budget: builder.stack_budget,
+            stack_base: Cell::new(0),
             started: RealInstant::now(),
         }
     }
@@ -802,7 +989,7 @@ impl Runtime {
         self.seed
     }
 
-    fn next_seq(&self) -> u64 {
+    pub(crate) fn next_seq(&self) -> u64 {
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
         seq
@@ -853,8 +1040,12 @@ impl Runtime {
     }
 
     /// A cancel point of the current task: counts it, lets the policy inject a cancellation
-    /// here (it cancels the innermost scope around this point), and says whether the code here
-    /// is now cancelled.
+    /// here, and says whether the code here is now cancelled.
+    ///
+    /// An injected cancellation models one arriving from outside — a deadline or a `cancel()`
+    /// — so it cancels the innermost scope around this point, unless that scope is shielded:
+    /// nothing outside can reach the body of a shielded scope, and the runtime's own shielded
+    /// regions (`Condition::wait` re-acquiring its lock) rely on that.
     pub(crate) fn current_cancel_point(&self) -> bool {
         let current = self.current_task.borrow();
         let Some(task) = current.as_ref() else { no_task() };
@@ -868,27 +1059,50 @@ impl Runtime {
         let task = task.clone();
         drop(current);
         let status = self.current_status();
-        if !status.effectively_cancelled() && policy.borrow_mut().inject_cancel(&task, point) {
-            if let Some(scope) = status.innermost_scope() {
-                scope.cancel();
+        if !status.effectively_cancelled() {
+            if let Some(scope) = status.innermost_scope().filter(|scope| !scope.shield.get()) {
+                if policy.borrow_mut().inject_cancel(&task, point) {
+                    scope.cancel(
+                        CancelSource::Explicit,
+                        Some("injected by the schedule policy".into()),
+                        Some(task.name().to_string()),
+                    );
+                }
             }
         }
         status.effectively_cancelled()
     }
 
-    // ----- timers -----
-
-    /// A scope's deadline timer changed: the old one (if `had_timer`) is dead by the scope's
-    /// own state, and `new` (if any) is registered.
-    pub(crate) fn retime_scope(&self, scope: &Rc<ScopeState>, had_timer: bool, new: Option<TimerKey>) {
-        let mut timers = self.timers.borrow_mut();
-        if had_timer {
-            timers.forget();
-        }
-        if let Some(new) = new {
-            timers.push_scope(new, scope);
+    /// Panics, naming the limit, if the current task's poll has used more stack than its budget.
+    pub(crate) fn check_stack(&self) {
+        let Some(budget) = self.stack_budget else { return };
+        let marker = 0u8;
+        let used = self.stack_base.get().saturating_sub(std::ptr::addr_of!(marker) as usize);
+        if used > budget {
+            let depth = self.current_status().depth();
+            panic!(
+                "this task's poll used {used} bytes of stack, past its stack budget of {budget} bytes, at {depth} nested \
+                 cancel scopes and nurseries: nesting needs stack in proportion (the futures are the program's own \
+                 recursion); nest less, or run on a thread with a bigger stack and raise Builder::stack_budget"
+            );
         }
     }
+
+    /// The `Cancelled` to return here: it carries the cause of the current status.
+    pub(crate) fn cancelled_here(&self) -> Cancelled {
+        self.with_current_status(|status| Cancelled::with_cause(status.cause()))
+    }
+
+    /// A scope body returned `Pending` in `status`; the first (innermost) one of the step is
+    /// where the task waits.
+    pub(crate) fn note_pending_in(&self, status: &Rc<CancelStatus>) {
+        let mut pending = self.pending_in.borrow_mut();
+        if pending.is_none() && self.current_task.borrow().is_some() {
+            *pending = Some(status.clone());
+        }
+    }
+
+    // ----- timers -----
 
     pub(crate) fn add_sleep_timer(&self, deadline: Instant, unparker: Unparker<()>) {
         let key = (deadline, self.next_seq());
@@ -956,8 +1170,7 @@ impl Runtime {
                     TimerEntry::Sleep(unparker) => fired |= unparker.unpark(()).is_ok(),
                     TimerEntry::Scope(scope) => {
                         if let Some(scope) = scope.upgrade() {
-                            scope.timer.set(None);
-                            scope.cancel();
+                            scope.deadline_fired();
                             fired = true;
                         }
                     }
@@ -1111,6 +1324,7 @@ impl Runtime {
             let slab = self.slab.borrow();
             match slab.get(key.index as usize) {
                 Some(Some(task)) if task.key() == key && !task.0.scheduled.get() => {
+                    debug_assert!(!task.0.finished.get(), "a finished task has no slot to be scheduled from");
                     task.0.scheduled.set(true);
                     self.runq.borrow_mut().push_back(key);
                     if self.instruments.is_empty() { None } else { Some(task.clone()) }
@@ -1135,6 +1349,11 @@ impl Runtime {
                 self.live_tasks.set(self.live_tasks.get() - 1);
             }
         }
+        debug_assert_eq!(
+            self.live_tasks.get() + self.free.borrow().len(),
+            slab.len(),
+            "every slot is either live or free"
+        );
     }
 
     /// Takes a task out of the run: marks it finished, frees its slot, runs its exit hooks,
@@ -1196,6 +1415,7 @@ impl Runtime {
         output: &mut Option<M::Output>,
     ) -> StepResult {
         let Some(task) = self.task_by_key(key) else { return StepResult::Continue };
+        debug_assert!(task.0.scheduled.get(), "a task leaves the run queue only to be stepped");
         // The main task's future lives in `run`; a child's is taken out while it is polled.
         let mut child = None;
         if !task.0.is_main {
@@ -1208,6 +1428,9 @@ impl Runtime {
         }
         task.0.scheduled.set(false);
         task.0.foreign.set(false);
+        *self.pending_in.borrow_mut() = None;
+        let marker = 0u8;
+        self.stack_base.set(std::ptr::addr_of!(marker) as usize);
         *self.current_task.borrow_mut() = Some(task.clone());
         *self.current_status.borrow_mut() = Some(task.0.base_status.borrow().clone());
         for instrument in &self.instruments {
@@ -1238,7 +1461,9 @@ impl Runtime {
                 }
                 if !task.0.scheduled.get() && !task.0.finished.get() && !task.0.waits.borrow().any_waiting() {
                     task.0.foreign.set(true);
-                    self.foreign_blocked.borrow_mut().insert(key);
+                    let status =
+                        self.pending_in.borrow_mut().take().unwrap_or_else(|| task.0.base_status.borrow().clone());
+                    self.foreign_blocked.borrow_mut().insert(key, ForeignWait { status, cancelled_since: None });
                 }
                 return StepResult::Continue;
             }
@@ -1310,7 +1535,7 @@ impl Runtime {
                     return Ok(None);
                 }
                 if let Some(system) = self.system.get() {
-                    system.scope.cancel();
+                    system.scope.cancel(CancelSource::Shutdown, None, None);
                 }
             }
             if self.system_failure.borrow().is_some() {
@@ -1343,12 +1568,13 @@ impl Runtime {
                         return Err(self.stop(RunErrorKind::Deadlock, next_deadline.is_some()));
                     }
                 }
+                if external {
+                    if let Some(left) = self.check_uncancellable()? {
+                        timeout = Some(timeout.map_or(left, |t| t.min(left)));
+                    }
+                }
                 self.wait_for_events(timeout)?;
                 events |= self.drain_injected();
-            } else if let Some(limit) = self.watchdog {
-                if self.steps.get() % 4096 == 0 && self.started.elapsed() >= limit {
-                    return Err(self.stop(RunErrorKind::Watchdog(limit), false));
-                }
             }
 
             // 2. Expire deadlines.
@@ -1405,6 +1631,16 @@ impl Runtime {
                         return Err(self.stop(RunErrorKind::StepLimit(limit), false));
                     }
                 }
+                if let Some(limit) = self.watchdog {
+                    // On steps elapsed since the last look, so no rhythm of steps can skip it.
+                    let steps = self.steps.get();
+                    if steps - self.watchdog_checked_at.get() >= WATCHDOG_EVERY {
+                        self.watchdog_checked_at.set(steps);
+                        if self.started.elapsed() >= limit {
+                            return Err(self.stop(RunErrorKind::Watchdog(limit), false));
+                        }
+                    }
+                }
             }
         }
     }
@@ -1428,22 +1664,56 @@ impl Runtime {
             return true;
         }
         let mut blocked = self.foreign_blocked.borrow_mut();
-        let keys: Vec<TaskKey> = blocked.iter().copied().collect();
         let mut outstanding = false;
-        for key in keys {
-            match self.task_by_key(key) {
-                Some(task) if task.0.foreign.get() => {
-                    // Our slab entry holds one reference and the cached `Waker` another.
-                    if Arc::strong_count(&task.0.waker_arc) > 2 {
-                        outstanding = true;
-                    }
-                }
-                _ => {
-                    blocked.remove(&key);
-                }
+        blocked.retain(|key, _| match self.task_by_key(*key) {
+            Some(task) if task.0.foreign.get() => {
+                outstanding |= waker_held_elsewhere(&task);
+                true
+            }
+            _ => false,
+        });
+        outstanding
+    }
+
+    /// Tasks blocked on a foreign future inside a cancelled scope cannot see the
+    /// cancellation. Starts their grace period when first seen; fails the run once one has
+    /// run out; otherwise says how long until the first one would.
+    fn check_uncancellable(&self) -> Result<Option<Duration>, RunError> {
+        let Some(grace) = self.cancel_grace else { return Ok(None) };
+        let mut left: Option<Duration> = None;
+        let mut expired = false;
+        for (key, wait) in self.foreign_blocked.borrow_mut().iter_mut() {
+            if !wait.status.effectively_cancelled() || self.task_by_key(*key).is_none_or(|t| !t.0.foreign.get()) {
+                continue;
+            }
+            let since = *wait.cancelled_since.get_or_insert_with(RealInstant::now);
+            let elapsed = since.elapsed();
+            if elapsed >= grace {
+                expired = true;
+            } else {
+                let rest = grace - elapsed;
+                left = Some(left.map_or(rest, |l| l.min(rest)));
             }
         }
-        outstanding
+        if expired {
+            return Err(self.stop(RunErrorKind::Uncancellable(grace), false));
+        }
+        Ok(left)
+    }
+
+    /// Foreign-blocked tasks whose cancel status is cancelled, in id order.
+    fn uncancellable_tasks(&self) -> Vec<TaskId> {
+        let mut ids: Vec<TaskId> = self
+            .foreign_blocked
+            .borrow()
+            .iter()
+            .filter(|(_, wait)| wait.status.effectively_cancelled())
+            .filter_map(|(key, _)| self.task_by_key(*key))
+            .filter(|task| task.0.foreign.get() && !task.0.scheduled.get())
+            .map(|task| task.id())
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// Parks the thread for at most `timeout` (forever if `None`), or until a wake arrives
@@ -1481,6 +1751,7 @@ impl Runtime {
 
     fn report(&self, frozen_clock: bool) -> RunReport {
         let running = self.current_task();
+        let uncancellable = self.uncancellable_tasks();
         let mut tasks: Vec<Task> = self.slab.borrow().iter().flatten().cloned().collect();
         tasks.sort_by_key(Task::id);
         let tasks = tasks
@@ -1489,8 +1760,18 @@ impl Runtime {
                 let running = running.as_ref() == Some(task);
                 let mut waiting_on = task.0.waits.borrow().live_descriptions();
                 if waiting_on.is_empty() && !task.0.scheduled.get() && !running {
-                    if Arc::strong_count(&task.0.waker_arc) > 2 {
-                        waiting_on.push("a future from outside trio (its waker is held elsewhere)".to_string());
+                    if uncancellable.contains(&task.id()) {
+                        waiting_on.push(
+                            "a future from outside trio, inside a cancelled scope: it cannot see the cancellation \
+                             — wrap it in trio::cancellable(...)"
+                                .to_string(),
+                        );
+                    } else if waker_held_elsewhere(task) {
+                        waiting_on.push(
+                            "a future from outside trio (its waker is held elsewhere: by another thread or object \
+                             — or by the task's own future, and then nothing will ever wake it)"
+                                .to_string(),
+                        );
                     } else {
                         waiting_on.push(
                             "a future from outside trio that dropped its waker: nothing can ever wake it".to_string(),
@@ -1508,7 +1789,7 @@ impl Runtime {
                 }
             })
             .collect();
-        RunReport { now: self.clock.current_time(), steps: self.steps.get(), tasks, frozen_clock }
+        RunReport { now: self.clock.current_time(), steps: self.steps.get(), tasks, frozen_clock, uncancellable }
     }
 
     pub(crate) fn statistics(&self) -> RunStatistics {
@@ -1584,6 +1865,12 @@ pub struct RunStatistics {
 fn main_name<F>(location: &'static Location<'static>) -> (TaskName, &'static Location<'static>) {
     let name = name_from_type(std::any::type_name::<F>(), location);
     (TaskName::Given(if name.contains('@') { "main".to_string() } else { name }), location)
+}
+
+/// Whether anyone but the runtime holds the task's waker: the slab's task holds one reference
+/// to the waker's state and the cached `Waker` another.
+fn waker_held_elsewhere(task: &Task) -> bool {
+    Arc::strong_count(&task.0.waker_arc) > 2
 }
 
 #[track_caller]

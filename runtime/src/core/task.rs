@@ -97,14 +97,20 @@ pub(crate) struct TaskKey {
 pub struct Task(pub(crate) Rc<TaskCore>);
 
 pub(crate) struct TaskCore {
+    /// The task's slot in the run's slab and the generation it was made with.
     pub(crate) key: TaskKey,
+    /// Sequential per run, starting at 1 with the main task; never reused within a run.
     pub(crate) id: TaskId,
     /// Where the name comes from; the name itself is worked out the first time it is asked
     /// for (reports and instruments), not at every spawn.
     pub(crate) name_source: TaskName,
+    /// The name, once worked out from `name_source`.
     pub(crate) name: std::cell::OnceCell<String>,
+    /// Where the task was spawned (for the main task: where `run` was called).
     pub(crate) location: &'static Location<'static>,
+    /// The task that started it; `None` for the main task.
     pub(crate) parent: Option<TaskId>,
+    /// Invariant: true for exactly one task of a run, the first (`id` 1).
     pub(crate) is_main: bool,
     /// The boxed future; `None` while it is being polled, after the task finished, and always
     /// for the main task (whose future `run` polls in place).
@@ -121,15 +127,23 @@ pub(crate) struct TaskCore {
     pub(crate) base_status: RefCell<Rc<CancelStatus>>,
     /// Waits this task registered, for deadlock reports and foreign-wait detection.
     pub(crate) waits: RefCell<WaitList>,
+    /// Where the task's outcome goes when it exits; `Detached` once it has gone there.
     pub(crate) exit: RefCell<ExitTarget>,
+    /// The waker's shared state. Invariant: the slab's task and `waker` hold one reference
+    /// each; any further one is a clone held elsewhere (how a foreign wait is told from a
+    /// future that can never be woken).
     pub(crate) waker_arc: Arc<TaskWaker>,
+    /// The task's waker, made once and lent to every poll.
     pub(crate) waker: Waker,
+    /// Cancel points executed so far (what `assert_checkpoints` reads; numbers injections).
     pub(crate) cancel_points: Cell<u64>,
+    /// Schedule points executed so far.
     pub(crate) schedule_points: Cell<u64>,
     /// Callbacks run when the task exits, by registration id.
     pub(crate) exit_hooks: RefCell<Vec<(u64, ExitCallback)>>,
     /// The task's slot among its nursery's children.
     pub(crate) nursery_slot: Cell<usize>,
+    /// The id the next exit hook gets.
     pub(crate) next_exit_hook: Cell<u64>,
 }
 

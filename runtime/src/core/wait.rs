@@ -380,7 +380,7 @@ impl<T: 'static> Future for ParkSlot<T> {
                 Poll::Pending
             }
             CellState::Ready(value) => Poll::Ready(Ok(value)),
-            CellState::Aborted => Poll::Ready(Err(Cancelled::new())),
+            CellState::Aborted => Poll::Ready(Err(Runtime::with(Runtime::cancelled_here))),
             CellState::Done => panic!("a ParkSlot was polled after it completed"),
         }
     }
@@ -859,8 +859,9 @@ impl<T: 'static> fmt::Debug for WaitQueue<T> {
 ///     }
 /// });
 /// ```
+#[track_caller]
 pub fn checkpoint() -> Checkpoint {
-    Checkpoint { yielded: false, check_cancel: true }
+    Checkpoint { yielded: false, check_cancel: true, location: std::panic::Location::caller() }
 }
 
 /// A schedule point that is not a cancel point: yields, and never returns `Cancelled`
@@ -873,8 +874,11 @@ pub fn checkpoint() -> Checkpoint {
 ///     trio::lowlevel::cancel_shielded_checkpoint().await;
 /// });
 /// ```
+#[track_caller]
 pub fn cancel_shielded_checkpoint() -> CancelShieldedCheckpoint {
-    CancelShieldedCheckpoint { inner: Checkpoint { yielded: false, check_cancel: false } }
+    CancelShieldedCheckpoint {
+        inner: Checkpoint { yielded: false, check_cancel: false, location: std::panic::Location::caller() },
+    }
 }
 
 /// A cancel point that is a schedule point only when cancelled: returns `Ok(())` at once if
@@ -888,13 +892,17 @@ pub fn cancel_shielded_checkpoint() -> CancelShieldedCheckpoint {
 ///     trio::lowlevel::checkpoint_if_cancelled().await.unwrap();
 /// });
 /// ```
-pub async fn checkpoint_if_cancelled() -> Result<(), Cancelled> {
-    let cancelled = Runtime::with(|rt| rt.current_cancel_point());
-    if cancelled {
-        checkpoint().await?;
-        unreachable!("a checkpoint in a cancelled scope returns Cancelled");
+#[track_caller]
+pub fn checkpoint_if_cancelled() -> impl Future<Output = Result<(), Cancelled>> {
+    let location = std::panic::Location::caller();
+    async move {
+        let cancelled = Runtime::with_at(location, |rt| rt.current_cancel_point());
+        if cancelled {
+            Checkpoint { yielded: false, check_cancel: true, location }.await?;
+            unreachable!("a checkpoint in a cancelled scope returns Cancelled");
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The future returned by [`checkpoint`].
@@ -915,6 +923,8 @@ pub async fn checkpoint_if_cancelled() -> Result<(), Cancelled> {
 pub struct Checkpoint {
     yielded: bool,
     check_cancel: bool,
+    /// Where the checkpoint was made: a poll outside a run panics naming it.
+    location: &'static std::panic::Location<'static>,
 }
 
 impl Future for Checkpoint {
@@ -923,15 +933,16 @@ impl Future for Checkpoint {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         if !self.yielded {
             self.yielded = true;
-            Runtime::with(|rt| rt.count_schedule_point());
+            Runtime::with_at(self.location, |rt| rt.count_schedule_point());
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
         if !self.check_cancel {
             return Poll::Ready(Ok(()));
         }
-        let cancelled = Runtime::with(|rt| rt.current_cancel_point());
-        Poll::Ready(if cancelled { Err(Cancelled::new()) } else { Ok(()) })
+        Poll::Ready(Runtime::with_at(self.location, |rt| {
+            if rt.current_cancel_point() { Err(rt.cancelled_here()) } else { Ok(()) }
+        }))
     }
 }
 
@@ -1165,7 +1176,7 @@ impl Future for WaitTaskRescheduled {
             }
             TrapState::Aborted => {
                 this.unregister();
-                Poll::Ready(Err(Cancelled::new()))
+                Poll::Ready(Err(Runtime::with(Runtime::cancelled_here)))
             }
             TrapState::Done => panic!("a WaitTaskRescheduled was polled after it completed"),
         }
