@@ -259,7 +259,7 @@ mod renamed_testkit {
     pub(crate) mod __private {
         pub(crate) use trio_testkit::__private::*;
 
-        pub(crate) fn run_test<F, Fut>(_config: TestConfig, _test: F)
+        pub(crate) fn run_test<F, Fut>(_config: Explore, _test: F)
         where
             F: FnOnce(Fixtures) -> Fut,
             Fut: std::future::Future,

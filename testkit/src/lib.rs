@@ -272,16 +272,21 @@
 //! three deviations (the bounded search beyond ddmin stops there).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]
 pub mod __private;
 mod checkpoints;
 mod clock;
+mod config;
+mod engine;
 pub mod explore;
+mod failure;
+#[cfg(feature = "harness")]
+#[cfg_attr(docsrs, doc(cfg(feature = "harness")))]
 pub mod harness;
 mod idle;
 pub mod policy;
-mod runner;
 mod sequencer;
 
 pub use crate::checkpoints::{
@@ -289,8 +294,8 @@ pub use crate::checkpoints::{
     try_assert_no_checkpoints,
 };
 pub use crate::clock::MockClock;
+pub use crate::engine::TestResult;
 pub use crate::explore::{Explore, explore};
 pub use crate::idle::{wait_all_tasks_blocked, wait_all_tasks_blocked_with_cushion};
-pub use crate::runner::TestResult;
 pub use crate::sequencer::{Sequencer, SequencerBlock};
 pub use trio_macros::trio_test;
