@@ -265,7 +265,12 @@ pub(crate) struct RunOutcome {
 /// a hash); a failing schedule is then re-run in full for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Recorded {
+    /// The summary only: the cheapest run, for the many schedules of an exploration.
     Summary,
+    /// The summary and the live tasks, for the [watcher](watch)'s report should a task never
+    /// yield: a run that is one of a kind (a single schedule, a replay).
+    Tasks,
+    /// Every event, and the live tasks.
     Full,
 }
 
@@ -352,8 +357,12 @@ where
             .max_steps(config.max_steps)
             .watchdog(config.timeout)
             .policy(Recording { inner: policy_box, summary: summary.clone(), log: log.clone() })
-            .main_task(config.name.clone(), config.source)
-            .instrument(self.watch.board());
+            .main_task(config.name.clone(), config.source);
+        if recorded != Recorded::Summary {
+            // An instrument costs something at every task step: not for the many schedules of
+            // an exploration, whose stuck run the watcher still reports, with its replay line.
+            builder = builder.instrument(self.watch.board());
+        }
         if let Some(log) = &log {
             builder = builder.instrument(TraceInstrument(log.clone()));
         }
@@ -362,7 +371,7 @@ where
         }
         let fixtures = Fixtures::new(clock);
         let result = {
-            let _watched = self.watch.begin(seed, policy);
+            let _watched = self.watch.begin(seed, policy, recorded != Recorded::Summary);
             panics::quietly(|| {
                 std::panic::catch_unwind(AssertUnwindSafe(|| {
                     builder.try_run(run_body(fixtures, config.nursery, self.test))

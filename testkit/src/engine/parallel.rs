@@ -120,7 +120,9 @@ where
             return sweep;
         }
         let Job { policy, seed } = job(index);
-        let outcome = runner.run(&policy, seed, Recorded::Summary);
+        // A lone job is a run of its own: worth the task board should it never end.
+        let recorded = if count == 1 { Recorded::Tasks } else { Recorded::Summary };
+        let outcome = runner.run(&policy, seed, recorded);
         sweep.fingerprints.insert(outcome.summary.fingerprint());
         if let Some((kind, message)) = outcome.failure {
             shared.lowest_failure.fetch_min(index, Ordering::Relaxed);

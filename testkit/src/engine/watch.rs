@@ -10,8 +10,12 @@
 //! [`MIN_GRACE`]) — time the runtime's own watchdog would have used to stop it, had it been able
 //! to — the watcher writes a report to standard error and aborts the process.
 //!
-//! The cost on the happy path: two uncontended lock operations and one clock read per run,
-//! one lock per task spawned or exited, and one atomic store before and after each task step.
+//! The cost on the happy path: two uncontended lock operations and one clock read per run.
+//! Runs that are one of a kind (a single schedule, a replay, the re-run of a failure) also keep
+//! the board: a lock per task spawned or exited, an atomic store around each task step. The
+//! many schedules of an exploration do not — an instrument costs something at every step — so
+//! the report of a stuck exploration names the schedule and its replay command, which runs it
+//! alone, with the board.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -55,12 +59,15 @@ struct ActiveRun {
     deadline: Instant,
     seed: u64,
     policy: PolicySpec,
+    /// Whether the board follows this run's tasks.
+    board: bool,
 }
 
+/// What the board knows of a task. Not its name: the runtime derives a task's default name on
+/// demand, which costs more than the rest of a spawn; the spawn site identifies it as well.
 struct TaskEntry {
     id: u64,
     parent: Option<u64>,
-    name: Box<str>,
     at: &'static Location<'static>,
     exited: bool,
 }
@@ -84,15 +91,16 @@ impl Slot {
         Board(self.0.clone())
     }
 
-    /// Posts a run; it is watched until the returned guard is dropped.
-    pub(crate) fn begin(&self, seed: u64, policy: &PolicySpec) -> Watched<'_> {
+    /// Posts a run; it is watched until the returned guard is dropped. `board`: whether the
+    /// run keeps the task board up to date.
+    pub(crate) fn begin(&self, seed: u64, policy: &PolicySpec, board: bool) -> Watched<'_> {
         let started = Instant::now();
         let grace = (self.0.limit / 2).max(MIN_GRACE);
         let deadline = started.checked_add(self.0.limit.saturating_add(grace)).unwrap_or(started + Duration::MAX / 4);
         {
             let mut state = lock(&self.0.state);
             state.tasks.clear();
-            state.run = Some(ActiveRun { started, deadline, seed, policy: policy.clone() });
+            state.run = Some(ActiveRun { started, deadline, seed, policy: policy.clone(), board });
         }
         self.0.current.store(0, Ordering::Relaxed);
         let watcher = watcher();
@@ -121,7 +129,6 @@ impl Instrument for Board {
         lock(&self.0.state).tasks.push(TaskEntry {
             id: task.id().as_u64(),
             parent: task.parent().map(|p| p.as_u64()),
-            name: task.name().into(),
             at: task.spawn_location(),
             exited: false,
         });
@@ -210,13 +217,21 @@ fn report(slot: &SlotInner, state: &SlotState, run: &ActiveRun, now: Instant) ->
         Some(task) => {
             let _ = write!(
                 text,
-                "task {} `{}` (spawned at {}) never gave control back — its current step has not returned, and \
-                 the run started {elapsed:.1?} ago",
-                task.id, task.name, task.at
+                "task {} (spawned at {}) never gave control back — its current step has not returned, and the \
+                 run started {elapsed:.1?} ago",
+                task.id, task.at
             );
         }
-        None => {
+        None if run.board => {
             let _ = write!(text, "the run started {elapsed:.1?} ago and its thread has not returned to the run loop");
+        }
+        None => {
+            let _ = write!(
+                text,
+                "the run started {elapsed:.1?} ago and a task in it never gave control back (which one is not \
+                 recorded for the many schedules of an exploration: replay this schedule alone, with the command \
+                 below, to see it)"
+            );
         }
     }
     let _ = write!(
@@ -226,17 +241,26 @@ fn report(slot: &SlotInner, state: &SlotState, run: &ActiveRun, now: Instant) ->
          blocking work to a thread",
         slot.limit
     );
-    let (env, note) = match &run.policy {
-        PolicySpec::Kind(kind) => (format!("TRIO_SEED={} TRIO_POLICY={kind}", run.seed), String::new()),
-        PolicySpec::Replay(schedule) => (format!("TRIO_REPLAY={schedule}"), String::new()),
+    let (env, schedule) = match &run.policy {
+        PolicySpec::Kind(kind) => {
+            (format!("TRIO_SEED={} TRIO_POLICY={kind}", run.seed), format!("policy {kind}, seed {}", run.seed))
+        }
+        PolicySpec::Replay(schedule) => {
+            (format!("TRIO_REPLAY={schedule}"), format!("replaying {schedule}, seed {}", run.seed))
+        }
         PolicySpec::Inject { kind, task, cancel_point } => (
             format!("TRIO_SEED={} TRIO_POLICY={kind}", run.seed),
-            format!(", with a cancellation injected at cancel point {cancel_point} of task {task}"),
+            format!(
+                "policy {kind}, seed {}, with a cancellation injected at cancel point {cancel_point} of task {task}",
+                run.seed
+            ),
         ),
     };
-    let _ = write!(text, "\n  schedule: seed {}{note}", run.seed);
-    let _ = write!(text, "\n  the run's tasks (those alive):");
-    write_tree(&mut text, &state.tasks, None, 2, current);
+    let _ = write!(text, "\n  schedule: {schedule}");
+    if run.board {
+        let _ = write!(text, "\n  the run's tasks (those alive):");
+        write_tree(&mut text, &state.tasks, None, 2, current);
+    }
     let _ = write!(text, "\n  replay this schedule: {}", slot.replay.command(&env));
     text.push_str(
         "\n  aborting the process: nothing else stops a thread that never returns (every test still \
@@ -247,15 +271,10 @@ fn report(slot: &SlotInner, state: &SlotState, run: &ActiveRun, now: Instant) ->
 
 fn write_tree(text: &mut String, tasks: &[TaskEntry], parent: Option<u64>, depth: usize, current: u64) {
     for task in tasks.iter().filter(|task| task.parent == parent && !task.exited) {
-        let _ = write!(
-            text,
-            "\n{:indent$}task {} `{}` (spawned at {})",
-            "",
-            task.id,
-            task.name,
-            task.at,
-            indent = depth * 2
-        );
+        let _ = write!(text, "\n{:indent$}task {} (spawned at {})", "", task.id, task.at, indent = depth * 2);
+        if parent.is_none() && task.id == 1 {
+            text.push_str(", the test's main task");
+        }
         if task.id == current {
             text.push_str("  <- in a step that never returns");
         }

@@ -386,7 +386,7 @@ where
         if let Some(seed) = config.only_seed {
             let kind = config.policy.for_schedule(0);
             let job = Job { policy: PolicySpec::Kind(kind), seed };
-            let outcome = self.runner.run(&job.policy, seed, Recorded::Summary);
+            let outcome = self.runner.run(&job.policy, seed, Recorded::Tasks);
             return match outcome.failure {
                 None => Ok(Summary { runs: 1, distinct: 1, warnings: Vec::new() }),
                 Some(found) => {
@@ -408,7 +408,7 @@ where
             for entry in entries {
                 let job = Job { policy: PolicySpec::Replay(entry.schedule.clone()), seed: entry.seed };
                 runs += 1;
-                let outcome = self.runner.run(&job.policy, job.seed, Recorded::Summary);
+                let outcome = self.runner.run(&job.policy, job.seed, Recorded::Tasks);
                 fingerprints.insert(outcome.summary.fingerprint());
                 if let Some(first) = outcome.failure {
                     let followed = outcome.summary.schedule();
@@ -508,7 +508,7 @@ where
         let config = self.config();
         let seed = config.base_seed();
         let job = Job { policy: PolicySpec::Replay(schedule.clone()), seed };
-        let outcome = self.runner.run(&job.policy, seed, Recorded::Summary);
+        let outcome = self.runner.run(&job.policy, seed, Recorded::Tasks);
         let decisions = outcome.summary.decisions();
         let unreached: Vec<String> = schedule
             .picks()

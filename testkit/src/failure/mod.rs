@@ -400,7 +400,7 @@ impl std::error::Error for Failure {}
 /// Whether a run report lists a task blocked on a future from outside trio that is not wrapped
 /// in `trio::cancellable` (the runtime says so when it is).
 fn waits_on_a_bare_foreign_future(message: &str) -> bool {
-    message.lines().any(|line| line.contains("outside trio") && !line.contains("cancellable"))
+    message.lines().any(|line| line.contains("a future from outside trio") && !line.contains("trio::cancellable"))
 }
 
 fn last_time(trace: &Trace) -> trio::Instant {
