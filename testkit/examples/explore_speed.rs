@@ -11,28 +11,26 @@ use std::time::{Duration, Instant};
 
 use trio_testkit::explore::{Explore, PolicyKind};
 
-fn locks() -> impl std::future::Future<Output = ()> {
-    async {
-        let lock = Rc::new(trio::Lock::new());
-        let counter = Rc::new(Cell::new(0));
-        let (l, c) = (lock.clone(), counter.clone());
-        trio::open_nursery(|nursery| async move {
-            for _ in 0..3 {
-                let (l, c) = (l.clone(), c.clone());
-                nursery.start_soon(async move {
-                    for _ in 0..3 {
-                        let _guard = l.lock().await?;
-                        c.set(c.get() + 1);
-                    }
-                    Ok(())
-                });
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
-        assert_eq!(counter.get(), 9);
-    }
+async fn locks() {
+    let lock = Rc::new(trio::Lock::new());
+    let counter = Rc::new(Cell::new(0));
+    let (l, c) = (lock.clone(), counter.clone());
+    trio::open_nursery(|nursery| async move {
+        for _ in 0..3 {
+            let (l, c) = (l.clone(), c.clone());
+            nursery.start_soon(async move {
+                for _ in 0..3 {
+                    let _guard = l.lock().await?;
+                    c.set(c.get() + 1);
+                }
+                Ok(())
+            });
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(counter.get(), 9);
 }
 
 fn measure(policy: PolicyKind, schedules: u64, threads: usize) -> Duration {

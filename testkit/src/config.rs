@@ -373,7 +373,10 @@ impl Explore {
         self
     }
 
-    /// The policy (env `TRIO_POLICY`: `mixed`, `random`, `pct`, `pct:<depth>`, `fifo`).
+    /// The policy (env `TRIO_POLICY`: `mixed`, `random`, `pct`, `pct:<depth>`, `fifo`). PCT
+    /// places its change points within the length of a run, which it measures first: an
+    /// exploration that uses PCT (so also `mixed`, from two schedules on) runs the test once
+    /// more, in the default order.
     ///
     /// # Examples
     ///

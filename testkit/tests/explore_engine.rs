@@ -402,7 +402,7 @@ fn a_failure_in_the_default_order_says_no_reordering_is_needed() {
             panic!("wrong in any order");
         })
         .unwrap_err();
-    assert!(failure.schedule.len() > 0, "the failing schedule had deviations:\n{failure}");
+    assert!(!failure.schedule.is_empty(), "the failing schedule had deviations:\n{failure}");
     assert!(failure.minimal_schedule().is_empty());
     let report = failure.to_string();
     assert!(report.contains("fails in the default order; no reordering needed"), "{report}");

@@ -6,7 +6,7 @@
 //! next, which of several timers due at the same instant fires first — is one decision in one
 //! stream, made by a seeded [policy](crate::policy). A schedule is therefore fully described by
 //! its seed (with its policy), or by the list of decisions that deviated from the default
-//! order (a [`Schedule`](crate::policy::Schedule)).
+//! order (a [`Schedule`]).
 //!
 //! The pieces, each depending only on the ones before it:
 //!
@@ -138,11 +138,12 @@ impl Explore {
     /// ```
     /// use std::cell::Cell;
     /// use std::rc::Rc;
-    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::explore::{Explore, PolicyKind};
     ///
     /// let runs = Rc::new(Cell::new(0)); // not Sync: the closure below cannot be shared
     /// let r = runs.clone();
     /// let summary = Explore::new("counts_its_runs")
+    ///     .policy(PolicyKind::Random) // (PCT would measure the default order once more)
     ///     .schedules(10)
     ///     .run_local(move || {
     ///         r.set(r.get() + 1);
@@ -214,10 +215,11 @@ impl Explore {
     ///
     /// ```
     /// use std::cell::Cell;
-    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::explore::{Explore, PolicyKind};
     ///
     /// let sleeps = Cell::new(0);
     /// Explore::new("counts_sleeps")
+    ///     .policy(PolicyKind::Random)
     ///     .schedules(3)
     ///     .run_local_with_fixtures(&|fixtures| {
     ///         sleeps.set(sleeps.get() + 1);
