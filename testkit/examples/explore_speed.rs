@@ -33,8 +33,15 @@ async fn locks() {
     assert_eq!(counter.get(), 9);
 }
 
-fn measure(policy: PolicyKind, schedules: u64, threads: usize) -> Duration {
-    let start = Instant::now();
+/// Wall time and, on Linux, the process's CPU time (user + system) for one exploration.
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+fn measure(policy: PolicyKind, schedules: u64, threads: usize) -> Sample {
+    let (start, cpu_start) = (Instant::now(), cpu_time());
     Explore::new("explore_speed")
         .schedules(schedules)
         .policy(policy)
@@ -44,22 +51,41 @@ fn measure(policy: PolicyKind, schedules: u64, threads: usize) -> Duration {
         .shrink(false)
         .run(locks)
         .expect("a correct program passes every schedule");
-    start.elapsed()
+    Sample { wall: start.elapsed(), cpu: cpu_time().zip(cpu_start).map(|(end, start)| end.saturating_sub(start)) }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
+/// User plus system time of this process so far (Linux: `/proc/self/stat`, in clock ticks of
+/// 10 ms), or `None` elsewhere.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The sample with the median wall time.
+fn median(mut samples: Vec<Sample>) -> Sample {
+    samples.sort_by_key(|s| s.wall);
     samples[samples.len() / 2]
+}
+
+fn per_schedule(d: Duration, schedules: u64) -> f64 {
+    d.as_secs_f64() * 1e6 / schedules as f64
 }
 
 fn main() {
     let schedules: u64 = std::env::var("N").ok().and_then(|n| n.parse().ok()).unwrap_or(50_000);
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(5);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = |s: Sample| s.cpu.map_or("n/a".to_string(), |c| format!("{:.2} µs", per_schedule(c, schedules)));
     if let Some(threads) = std::env::var("THREADS").ok().and_then(|n| n.parse().ok()) {
         for policy in [PolicyKind::Random, PolicyKind::Pct { depth: 3 }] {
-            let d = median((0..rounds).map(|_| measure(policy, schedules, threads)).collect());
-            println!("{policy}: {threads} thread(s) {:.2} µs/schedule", d.as_secs_f64() * 1e6 / schedules as f64);
+            let s = median((0..rounds).map(|_| measure(policy, schedules, threads)).collect());
+            println!(
+                "{policy}: {threads} thread(s) {:.2} µs/schedule wall, {} CPU",
+                per_schedule(s.wall, schedules),
+                cpu(s)
+            );
         }
         return;
     }
@@ -73,14 +99,14 @@ fn main() {
             all.push(measure(policy, schedules, cores));
         }
         let (one, all) = (median(one), median(all));
-        let rate = |d: Duration| schedules as f64 / d.as_secs_f64();
         println!(
-            "{name}: 1 thread {:.2} µs/schedule ({:.0}/s); {cores} threads {:.2} µs/schedule ({:.0}/s); speed-up {:.2}×",
-            one.as_secs_f64() * 1e6 / schedules as f64,
-            rate(one),
-            all.as_secs_f64() * 1e6 / schedules as f64,
-            rate(all),
-            one.as_secs_f64() / all.as_secs_f64()
+            "{name}: 1 thread {:.2} µs/schedule ({} CPU); {cores} threads {:.2} µs/schedule ({} CPU); \
+             speed-up {:.2}×",
+            per_schedule(one.wall, schedules),
+            cpu(one),
+            per_schedule(all.wall, schedules),
+            cpu(all),
+            one.wall.as_secs_f64() / all.wall.as_secs_f64()
         );
     }
 }

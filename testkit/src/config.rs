@@ -1086,7 +1086,7 @@ impl Explore {
             return Err(SettingsError::code("timeout", "the real-time limit must be longer than zero".into()));
         }
         if config.threads.is_none() {
-            config.threads = Some(std::thread::available_parallelism().map_or(1, |n| n.get()));
+            config.threads = Some(available_cores());
         }
         Ok(config)
     }
@@ -1150,6 +1150,12 @@ impl fmt::Display for SettingsError {
 }
 
 impl std::error::Error for SettingsError {}
+
+/// The cores this process may use, asked once (the answer reads files under `/proc` on Linux).
+fn available_cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 // ===== seeds =====
 

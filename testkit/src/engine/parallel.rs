@@ -1,12 +1,12 @@
 //! Spreading jobs (schedules, or cancellation injections) over worker threads.
 //!
 //! Jobs are numbered; job `i` is always the same run (same seed, same policy), whichever
-//! thread takes it. Threads take the next number from a shared counter, so numbers are handed
-//! out in increasing order. Once job `k` fails, no thread starts a job above `k`, but every job
-//! below `k` has already been handed out and runs to its end — so when all threads are done,
-//! the lowest failing job is known for certain, and it is the one a single thread running the
-//! jobs in order would have stopped at. Everything derived from it is therefore the same for
-//! any number of threads.
+//! thread takes it. Threads take the next chunk of numbers from a shared counter, so numbers
+//! are handed out in increasing order, and each thread runs its chunk in order. Once job `k`
+//! fails, no thread starts a job above `k`, but every job below `k` has already been handed out
+//! and runs to its end — so when all threads are done, the lowest failing job is known for
+//! certain, and it is the one a single thread running the jobs in order would have stopped at.
+//! Everything derived from it is therefore the same for any number of threads.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -54,11 +54,27 @@ impl Sweep {
 
 /// The counters the threads of one sweep share.
 struct Shared {
-    /// The next job to hand out.
-    next: AtomicU64,
-    /// The lowest job known to have failed (`u64::MAX`: none yet).
-    lowest_failure: AtomicU64,
+    /// The next job to hand out (in chunks of `chunk`).
+    next: Padded<AtomicU64>,
+    /// The lowest job known to have failed (`u64::MAX`: none yet). On a cache line of its own:
+    /// it is read before every job, while `next` is written by every thread.
+    lowest_failure: Padded<AtomicU64>,
+    /// Jobs a thread takes at a time: fewer trips to the shared counter.
+    chunk: u64,
 }
+
+impl Shared {
+    fn new(count: u64, threads: usize) -> Shared {
+        // Small enough that the threads finish together, large enough to touch the shared
+        // counter rarely.
+        let chunk = (count / (threads as u64 * 16)).clamp(1, 16);
+        Shared { next: Padded(AtomicU64::new(0)), lowest_failure: Padded(AtomicU64::new(u64::MAX)), chunk }
+    }
+}
+
+/// A value alone on its cache line (128 bytes covers the adjacent-line prefetcher too).
+#[repr(align(128))]
+struct Padded<T>(T);
 
 /// Runs jobs `0..count` on this thread, in order, stopping at the first failure.
 pub(crate) fn sweep_here<F, Fut>(runner: &Runner<'_, F>, count: u64, job: &(dyn Fn(u64) -> Job + Sync)) -> Sweep
@@ -67,7 +83,7 @@ where
     Fut: Future,
     Fut::Output: TestResult,
 {
-    work(runner, count, job, &Shared { next: AtomicU64::new(0), lowest_failure: AtomicU64::new(u64::MAX) })
+    work(runner, count, job, &Shared::new(count, 1))
 }
 
 /// Runs jobs `0..count` on up to the configured number of threads — `runner` on this one, a
@@ -81,7 +97,7 @@ where
 {
     let (config, test, steps_estimate) = (runner.config(), runner.test(), runner.steps_estimate());
     let threads = config.worker_threads().min(usize::try_from(count).unwrap_or(usize::MAX)).max(1);
-    let shared = Shared { next: AtomicU64::new(0), lowest_failure: AtomicU64::new(u64::MAX) };
+    let shared = Shared::new(count, threads);
     if threads == 1 {
         return work(runner, count, job, &shared);
     }
@@ -106,7 +122,8 @@ where
     })
 }
 
-/// One thread's share: take the next job until none is left below the lowest failure.
+/// One thread's share: take the next chunk of jobs and run them in order, until no job is left
+/// below the lowest failure.
 fn work<F, Fut>(runner: &Runner<'_, F>, count: u64, job: &(dyn Fn(u64) -> Job + Sync), shared: &Shared) -> Sweep
 where
     F: Fn(Fixtures) -> Fut,
@@ -114,20 +131,25 @@ where
     Fut::Output: TestResult,
 {
     let mut sweep = Sweep::default();
+    // A lone job is a run of its own: worth the task board should it never end.
+    let recorded = if count == 1 { Recorded::Tasks } else { Recorded::Summary };
     loop {
-        let index = shared.next.fetch_add(1, Ordering::Relaxed);
-        if index >= count || index > shared.lowest_failure.load(Ordering::Relaxed) {
-            return sweep;
+        let start = shared.next.0.fetch_add(shared.chunk, Ordering::Relaxed);
+        for index in start..(start.saturating_add(shared.chunk)).min(count) {
+            if index > shared.lowest_failure.0.load(Ordering::Relaxed) {
+                return sweep;
+            }
+            let Job { policy, seed } = job(index);
+            let outcome = runner.run(&policy, seed, recorded);
+            sweep.fingerprints.insert(outcome.summary.fingerprint());
+            if let Some((kind, message)) = outcome.failure {
+                shared.lowest_failure.0.fetch_min(index, Ordering::Relaxed);
+                // Numbers only grow on this thread: this is its lowest failure, and its last job.
+                sweep.failure = Some(JobFailure { index, kind, message, schedule: outcome.summary.schedule() });
+                return sweep;
+            }
         }
-        let Job { policy, seed } = job(index);
-        // A lone job is a run of its own: worth the task board should it never end.
-        let recorded = if count == 1 { Recorded::Tasks } else { Recorded::Summary };
-        let outcome = runner.run(&policy, seed, recorded);
-        sweep.fingerprints.insert(outcome.summary.fingerprint());
-        if let Some((kind, message)) = outcome.failure {
-            shared.lowest_failure.fetch_min(index, Ordering::Relaxed);
-            // Numbers only grow on this thread: this is its lowest failure, and its last job.
-            sweep.failure = Some(JobFailure { index, kind, message, schedule: outcome.summary.schedule() });
+        if start >= count {
             return sweep;
         }
     }

@@ -197,6 +197,13 @@ fn watch(watcher: &'static Watcher) {
                 next = Some(next.map_or(run.deadline, |n| n.min(run.deadline)));
             }
         }
+        // Nothing running right now, but runners exist: a run that begins later ends its grace
+        // period after `now + MIN_GRACE`, so looking again then misses nothing — and the many
+        // short runs of an exploration never have to wake the watcher (which would make every
+        // run take the lock of the slot list).
+        if next.is_none() && !slots.is_empty() {
+            next = Some(now + MIN_GRACE);
+        }
         slots = match next {
             None => watcher.wake.wait(slots).unwrap_or_else(|e| e.into_inner()),
             Some(at) => {
