@@ -9,8 +9,10 @@ use trio_testkit::explore::{Explore, PolicyKind};
 
 use crate::zoo::Program;
 
+/// One worker thread: the tables compare per core (shuttle and madsim use one); the speed-up of
+/// every core is measured by `cargo run --release -p trio-testkit --example explore_speed`.
 fn explorer(name: &str, schedules: u64, policy: PolicyKind) -> Explore {
-    Explore::new(name).schedules(schedules).policy(policy).persist(false).shrink(false).seed(7)
+    Explore::new(name).schedules(schedules).policy(policy).persist(false).shrink(false).seed(7).threads(1)
 }
 
 /// trio: `tasks` tasks each taking a `Lock` `increments` times and incrementing a counter

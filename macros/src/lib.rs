@@ -48,7 +48,14 @@ use proc_macro::TokenStream;
 /// # Arguments
 ///
 /// `autojump`, `seed = N`, `policy = "random" | "fifo"`, `timeout = "30s"` (real time; default
-/// 60 s), `crate = "path"` (where the testkit is, if renamed).
+/// 60 s), `crate = "path"` (where the testkit is, if renamed); for exploration, `schedules = N`,
+/// `policy = "mixed" | "pct"`, `depth = D` (PCT, 1 to 100), `check_determinism`,
+/// `inject_cancellations = K` and `threads = N` (worker threads; default every core).
+///
+/// The attribute builds the testkit's configuration (`trio_testkit::explore::Explore`) with
+/// these settings and hands it, with a closure that calls the function, to the testkit's
+/// runner. The closure captures nothing, so the runner may call it on several worker threads;
+/// the test's future itself never leaves the thread that made it.
 ///
 /// # Return type
 ///

@@ -240,6 +240,19 @@ async fn the_watchdog_report_shows_the_tasks() {
     let _ = trio::cancellable(rx).await;
 }
 
+/// A foreign future awaited directly cannot be cancelled: the watchdog's report says to wrap it
+/// in `trio::cancellable`.
+#[trio_test(timeout = "50ms")]
+#[should_panic(expected = "wrap it in `trio::cancellable(...)`")]
+async fn the_watchdog_report_points_at_trio_cancellable() {
+    let (_tx, rx) = oneshot::channel::<()>();
+    let _ = trio::move_on_after(Duration::from_secs(3600), async {
+        let _ = rx.await; // not wrapped: the deadline could not stop it
+        Ok(())
+    })
+    .await;
+}
+
 // ===== attributes and paths =====
 
 mod nested {
@@ -259,7 +272,7 @@ mod renamed_testkit {
     pub(crate) mod __private {
         pub(crate) use trio_testkit::__private::*;
 
-        pub(crate) fn run_test<F, Fut>(_config: TestConfig, _test: F)
+        pub(crate) fn run_test<F, Fut>(_config: Explore, _test: F)
         where
             F: FnOnce(Fixtures) -> Fut,
             Fut: std::future::Future,
@@ -373,7 +386,7 @@ async fn pct_exploration_finds_it_too() {
     racy_counter().await;
 }
 
-#[trio_test(schedules = 500, policy = "pct", depth = 3, check_determinism)]
+#[trio_test(schedules = 500, policy = "pct", depth = 3, check_determinism, threads = 2)]
 async fn a_correct_program_passes_many_schedules(autojump_clock: MockClock) {
     let lock = Rc::new(trio::Lock::new());
     let counter = Rc::new(std::cell::Cell::new(0));

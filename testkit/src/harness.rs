@@ -2,6 +2,14 @@
 //! into ranges, and every range is its own trial, so `cargo nextest run --partition hash:M/N`
 //! spreads one exploration over N CI machines with no extra infrastructure.
 //!
+//! Behind the `harness` feature (off by default: it brings libtest-mimic and its command-line
+//! parser), usually enabled for tests only:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! trio-testkit = { version = "0.1", features = ["harness"] }
+//! ```
+//!
 //! ```toml
 //! # Cargo.toml
 //! [[test]]
@@ -32,8 +40,8 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+use crate::TestResult;
 use crate::explore::Explore;
-use crate::runner::TestResult;
 
 /// Collects explorations as trials and runs them with libtest's command line.
 ///

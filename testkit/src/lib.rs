@@ -34,7 +34,9 @@
 //! A test may return `()` or any `Result<(), E>` with `E: Debug`, so `?` works. It fails when
 //! it returns `Err`, when any of its tasks panics (the output names the task), when every task
 //! is blocked and nothing can wake them (a deadlock: it fails at once and lists every task and
-//! what it waits on), or when it runs longer than its real-time limit. No test hangs.
+//! what it waits on), or when it runs longer than its real-time limit. No test hangs — though a
+//! task that never yields takes the whole test process down with it (see
+//! [Debugging a failure](#debugging-a-failure)).
 //!
 //! **Fixtures** are asked for by parameter name, as in pytest-trio. A leading underscore is
 //! allowed (`_autojump_clock`) for a fixture the test needs installed but does not use.
@@ -54,7 +56,7 @@
 //! | --- | --- |
 //! | `autojump` | installs an autojump clock without asking for it as a parameter |
 //! | `seed = 42` | the seed of the run (default: a stable hash of the test's path and name) |
-//! | `policy = "random"` / `"fifo"` | the scheduling policy of a single-schedule test (default `"random"`; see [Schedules](#schedules)) |
+//! | `policy = "random"` / `"fifo"` | the scheduling policy of a single-schedule test (default: random; see [Schedules](#schedules)) |
 //! | `timeout = "30s"` | the real-time limit (default 60 s); units `ns`, `us`, `ms`, `s`, `m`, `h`, combinable as `"1m30s"` |
 //! | `crate = "path"` | where to find this crate, if your `Cargo.toml` renames it |
 //!
@@ -134,8 +136,10 @@
 //! ## Finding concurrency bugs
 //!
 //! `#[trio_test(schedules = N)]` [explores](mod@explore) N schedules, each on a fresh runtime with
-//! a fresh autojump clock (a `mock_clock` fixture keeps the clock frozen instead), and stops at
-//! the first one that fails.
+//! a fresh autojump clock (a `mock_clock` fixture keeps the clock frozen instead), spread over
+//! every core, and reports the first one that fails — the lowest-numbered, whatever the number of
+//! threads: schedule `i` always runs under the same seed, so the report is the same on a laptop
+//! and on a CI machine with one core.
 //!
 //! ```
 //! use std::cell::Cell;
@@ -173,6 +177,13 @@
 //! | `policy = "mixed"` / `"random"` / `"pct"`, `depth = D` | the exploring policy (default `"mixed"`; PCT depth 3 by default) |
 //! | `check_determinism` | run the first schedule three times; fail on the first differing event |
 //! | `inject_cancellations = K` | also cancel each task's innermost scope at each of its first K cancel points |
+//! | `threads = N` | explore on N worker threads (default: every available core) |
+//!
+//! Each worker thread runs its own runtimes, so the test's future may hold `Rc`s and need not be
+//! `Send`; the closure `#[trio_test]` generates to build it captures nothing, so it can be
+//! shared. Without the macro, [`Explore::run`] needs a `Sync` closure and
+//! [`Explore::run_local`] takes any closure and runs on the calling thread — same outcome,
+//! one core.
 //!
 //! ### Choosing a policy
 //!
@@ -206,8 +217,10 @@
 //!     [0s] task 2 `reader-writer` (checkpoint 0)
 //! ```
 //!
-//! After shrinking, the `*` lines are the whole cause: undo any one and the test passes.
-//! [`explore::trace::Trace`] holds the same events as data (and prints them all with
+//! After shrinking, the `*` lines are the whole cause: undo any one and the test passes. When
+//! none is left — the test fails in the default order already — the report says "fails in the
+//! default order; no reordering needed". Tasks that share a name are numbered in spawn order
+//! (`worker#1`, `worker#2`). [`explore::trace::Trace`] holds the same events as data (and prints them all with
 //! `Display`), so a test can snapshot a trace with insta.
 //!
 //! ### Replaying
@@ -218,16 +231,37 @@
 //! order, which keeps working when unrelated code changes (a recorded task that is no longer
 //! runnable falls back to the default). The failing schedule is also appended to
 //! `trio-regressions/<test file>.txt` next to the crate's `Cargo.toml`, and replayed first on
-//! every later run: commit that file.
+//! every later run: commit that file. The file is read line by line: a line that does not
+//! parse (a bad byte, an unknown policy, a missing field) gets a warning naming the file, the
+//! line and what is wrong, and every other line still replays. A replay with `TRIO_SEED` or
+//! `TRIO_REPLAY` runs exactly that schedule, without the regressions file first. Replay is
+//! tolerant — a pick whose task is no longer runnable falls back to the default order — but
+//! says so: a warning lists the picks that did not apply.
 //!
-//! Environment variables override any test: `TRIO_SCHEDULES`, `TRIO_POLICY` (`mixed`, `random`,
-//! `pct`, `pct:<depth>`, `fifo`), `TRIO_SEED`, `TRIO_REPLAY`, `TRIO_CHECK_DETERMINISM=1`.
+//! Environment variables override any test; a value that does not parse stops the test with a
+//! message naming the variable (an empty one counts as unset):
+//!
+//! | variable | values |
+//! | --- | --- |
+//! | `TRIO_SCHEDULES` | schedules to explore, at least 1 |
+//! | `TRIO_POLICY` | `mixed`, `random`, `pct`, `pct:<depth>` (depth 1 to 100), `fifo` |
+//! | `TRIO_SEED` | run exactly the schedule of this seed (decimal, or `0x…`) |
+//! | `TRIO_REPLAY` | run exactly this schedule (`v1:…`, as a report prints it) |
+//! | `TRIO_CHECK_DETERMINISM` | `1`/`true`/`yes` or `0`/`false`/`no` |
+//! | `TRIO_THREADS` | worker threads, at least 1 (default: every available core) |
+//!
+//! Warnings (bad regressions lines, replays that did not apply) are written to standard error
+//! as they happen, past the test harness's output capture, and listed in the report of a
+//! failure ([`explore::Failure::warnings`]) or the summary of a pass
+//! ([`explore::Summary::warnings`]).
 //!
 //! ### Sharding
 //!
 //! For explorations too large for one machine, a `harness = false` test target built on
-//! [`harness::Harness`] lists each test × range of schedules as its own trial, so
-//! `cargo nextest run --partition hash:M/N` spreads it over N CI machines.
+//! `harness::Harness` lists each test × range of schedules as its own trial, so
+//! `cargo nextest run --partition hash:M/N` spreads it over N CI machines. It is behind the
+//! `harness` feature (off by default: it brings libtest-mimic and a command-line parser):
+//! `trio-testkit = { version = "…", features = ["harness"] }` in `[dev-dependencies]`.
 //!
 //! ## Debugging a failure
 //!
@@ -238,7 +272,18 @@
 //! - **A livelock** — tasks that keep running without making progress — fails when a schedule
 //!   exceeds its step budget (a million task steps).
 //! - **The watchdog** stops a test that takes more real time than its `timeout` — say, one
-//!   waiting on a foreign future that never completes — and prints the same task tree.
+//!   waiting on a foreign future that never completes — and prints the same task tree. A
+//!   future from outside trio awaited directly cannot be cancelled, not even by a timeout
+//!   around it: the report then says to wrap it in `trio::cancellable`. A schedule stopped by
+//!   the watchdog is not run again, nor shrunk, so it costs its limit once.
+//! - **A task that never yields** — a loop with no `.await` in it, a blocking call — keeps its
+//!   thread, so the watchdog (which runs between task steps) never gets a chance. A watcher
+//!   thread notices once the run has lasted its `timeout` and half as long again (at least 2 s
+//!   more), prints the test, the schedule, its replay command and the live tasks with the one
+//!   that never returns marked, and **aborts the process**: no safe code can stop a thread
+//!   that never gives control back, so an abort — which ends every other test of the same
+//!   binary too — is the only way out. (For the many schedules of an exploration it names the
+//!   schedule, not the task; its replay command runs that schedule alone, which names it.)
 //! - **A panic** in a task fails the test with the panic's message, where it happened and the
 //!   trio task it happened in.
 //! - Every failure report gives the schedule (policy and seed) and the replay commands. Pin the
@@ -248,8 +293,12 @@
 //!
 //! ## Without the macro
 //!
-//! Everything works with a plain [`trio::Builder`]: give it a [`MockClock`] (keep a clone to
-//! steer it) and a [`policy`].
+//! An exploration is an [`Explore`] configuration — the same type `#[trio_test]` builds — run
+//! with [`Explore::run`]: `Explore::new("name").schedules(1000).run(|| async { … })` returns
+//! the [`Summary`](explore::Summary) or the [`Failure`](explore::Failure).
+//!
+//! Everything also works with a plain [`trio::Builder`]: give it a [`MockClock`] (keep a clone
+//! to steer it) and a [`policy`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -270,18 +319,30 @@
 //! conformance checks, `wait_all_threads_completed`. Exploration does not yet search
 //! exhaustively (no DFS or partial-order reduction), and a shrunk schedule is minimal only up to
 //! three deviations (the bounded search beyond ddmin stops there).
+//!
+//! Limits of today's engine: every schedule builds a fresh runtime (the runtime cannot be reset
+//! yet; the engine's per-thread runner is where reuse will go); shrinking, the determinism
+//! check and the re-run that records a failure's trace use one thread. Schedules run on several
+//! threads at once, so state a test keeps in a `static` between schedules is shared between
+//! threads as well — such a test depends on what ran before it, which the determinism check
+//! reports; give it `threads = 1` until it is fixed.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]
 pub mod __private;
 mod checkpoints;
 mod clock;
+mod config;
+mod engine;
 pub mod explore;
+mod failure;
+#[cfg(feature = "harness")]
+#[cfg_attr(docsrs, doc(cfg(feature = "harness")))]
 pub mod harness;
 mod idle;
 pub mod policy;
-mod runner;
 mod sequencer;
 
 pub use crate::checkpoints::{
@@ -289,9 +350,9 @@ pub use crate::checkpoints::{
     try_assert_no_checkpoints,
 };
 pub use crate::clock::MockClock;
+pub use crate::engine::TestResult;
 pub use crate::explore::{Explore, explore};
 pub use crate::idle::{wait_all_tasks_blocked, wait_all_tasks_blocked_with_cushion};
-pub use crate::runner::TestResult;
 pub use crate::sequencer::{Sequencer, SequencerBlock};
 pub use trio_macros::trio_test;
 

@@ -383,6 +383,86 @@ fn without_line_numbers(text: &str) -> String {
 }
 
 #[test]
+fn a_failure_in_the_default_order_says_no_reordering_is_needed() {
+    // Fails whatever the order: shrinking ends at the default order itself.
+    let failure = Explore::new("explore_engine::always")
+        .policy(PolicyKind::Random)
+        .seed(4)
+        .schedules(20)
+        .persist(false)
+        .run(|| async {
+            trio::open_nursery(|nursery| async move {
+                for _ in 0..3 {
+                    nursery.start_soon(async { trio::checkpoint().await.map_err(Into::into) });
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+            panic!("wrong in any order");
+        })
+        .unwrap_err();
+    assert!(!failure.schedule.is_empty(), "the failing schedule had deviations:\n{failure}");
+    assert!(failure.minimal_schedule().is_empty());
+    let report = failure.to_string();
+    assert!(report.contains("fails in the default order; no reordering needed"), "{report}");
+    assert!(!report.contains("shrunk from"), "{report}");
+    assert!(!report.contains("TRIO_REPLAY=v1: "), "no empty replay line:\n{report}");
+    assert!(
+        report.contains("replay the default order: TRIO_POLICY=fifo cargo test -p trio-testkit --test explore_engine"),
+        "{report}"
+    );
+    // The same when the failing schedule never deviated at all.
+    let failure = Explore::new("explore_engine::always")
+        .policy(PolicyKind::Fifo)
+        .schedules(1)
+        .persist(false)
+        .run(|| async {
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon(async {});
+                nursery.start_soon(async {});
+                Ok(())
+            })
+            .await
+            .unwrap();
+            panic!("wrong in any order");
+        })
+        .unwrap_err();
+    let report = failure.to_string();
+    assert!(report.contains("fails in the default order; no reordering needed"), "{report}");
+    assert!(!report.contains("TRIO_REPLAY=v1: "), "{report}");
+}
+
+#[test]
+fn tasks_that_share_a_name_are_numbered_in_traces_and_reports() {
+    let failure = Explore::new("explore_engine::workers")
+        .policy(PolicyKind::Random)
+        .schedules(100)
+        .persist(false)
+        .run(|| async {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let l = log.clone();
+            trio::open_nursery(|nursery| async move {
+                for i in 0..2 {
+                    let l = l.clone();
+                    nursery.start_soon_named("worker", async move { l.borrow_mut().push(i) });
+                }
+                nursery.start_soon_named("auditor", async {});
+                Ok(())
+            })
+            .await
+            .unwrap();
+            assert_eq!(*log.borrow(), [0, 1], "the workers ran out of order");
+        })
+        .unwrap_err();
+    let names: Vec<String> = failure.trace.task_names().into_values().collect();
+    assert_eq!(names, ["explore_engine::workers", "worker#1", "worker#2", "auditor"]);
+    let report = failure.to_string();
+    assert!(report.contains("ran task 3 `worker#2` instead of task 2 `worker#1`"), "{report}");
+    assert!(failure.trace.to_string().contains("spawn task 3 `worker#2` from task 1"), "{}", failure.trace);
+}
+
+#[test]
 fn schedules_print_and_parse() {
     let mut schedule = Schedule::new();
     schedule.insert(12, Pick::Task(3));

@@ -5,13 +5,15 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use trio::Instant;
 use trio::abc::SchedulePolicy;
 use trio::lowlevel::{RunnableTasks, TimerInfo};
-use trio_testkit::__private::{TestConfig, run_test, seed_from_name};
+use trio_testkit::__private::{run_test, seed_from_name, test_config};
 use trio_testkit::MockClock;
+use trio_testkit::explore::{Explore, PolicyKind};
 use trio_testkit::policy::{Fifo, Random};
 
 /// Five tasks, each logging its number, checkpointing, and logging it again.
@@ -118,31 +120,27 @@ fn timers_due_together_fire_in_random_order() {
 
 // ===== what #[trio_test] runs under =====
 
-fn order_under_runner(config: TestConfig) -> Vec<u32> {
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let out = seen.clone();
-    run_test(config, move |_fixtures| {
-        let out = out.clone();
-        async move {
-            *out.borrow_mut() = interleaving().await;
-        }
+fn order_under_runner(config: Explore) -> Vec<u32> {
+    let seen = Mutex::new(Vec::new());
+    run_test(config, |_fixtures| async {
+        *seen.lock().unwrap() = interleaving().await;
     });
-    seen.take()
+    seen.into_inner().unwrap()
 }
 
 #[test]
 fn tests_run_under_random_seeded_from_their_name() {
     let name = "policy_random::some_test";
-    let config = TestConfig::new(name);
-    assert_eq!(config.effective_seed(), seed_from_name(name));
+    let config = test_config(name);
+    assert_eq!(config.base_seed(), seed_from_name(name));
     assert_eq!(order_under_runner(config), run_with(Random::new(), seed_from_name(name)));
 }
 
 #[test]
 fn an_explicit_seed_and_fifo_are_honoured() {
-    let seeded = TestConfig::new("policy_random::x").seed(11);
+    let seeded = test_config("policy_random::x").seed(11);
     assert_eq!(order_under_runner(seeded), run_with(Random::new(), 11));
-    let fifo = TestConfig::new("policy_random::x").policy(trio_testkit::__private::PolicyChoice::Fifo);
+    let fifo = test_config("policy_random::x").policy(PolicyKind::Fifo);
     assert_eq!(order_under_runner(fifo), [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
 }
 

@@ -5,14 +5,16 @@
 //! async fn name(autojump_clock: MockClock) {    fn name() {
 //!     body                             ==>          async fn name(autojump_clock: MockClock) { body }
 //! }                                                 ::trio_testkit::__private::run_test(
-//!                                                       TestConfig::new("path::name").clock(Autojump).seed(7),
+//!                                                       test_config("path::name").clock(Autojump).seed(7),
 //!                                                       |fixtures| name(fixtures.clock()),
 //!                                                   )
 //!                                               }
 //! ```
 //!
-//! The user's function is kept whole inside the test, so its signature, `?`, `return` and the
-//! spans of its code are exactly as written; the testkit's runner does the rest.
+//! The configuration is the testkit's one configuration type, built with the same builder
+//! calls a hand-written exploration uses. The user's function is kept whole inside the test,
+//! so its signature, `?`, `return` and the spans of its code are exactly as written; the
+//! closure captures nothing, so the testkit may call it from several worker threads.
 
 use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
@@ -32,6 +34,7 @@ pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         check_determinism,
         inject_cancellations,
         depth,
+        threads,
         params,
     } = spec;
     let syn::ItemFn { attrs, vis, sig, block } = item;
@@ -41,7 +44,7 @@ pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
     let private = respan(quote!(#krate::__private), name.span());
 
     let mut config = quote! {
-        #private::TestConfig::new(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)))
+        #private::test_config(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)))
     };
     if let Some(clock) = clock {
         let kind = match clock {
@@ -64,21 +67,25 @@ pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
             Policy::Mixed => quote!(Mixed),
             Policy::Pct => {
                 let depth = Literal::u32_suffixed(depth.unwrap_or(3));
-                quote!(Pct(#depth))
+                quote!(Pct { depth: #depth })
             }
         };
-        config = quote!(#config.policy(#private::PolicyChoice::#policy));
+        config = quote!(#config.policy(#private::PolicyKind::#policy));
     }
     if let Some(schedules) = schedules {
         let schedules = Literal::u64_suffixed(schedules);
         config = quote!(#config.schedules(#schedules));
     }
     if check_determinism {
-        config = quote!(#config.check_determinism());
+        config = quote!(#config.check_determinism(true));
     }
     if let Some(bound) = inject_cancellations {
         let bound = Literal::u64_suffixed(bound);
         config = quote!(#config.inject_cancellations(#bound));
+    }
+    if let Some(threads) = threads {
+        let threads = Literal::usize_suffixed(usize::try_from(threads).unwrap_or(usize::MAX));
+        config = quote!(#config.threads(#threads));
     }
     if let Some(nanos) = timeout_nanos {
         let nanos = Literal::u64_suffixed(nanos);

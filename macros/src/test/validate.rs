@@ -23,6 +23,8 @@ pub(crate) struct TestSpec {
     pub(crate) inject_cancellations: Option<u64>,
     /// PCT's bug depth.
     pub(crate) depth: Option<u32>,
+    /// Worker threads for exploration.
+    pub(crate) threads: Option<u64>,
     /// The function's parameters, in order.
     pub(crate) params: Vec<Param>,
 }
@@ -76,7 +78,7 @@ impl Fixture {
     }
 }
 
-const ARGUMENTS: [&str; 9] = [
+const ARGUMENTS: [&str; 10] = [
     "autojump",
     "seed",
     "policy",
@@ -86,7 +88,11 @@ const ARGUMENTS: [&str; 9] = [
     "depth",
     "check_determinism",
     "inject_cancellations",
+    "threads",
 ];
+
+/// The deepest PCT depth the testkit accepts (`trio_testkit::policy::Pct::MAX_DEPTH`).
+const MAX_PCT_DEPTH: u64 = 100;
 
 /// Checks everything, reporting every mistake at once.
 pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
@@ -141,6 +147,7 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
         check_determinism: args.check_determinism,
         inject_cancellations: args.inject_cancellations,
         depth: args.depth,
+        threads: args.threads,
         params: params.into_iter().map(|(param, _)| param).collect(),
     })
 }
@@ -167,6 +174,7 @@ struct Args {
     schedules: Option<u64>,
     depth: Option<u32>,
     depth_span: Option<Span>,
+    threads: Option<u64>,
     check_determinism: bool,
     inject_cancellations: Option<u64>,
 }
@@ -226,7 +234,20 @@ fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
             }
             "depth" => {
                 args.depth_span = Some(path.span());
-                args.depth = positive_int(meta, "depth", "depth = 3", errors).and_then(|d| u32::try_from(d).ok());
+                args.depth = match positive_int(meta, "depth", "depth = 3", errors) {
+                    Some(depth) if depth <= MAX_PCT_DEPTH => u32::try_from(depth).ok(),
+                    Some(depth) => {
+                        errors.push(syn::Error::new_spanned(
+                            meta,
+                            format!("PCT depth {depth} is too deep: use 1 to {MAX_PCT_DEPTH} (2 to 4 finds most bugs)"),
+                        ));
+                        None
+                    }
+                    None => None,
+                };
+            }
+            "threads" => {
+                args.threads = positive_int(meta, "threads", "threads = 4", errors);
             }
             "check_determinism" => match meta {
                 Meta::Path(_) => args.check_determinism = true,
@@ -264,7 +285,7 @@ fn unknown_argument(path: &Path, name: &str) -> syn::Error {
     let mut message = format!(
         "unknown argument `{name}`; #[trio_test] takes `autojump`, `seed = N`, `policy = \"...\"`, \
          `timeout = \"...\"`, `schedules = N`, `depth = D`, `check_determinism`, \
-         `inject_cancellations = K` and `crate = \"...\"`"
+         `inject_cancellations = K`, `threads = N` and `crate = \"...\"`"
     );
     if let Some(fixture) = Fixture::from_name(name) {
         message = format!(

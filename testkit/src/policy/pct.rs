@@ -51,8 +51,24 @@ pub struct Pct {
 }
 
 impl Pct {
+    /// The deepest bug PCT is asked to look for. Real bugs need 2 to 4; a larger depth only
+    /// spends change points (and, far beyond this, memory).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::Pct;
+    ///
+    /// assert_eq!(Pct::new(Pct::MAX_DEPTH, 100).depth(), Pct::MAX_DEPTH);
+    /// ```
+    pub const MAX_DEPTH: u32 = 100;
+
     /// PCT for bugs of depth `depth` (at least 1: depth 1 is a random priority order and no
     /// change points) in runs of about `steps_estimate` decisions.
+    ///
+    /// # Panics
+    ///
+    /// If `depth` is above [`Pct::MAX_DEPTH`].
     ///
     /// # Examples
     ///
@@ -81,7 +97,13 @@ impl Pct {
     /// assert_eq!(order(5), order(5)); // the seed fixes the priorities and change points
     /// assert!((0..20).any(|seed| order(seed) != [0, 1, 2, 3])); // and they do reorder tasks
     /// ```
+    #[track_caller]
     pub fn new(depth: u32, steps_estimate: u64) -> Pct {
+        assert!(
+            depth <= Pct::MAX_DEPTH,
+            "PCT depth {depth} is too deep: use 1 to {} (2 to 4 finds most bugs)",
+            Pct::MAX_DEPTH
+        );
         Pct {
             depth: depth.max(1),
             steps_estimate: steps_estimate.max(1),

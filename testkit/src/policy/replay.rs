@@ -205,6 +205,16 @@ impl Schedule {
     }
 }
 
+impl fmt::Display for Pick {
+    /// `t3` (run task 3) or `x1` (fire the second due timer), as in a schedule string.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pick::Task(t) => write!(f, "t{t}"),
+            Pick::Timer(i) => write!(f, "x{i}"),
+        }
+    }
+}
+
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("v1:")?;
@@ -214,10 +224,7 @@ impl fmt::Display for Schedule {
                 f.write_str(",")?;
             }
             first = false;
-            match pick {
-                Pick::Task(t) => write!(f, "{n}=t{t}")?,
-                Pick::Timer(i) => write!(f, "{n}=x{i}")?,
-            }
+            write!(f, "{n}={pick}")?;
         }
         if let Some((task, point)) = self.inject {
             write!(f, "{}c{task}.{point}", if first { "" } else { "," })?;

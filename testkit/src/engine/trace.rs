@@ -503,7 +503,9 @@ impl Trace {
         self.decisions().filter(|d| d.is_deviation())
     }
 
-    /// Names of every task that was spawned, by id.
+    /// Names of every task that was spawned, by id, as reports print them: tasks that share a
+    /// name are numbered in spawn order (`worker#1`, `worker#2`), so a story that switches
+    /// between them stays readable.
     ///
     /// # Examples
     ///
@@ -535,11 +537,28 @@ impl Trace {
     /// assert_eq!(names, ["a_before_b", "a", "b"]); // by task id
     /// ```
     pub fn task_names(&self) -> BTreeMap<TaskId, String> {
-        self.events
+        let spawns: Vec<(TaskId, &str)> = self
+            .events
             .iter()
             .filter_map(|e| match e {
-                Event::Spawn { task, name, .. } => Some((*task, name.clone())),
+                Event::Spawn { task, name, .. } => Some((*task, name.as_str())),
                 _ => None,
+            })
+            .collect();
+        let mut total: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, name) in &spawns {
+            *total.entry(name).or_default() += 1;
+        }
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        spawns
+            .iter()
+            .map(|(task, name)| {
+                if total[name] == 1 {
+                    return (*task, name.to_string());
+                }
+                let number = seen.entry(name).or_default();
+                *number += 1;
+                (*task, format!("{name}#{number}"))
             })
             .collect()
     }
@@ -620,7 +639,25 @@ impl Trace {
     /// ```
     pub fn fingerprint(&self) -> u64 {
         let text = format!("{:?}", self.events);
-        crate::runner::seed_from_name(&text)
+        crate::config::seed_from_name(&text)
+    }
+
+    /// The deviations of the run, and its injected cancellation, as a replayable schedule.
+    pub(crate) fn schedule(&self) -> crate::policy::Schedule {
+        let mut schedule = crate::policy::Schedule::new();
+        for d in self.deviations() {
+            let pick = match d.chosen_task() {
+                Some(task) => crate::policy::Pick::Task(task.as_u64()),
+                None => crate::policy::Pick::Timer(d.index),
+            };
+            schedule.insert(d.number, pick);
+        }
+        for event in &self.events {
+            if let Event::InjectedCancel { task, cancel_point } = event {
+                schedule.inject_cancel(*task, *cancel_point);
+            }
+        }
+        schedule
     }
 
     /// The index and both versions of the first event where two traces differ, if they do.
@@ -840,10 +877,13 @@ impl fmt::Display for Trace {
         let names = self.task_names();
         for event in &self.events {
             match event {
-                Event::Spawn { task, name, at, parent } => match parent {
-                    Some(p) => writeln!(f, "spawn task {task} `{name}` from task {p} at {at}")?,
-                    None => writeln!(f, "spawn task {task} `{name}` at {at}")?,
-                },
+                Event::Spawn { task, name, at, parent } => {
+                    let name = names.get(task).map_or(name.as_str(), String::as_str);
+                    match parent {
+                        Some(p) => writeln!(f, "spawn task {task} `{name}` from task {p} at {at}")?,
+                        None => writeln!(f, "spawn task {task} `{name}` at {at}")?,
+                    }
+                }
                 Event::Decision(d) => writeln!(f, "{}", describe_decision(d, &names))?,
                 Event::Step { task, time, checkpoint } => writeln!(
                     f,
@@ -903,8 +943,8 @@ impl RunSummary {
         let number = self.inner.decisions.get() + 1;
         self.inner.decisions.set(number);
         // FNV-1a over the indices picked: distinct choice sequences hash apart.
-        let hash = if number == 1 { crate::runner::FNV_OFFSET } else { self.inner.hash.get() };
-        self.inner.hash.set(crate::runner::fnv1a(hash, &(index as u64).to_le_bytes()));
+        let hash = if number == 1 { crate::config::FNV_OFFSET } else { self.inner.hash.get() };
+        self.inner.hash.set(crate::config::fnv1a(hash, &(index as u64).to_le_bytes()));
         if index != 0 {
             self.inner.deviations.borrow_mut().push((number, pick()));
         }

@@ -8,14 +8,14 @@
 
 use std::future::Future;
 
-use super::{Engine, Failure, Recorded, Shrunk, schedule_of};
-use crate::policy::{Replay, Schedule};
-use crate::runner::{Fixtures, TestResult};
+use super::{Failure, Shrunk};
+use crate::engine::{Fixtures, PolicySpec, Recorded, Runner, TestResult};
+use crate::policy::Schedule;
 
 /// Runs spent shrinking one failure, at most.
 const MAX_RUNS: u64 = 2_000;
 
-pub(super) fn shrink<F, Fut>(engine: &Engine<'_, F>, failure: &Failure) -> Option<Shrunk>
+pub(super) fn shrink<F, Fut>(runner: &Runner<'_, F>, failure: &Failure) -> Option<Shrunk>
 where
     F: Fn(Fixtures) -> Fut,
     Fut: Future,
@@ -27,7 +27,7 @@ where
     // followed (a pick can fall back to the default when the run took another path).
     let fails = |candidate: &Schedule| -> Option<Schedule> {
         runs.set(runs.get() + 1);
-        let outcome = engine.run_once(Box::new(Replay::new(candidate.clone())), failure.seed, Recorded::Summary);
+        let outcome = runner.run(&PolicySpec::Replay(candidate.clone()), failure.seed, Recorded::Summary);
         match outcome.failure {
             Some((kind, _)) if kind == failure.kind => Some(outcome.summary.schedule()),
             _ => None,
@@ -78,10 +78,10 @@ where
                 break 'deepen;
             }
             runs.set(runs.get() + 1);
-            let outcome = engine.run_once(Box::new(Replay::new(base.clone())), failure.seed, Recorded::Full);
+            let outcome = runner.run(&PolicySpec::Replay(base.clone()), failure.seed, Recorded::Full);
             if base.len() == bound {
                 if matches!(outcome.failure, Some((kind, _)) if kind == failure.kind) {
-                    let followed = schedule_of(&outcome.trace);
+                    let followed = outcome.trace.schedule();
                     if followed.len() < current.len() {
                         current = followed;
                     }
@@ -103,7 +103,7 @@ where
         }
     }
     // The minimal schedule once more, fully recorded, for the report.
-    let last = engine.run_once(Box::new(Replay::new(current.clone())), failure.seed, Recorded::Full);
+    let last = runner.run(&PolicySpec::Replay(current.clone()), failure.seed, Recorded::Full);
     runs.set(runs.get() + 1);
     Some(Shrunk { schedule: current, trace: last.trace, from, runs: runs.get() })
 }
