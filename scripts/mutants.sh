@@ -27,9 +27,9 @@ for file in "${files[@]}"; do
     args+=(--file "$file")
 done
 
-# The runtime's own tests (unit, integration and doc tests) judge each mutant; the
+# Every test of the trio package (unit, integration and doc tests) judges each mutant; the
 # cross-crate tests add little for these files and would double the time.
-cargo mutants --package trio "${args[@]}" --timeout-multiplier 3 -- --package trio || status=$?
+cargo mutants --package trio "${args[@]}" --timeout-multiplier 3 -j 1 || status=$?
 status=${status:-0}
 
 if [ -f mutants.out/outcomes.json ]; then

@@ -164,9 +164,7 @@ async fn a_panic_in_a_child_fails_the_test(nursery: Nursery) {
 
 /// A failing background task cancels the test and both are reported.
 #[trio_test]
-#[should_panic(
-    expected = "it returned an error: cancelled because task `saboteur` failed in the nursery opened at"
-)]
+#[should_panic(expected = "it returned an error: cancelled because task `saboteur` failed in the nursery opened at")]
 async fn a_failing_background_task_fails_the_test(nursery: Nursery) -> trio::Result<()> {
     nursery.start_soon_named("saboteur", async {
         trio::checkpoint().await?;

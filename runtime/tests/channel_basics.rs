@@ -851,3 +851,16 @@ fn the_errors_of_send_and_recv_say_what_happened() {
         assert_eq!(err.to_string(), "receive on a closed MemoryReceiver; receive through a handle you have not closed");
     });
 }
+
+#[test]
+fn capacities_and_send_errors_print_what_they_are() {
+    assert_eq!(Capacity::Bounded(3).to_string(), "3");
+    assert_eq!(Capacity::Unbounded.to_string(), "unbounded");
+    // Debug never prints the value (it need not be Debug), only the reason.
+    assert_eq!(format!("{:?}", SendError::Cancelled(1)), "SendError::Cancelled(..)");
+    assert_eq!(format!("{:?}", SendError::Closed(1)), "SendError::Closed(..)");
+    assert_eq!(format!("{:?}", SendError::Broken(1)), "SendError::Broken(..)");
+    assert_eq!(format!("{:?}", TrySendError::WouldBlock(1)), "TrySendError::WouldBlock(..)");
+    assert_eq!(format!("{:?}", TrySendError::Closed(1)), "TrySendError::Closed(..)");
+    assert_eq!(format!("{:?}", TrySendError::Broken(1)), "TrySendError::Broken(..)");
+}
