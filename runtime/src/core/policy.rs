@@ -162,7 +162,10 @@ pub trait SchedulePolicy {
     /// }
     ///
     /// let policy = Widest::default();
-    /// trio::Builder::new().policy(policy.clone()).run(async {
+    /// // A virtual clock: on the real one, a loaded machine could pass `at` before every
+    /// // sleep is registered.
+    /// let clock = trio_testkit::MockClock::autojump();
+    /// trio::Builder::new().clock(clock).policy(policy.clone()).run(async {
     ///     let at = trio::current_time() + Duration::from_millis(1);
     ///     trio::open_nursery(|nursery| async move {
     ///         for _ in 0..3 {
