@@ -56,6 +56,7 @@ mod cancellable;
 mod channel;
 mod core;
 mod error;
+pub mod io;
 pub mod lowlevel;
 mod parking_lot;
 mod sync;
@@ -77,6 +78,7 @@ pub use crate::error::{
     BrokenResource, BusyResource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError,
     TooSlow, WouldBlock,
 };
+pub use crate::io::{StapledStream, StreamError};
 pub use crate::sync::{
     Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,
     LimiterToken, Lock, LockGuard, LockStatistics, Semaphore, SemaphorePermit, SemaphoreStatistics, StrictFifoLock,

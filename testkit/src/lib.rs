@@ -283,6 +283,7 @@ mod idle;
 pub mod policy;
 mod runner;
 mod sequencer;
+pub mod streams;
 
 pub use crate::checkpoints::{
     CheckpointError, Outcome, assert_checkpoints, assert_no_checkpoints, try_assert_checkpoints,
