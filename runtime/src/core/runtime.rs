@@ -678,6 +678,8 @@ pub(crate) struct Runtime {
     max_steps: Option<u64>,
     watchdog: Option<Duration>,
     started: RealInstant,
+    /// The values of `RunVar`s, dropped with the run.
+    pub(crate) locals: super::local::RunLocals,
 }
 
 impl Runtime {
@@ -725,6 +727,7 @@ impl Runtime {
             max_steps: builder.max_steps,
             watchdog: builder.watchdog,
             started: RealInstant::now(),
+            locals: Default::default(),
         }
     }
 
@@ -874,6 +877,19 @@ impl Runtime {
             }
         }
         status.effectively_cancelled()
+    }
+
+    /// A choice a library asks for (`lowlevel::choose`): the policy's pick, or 0 — the default —
+    /// without a policy or with a single option.
+    pub(crate) fn choose(&self, choice: &super::policy::Choice<'_>) -> usize {
+        match &self.policy {
+            Some(policy) if choice.len() > 1 => {
+                let pick = policy.borrow_mut().choose(choice);
+                assert!(pick < choice.len(), "SchedulePolicy::choose returned {pick} for {} options", choice.len());
+                pick
+            }
+            _ => 0,
+        }
     }
 
     // ----- timers -----

@@ -22,7 +22,7 @@ use trio::abc::SchedulePolicy;
 use trio::{Builder, RunErrorKind};
 
 use crate::clock::MockClock;
-use crate::policy::{Fifo, InjectCancel, Pct, Pick, Random, Replay, Schedule};
+use crate::policy::{Fifo, InjectCancel, Pct, Random, Replay, Schedule};
 pub use crate::runner::ClockFixture;
 use crate::runner::{self, Fixtures, TestResult};
 use trace::{Recording, RunSummary, Trace, TraceInstrument, TraceLog};
@@ -1559,11 +1559,7 @@ where
 pub(crate) fn schedule_of(trace: &Trace) -> Schedule {
     let mut schedule = Schedule::new();
     for d in trace.deviations() {
-        let pick = match d.chosen_task() {
-            Some(task) => Pick::Task(task.as_u64()),
-            None => Pick::Timer(d.index),
-        };
-        schedule.insert(d.number, pick);
+        schedule.insert(d.number, d.pick_of(d.index));
     }
     for event in trace.events() {
         if let trace::Event::InjectedCancel { task, cancel_point } = event {
