@@ -7,10 +7,13 @@ use std::rc::Rc;
 use trio::abc::SchedulePolicy;
 use trio::lowlevel::{Choice, RunnableTasks, choose, choose_weighted};
 
+/// A choice as the policy saw it: what, how many options, the weights.
+type Asked = (String, usize, Option<Vec<u32>>);
+
 /// Records every choice and answers from a script.
 #[derive(Clone, Default)]
 struct Scripted {
-    asked: Rc<RefCell<Vec<(String, usize, Option<Vec<u32>>)>>>,
+    asked: Rc<RefCell<Vec<Asked>>>,
     answers: Rc<RefCell<Vec<usize>>>,
 }
 
