@@ -58,6 +58,7 @@ mod core;
 mod error;
 pub mod io;
 pub mod lowlevel;
+pub mod net;
 mod parking_lot;
 mod sync;
 mod time;

@@ -283,6 +283,7 @@ mod idle;
 pub mod policy;
 mod runner;
 mod sequencer;
+pub mod sim;
 pub mod streams;
 
 pub use crate::checkpoints::{

@@ -77,7 +77,7 @@ impl ByteQueue {
         debug_assert!(self.closed.get() || !self.data.borrow().is_empty());
         let mut data = self.data.borrow_mut();
         let n = max_bytes.unwrap_or(usize::MAX).min(data.len());
-        data.drain(..n).collect()
+        super::take_front(&mut data, n)
     }
 
     fn get_nowait(&self, max_bytes: Option<usize>) -> Result<Vec<u8>, trio::WouldBlock> {

@@ -39,3 +39,14 @@ pub use memory::{
     MemoryReceiveStream, MemorySendStream, MemoryStream, memory_stream_one_way_pair, memory_stream_pair,
     memory_stream_pump,
 };
+
+/// The first `n` bytes of `buffer`, removed from it — copied slice by slice, not byte by byte.
+pub(crate) fn take_front(buffer: &mut std::collections::VecDeque<u8>, n: usize) -> Vec<u8> {
+    let (a, b) = buffer.as_slices();
+    let mut taken = Vec::with_capacity(n);
+    let from_a = n.min(a.len());
+    taken.extend_from_slice(&a[..from_a]);
+    taken.extend_from_slice(&b[..n - from_a]);
+    buffer.drain(..n);
+    taken
+}
