@@ -117,7 +117,6 @@ pub(crate) struct Conn {
     pub(crate) ends: [End; 2],
     pub(crate) pipes: [Pipe; 2],
     pub(crate) window: usize,
-    listener: ListenerId,
 }
 
 pub(crate) struct ListenerState {
@@ -315,7 +314,6 @@ impl State {
                 ends: [End::new(Phase::Connecting), End::new(Phase::Queued)],
                 pipes: [Pipe::default(), Pipe::default()],
                 window,
-                listener: 0,
             },
         );
         self.stats.connections += 1;
@@ -520,7 +518,6 @@ impl State {
                     let listener = self.listeners.get_mut(&id).expect("checked");
                     listener.queue.push_back(conn);
                     wakes.add(&listener.waiters);
-                    self.conns.get_mut(&conn).expect("live").listener = id;
                     None
                 }
             }
@@ -716,10 +713,8 @@ impl State {
     /// Forgets a connection once both handles are gone and nothing of it is in flight.
     pub(crate) fn forget_if_done(&mut self, conn: ConnId) {
         let Some(c) = self.conns.get(&conn) else { return };
-        let closed =
-            |side: usize| c.ends[side].closed || matches!(c.ends[side].phase, Phase::Abandoned | Phase::Refused(_));
-        if closed(0) && closed(1) && c.pipes.iter().all(|p| p.in_flight.is_empty()) {
-            let _ = c.listener;
+        // Only once both handles are closed: a refused connect reads its phase first.
+        if c.ends[0].closed && c.ends[1].closed && c.pipes.iter().all(|p| p.in_flight.is_empty()) {
             self.conns.remove(&conn);
         }
     }
