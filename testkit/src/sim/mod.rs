@@ -772,6 +772,37 @@ impl SimHost {
         }
     }
 
+    /// Opens a listener on this host at once, without a checkpoint — so a test can bind a
+    /// server's port before any client runs, then hand the listener to the server's program
+    /// (`trio::net::serve_listeners`). Port 0 picks a free port.
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse` if the port has a listener already.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::abc::{Listener, SendStream};
+    /// use trio_testkit::sim::SimNet;
+    ///
+    /// trio::run(async {
+    ///     let net = SimNet::new();
+    ///     let db = net.add_host("db");
+    ///     net.install();
+    ///     let listener = db.listen(5432).unwrap();
+    ///     assert_eq!(listener.local_addr().to_string(), "10.0.0.2:5432");
+    ///     // A client may connect right away: the port is bound.
+    ///     let client = trio::net::open_tcp_stream("db", 5432).await.unwrap();
+    ///     let _server_side = listener.accept().await.unwrap();
+    ///     client.send_all(b"hi").await.unwrap();
+    /// });
+    /// ```
+    pub fn listen(&self, port: u16) -> std::io::Result<trio::net::SocketListener> {
+        let addr = self.addr();
+        self.core.clone().listen_on(self.id, addr, port, None)
+    }
+
     /// Crashes the host: its programs ([`run`](SimHost::run)) are cancelled, its listeners
     /// closed, its connections reset (the other sides get
     /// [`StreamError::Broken`](trio::StreamError::Broken) once the reset arrives), and

@@ -217,11 +217,22 @@ impl Core {
                 ip
             }
         };
-        let bound = self.update(|state, _| state.listen(on, port, backlog));
+        Ok(vec![self.listen_on(on, ip, port, backlog)?])
+    }
+
+    /// Binds a listener on `host` at once.
+    pub(crate) fn listen_on(
+        self: Rc<Self>,
+        host: HostId,
+        ip: IpAddr,
+        port: u16,
+        backlog: Option<usize>,
+    ) -> Result<SocketListener, std::io::Error> {
+        let bound = self.update(|state, _| state.listen(host, port, backlog));
         let (id, port) =
             bound.map_err(|why| std::io::Error::new(std::io::ErrorKind::AddrInUse, format!("sim: {why}")))?;
-        let label = format!("{}:{port}", self.state.borrow().host_name(on));
-        Ok(vec![SocketListener::new(SimListener { core: self, id, addr: SocketAddr::new(ip, port), label })])
+        let label = format!("{}:{port}", self.state.borrow().host_name(host));
+        Ok(SocketListener::new(SimListener { core: self, id, addr: SocketAddr::new(ip, port), label }))
     }
 
     async fn getaddrinfo(self: Rc<Self>, host: &str, port: u16) -> trio::Result<Vec<SocketAddr>> {
