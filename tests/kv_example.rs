@@ -13,7 +13,7 @@ use trio_testkit::trio_test;
 
 #[allow(dead_code, reason = "main() is for cargo run")]
 #[path = "../examples/kv.rs"]
-mod kv;
+pub mod kv;
 
 /// Two clients increment one key twice each over a link with faults, jitter and maybe a
 /// partition; every increment must count exactly once.
