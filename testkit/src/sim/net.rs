@@ -82,7 +82,7 @@ pub(crate) enum Phase {
 
 pub(crate) struct End {
     pub(crate) phase: Phase,
-    pub(crate) received: VecDeque<u8>,
+    pub(crate) received: crate::streams::Chunks,
     pub(crate) eof_received: bool,
     /// This handle was closed.
     pub(crate) closed: bool,
@@ -98,7 +98,7 @@ impl End {
     fn new(phase: Phase) -> End {
         End {
             phase,
-            received: VecDeque::new(),
+            received: crate::streams::Chunks::default(),
             eof_received: false,
             closed: false,
             eof_sent: false,
@@ -475,7 +475,7 @@ impl State {
                     return;
                 }
                 self.stats.bytes_delivered += data.len() as u64;
-                end.received.extend(data);
+                end.received.push(data);
                 wakes.add(&end.waiters);
             }
             SegmentKind::Fin => {

@@ -425,8 +425,8 @@ impl SimStream {
             return Ok(self.core.update(|state, wakes| {
                 let c = state.conns.get_mut(&conn).expect("a live connection");
                 let end = &mut c.ends[side];
-                let n = max_bytes.min(end.received.len());
-                let data = crate::streams::take_front(&mut end.received, n);
+                let data = end.received.take(max_bytes);
+                let n = data.len();
                 let pipe = &mut c.pipes[1 - side];
                 pipe.outstanding -= n;
                 // Room in the window: the peer's blocked sender may go on.

@@ -3,7 +3,6 @@
 //! `memory_stream_pair`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -35,7 +34,7 @@ const ZERO_MAX_BYTES: &str =
 /// Trio's `_UnboundedByteQueue`: closing it is like closing the send side of a channel — `put`
 /// fails from then on, and `get` drains what is left and then returns empty.
 struct ByteQueue {
-    data: RefCell<VecDeque<u8>>,
+    data: RefCell<super::Chunks>,
     closed: Cell<bool>,
     waiters: WaitQueue<()>,
     fetching: ConflictDetector,
@@ -46,7 +45,7 @@ struct ByteQueue {
 impl ByteQueue {
     fn new(what: &'static str) -> ByteQueue {
         ByteQueue {
-            data: RefCell::new(VecDeque::new()),
+            data: RefCell::new(super::Chunks::default()),
             closed: Cell::new(false),
             waiters: WaitQueue::new(),
             fetching: ConflictDetector::new("another task is already fetching data"),
@@ -64,20 +63,23 @@ impl ByteQueue {
         self.close();
     }
 
-    fn put(&self, data: &[u8]) -> StreamResult<()> {
+    fn put(&self, data: Vec<u8>) -> StreamResult<()> {
         if self.closed.get() {
             return Err(StreamError::closed("virtual connection closed"));
         }
-        self.data.borrow_mut().extend(data);
+        self.data.borrow_mut().push(data);
         self.waiters.unpark_all_with(|| ());
         Ok(())
     }
 
+    /// At most `max_bytes`, or everything buffered for `None` (Trio's semantics).
     fn take(&self, max_bytes: Option<usize>) -> Vec<u8> {
         debug_assert!(self.closed.get() || !self.data.borrow().is_empty());
         let mut data = self.data.borrow_mut();
-        let n = max_bytes.unwrap_or(usize::MAX).min(data.len());
-        super::take_front(&mut data, n)
+        match max_bytes {
+            Some(max) => data.take(max),
+            None => data.take_all(),
+        }
     }
 
     fn get_nowait(&self, max_bytes: Option<usize>) -> Result<Vec<u8>, trio::WouldBlock> {
@@ -88,13 +90,19 @@ impl ByteQueue {
     }
 
     async fn get(&self, max_bytes: Option<usize>) -> StreamResult<Vec<u8>> {
+        self.get_inner(max_bytes, false).await
+    }
+
+    /// `get`, with a checkpoint only when it has to wait (if `checkpointed`: the caller has
+    /// just executed one, so taking data at once still returns after a checkpoint).
+    async fn get_inner(&self, max_bytes: Option<usize>, checkpointed: bool) -> StreamResult<Vec<u8>> {
         let _guard = self.fetching.enter()?;
         if max_bytes == Some(0) {
             return Err(StreamError::invalid_argument(ZERO_MAX_BYTES));
         }
         if !self.closed.get() && self.data.borrow().is_empty() {
             self.waiters.park(self.what).await?;
-        } else {
+        } else if !checkpointed {
             trio::checkpoint().await?;
         }
         Ok(self.take(max_bytes))
@@ -393,7 +401,7 @@ impl SendStream for MemorySendStream {
             // Two checkpoints: a second task using the stream meanwhile is more likely caught.
             trio::checkpoint().await?;
             trio::checkpoint().await?;
-            self.inner.outgoing.put(data)?;
+            self.inner.outgoing.put(data.to_vec())?;
             match MemorySendStream::run_hook(&self.inner.send_all_hook) {
                 Some(hook) => hook.await,
                 None => Ok(()),
@@ -406,7 +414,7 @@ impl SendStream for MemorySendStream {
             let _guard = self.inner.conflict.enter()?;
             trio::checkpoint().await?;
             trio::checkpoint().await?;
-            self.inner.outgoing.put(b"")?; // fails if closed
+            self.inner.outgoing.put(Vec::new())?; // fails if closed
             match MemorySendStream::run_hook(&self.inner.wait_send_all_might_not_block_hook) {
                 Some(hook) => hook.await,
                 None => Ok(()),
@@ -588,7 +596,7 @@ impl MemoryReceiveStream {
     /// assert!(stream.put_data(b"late").unwrap_err().is_closed());
     /// ```
     pub fn put_data(&self, data: &[u8]) -> StreamResult<()> {
-        self.inner.incoming.put(data)
+        self.inner.incoming.put(data.to_vec())
     }
 
     /// Ends the stream: once the buffer is drained, `receive_some` returns empty.
@@ -650,8 +658,10 @@ impl ReceiveStream for MemoryReceiveStream {
                 hook().await?;
             }
             // `incoming` being closed means the end of the stream; `closed` means this handle
-            // was closed (which also closes `incoming` to wake us), so check it again.
-            let data = self.inner.incoming.get(Some(max_bytes)).await?;
+            // was closed (which also closes `incoming` to wake us), so check it again. (Trio's
+            // `get` checkpoints a third time when data is there; two are enough, and a third
+            // would let a writer outrun its reader by a chunk every few.)
+            let data = self.inner.incoming.get_inner(Some(max_bytes), true).await?;
             if self.inner.closed.get() {
                 return Err(StreamError::closed("the MemoryReceiveStream was closed while receive_some waited"));
             }
@@ -717,7 +727,7 @@ fn pump(send: &SendInner, receive: &ReceiveInner, max_bytes: Option<usize>) -> S
         receive.incoming.close();
         Ok(())
     } else {
-        receive.incoming.put(&data)
+        receive.incoming.put(data)
     };
     match outcome {
         Ok(()) => Ok(true),

@@ -40,13 +40,69 @@ pub use memory::{
     memory_stream_pump,
 };
 
-/// The first `n` bytes of `buffer`, removed from it — copied slice by slice, not byte by byte.
-pub(crate) fn take_front(buffer: &mut std::collections::VecDeque<u8>, n: usize) -> Vec<u8> {
-    let (a, b) = buffer.as_slices();
-    let mut taken = Vec::with_capacity(n);
-    let from_a = n.min(a.len());
-    taken.extend_from_slice(&a[..from_a]);
-    taken.extend_from_slice(&b[..n - from_a]);
-    buffer.drain(..n);
-    taken
+/// A byte buffer kept as the chunks it was written in: appending a `Vec` and taking a whole
+/// chunk out copy nothing, so a byte crosses a memory stream or the simulated network with one
+/// copy (the one `send_all` makes of its borrowed data).
+#[derive(Debug, Default)]
+pub(crate) struct Chunks {
+    queue: std::collections::VecDeque<Vec<u8>>,
+    /// Bytes of the first chunk already taken.
+    offset: usize,
+    /// Invariant: the bytes not yet taken, `sum(chunk lengths) - offset`.
+    len: usize,
+}
+
+impl Chunks {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.queue.clear();
+        self.offset = 0;
+        self.len = 0;
+    }
+
+    /// Appends `data` (nothing for an empty chunk).
+    pub(crate) fn push(&mut self, data: Vec<u8>) {
+        if !data.is_empty() {
+            self.len += data.len();
+            self.queue.push_back(data);
+        }
+    }
+
+    /// Takes between 1 and `max` bytes (none if empty): the rest of the first chunk, whole and
+    /// uncopied when it fits.
+    pub(crate) fn take(&mut self, max: usize) -> Vec<u8> {
+        let Some(front) = self.queue.front_mut() else { return Vec::new() };
+        let available = front.len() - self.offset;
+        let taken = if available <= max {
+            let mut chunk = self.queue.pop_front().expect("checked");
+            if self.offset > 0 {
+                chunk.drain(..self.offset);
+            }
+            self.offset = 0;
+            chunk
+        } else {
+            let part = front[self.offset..self.offset + max].to_vec();
+            self.offset += max;
+            part
+        };
+        self.len -= taken.len();
+        debug_assert_eq!(self.len, self.queue.iter().map(Vec::len).sum::<usize>() - self.offset);
+        taken
+    }
+
+    /// Takes everything.
+    pub(crate) fn take_all(&mut self) -> Vec<u8> {
+        let mut all = self.take(usize::MAX);
+        while !self.is_empty() {
+            all.extend_from_slice(&self.take(usize::MAX));
+        }
+        all
+    }
 }
