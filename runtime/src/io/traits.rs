@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::error::{StreamError, StreamResult};
-use crate::core::cancel::CancelScope;
+use crate::CancelScope;
 
 /// The future a stream or listener operation returns: boxed, so the traits are object-safe, and
 /// not `Send`, since trio runs on one thread.

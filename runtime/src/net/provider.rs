@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use super::socket::{SocketListener, SocketStream};
-use crate::core::local::RunVar;
+use crate::lowlevel::RunVar;
 
 /// The future a provider method returns.
 ///

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::rc::Rc;
 
-use crate::core::nursery::{TaskResult, TaskStatus, open_nursery};
+use crate::{TaskResult, TaskStatus, open_nursery};
 use crate::io::Listener;
 
 use super::SocketListener;

@@ -75,34 +75,33 @@ impl Chunks {
         }
     }
 
-    /// Takes between 1 and `max` bytes (none if empty): the rest of the first chunk, whole and
-    /// uncopied when it fits.
+    /// Takes `min(max, len)` bytes — as much as asked for and buffered, across chunks. When
+    /// that is exactly the first chunk, it is handed over uncopied.
     pub(crate) fn take(&mut self, max: usize) -> Vec<u8> {
-        let Some(front) = self.queue.front_mut() else { return Vec::new() };
-        let available = front.len() - self.offset;
-        let taken = if available <= max {
-            let mut chunk = self.queue.pop_front().expect("checked");
-            if self.offset > 0 {
-                chunk.drain(..self.offset);
+        let want = max.min(self.len);
+        if want == 0 {
+            return Vec::new();
+        }
+        self.len -= want;
+        if self.offset == 0 && self.queue[0].len() == want {
+            return self.queue.pop_front().expect("checked");
+        }
+        let mut taken = Vec::with_capacity(want);
+        while taken.len() < want {
+            let front = &self.queue[0];
+            let n = (front.len() - self.offset).min(want - taken.len());
+            taken.extend_from_slice(&front[self.offset..self.offset + n]);
+            self.offset += n;
+            if self.offset == front.len() {
+                self.queue.pop_front();
+                self.offset = 0;
             }
-            self.offset = 0;
-            chunk
-        } else {
-            let part = front[self.offset..self.offset + max].to_vec();
-            self.offset += max;
-            part
-        };
-        self.len -= taken.len();
-        debug_assert_eq!(self.len, self.queue.iter().map(Vec::len).sum::<usize>() - self.offset);
+        }
         taken
     }
 
     /// Takes everything.
     pub(crate) fn take_all(&mut self) -> Vec<u8> {
-        let mut all = self.take(usize::MAX);
-        while !self.is_empty() {
-            all.extend_from_slice(&self.take(usize::MAX));
-        }
-        all
+        self.take(usize::MAX)
     }
 }
