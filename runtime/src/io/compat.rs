@@ -16,8 +16,8 @@ use super::conflict::ConflictDetector;
 use super::error::{StreamError, StreamResult};
 use super::traits::{AsyncResource, HalfCloseableStream, IoFuture, ReceiveStream, SendStream};
 use crate::cancellable::cancellable;
-use crate::lowlevel::{WaitQueue, cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled};
 use crate::error::Cancelled;
+use crate::lowlevel::{WaitQueue, cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled};
 
 type Pending<T> = Pin<Box<dyn Future<Output = StreamResult<T>>>>;
 

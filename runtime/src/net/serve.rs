@@ -3,8 +3,8 @@
 use std::future::Future;
 use std::rc::Rc;
 
-use crate::{TaskResult, TaskStatus, open_nursery};
 use crate::io::Listener;
+use crate::{TaskResult, TaskStatus, open_nursery};
 
 use super::SocketListener;
 
