@@ -17,6 +17,15 @@ use trio::net::SocketStream;
 use trio_testkit::sim::{Link, SimNet};
 
 /// The host name of the service.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let net = trio_rs_examples::internet();
+///     assert_eq!(net.host(trio_rs_examples::httpbin::HOST).name(), "httpbin.org");
+/// });
+/// ```
 pub const HOST: &str = "httpbin.org";
 
 /// The simulated internet of the current run.
@@ -58,6 +67,15 @@ pub fn internet() -> SimNet {
 }
 
 /// A response, printed as the course's `asks` response is.
+///
+/// # Examples
+///
+/// ```
+/// use trio_rs_examples::httpbin::Response;
+///
+/// let response = Response { status_code: 200, reason_phrase: "OK".into(), body: String::new() };
+/// assert_eq!(response.to_string(), "<Response 200 OK>");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// `200`, `404`…
@@ -133,6 +151,35 @@ fn parse_response(text: &str) -> Option<Response> {
 /// # Errors
 ///
 /// Those of `trio::net::serve_listeners`; a client that goes away is not an error.
+///
+/// # Examples
+///
+/// A second httpbin, on a host of its own:
+///
+/// ```
+/// use trio_rs_examples::{Transcript, say};
+///
+/// let transcript = Transcript::record(async {
+///     let net = trio_rs_examples::internet();
+///     let mirror = net.add_host("mirror.example");
+///     let listener = mirror.listen(80)?;
+///     trio::open_nursery(|nursery| async move {
+///         let listener = std::cell::Cell::new(Some(listener));
+///         nursery.start_soon(mirror.run(move || {
+///             trio_rs_examples::httpbin::serve(listener.take().into_iter().collect(), trio::TaskStatus::ignored())
+///         }));
+///         let response = trio_rs_examples::httpbin::get("http://mirror.example/delay/1").await?;
+///         say!("{response}");
+///         let missing = trio_rs_examples::httpbin::get("http://mirror.example/nothing").await?;
+///         say!("{missing}");
+///         nursery.cancel_scope().cancel();
+///         Ok(())
+///     })
+///     .await
+/// });
+/// assert_eq!(transcript.lines()[0].text, "<Response 200 OK>");
+/// assert_eq!(transcript.lines()[1].text, "<Response 404 NOT FOUND>");
+/// ```
 pub async fn serve(
     listeners: Vec<trio::net::SocketListener>,
     task_status: TaskStatus<Vec<std::rc::Rc<trio::net::SocketListener>>>,

@@ -513,3 +513,73 @@ async fn retries_with_backoff_over_a_lossy_link_cost_no_real_time() {
     .unwrap();
     assert!(real_start.elapsed() < Duration::from_secs(5), "virtual time only");
 }
+
+// ===== checkpoints and determinism =====
+
+/// Every `trio::net` function that returns normally has executed a checkpoint.
+#[test]
+fn every_trio_net_function_checkpoints() {
+    use trio_testkit::assert_checkpoints;
+    with_net(async |_net| {
+        let listeners = assert_checkpoints(trio::net::open_tcp_listeners(80)).await.unwrap();
+        assert_checkpoints(trio::net::open_tcp_listeners_on(Some("localhost"), 81, None)).await.unwrap();
+        assert_checkpoints(trio::net::getaddrinfo("db", 1)).await.unwrap();
+        let client = assert_checkpoints(trio::net::open_tcp_stream("localhost", 80)).await.unwrap();
+        let server = assert_checkpoints(listeners[0].accept()).await.unwrap();
+        assert_checkpoints(client.send_eof()).await.unwrap();
+        assert_checkpoints(server.receive_some(10)).await.unwrap();
+        assert_checkpoints(server.wait_send_all_might_not_block()).await.unwrap();
+        assert_checkpoints(server.aclose()).await.unwrap();
+        assert_checkpoints(listeners[0].aclose()).await.unwrap();
+    });
+}
+
+/// The network adds no nondeterminism of its own: a lossy, jittery exchange replays
+/// event for event (the exploration engine's determinism check).
+#[test]
+fn a_faulty_network_passes_the_determinism_check() {
+    Explore::new("sim_network::determinism")
+        .schedules(30)
+        .policy(PolicyKind::Random)
+        .check_determinism(true)
+        .persist(false)
+        .run(|| async {
+            let net = SimNet::new();
+            let db = net.add_host("db");
+            net.set_link("main", "db", Link::default().jitter(Duration::from_millis(3)));
+            net.set_faults("main", "db", Faults::none().drop_rate(0.2).reset_rate(0.1));
+            net.install();
+            let listener = db.listen(7).unwrap();
+            let listener = std::cell::Cell::new(Some(listener));
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon(db.run(move || {
+                    let listeners = listener.take().into_iter().collect();
+                    trio::net::serve_listeners(
+                        |stream: SocketStream| async move {
+                            while let Ok(data) = stream.receive_some(100).await {
+                                if data.is_empty() || stream.send_all(&data).await.is_err() {
+                                    break;
+                                }
+                            }
+                            trio::Result::Ok(())
+                        },
+                        listeners,
+                        trio::TaskStatus::ignored(),
+                    )
+                }));
+                for i in 0..5u8 {
+                    if let Ok(stream) = trio::net::open_tcp_stream("db", 7).await {
+                        let _ = stream.send_all(&[i; 10]).await;
+                        let _ =
+                            trio::move_on_after(Duration::from_secs(1), async { Ok(stream.receive_some(100).await?) })
+                                .await;
+                    }
+                }
+                nursery.cancel_scope().cancel();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+        .unwrap();
+}

@@ -10,25 +10,25 @@ use trio_testkit::trio_test;
 /// The duplex check's size under exploration: each schedule moves this much each way.
 const EXPLORED_DUPLEX: usize = 1 << 15;
 
-#[trio_test(schedules = 200)]
+#[trio_test(schedules = 100)]
 async fn memory_one_way_pairs_conform() {
     let maker = StreamMaker::new(|| async { Ok(memory_stream_one_way_pair()) });
     check_one_way_stream(&maker, None).await.unwrap();
 }
 
-#[trio_test(schedules = 200)]
+#[trio_test(schedules = 100)]
 async fn memory_pairs_conform_as_half_closeable_streams() {
     let maker = StreamMaker::new(|| async { Ok(memory_stream_pair()) }).duplex_test_size(EXPLORED_DUPLEX);
     check_half_closeable_stream(&maker, None).await.unwrap();
 }
 
-#[trio_test(schedules = 200)]
+#[trio_test(schedules = 100)]
 async fn lockstep_one_way_pairs_conform_also_when_clogged() {
     let maker = StreamMaker::new(|| async { Ok(lockstep_stream_one_way_pair()) });
     check_one_way_stream(&maker, Some(&maker)).await.unwrap();
 }
 
-#[trio_test(schedules = 200)]
+#[trio_test(schedules = 100)]
 async fn lockstep_pairs_conform_also_when_clogged() {
     let maker = StreamMaker::new(|| async { Ok(lockstep_stream_pair()) }).duplex_test_size(EXPLORED_DUPLEX);
     check_two_way_stream(&maker, Some(&maker)).await.unwrap();

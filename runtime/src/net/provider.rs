@@ -79,6 +79,10 @@ pub trait NetworkProvider {
     /// # Errors
     ///
     /// As [`open_tcp_stream`](super::open_tcp_stream).
+    ///
+    /// # Examples
+    ///
+    /// See [`NetworkProvider`].
     fn open_tcp_stream<'a>(&'a self, host: &'a str, port: u16) -> NetFuture<'a, SocketStream>;
 
     /// Listens on `port` (0: any free port) on `host`'s addresses, or on every address of this
@@ -87,6 +91,10 @@ pub trait NetworkProvider {
     /// # Errors
     ///
     /// As [`open_tcp_listeners`](super::open_tcp_listeners).
+    ///
+    /// # Examples
+    ///
+    /// See [`NetworkProvider`].
     fn open_tcp_listeners<'a>(
         &'a self,
         port: u16,
@@ -99,6 +107,10 @@ pub trait NetworkProvider {
     /// # Errors
     ///
     /// As [`getaddrinfo`](super::getaddrinfo).
+    ///
+    /// # Examples
+    ///
+    /// See [`NetworkProvider`].
     fn getaddrinfo<'a>(&'a self, host: &'a str, port: u16) -> NetFuture<'a, Vec<SocketAddr>>;
 }
 

@@ -13,20 +13,43 @@ use crate::io::{AsyncResource, HalfCloseableStream, IoFuture, Listener, ReceiveS
 /// See [`SocketStream::new`].
 pub trait ProviderStream: HalfCloseableStream {
     /// This end's address.
+    ///
+    /// # Examples
+    ///
+    /// See [`SocketStream::new`].
     fn local_addr(&self) -> SocketAddr;
+
     /// The other end's address.
+    ///
+    /// # Examples
+    ///
+    /// See [`SocketStream::new`].
     fn peer_addr(&self) -> SocketAddr;
 }
 
-/// What a provider implements for a listening TCP socket.
+/// What a provider implements for a listening TCP socket. The testkit's simulated network
+/// implements it; [`SocketListener`] shows one in use.
 ///
 /// # Examples
 ///
-/// See [`SocketListener::new`].
+/// See [`SocketListener`].
 pub trait ProviderListener: AsyncResource {
     /// Waits for the next connection; as [`Listener::accept`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Listener::accept`].
+    ///
+    /// # Examples
+    ///
+    /// See [`SocketListener`], whose `accept` calls this.
     fn accept(&self) -> IoFuture<'_, SocketStream>;
+
     /// The address it listens on.
+    ///
+    /// # Examples
+    ///
+    /// See [`SocketListener::local_addr`].
     fn local_addr(&self) -> SocketAddr;
 }
 
@@ -176,11 +199,11 @@ pub struct SocketListener {
 }
 
 impl SocketListener {
-    /// Wraps a provider's listener.
+    /// Wraps a provider's listener (a simulated network's listeners are made this way).
     ///
     /// # Examples
     ///
-    /// See [`ProviderListener`]; a simulated network's listeners are made this way.
+    /// See [`SocketListener`] for one in use.
     pub fn new(listener: impl ProviderListener + 'static) -> SocketListener {
         SocketListener { inner: Box::new(listener) }
     }

@@ -128,7 +128,27 @@ pub(crate) struct ListenerState {
     pub(crate) waiters: Rc<WaitQueue<()>>,
 }
 
-/// Counters of what the network did.
+/// Counters of what the network did ([`SimNet::statistics`](super::SimNet::statistics)).
+///
+/// # Examples
+///
+/// ```
+/// use trio::abc::{Listener, ReceiveStream, SendStream};
+/// use trio_testkit::MockClock;
+/// use trio_testkit::sim::SimNet;
+///
+/// trio::Builder::new().clock(MockClock::autojump()).run(async {
+///     let net = SimNet::new();
+///     net.install();
+///     let listeners = trio::net::open_tcp_listeners(80).await.unwrap();
+///     let client = trio::net::open_tcp_stream("localhost", 80).await.unwrap();
+///     let server = listeners[0].accept().await.unwrap();
+///     client.send_all(b"four").await.unwrap();
+///     server.receive_some(10).await.unwrap();
+///     let stats = net.statistics();
+///     assert_eq!((stats.connections, stats.bytes_delivered), (1, 4));
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SimStatistics {

@@ -296,4 +296,13 @@ pub fn lockstep_stream_pair() -> (LockstepStream, LockstepStream) {
 }
 
 /// One end of a [`lockstep_stream_pair`].
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::streams::{LockstepStream, lockstep_stream_pair};
+///
+/// let (left, _right): (LockstepStream, LockstepStream) = lockstep_stream_pair();
+/// left.send_stream.close(); // the halves are public, as in Trio
+/// ```
 pub type LockstepStream = StapledStream<LockstepSendStream, LockstepReceiveStream>;

@@ -797,4 +797,13 @@ pub fn memory_stream_pair() -> (MemoryStream, MemoryStream) {
 }
 
 /// One end of a [`memory_stream_pair`].
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::streams::{MemoryStream, memory_stream_pair};
+///
+/// let (left, _right): (MemoryStream, MemoryStream) = memory_stream_pair();
+/// left.send_stream.clear_send_all_hook(); // stall the left-to-right direction
+/// ```
 pub type MemoryStream = StapledStream<MemorySendStream, MemoryReceiveStream>;
