@@ -213,3 +213,16 @@ fn without_a_network_trio_net_says_how_to_get_one() {
         assert!(err.to_string().contains("install a simulated network (trio_testkit::sim::SimNet)"), "{err}");
     });
 }
+
+/// A stream or listener kept past the end of its run can still be dropped.
+#[test]
+fn sim_handles_outliving_their_run_drop_quietly() {
+    let (listeners, client) = trio::Builder::new().clock(MockClock::autojump()).run(async {
+        SimNet::new().install();
+        let listeners = trio::net::open_tcp_listeners(80).await.unwrap();
+        let client = trio::net::open_tcp_stream("localhost", 80).await.unwrap();
+        (listeners, client)
+    });
+    drop(client);
+    drop(listeners);
+}

@@ -488,7 +488,11 @@ impl SimStream {
 
 impl Drop for SimStream {
     fn drop(&mut self) {
-        self.close_now();
+        // Dropped after its run ended (kept in a variable outside `trio::run`): the network
+        // ended with the run; there is nobody to tell.
+        if trio::lowlevel::in_run() {
+            self.close_now();
+        }
     }
 }
 
@@ -593,7 +597,9 @@ impl SimListener {
 
 impl Drop for SimListener {
     fn drop(&mut self) {
-        self.close_now();
+        if trio::lowlevel::in_run() {
+            self.close_now();
+        }
     }
 }
 
