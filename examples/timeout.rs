@@ -7,7 +7,9 @@
 //! `TRIO_AUTOJUMP=1` skips the waiting.
 //!
 //! The course asks a real web service (`asks.get("https://httpbin.org/delay/N")`, which answers
-//! after N seconds); [`get`] simulates that service on the run's clock.
+//! after N seconds). [`get`] makes that request over `trio::net` — connect, send, read the
+//! response — to `httpbin.org` on the run's simulated network, where it answers after N seconds
+//! of the run's clock.
 
 use std::time::Duration;
 

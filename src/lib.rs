@@ -1,8 +1,8 @@
 //! The Trio course in Rust: the examples live in `examples/`, the cross-crate conformance tests
 //! in `tests/`. This crate holds what the examples share — [`run`] picks the clock and the seed
 //! from the environment, [`say!`] prints a line that a test can capture with the time it was
-//! printed at ([`Transcript`]), [`httpbin`] stands in for the web service two lessons ask — and
-//! doctests the README, which follows.
+//! printed at ([`Transcript`]), [`internet`] is the run's simulated network, where
+//! [`httpbin`] serves the web service two lessons ask — and doctests the README, which follows.
 
 #![doc = include_str!("../README.md")]
 
@@ -10,3 +10,4 @@ mod course;
 pub mod httpbin;
 
 pub use crate::course::{Line, Transcript, print_line, run};
+pub use crate::httpbin::internet;

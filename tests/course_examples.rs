@@ -27,6 +27,8 @@ example!(channels_fan_out, "../examples/channels_fan_out.rs");
 example!(channels_two_consumers, "../examples/channels_two_consumers.rs");
 example!(channels_two_producers, "../examples/channels_two_producers.rs");
 example!(double_sleep, "../examples/double_sleep.rs");
+example!(echo, "../examples/echo.rs");
+example!(kv, "../examples/kv.rs");
 example!(nested_scopes, "../examples/nested_scopes.rs");
 example!(nested_scopes_inner_wins, "../examples/nested_scopes_inner_wins.rs");
 example!(nursery, "../examples/nursery.rs");
@@ -34,12 +36,14 @@ example!(shielding, "../examples/shielding.rs");
 example!(timeout, "../examples/timeout.rs");
 
 /// The name of every example, as `cargo run --example` takes it.
-const EXAMPLES: [&str; 10] = [
+const EXAMPLES: [&str; 12] = [
     "channels",
     "channels_fan_out",
     "channels_two_consumers",
     "channels_two_producers",
     "double_sleep",
+    "echo",
+    "kv",
     "nested_scopes",
     "nested_scopes_inner_wins",
     "nursery",
@@ -55,6 +59,8 @@ fn record(name: &str, seed: u64) -> Transcript {
         "channels_two_consumers" => Transcript::record_seeded(seed, channels_two_consumers::async_main()),
         "channels_two_producers" => Transcript::record_seeded(seed, channels_two_producers::async_main()),
         "double_sleep" => Transcript::record_seeded(seed, double_sleep::double_sleep(3)),
+        "echo" => Transcript::record_seeded(seed, echo::async_main()),
+        "kv" => Transcript::record_seeded(seed, kv::async_main()),
         "nested_scopes" => Transcript::record_seeded(seed, nested_scopes::async_main()),
         "nested_scopes_inner_wins" => Transcript::record_seeded(seed, nested_scopes_inner_wins::async_main()),
         "nursery" => Transcript::record_seeded(seed, nursery::parent()),
@@ -108,6 +114,18 @@ fn timeout_moves_on_after_five_seconds_when_the_request_is_slow() {
     insta::assert_snapshot!("timeout_too_slow", record("timeout", 2).to_string());
 }
 
+/// The echo client's round trips take a millisecond each way on the simulated network.
+#[test]
+fn echo_client_gets_back_what_it_sent() {
+    insta::assert_snapshot!("echo", record("echo", 0).to_string());
+}
+
+/// The kv client retries with backoff while the server's host is down.
+#[test]
+fn kv_client_retries_with_backoff_until_the_host_is_back() {
+    insta::assert_snapshot!("kv", record("kv", 0).to_string());
+}
+
 #[test]
 fn nested_scopes_outer_scope_catches_at_two_seconds() {
     insta::assert_snapshot!("nested_scopes", record("nested_scopes", 0).to_string());
@@ -135,7 +153,7 @@ fn timeout_delay_is_between_one_and_ten_seconds_and_follows_the_seed() {
     assert_eq!(draw(7), draw(7));
 }
 
-/// The simulated service answers after the delay named in the URL.
+/// The simulated service answers after the delay named in the URL, over the simulated network.
 #[test]
 fn simulated_service_answers_after_the_delay() {
     let transcript = Transcript::record(async {

@@ -59,7 +59,9 @@ mod cancellable;
 mod channel;
 mod core;
 mod error;
+pub mod io;
 pub mod lowlevel;
+pub mod net;
 mod parking_lot;
 mod sync;
 mod time;
@@ -80,6 +82,7 @@ pub use crate::error::{
     BrokenResource, BusyResource, CancelSource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result,
     RuntimeError, TooSlow, WouldBlock,
 };
+pub use crate::io::{StapledStream, StreamError};
 pub use crate::sync::{
     Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,
     LimiterToken, Lock, LockGuard, LockStatistics, Semaphore, SemaphorePermit, SemaphoreStatistics, StrictFifoLock,

@@ -14,7 +14,8 @@ use crate::core::runtime::Runtime;
 use crate::core::task::default_task_name;
 use crate::error::Cancelled;
 
-pub use crate::core::policy::{Fifo, RunnableTasks, TimerInfo, TimerKind};
+pub use crate::core::local::RunVar;
+pub use crate::core::policy::{Choice, Fifo, RunnableTasks, TimerInfo, TimerKind};
 pub use crate::core::runtime::{RunReport, RunStatistics, TaskReport};
 pub use crate::core::task::{ExitHook, Task, TaskId};
 pub use crate::core::wait::{
@@ -251,4 +252,51 @@ pub fn wait_all_tasks_blocked(cushion: Duration) -> impl Future<Output = Result<
         let _remove = Remove(key);
         slot.await
     }
+}
+
+/// Asks the run to choose one of `options` (numbered from 0) — a decision of the run's one
+/// decision stream, like which task runs next. Option 0 is the default: what happens under the
+/// default policy, and in plain `trio::run`, every time.
+///
+/// This is how a simulation makes its random choices (which fault hits a message, how much
+/// jitter it gets) so that exploration varies them, a trace shows them, replay reproduces them
+/// and shrinking drops those a failure does not need. `what` says what the choice is about, for
+/// traces. With fewer than two options nothing is asked and 0 is returned.
+///
+/// Synchronous; never a checkpoint.
+///
+/// # Panics
+///
+/// Outside a run.
+///
+/// # Examples
+///
+/// ```
+/// // Under the default policy every choice is the default.
+/// let picks = trio::run(async { (0..5).map(|_| trio::lowlevel::choose(3, "latency bucket")).collect::<Vec<_>>() });
+/// assert_eq!(picks, [0, 0, 0, 0, 0]);
+/// ```
+#[track_caller]
+pub fn choose(options: usize, what: &str) -> usize {
+    Runtime::with(|rt| rt.choose(&Choice::new(options, None, what)))
+}
+
+/// [`choose`] among options with relative weights: a random policy picks option `i` with
+/// probability `weights[i] / sum(weights)`. Option 0 is still the default.
+///
+/// # Panics
+///
+/// Outside a run, or if the weights add up to zero.
+///
+/// # Examples
+///
+/// ```
+/// // A one-in-a-hundred fault: under the default policy, never.
+/// let dropped = trio::run(async { trio::lowlevel::choose_weighted(&[99, 1], "drop this segment?") == 1 });
+/// assert!(!dropped);
+/// ```
+#[track_caller]
+pub fn choose_weighted(weights: &[u32], what: &str) -> usize {
+    assert!(weights.iter().any(|&w| w > 0), "choose_weighted({weights:?}, {what:?}): the weights must not all be zero");
+    Runtime::with(|rt| rt.choose(&Choice::new(weights.len(), Some(weights), what)))
 }

@@ -4,6 +4,7 @@
 pub(crate) mod cancel;
 pub(crate) mod clock;
 pub(crate) mod instrument;
+pub(crate) mod local;
 pub(crate) mod nursery;
 pub(crate) mod policy;
 pub(crate) mod runtime;

@@ -231,6 +231,40 @@ pub trait SchedulePolicy {
         let _ = (task, cancel_point);
         false
     }
+
+    /// Picks one of the options of a choice a library asked for with
+    /// [`lowlevel::choose`](crate::lowlevel::choose) — say, a simulated network asking which
+    /// fault (if any) hits a segment, or how much jitter it gets. Option 0 is always the
+    /// default (no fault, no jitter); a choice may carry weights, which a random policy should
+    /// follow. Called only with two options or more. Default: 0, so the default policy never
+    /// deviates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::{Choice, RunnableTasks};
+    ///
+    /// /// Always takes the last option.
+    /// struct Contrary;
+    ///
+    /// impl SchedulePolicy for Contrary {
+    ///     fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+    ///         0
+    ///     }
+    ///     fn choose(&mut self, choice: &Choice<'_>) -> usize {
+    ///         choice.len() - 1
+    ///     }
+    /// }
+    ///
+    /// let picked = trio::Builder::new().policy(Contrary).run(async { trio::lowlevel::choose(3, "which") });
+    /// assert_eq!(picked, 2);
+    /// assert_eq!(trio::run(async { trio::lowlevel::choose(3, "which") }), 0); // the default
+    /// ```
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        let _ = choice;
+        0
+    }
 }
 
 impl<P: SchedulePolicy + ?Sized> SchedulePolicy for Box<P> {
@@ -248,6 +282,10 @@ impl<P: SchedulePolicy + ?Sized> SchedulePolicy for Box<P> {
 
     fn inject_cancel(&mut self, task: &Task, cancel_point: u64) -> bool {
         (**self).inject_cancel(task, cancel_point)
+    }
+
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        (**self).choose(choice)
     }
 }
 
@@ -632,4 +670,122 @@ pub struct TimerInfo {
     pub seq: u64,
     /// What fires.
     pub kind: TimerKind,
+}
+
+/// A choice a library asked the run to make (see [`lowlevel::choose`](crate::lowlevel::choose)),
+/// as [`SchedulePolicy::choose`] sees it: how many options, what it is about, and their
+/// weights. Option 0 is the default.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use trio::abc::SchedulePolicy;
+/// use trio::lowlevel::{Choice, RunnableTasks};
+///
+/// #[derive(Clone, Default)]
+/// struct Log(Rc<RefCell<Vec<(String, usize, Option<Vec<u32>>)>>>);
+///
+/// impl SchedulePolicy for Log {
+///     fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+///         0
+///     }
+///     fn choose(&mut self, choice: &Choice<'_>) -> usize {
+///         let weights = choice.weights().map(<[u32]>::to_vec);
+///         self.0.borrow_mut().push((choice.what().to_string(), choice.len(), weights));
+///         0
+///     }
+/// }
+///
+/// let log = Log::default();
+/// trio::Builder::new().policy(log.clone()).run(async {
+///     trio::lowlevel::choose(4, "jitter");
+///     trio::lowlevel::choose_weighted(&[99, 1], "drop the segment?");
+///     trio::lowlevel::choose(1, "no choice at all"); // not asked
+/// });
+/// assert_eq!(
+///     *log.0.borrow(),
+///     [("jitter".to_string(), 4, None), ("drop the segment?".to_string(), 2, Some(vec![99, 1]))]
+/// );
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Choice<'a> {
+    options: usize,
+    weights: Option<&'a [u32]>,
+    what: &'a str,
+}
+
+impl<'a> Choice<'a> {
+    pub(crate) fn new(options: usize, weights: Option<&'a [u32]>, what: &'a str) -> Choice<'a> {
+        Choice { options, weights, what }
+    }
+
+    /// How many options; at least two when a policy is asked.
+    ///
+    /// # Examples
+    ///
+    /// See [`Choice`].
+    pub fn len(&self) -> usize {
+        self.options
+    }
+
+    /// Always `false`: a policy is only asked when there is a choice.
+    ///
+    /// # Examples
+    ///
+    /// See [`Choice`].
+    pub fn is_empty(&self) -> bool {
+        self.options == 0
+    }
+
+    /// What the choice is about, for traces ("drop the segment from a to b?").
+    ///
+    /// # Examples
+    ///
+    /// See [`Choice`].
+    pub fn what(&self) -> &'a str {
+        self.what
+    }
+
+    /// The relative weight of each option, if the caller gave any (uniform otherwise).
+    ///
+    /// # Examples
+    ///
+    /// See [`Choice`].
+    pub fn weights(&self) -> Option<&'a [u32]> {
+        self.weights
+    }
+
+    /// The weight of option `index`: 1 for every option of an unweighted choice.
+    ///
+    /// # Panics
+    ///
+    /// If `index >= len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::abc::SchedulePolicy;
+    /// use trio::lowlevel::{Choice, RunnableTasks};
+    ///
+    /// /// Takes the heaviest option.
+    /// struct Heaviest;
+    ///
+    /// impl SchedulePolicy for Heaviest {
+    ///     fn pick_task(&mut self, _runnable: &RunnableTasks<'_>) -> usize {
+    ///         0
+    ///     }
+    ///     fn choose(&mut self, choice: &Choice<'_>) -> usize {
+    ///         (0..choice.len()).max_by_key(|&i| choice.weight(i)).unwrap()
+    ///     }
+    /// }
+    ///
+    /// let pick = trio::Builder::new().policy(Heaviest).run(async { trio::lowlevel::choose_weighted(&[1, 5, 2], "x") });
+    /// assert_eq!(pick, 1);
+    /// ```
+    pub fn weight(&self, index: usize) -> u32 {
+        assert!(index < self.options, "option {index} of a choice with {} options", self.options);
+        self.weights.map_or(1, |weights| weights[index])
+    }
 }

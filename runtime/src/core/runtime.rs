@@ -860,6 +860,8 @@ pub(crate) struct Runtime {
     stack_base: Cell<usize>,
     /// Real time at the start of the run, for the watchdog.
     started: RealInstant,
+    /// The values of `RunVar`s, dropped with the run.
+    pub(crate) locals: super::local::RunLocals,
 }
 
 impl Runtime {
@@ -912,6 +914,7 @@ impl Runtime {
             stack_budget: builder.stack_budget,
             stack_base: Cell::new(0),
             started: RealInstant::now(),
+            locals: Default::default(),
         }
     }
 
@@ -1071,6 +1074,19 @@ impl Runtime {
             }
         }
         status.effectively_cancelled()
+    }
+
+    /// A choice a library asks for (`lowlevel::choose`): the policy's pick, or 0 — the default —
+    /// without a policy or with a single option.
+    pub(crate) fn choose(&self, choice: &super::policy::Choice<'_>) -> usize {
+        match &self.policy {
+            Some(policy) if choice.len() > 1 => {
+                let pick = policy.borrow_mut().choose(choice);
+                assert!(pick < choice.len(), "SchedulePolicy::choose returned {pick} for {} options", choice.len());
+                pick
+            }
+            _ => 0,
+        }
     }
 
     /// Panics, naming the limit, if the current task's poll has used more stack than its budget.

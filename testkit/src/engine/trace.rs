@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use trio::Instant;
 use trio::abc::{Instrument, SchedulePolicy};
-use trio::lowlevel::{RunnableTasks, Task, TaskId, TimerInfo, TimerKind};
+use trio::lowlevel::{Choice, RunnableTasks, Task, TaskId, TimerInfo, TimerKind};
 
 /// One thing that happened in a run.
 ///
@@ -192,6 +192,14 @@ pub enum DecisionKind {
         /// Whether the picked one was a sleep (else a cancel-scope deadline).
         sleep: bool,
     },
+    /// A choice a library asked for with `trio::lowlevel::choose` (a simulated network's fault
+    /// or jitter, say); option 0 is the default.
+    Choice {
+        /// How many options there were.
+        options: usize,
+        /// What the choice was about.
+        what: String,
+    },
 }
 
 impl Decision {
@@ -264,7 +272,7 @@ impl Decision {
     pub fn option_count(&self) -> usize {
         match &self.kind {
             DecisionKind::Task { options } => options.len(),
-            DecisionKind::Timer { options, .. } => *options,
+            DecisionKind::Timer { options, .. } | DecisionKind::Choice { options, .. } => *options,
         }
     }
 
@@ -306,6 +314,7 @@ impl Decision {
         match &self.kind {
             DecisionKind::Task { options } => crate::policy::Pick::Task(options[index].as_u64()),
             DecisionKind::Timer { .. } => crate::policy::Pick::Timer(index),
+            DecisionKind::Choice { .. } => crate::policy::Pick::Choice(index),
         }
     }
 
@@ -344,7 +353,7 @@ impl Decision {
     pub fn chosen_task(&self) -> Option<TaskId> {
         match &self.kind {
             DecisionKind::Task { options } => options.get(self.index).copied(),
-            DecisionKind::Timer { .. } => None,
+            DecisionKind::Timer { .. } | DecisionKind::Choice { .. } => None,
         }
     }
 }
@@ -646,11 +655,7 @@ impl Trace {
     pub(crate) fn schedule(&self) -> crate::policy::Schedule {
         let mut schedule = crate::policy::Schedule::new();
         for d in self.deviations() {
-            let pick = match d.chosen_task() {
-                Some(task) => crate::policy::Pick::Task(task.as_u64()),
-                None => crate::policy::Pick::Timer(d.index),
-            };
-            schedule.insert(d.number, pick);
+            schedule.insert(d.number, d.pick_of(d.index));
         }
         for event in &self.events {
             if let Event::InjectedCancel { task, cancel_point } = event {
@@ -869,6 +874,13 @@ fn describe_decision(d: &Decision, names: &BTreeMap<TaskId, String>) -> String {
             options,
             if *sleep { "a sleep" } else { "a deadline" }
         ),
+        DecisionKind::Choice { options, what } => format!(
+            "decision {} at {}: {what} — option {} of {options}{}",
+            d.number,
+            d.time,
+            d.index,
+            if d.index == 0 { " (the default)" } else { "" }
+        ),
     }
 }
 
@@ -1040,6 +1052,20 @@ impl SchedulePolicy for Recording {
                 number,
                 time: now(),
                 kind: DecisionKind::Timer { options: due.len(), sleep },
+                index,
+            }));
+        }
+        index
+    }
+
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        let index = self.inner.choose(choice);
+        let number = self.summary.decide(index, || crate::policy::Pick::Choice(index));
+        if let Some(log) = &self.log {
+            log.push(Event::Decision(Decision {
+                number,
+                time: now(),
+                kind: DecisionKind::Choice { options: choice.len(), what: choice.what().to_string() },
                 index,
             }));
         }

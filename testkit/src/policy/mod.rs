@@ -47,3 +47,17 @@ pub(crate) fn uniform_index(rng: &mut impl RngCore, len: usize) -> usize {
     }
     (product >> 64) as usize
 }
+
+/// An option of `choice`, at random, following its weights (uniform without).
+pub(crate) fn pick_option(rng: &mut impl RngCore, choice: &trio::lowlevel::Choice<'_>) -> usize {
+    let Some(weights) = choice.weights() else { return uniform_index(rng, choice.len()) };
+    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    let mut point = uniform_index(rng, total as usize) as u64;
+    for (i, &w) in weights.iter().enumerate() {
+        if point < u64::from(w) {
+            return i;
+        }
+        point -= u64::from(w);
+    }
+    unreachable!("the point lies below the total weight")
+}

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use trio::abc::SchedulePolicy;
-use trio::lowlevel::{RunnableTasks, TaskId, TimerInfo};
+use trio::lowlevel::{Choice, RunnableTasks, TaskId, TimerInfo};
 
-use super::uniform_index;
+use super::{pick_option, uniform_index};
 
 /// Priorities below this are "lowered" ones (change points and anti-starvation); every task
 /// starts above it.
@@ -197,5 +197,10 @@ impl SchedulePolicy for Pct {
 
     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
         uniform_index(&mut self.rng, due.len())
+    }
+
+    /// Choices have no priorities: a random option, following the weights.
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        pick_option(&mut self.rng, choice)
     }
 }

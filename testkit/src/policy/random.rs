@@ -3,13 +3,14 @@
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use trio::abc::SchedulePolicy;
-use trio::lowlevel::{RunnableTasks, TimerInfo};
+use trio::lowlevel::{Choice, RunnableTasks, TimerInfo};
 
-use super::uniform_index;
+use super::{pick_option, uniform_index};
 
 /// Picks the next task uniformly at random among *all* runnable tasks — also those woken during
-/// the current batch, which Trio would hold back until the next one — and fires timers due at
-/// the same instant in a random order.
+/// the current batch, which Trio would hold back until the next one — fires timers due at
+/// the same instant in a random order, and takes a random option of every
+/// [`choose`](trio::lowlevel::choose), following its weights.
 ///
 /// Randomness comes from ChaCha8 seeded with the run's seed
 /// ([`Builder::seed`](trio::Builder::seed)): the same seed gives the same schedule, on every
@@ -102,5 +103,9 @@ impl SchedulePolicy for Random {
 
     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
         uniform_index(&mut self.rng, due.len())
+    }
+
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        pick_option(&mut self.rng, choice)
     }
 }

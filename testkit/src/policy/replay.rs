@@ -5,13 +5,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use trio::abc::SchedulePolicy;
-use trio::lowlevel::{RunnableTasks, Task, TaskId, TimerInfo};
+use trio::lowlevel::{Choice, RunnableTasks, Task, TaskId, TimerInfo};
 
 /// A schedule as the deviations from the default order: at decision `n`, pick this instead
 /// of the first option. Every other decision takes the default.
 ///
-/// Schedules print as a short string (`v1:12=t3,40=x1` — at decision 12 run task 3, at
-/// decision 40 fire the second due timer), which `TRIO_REPLAY` accepts.
+/// Schedules print as a short string (`v1:12=t3,40=x1,57=o2` — at decision 12 run task 3, at
+/// decision 40 fire the second due timer, at decision 57 take option 2 of a
+/// [`choose`](trio::lowlevel::choose)), which `TRIO_REPLAY` accepts.
 ///
 /// # Examples
 ///
@@ -46,6 +47,9 @@ pub enum Pick {
     Task(u64),
     /// Fire the due timer with this index (if there are that many; otherwise the default).
     Timer(usize),
+    /// Take this option of a [`choose`](trio::lowlevel::choose) (if there are that many;
+    /// otherwise the default).
+    Choice(usize),
 }
 
 impl Schedule {
@@ -206,11 +210,13 @@ impl Schedule {
 }
 
 impl fmt::Display for Pick {
-    /// `t3` (run task 3) or `x1` (fire the second due timer), as in a schedule string.
+    /// `t3` (run task 3), `x1` (fire the second due timer) or `o2` (take the third option of a
+    /// choice), as in a schedule string.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Pick::Task(t) => write!(f, "t{t}"),
             Pick::Timer(i) => write!(f, "x{i}"),
+            Pick::Choice(i) => write!(f, "o{i}"),
         }
     }
 }
@@ -270,14 +276,18 @@ impl FromStr for Schedule {
                 schedule.inject = Some((task, point));
                 continue;
             }
-            let (n, pick) = part.split_once('=').ok_or_else(|| bad("a pick is `<decision>=t<task>` or `=x<timer>`"))?;
+            let (n, pick) = part
+                .split_once('=')
+                .ok_or_else(|| bad("a pick is `<decision>=t<task>`, `=x<timer>` or `=o<option>`"))?;
             let n: u64 = n.parse().map_err(|_| bad("bad decision number"))?;
             let pick = if let Some(t) = pick.strip_prefix('t') {
                 Pick::Task(t.parse().map_err(|_| bad("bad task id"))?)
             } else if let Some(i) = pick.strip_prefix('x') {
                 Pick::Timer(i.parse().map_err(|_| bad("bad timer index"))?)
+            } else if let Some(i) = pick.strip_prefix('o') {
+                Pick::Choice(i.parse().map_err(|_| bad("bad option index"))?)
             } else {
-                return Err(bad("a pick starts with t or x"));
+                return Err(bad("a pick starts with t, x or o"));
             };
             schedule.picks.insert(n, pick);
         }
@@ -385,7 +395,7 @@ impl SchedulePolicy for Replay {
             Some(Pick::Task(id)) => {
                 (0..runnable.len()).find(|&i| runnable.id(i).as_u64() == *id).unwrap_or_else(|| self.diverged())
             }
-            Some(Pick::Timer(_)) => self.diverged(),
+            Some(Pick::Timer(_) | Pick::Choice(_)) => self.diverged(),
         }
     }
 
@@ -394,6 +404,15 @@ impl SchedulePolicy for Replay {
         match self.schedule.picks.get(&self.decisions) {
             None => 0,
             Some(Pick::Timer(i)) if *i < due.len() => *i,
+            Some(_) => self.diverged(),
+        }
+    }
+
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        self.decisions += 1;
+        match self.schedule.picks.get(&self.decisions) {
+            None => 0,
+            Some(Pick::Choice(i)) if *i < choice.len() => *i,
             Some(_) => self.diverged(),
         }
     }
@@ -422,6 +441,10 @@ impl<P: SchedulePolicy> SchedulePolicy for InjectCancel<P> {
 
     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
         self.inner.pick_timer(due)
+    }
+
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        self.inner.choose(choice)
     }
 
     fn inject_cancel(&mut self, task: &Task, cancel_point: u64) -> bool {

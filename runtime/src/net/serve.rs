@@ -1,0 +1,151 @@
+//! `serve_listeners` and `serve_tcp`: accept connections forever, one handler task each.
+
+use std::future::Future;
+use std::rc::Rc;
+
+use crate::io::Listener;
+use crate::{TaskResult, TaskStatus, open_nursery};
+
+use super::SocketListener;
+
+/// Accepts connections on every listener, and runs `handler(stream)` for each in its own task
+/// (Trio's `serve_listeners`). Reports the listeners through `task_status` once it accepts,
+/// then runs until cancelled.
+///
+/// The handler tasks live in this function's nursery: when a handler fails, serving stops and
+/// the failure comes out of here, as in Trio — catch what a handler should survive inside it.
+///
+/// # Errors
+///
+/// A handler's failure; an `accept` failure (a closed listener, say); `Cancelled`.
+///
+/// # Cancellation
+///
+/// Cancelling it stops accepting and cancels every handler.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trio::abc::{HalfCloseableStream, Listener, ReceiveStream, SendStream};
+/// use trio_testkit::MockClock;
+/// use trio_testkit::sim::SimNet;
+///
+/// trio::Builder::new().clock(MockClock::autojump()).run(async {
+///     SimNet::new().install();
+///     trio::open_nursery(|nursery| async move {
+///         let listeners = trio::net::open_tcp_listeners(9000).await?;
+///         let listeners = nursery
+///             .start(|task_status| {
+///                 trio::net::serve_listeners(
+///                     |stream: trio::net::SocketStream| async move {
+///                         stream.send_all(b"hello\n").await?;
+///                         stream.send_eof().await?;
+///                         trio::Result::Ok(())
+///                     },
+///                     listeners,
+///                     task_status,
+///                 )
+///             })
+///             .await?;
+///         assert_eq!(listeners[0].local_addr().port(), 9000);
+///         let client = trio::net::open_tcp_stream("localhost", 9000).await?;
+///         assert_eq!(client.receive_some(100).await?, b"hello\n");
+///         nursery.cancel_scope().cancel(); // stop serving
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+pub async fn serve_listeners<L, H, Fut>(
+    handler: H,
+    listeners: Vec<L>,
+    task_status: TaskStatus<Vec<Rc<L>>>,
+) -> crate::Result<()>
+where
+    L: Listener + 'static,
+    L::Stream: 'static,
+    H: Fn(L::Stream) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: TaskResult,
+{
+    let listeners: Vec<Rc<L>> = listeners.into_iter().map(Rc::new).collect();
+    let handler = Rc::new(handler);
+    open_nursery(|nursery| async move {
+        for listener in &listeners {
+            let (listener, handler, handlers) = (listener.clone(), handler.clone(), nursery.clone());
+            nursery.start_soon_named("serve_listeners: accepting connections", async move {
+                loop {
+                    let stream = listener.accept().await?;
+                    handlers.start_soon(handler(stream));
+                }
+                #[allow(unreachable_code, reason = "names the block's type for `?`")]
+                crate::Result::Ok(())
+            });
+        }
+        task_status.started(listeners);
+        Ok(())
+    })
+    .await
+}
+
+/// Listens on `port` on every address of this machine and serves each connection with
+/// `handler` (Trio's `serve_tcp`): [`open_tcp_listeners`](super::open_tcp_listeners), then
+/// [`serve_listeners`]. Port 0 picks a free port; read it from the listeners `task_status`
+/// reports.
+///
+/// # Errors
+///
+/// Those of `open_tcp_listeners` (no provider, port in use…), then those of
+/// [`serve_listeners`].
+///
+/// # Cancellation
+///
+/// As [`serve_listeners`].
+///
+/// # Examples
+///
+/// ```
+/// use trio::abc::{ReceiveStream, SendStream};
+/// use trio_testkit::MockClock;
+/// use trio_testkit::sim::SimNet;
+///
+/// /// Sends back everything it receives.
+/// async fn echo(stream: trio::net::SocketStream) -> trio::Result<()> {
+///     loop {
+///         let data = stream.receive_some(1024).await?;
+///         if data.is_empty() {
+///             return Ok(());
+///         }
+///         stream.send_all(&data).await?;
+///     }
+/// }
+///
+/// trio::Builder::new().clock(MockClock::autojump()).run(async {
+///     SimNet::new().install();
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start(|task_status| trio::net::serve_tcp(echo, 7, task_status)).await?;
+///         let client = trio::net::open_tcp_stream("localhost", 7).await?;
+///         client.send_all(b"ping").await?;
+///         assert_eq!(client.receive_some(100).await?, b"ping");
+///         nursery.cancel_scope().cancel();
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+pub async fn serve_tcp<H, Fut>(
+    handler: H,
+    port: u16,
+    task_status: TaskStatus<Vec<Rc<SocketListener>>>,
+) -> crate::Result<()>
+where
+    H: Fn(super::SocketStream) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: TaskResult,
+{
+    let listeners = super::open_tcp_listeners(port).await?;
+    serve_listeners(handler, listeners, task_status).await
+}
