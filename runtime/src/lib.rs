@@ -62,6 +62,7 @@ mod error;
 pub mod io;
 pub mod lowlevel;
 pub mod net;
+mod no_spawn;
 mod parking_lot;
 mod sync;
 mod time;
@@ -83,6 +84,8 @@ pub use crate::error::{
     RuntimeError, TooSlow, WouldBlock,
 };
 pub use crate::io::{StapledStream, StreamError};
+#[doc(hidden)]
+pub use crate::no_spawn::{DetachedSpawn, spawn};
 pub use crate::sync::{
     Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,
     LimiterToken, Lock, LockGuard, LockStatistics, Semaphore, SemaphorePermit, SemaphoreStatistics, StrictFifoLock,

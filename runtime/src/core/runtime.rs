@@ -862,6 +862,8 @@ pub(crate) struct Runtime {
     started: RealInstant,
     /// The values of `RunVar`s, dropped with the run.
     pub(crate) locals: super::local::RunLocals,
+    /// The clock's reading when the run started, for run-relative `Debug` of instants.
+    start_time: Cell<Instant>,
 }
 
 impl Runtime {
@@ -915,6 +917,7 @@ impl Runtime {
             stack_base: Cell::new(0),
             started: RealInstant::now(),
             locals: Default::default(),
+            start_time: Cell::new(Instant::ZERO),
         }
     }
 
@@ -942,6 +945,11 @@ impl Runtime {
         if CONTEXT.is_set() {
             CONTEXT.with(f);
         }
+    }
+
+    /// The clock's reading when the current run started, if called inside one.
+    pub(crate) fn start_time_if_inside() -> Option<Instant> {
+        if CONTEXT.is_set() { Some(CONTEXT.with(|rt| rt.start_time.get())) } else { None }
     }
 
     /// `true` if called inside a run on this thread.
@@ -1508,6 +1516,7 @@ impl Runtime {
             instrument.before_run();
         }
         self.clock.start_clock();
+        self.start_time.set(self.clock.current_time());
         let mut main = Some(Box::pin(future));
         let mut output = None;
         let main_task = self.new_task(None, name, location, self.root_status.clone(), ExitTarget::Main, None, true);
