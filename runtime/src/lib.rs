@@ -46,6 +46,9 @@
 //! Testing tools — a mock clock with autojump, `assert_checkpoints`, schedule exploration,
 //! `#[trio_test]` — live in the `trio-testkit` crate.
 //!
+//! Coming from tokio? [`guide::coming_from_tokio`] maps `spawn`, `JoinSet`, `timeout`,
+//! `select!`, `spawn_blocking` and `start_paused` tests to their trio forms.
+//!
 //! See `docs/design.md` in the repository for the architecture and every place where this
 //! crate deliberately differs from Trio.
 
@@ -59,6 +62,7 @@ mod cancellable;
 mod channel;
 mod core;
 mod error;
+pub mod guide;
 pub mod io;
 pub mod lowlevel;
 pub mod net;
