@@ -80,13 +80,12 @@ pub use crate::core::runtime::{Builder, RunError, RunErrorKind, run};
 pub use crate::core::wait::checkpoint;
 pub use crate::error::{
     BrokenResource, BusyResource, CancelSource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result,
-    RuntimeError, TooSlow, WouldBlock,
+    RuntimeError, SyncError, TooSlow, WouldBlock,
 };
 pub use crate::io::{StapledStream, StreamError};
 pub use crate::sync::{
     Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,
     LimiterToken, Lock, LockGuard, LockStatistics, Semaphore, SemaphorePermit, SemaphoreStatistics, StrictFifoLock,
-    SyncError,
 };
 pub use crate::time::{Sleep, SleepForever, current_time, sleep, sleep_forever, sleep_until};
 
