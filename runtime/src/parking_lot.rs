@@ -5,7 +5,6 @@
 //! itself to the task it wakes and a condition can move waiters onto its lock's lot. A waiter
 //! whose wait was aborted by cancellation stays queued but refuses to be woken, and is skipped.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
@@ -15,7 +14,7 @@ use std::rc::Rc;
 use crate::error::SyncError;
 use crate::error::{BrokenResource, RuntimeError};
 use crate::lowlevel::WaitQueue;
-use crate::lowlevel::{ExitHook, ParkSlot, Task, current_task, park_slot};
+use crate::lowlevel::{ExitHook, ParkSlot, Task, WaitDescription, current_task, park_slot};
 
 /// What a parked task is woken with: `Ok` by an unpark, `Err` when the lot breaks.
 pub(crate) type Wake = Result<(), BrokenResource>;
@@ -427,7 +426,7 @@ impl ParkingLot {
     pub(crate) fn enqueue(
         &self,
         task: Task,
-        what: impl Into<Cow<'static, str>>,
+        what: impl Into<WaitDescription>,
     ) -> Result<ParkSlot<Wake>, BrokenResource> {
         self.check_breakers();
         if let Some(error) = self.broken_error() {

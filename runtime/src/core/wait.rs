@@ -107,6 +107,11 @@ enum CellState<T> {
 /// What a wait is for, as deadlock reports describe it; formatted only when a report asks.
 pub(crate) enum What {
     Text(Cow<'static, str>),
+    /// Waiting for a resource that `holder` held when the wait began.
+    HeldBy {
+        what: &'static str,
+        holder: super::task::Task,
+    },
     /// A nursery waiting for its children.
     Children(&'static std::panic::Location<'static>),
     /// `start` waiting for its task to call `started()`.
@@ -119,11 +124,72 @@ impl What {
     fn describe(&self) -> String {
         match self {
             What::Text(text) => text.to_string(),
+            What::HeldBy { what, holder } => {
+                format!("{what} (held by task {} `{}` when this wait began)", holder.id(), holder.name())
+            }
             What::Children(origin) => format!("waiting for the children of the nursery opened at {origin}"),
             What::Started(task) => format!("waiting for task `{}` to call started()", task.name()),
             What::Sleep(Some(deadline)) => format!("sleep until {deadline}"),
             What::Sleep(None) => "sleep_forever".to_string(),
         }
+    }
+}
+
+/// What a blocking wait is for, as deadlock reports and [`Task::waiting_on`](super::task::Task::waiting_on)
+/// describe it: text (`"Lock::acquire"`, or a `String`), or made with
+/// [`held_by`](WaitDescription::held_by). Nothing is formatted until a report asks, so a
+/// description that names tasks costs nothing on the waiting path.
+///
+/// # Examples
+///
+/// ```
+/// use trio::lowlevel::{WaitDescription, park_slot};
+///
+/// let (_slot, unparker) = park_slot::<()>("a reply"); // from text
+/// assert_eq!(unparker.what(), "a reply");
+///
+/// trio::run(async {
+///     let me = trio::lowlevel::current_task();
+///     let (_slot, unparker) = park_slot::<()>(WaitDescription::held_by("Lock::acquire", &me));
+///     assert!(unparker.what().starts_with("Lock::acquire (held by task 1 "));
+/// });
+/// ```
+pub struct WaitDescription(pub(crate) What);
+
+impl WaitDescription {
+    /// A wait for a resource that `holder` holds now: reports read
+    /// "`what` (held by task 3 `worker` when this wait began)". The name is looked up only when
+    /// a report is made.
+    ///
+    /// # Examples
+    ///
+    /// See [`WaitDescription`].
+    pub fn held_by(what: &'static str, holder: &super::task::Task) -> WaitDescription {
+        WaitDescription(What::HeldBy { what, holder: holder.clone() })
+    }
+}
+
+impl From<&'static str> for WaitDescription {
+    fn from(text: &'static str) -> WaitDescription {
+        WaitDescription(What::Text(Cow::Borrowed(text)))
+    }
+}
+
+impl From<String> for WaitDescription {
+    fn from(text: String) -> WaitDescription {
+        WaitDescription(What::Text(Cow::Owned(text)))
+    }
+}
+
+impl From<Cow<'static, str>> for WaitDescription {
+    fn from(text: Cow<'static, str>) -> WaitDescription {
+        WaitDescription(What::Text(text))
+    }
+}
+
+impl fmt::Debug for WaitDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WaitDescription").field(&self.0.describe()).finish()
     }
 }
 
@@ -194,8 +260,8 @@ impl<T> WaitRecord for WaitCell<T> {
 ///     .unwrap();
 /// });
 /// ```
-pub fn park_slot<T: 'static>(what: impl Into<Cow<'static, str>>) -> (ParkSlot<T>, Unparker<T>) {
-    make_slot(What::Text(what.into()), false, true)
+pub fn park_slot<T: 'static>(what: impl Into<WaitDescription>) -> (ParkSlot<T>, Unparker<T>) {
+    make_slot(what.into().0, false, true)
 }
 
 pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool) -> (ParkSlot<T>, Unparker<T>) {
@@ -650,7 +716,7 @@ impl<T: 'static> WaitQueue<T> {
     ///     .unwrap();
     /// });
     /// ```
-    pub fn park(&self, what: impl Into<Cow<'static, str>>) -> ParkSlot<T> {
+    pub fn park(&self, what: impl Into<WaitDescription>) -> ParkSlot<T> {
         self.park_with(what, ())
     }
 
@@ -729,7 +795,7 @@ impl<T: 'static, P> WaitQueue<T, P> {
     /// let _slot = queue.park_with("a number", "first in line");
     /// assert_eq!(queue.unpark_one_with(1), Ok("first in line"));
     /// ```
-    pub fn park_with(&self, what: impl Into<Cow<'static, str>>, payload: P) -> ParkSlot<T> {
+    pub fn park_with(&self, what: impl Into<WaitDescription>, payload: P) -> ParkSlot<T> {
         let (slot, unparker) = park_slot(what);
         self.push_with(unparker, payload);
         slot

@@ -8,7 +8,9 @@ use std::panic::Location;
 use std::rc::Rc;
 
 use crate::error::{BrokenResource, RuntimeError, SyncError, WouldBlock};
-use crate::lowlevel::{ParkSlot, ParkingLot, Task, cancel_shielded_checkpoint, checkpoint_if_cancelled, current_task};
+use crate::lowlevel::{
+    ParkSlot, ParkingLot, Task, WaitDescription, cancel_shielded_checkpoint, checkpoint_if_cancelled, current_task,
+};
 use crate::parking_lot::Wake;
 
 // ===== Lock and StrictFifoLock =====
@@ -465,10 +467,11 @@ impl LockCore {
             Attempt::Broken | Attempt::Reentrant => return Err(self.try_acquire_for(&task).unwrap_err()),
         }
         let what = if self.kind == "Lock" { "Lock::acquire" } else { "StrictFifoLock::acquire" };
-        // Name the holder, so a lock-order deadlock report says who holds what.
+        // Name the holder, so a lock-order deadlock report says who holds what (formatted only
+        // if a report is made).
         let what = match &*self.owner.borrow() {
-            Some(holder) => format!("{what} (held by task {} `{}` when this wait began)", holder.id(), holder.name()),
-            None => what.to_string(),
+            Some(holder) => WaitDescription::held_by(what, holder),
+            None => what.into(),
         };
         let slot = self.lot.enqueue(task.clone(), what).map_err(|_| self.broken())?;
         self.wait_for_handoff(slot, task).await
