@@ -5,8 +5,8 @@ use std::panic::Location;
 use std::pin::pin;
 use std::task::Poll;
 
-use crate::core::wait::{cancel_shielded_checkpoint, checkpoint_if_cancelled, park_slot};
 use crate::error::Cancelled;
+use crate::lowlevel::{cancel_shielded_checkpoint, checkpoint_if_cancelled, park_slot};
 
 /// Runs a future from outside trio (a `futures` channel, another library's I/O, a thread's
 /// result) so that cancellation can interrupt it: when the enclosing scope is cancelled, the

@@ -24,8 +24,8 @@ use std::task::{Context, Poll, ready};
 
 use futures::{Sink, Stream};
 
-use crate::core::wait::Waiters;
 use crate::error::{Cancelled, ClosedResource};
+use crate::lowlevel::WaitQueue;
 use crate::lowlevel::{ParkSlot, cancel_shielded_checkpoint, checkpoint_if_cancelled, park_slot};
 
 // ===== Capacity =====
@@ -136,8 +136,8 @@ pub fn open_memory_channel<T: 'static>(capacity: impl Into<Capacity>) -> (Memory
         peak: 0,
         open_senders: 1,
         open_receivers: 1,
-        send_waiters: Waiters::new(),
-        recv_waiters: Waiters::new(),
+        send_waiters: WaitQueue::new(),
+        recv_waiters: WaitQueue::new(),
         next_handle: 2,
     }));
     let tx = MemorySender { handle: Rc::new(Handle::new(chan.clone(), 0)), flushing: None };
@@ -1028,9 +1028,9 @@ struct State<T> {
     /// Invariant: when this reaches 0, `buffer` and `send_waiters` are emptied and stay empty.
     open_receivers: usize,
     /// Blocked senders, oldest first.
-    send_waiters: Waiters<SendWake, SendWaiter<T>>,
+    send_waiters: WaitQueue<SendWake, SendWaiter<T>>,
     /// Blocked receivers, oldest first, each with the id of the handle it waits on.
-    recv_waiters: Waiters<RecvWake<T>, u64>,
+    recv_waiters: WaitQueue<RecvWake<T>, u64>,
     next_handle: u64,
 }
 
@@ -1075,7 +1075,7 @@ impl<T> State<T> {
 
     /// Hands `value` to the receiver that has waited longest; gives it back if none waits.
     fn hand_to_receiver(&mut self, value: T) -> Result<(), T> {
-        match self.recv_waiters.unpark_one(RecvWake::Value(value)) {
+        match self.recv_waiters.unpark_one_with(RecvWake::Value(value)) {
             Ok(_) => Ok(()),
             Err(RecvWake::Value(value)) => Err(value),
             Err(_) => unreachable!("unpark returns the value it was given"),
@@ -1084,7 +1084,7 @@ impl<T> State<T> {
 
     /// Takes the value of the sender that has waited longest and wakes it.
     fn take_from_sender(&mut self) -> Option<T> {
-        let waiter = self.send_waiters.unpark_one(SendWake::Sent).ok()?;
+        let waiter = self.send_waiters.unpark_one_with(SendWake::Sent).ok()?;
         Some(waiter.value.take().expect("a blocked sender keeps its value until it is woken"))
     }
 }
@@ -1148,7 +1148,7 @@ impl<T> Handle<T> {
             debug_assert!(state.send_waiters.is_empty());
             state.recv_waiters.take_all()
         } else {
-            VecDeque::new()
+            Vec::new()
         };
         drop(state);
         for (unparker, _) in mine {
@@ -1170,7 +1170,7 @@ impl<T> Handle<T> {
             debug_assert!(state.recv_waiters.is_empty());
             (state.send_waiters.take_all(), std::mem::take(&mut state.buffer))
         } else {
-            (VecDeque::new(), VecDeque::new())
+            (Vec::new(), VecDeque::new())
         };
         drop(state);
         for (unparker, _) in mine {
@@ -1260,7 +1260,7 @@ impl<T: 'static> Handle<T> {
         };
         let (slot, unparker) = park_slot::<SendWake>("MemorySender::send");
         let cell = Rc::new(Cell::new(Some(value)));
-        self.chan.borrow_mut().send_waiters.push(unparker, SendWaiter { value: cell.clone(), handle: self.id });
+        self.chan.borrow_mut().send_waiters.push_with(unparker, SendWaiter { value: cell.clone(), handle: self.id });
         let cell = DropValue(cell);
         let woken = slot.await;
         let value = cell.0.take();
@@ -1293,7 +1293,7 @@ impl<T: 'static> Handle<T> {
             Err(TryRecvError::WouldBlock) => {}
         }
         let (slot, unparker) = park_slot::<RecvWake<T>>("MemoryReceiver::recv");
-        self.chan.borrow_mut().recv_waiters.push(unparker, self.id);
+        self.chan.borrow_mut().recv_waiters.push_with(unparker, self.id);
         let mut parked = Parked { handle: self, slot };
         match (&mut parked.slot).await {
             Ok(RecvWake::Value(value)) => Ok(Some(value)),

@@ -1084,3 +1084,108 @@ mod anyhow_interop {
         }
     }
 }
+
+// ===== SyncError =====
+
+/// Why an operation on a synchronisation primitive failed. Each method lists the variants it
+/// can return under `# Errors`.
+///
+/// Converts into [`trio::Error`](crate::Error) with `?`, and a `Cancelled` one is still
+/// recognised as a cancellation there.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     let lock = trio::Lock::new();
+///     lock.acquire().await.unwrap();
+///     let err = lock.try_acquire().unwrap_err();
+///     assert!(matches!(err, trio::SyncError::Misuse(_))); // not re-entrant
+///     lock.release().unwrap();
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncError {
+    /// An enclosing cancel scope was cancelled; nothing was acquired.
+    Cancelled(Cancelled),
+    /// The non-blocking variant would have had to wait.
+    WouldBlock(WouldBlock),
+    /// The primitive is broken: the task that held it exited without releasing it.
+    Broken(BrokenResource),
+    /// The call breaks a rule of the primitive (Trio's `RuntimeError`), such as re-acquiring
+    /// a lock the task already holds.
+    Misuse(RuntimeError),
+}
+
+impl SyncError {
+    /// `true` for [`SyncError::Cancelled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(trio::SyncError::Cancelled(trio::Cancelled::new()).is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, SyncError::Cancelled(_))
+    }
+
+    /// `true` for [`SyncError::WouldBlock`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(trio::SyncError::WouldBlock(trio::WouldBlock::new()).is_would_block());
+    /// ```
+    pub fn is_would_block(&self) -> bool {
+        matches!(self, SyncError::WouldBlock(_))
+    }
+
+    /// `true` for [`SyncError::Broken`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(trio::SyncError::Broken(trio::BrokenResource::new()).is_broken());
+    /// ```
+    pub fn is_broken(&self) -> bool {
+        matches!(self, SyncError::Broken(_))
+    }
+
+    /// `true` for [`SyncError::Misuse`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(trio::SyncError::Misuse(trio::RuntimeError::new()).is_misuse());
+    /// ```
+    pub fn is_misuse(&self) -> bool {
+        matches!(self, SyncError::Misuse(_))
+    }
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncError::Cancelled(e) => fmt::Display::fmt(e, f),
+            SyncError::WouldBlock(e) => fmt::Display::fmt(e, f),
+            SyncError::Broken(e) => fmt::Display::fmt(e, f),
+            SyncError::Misuse(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl StdError for SyncError {
+    /// The [`Cancelled`] of a cancelled operation, so `trio::Error::is_cancelled` sees it.
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            SyncError::Cancelled(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Cancelled> for SyncError {
+    fn from(e: Cancelled) -> SyncError {
+        SyncError::Cancelled(e)
+    }
+}

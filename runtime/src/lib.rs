@@ -85,7 +85,7 @@ pub use crate::core::runtime::{Builder, RunError, RunErrorKind, run};
 pub use crate::core::wait::checkpoint;
 pub use crate::error::{
     BrokenResource, BusyResource, CancelSource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result,
-    RuntimeError, TooSlow, WouldBlock,
+    RuntimeError, SyncError, TooSlow, WouldBlock,
 };
 pub use crate::io::{StapledStream, StreamError};
 #[doc(hidden)]
@@ -93,7 +93,6 @@ pub use crate::no_spawn::{DetachedSpawn, spawn};
 pub use crate::sync::{
     Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,
     LimiterToken, Lock, LockGuard, LockStatistics, Semaphore, SemaphorePermit, SemaphoreStatistics, StrictFifoLock,
-    SyncError,
 };
 pub use crate::time::{Sleep, SleepForever, current_time, sleep, sleep_forever, sleep_until};
 

@@ -23,7 +23,7 @@ pub use crate::core::policy::{Choice, Fifo, RunnableTasks, TimerInfo, TimerKind}
 pub use crate::core::runtime::{RunReport, RunStatistics, TaskReport};
 pub use crate::core::task::{ExitHook, Task, TaskId};
 pub use crate::core::wait::{
-    Abort, CancelShieldedCheckpoint, Checkpoint, ParkSlot, Unparker, WaitQueue, WaitTaskRescheduled,
+    Abort, CancelShieldedCheckpoint, Checkpoint, ParkSlot, Unparker, WaitDescription, WaitQueue, WaitTaskRescheduled,
     cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled, park_slot, reschedule, wait_task_rescheduled,
 };
 pub use crate::parking_lot::{ParkingLot, ParkingLotStatistics};

@@ -5,17 +5,16 @@
 //! itself to the task it wakes and a condition can move waiters onto its lock's lot. A waiter
 //! whose wait was aborted by cancellation stays queued but refuses to be woken, and is skipped.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::rc::Rc;
 
-use crate::core::wait::Waiters;
+use crate::error::SyncError;
 use crate::error::{BrokenResource, RuntimeError};
-use crate::lowlevel::{ExitHook, ParkSlot, Task, current_task, park_slot};
-use crate::sync::SyncError;
+use crate::lowlevel::WaitQueue;
+use crate::lowlevel::{ExitHook, ParkSlot, Task, WaitDescription, current_task, park_slot};
 
 /// What a parked task is woken with: `Ok` by an unpark, `Err` when the lot breaks.
 pub(crate) type Wake = Result<(), BrokenResource>;
@@ -68,7 +67,7 @@ type BreakerHook = Rc<dyn Fn(&Task)>;
 #[derive(Default)]
 struct LotInner {
     /// The parked tasks, oldest first.
-    parked: Waiters<Wake, Task>,
+    parked: WaitQueue<Wake, Task>,
     /// Invariant: once non-empty, `parked` stays empty: every parker is refused.
     broken_by: Vec<Task>,
     /// Tasks whose exit breaks the lot, with the exit hook that does it.
@@ -217,8 +216,8 @@ impl ParkingLot {
     pub fn repark(&self, new_lot: &ParkingLot, count: usize) {
         self.check_breakers();
         let moving: Vec<_> = {
-            let mut inner = self.inner.borrow_mut();
-            std::iter::from_fn(|| inner.parked.pop()).take(count).collect()
+            let inner = self.inner.borrow_mut();
+            std::iter::from_fn(|| inner.parked.pop_with()).take(count).collect()
         };
         new_lot.check_breakers();
         let broken = new_lot.broken_error();
@@ -227,7 +226,7 @@ impl ParkingLot {
                 Some(error) => {
                     let _ = unparker.unpark(Err(error.clone()));
                 }
-                None => new_lot.inner.borrow_mut().parked.push(unparker, task),
+                None => new_lot.inner.borrow_mut().parked.push_with(unparker, task),
             }
         }
     }
@@ -427,20 +426,20 @@ impl ParkingLot {
     pub(crate) fn enqueue(
         &self,
         task: Task,
-        what: impl Into<Cow<'static, str>>,
+        what: impl Into<WaitDescription>,
     ) -> Result<ParkSlot<Wake>, BrokenResource> {
         self.check_breakers();
         if let Some(error) = self.broken_error() {
             return Err(error);
         }
         let (slot, unparker) = park_slot(what);
-        self.inner.borrow_mut().parked.push(unparker, task);
+        self.inner.borrow_mut().parked.push_with(unparker, task);
         Ok(slot)
     }
 
     /// Wakes the longest-waiting task, if any, and returns it.
     pub(crate) fn unpark_one(&self) -> Option<Task> {
-        self.inner.borrow_mut().parked.unpark_one(Ok(())).ok()
+        self.inner.borrow_mut().parked.unpark_one_with(Ok(())).ok()
     }
 
     /// `true` if a live waiter is queued (no breaker check).

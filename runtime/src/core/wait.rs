@@ -107,6 +107,11 @@ enum CellState<T> {
 /// What a wait is for, as deadlock reports describe it; formatted only when a report asks.
 pub(crate) enum What {
     Text(Cow<'static, str>),
+    /// Waiting for a resource that `holder` held when the wait began.
+    HeldBy {
+        what: &'static str,
+        holder: super::task::Task,
+    },
     /// A nursery waiting for its children.
     Children(&'static std::panic::Location<'static>),
     /// `start` waiting for its task to call `started()`.
@@ -122,6 +127,9 @@ impl What {
     fn describe(&self) -> String {
         match self {
             What::Text(text) => text.to_string(),
+            What::HeldBy { what, holder } => {
+                format!("{what} (held by task {} `{}` when this wait began)", holder.id(), holder.name())
+            }
             What::Children(origin) => format!("waiting for the children of the nursery opened at {origin}"),
             What::Started(task) => format!("waiting for task `{}` to call started()", task.name()),
             What::Sleep(Some(deadline)) => format!("sleep until {deadline}"),
@@ -132,6 +140,64 @@ impl What {
                 None => format!("{} on fd {fd}", direction.wait_name()),
             },
         }
+    }
+}
+
+/// What a blocking wait is for, as deadlock reports and [`Task::waiting_on`](super::task::Task::waiting_on)
+/// describe it: text (`"Lock::acquire"`, or a `String`), or made with
+/// [`held_by`](WaitDescription::held_by). Nothing is formatted until a report asks, so a
+/// description that names tasks costs nothing on the waiting path.
+///
+/// # Examples
+///
+/// ```
+/// use trio::lowlevel::{WaitDescription, park_slot};
+///
+/// let (_slot, unparker) = park_slot::<()>("a reply"); // from text
+/// assert_eq!(unparker.what(), "a reply");
+///
+/// trio::run(async {
+///     let me = trio::lowlevel::current_task();
+///     let (_slot, unparker) = park_slot::<()>(WaitDescription::held_by("Lock::acquire", &me));
+///     assert!(unparker.what().starts_with("Lock::acquire (held by task 1 "));
+/// });
+/// ```
+pub struct WaitDescription(pub(crate) What);
+
+impl WaitDescription {
+    /// A wait for a resource that `holder` holds now: reports read
+    /// "`what` (held by task 3 `worker` when this wait began)". The name is looked up only when
+    /// a report is made.
+    ///
+    /// # Examples
+    ///
+    /// See [`WaitDescription`].
+    pub fn held_by(what: &'static str, holder: &super::task::Task) -> WaitDescription {
+        WaitDescription(What::HeldBy { what, holder: holder.clone() })
+    }
+}
+
+impl From<&'static str> for WaitDescription {
+    fn from(text: &'static str) -> WaitDescription {
+        WaitDescription(What::Text(Cow::Borrowed(text)))
+    }
+}
+
+impl From<String> for WaitDescription {
+    fn from(text: String) -> WaitDescription {
+        WaitDescription(What::Text(Cow::Owned(text)))
+    }
+}
+
+impl From<Cow<'static, str>> for WaitDescription {
+    fn from(text: Cow<'static, str>) -> WaitDescription {
+        WaitDescription(What::Text(text))
+    }
+}
+
+impl fmt::Debug for WaitDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WaitDescription").field(&self.0.describe()).finish()
     }
 }
 
@@ -202,8 +268,8 @@ impl<T> WaitRecord for WaitCell<T> {
 ///     .unwrap();
 /// });
 /// ```
-pub fn park_slot<T: 'static>(what: impl Into<Cow<'static, str>>) -> (ParkSlot<T>, Unparker<T>) {
-    make_slot(What::Text(what.into()), false, true)
+pub fn park_slot<T: 'static>(what: impl Into<WaitDescription>) -> (ParkSlot<T>, Unparker<T>) {
+    make_slot(what.into().0, false, true)
 }
 
 pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool) -> (ParkSlot<T>, Unparker<T>) {
@@ -560,23 +626,23 @@ impl<T> fmt::Debug for Unparker<T> {
 /// Dead entries are pruned when a queue grows to twice its live length, and never below this.
 const PRUNE_MIN: usize = 16;
 
-/// The waiter queue under every fair primitive: unparkers with a payload each, oldest first.
+/// The queue behind a [`WaitQueue`]: unparkers with a payload each, oldest first.
 ///
 /// An entry whose wait ended without an unpark (aborted by cancellation, or its slot dropped)
 /// stays queued until it reaches the front or the queue prunes itself, and every method skips
 /// it. Pruning runs when the queue has grown to twice its live length at the previous pruning,
 /// so a push costs amortised O(1) however many waits are cancelled.
-pub(crate) struct Waiters<T, P = ()> {
+struct Waiters<T, P> {
     queue: VecDeque<(Unparker<T>, P)>,
     prune_at: usize,
 }
 
 impl<T, P> Waiters<T, P> {
-    pub(crate) fn new() -> Waiters<T, P> {
+    fn new() -> Waiters<T, P> {
         Waiters { queue: VecDeque::new(), prune_at: PRUNE_MIN }
     }
 
-    pub(crate) fn push(&mut self, unparker: Unparker<T>, payload: P) {
+    fn push(&mut self, unparker: Unparker<T>, payload: P) {
         if self.queue.len() >= self.prune_at {
             self.queue.retain(|(u, _)| u.is_waiting());
             self.prune_at = (self.queue.len() * 2).max(PRUNE_MIN);
@@ -585,7 +651,7 @@ impl<T, P> Waiters<T, P> {
     }
 
     /// Removes and returns the oldest entry still waiting, without waking it.
-    pub(crate) fn pop(&mut self) -> Option<(Unparker<T>, P)> {
+    fn pop(&mut self) -> Option<(Unparker<T>, P)> {
         while let Some(entry) = self.queue.pop_front() {
             if entry.0.is_waiting() {
                 return Some(entry);
@@ -594,56 +660,25 @@ impl<T, P> Waiters<T, P> {
         None
     }
 
-    /// Hands `value` to the oldest entry still waiting and returns its payload, or gives
-    /// `value` back if none waits.
-    pub(crate) fn unpark_one(&mut self, mut value: T) -> Result<P, T> {
-        while let Some((unparker, payload)) = self.queue.pop_front() {
-            match unparker.unpark(value) {
-                Ok(()) => return Ok(payload),
-                Err(v) => value = v,
-            }
-        }
-        Err(value)
-    }
-
-    /// Removes every entry, live or not, oldest first.
-    pub(crate) fn take_all(&mut self) -> VecDeque<(Unparker<T>, P)> {
-        std::mem::take(&mut self.queue)
-    }
-
-    /// Removes the entries whose payload matches, oldest first; the rest keep their order.
-    pub(crate) fn take_where(&mut self, mut matches: impl FnMut(&P) -> bool) -> VecDeque<(Unparker<T>, P)> {
-        if !self.queue.iter().any(|(_, p)| matches(p)) {
-            return VecDeque::new();
-        }
-        let (taken, kept) = std::mem::take(&mut self.queue).into_iter().partition(|(_, p)| matches(p));
-        self.queue = kept;
-        taken
-    }
-
     /// Entries still waiting.
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.queue.iter().filter(|(u, _)| u.is_waiting()).count()
     }
 
     /// `true` if no entry is waiting.
-    pub(crate) fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         !self.queue.iter().any(|(u, _)| u.is_waiting())
     }
 }
 
-impl<T, P> Default for Waiters<T, P> {
-    fn default() -> Self {
-        Waiters::new()
-    }
-}
-
-/// A FIFO of waiters: the building block of every fair primitive.
+/// A FIFO of waiters: the building block of every fair primitive. Each waiter may carry a
+/// payload `P` (the task it belongs to, the value a sender waits to deliver, …); plain queues
+/// use `()`.
 ///
 /// Waiters whose wait was aborted by cancellation stay in the queue until they reach the front
 /// (or until the queue prunes itself), but they are skipped: [`WaitQueue::unpark_one`] always
 /// hands its value to the oldest waiter that is still waiting, and [`WaitQueue::len`] counts only
-/// those.
+/// those. Wakers are woken outside the queue's borrow, so a waker may use the queue.
 ///
 /// # Examples
 ///
@@ -668,24 +703,11 @@ impl<T, P> Default for Waiters<T, P> {
 ///     .unwrap();
 /// });
 /// ```
-pub struct WaitQueue<T> {
-    waiters: RefCell<Waiters<T>>,
+pub struct WaitQueue<T, P = ()> {
+    waiters: RefCell<Waiters<T, P>>,
 }
 
 impl<T: 'static> WaitQueue<T> {
-    /// An empty queue.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let queue = trio::lowlevel::WaitQueue::<u8>::new();
-    /// assert!(queue.is_empty());
-    /// assert_eq!(queue.unpark_one(1), Err(1)); // nobody to hand it to
-    /// ```
-    pub fn new() -> WaitQueue<T> {
-        WaitQueue { waiters: RefCell::new(Waiters::new()) }
-    }
-
     /// Parks the current task at the back of the queue until [`WaitQueue::unpark_one`] (or
     /// [`WaitQueue::unpark_all_with`]) reaches it. See [`ParkSlot`] for cancellation.
     ///
@@ -713,10 +735,8 @@ impl<T: 'static> WaitQueue<T> {
     ///     .unwrap();
     /// });
     /// ```
-    pub fn park(&self, what: impl Into<Cow<'static, str>>) -> ParkSlot<T> {
-        let (slot, unparker) = park_slot(what);
-        self.push(unparker);
-        slot
+    pub fn park(&self, what: impl Into<WaitDescription>) -> ParkSlot<T> {
+        self.park_with(what, ())
     }
 
     /// Puts an unparker at the back of the queue.
@@ -734,7 +754,7 @@ impl<T: 'static> WaitQueue<T> {
     /// trio::run(async move { assert_eq!(slot.await, Ok("ada")) });
     /// ```
     pub fn push(&self, unparker: Unparker<T>) {
-        self.waiters.borrow_mut().push(unparker, ());
+        self.push_with(unparker, ());
     }
 
     /// Hands `value` to the oldest waiter still waiting. `Err(value)` if there is none.
@@ -759,11 +779,7 @@ impl<T: 'static> WaitQueue<T> {
     /// });
     /// ```
     pub fn unpark_one(&self, value: T) -> Result<(), T> {
-        // Woken outside the borrow: a waker that uses this queue must not find it borrowed.
-        match self.pop() {
-            Some(waiter) => waiter.unpark(value),
-            None => Err(value),
-        }
+        self.unpark_one_with(value)
     }
 
     /// Removes and returns the oldest waiter still waiting, without waking it.
@@ -781,7 +797,98 @@ impl<T: 'static> WaitQueue<T> {
     /// assert!(queue.pop().is_none());
     /// ```
     pub fn pop(&self) -> Option<Unparker<T>> {
-        self.waiters.borrow_mut().pop().map(|(unparker, ())| unparker)
+        self.pop_with().map(|(unparker, ())| unparker)
+    }
+}
+
+impl<T: 'static, P> WaitQueue<T, P> {
+    /// [`park`](WaitQueue::park) with a payload, which [`unpark_one_with`](WaitQueue::unpark_one_with)
+    /// and friends hand back: the task that parked, the value a sender waits to deliver.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// let queue = WaitQueue::<u32, &str>::new();
+    /// let _slot = queue.park_with("a number", "first in line");
+    /// assert_eq!(queue.unpark_one_with(1), Ok("first in line"));
+    /// ```
+    pub fn park_with(&self, what: impl Into<WaitDescription>, payload: P) -> ParkSlot<T> {
+        let (slot, unparker) = park_slot(what);
+        self.push_with(unparker, payload);
+        slot
+    }
+}
+
+impl<T, P> WaitQueue<T, P> {
+    /// An empty queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = trio::lowlevel::WaitQueue::<u8>::new();
+    /// assert!(queue.is_empty());
+    /// assert_eq!(queue.unpark_one(1), Err(1)); // nobody to hand it to
+    /// ```
+    pub fn new() -> WaitQueue<T, P> {
+        WaitQueue { waiters: RefCell::new(Waiters::new()) }
+    }
+
+    /// Puts an unparker with its payload at the back of the queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::{WaitQueue, park_slot};
+    ///
+    /// let queue = WaitQueue::<u8, char>::new();
+    /// let (_slot, unparker) = park_slot("a byte");
+    /// queue.push_with(unparker, 'a');
+    /// assert_eq!(queue.pop_with().map(|(_, payload)| payload), Some('a'));
+    /// ```
+    pub fn push_with(&self, unparker: Unparker<T>, payload: P) {
+        self.waiters.borrow_mut().push(unparker, payload);
+    }
+
+    /// Hands `value` to the oldest waiter still waiting and returns its payload; `Err(value)`
+    /// if there is none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// let queue = WaitQueue::<u32, u8>::new();
+    /// assert_eq!(queue.unpark_one_with(5), Err(5));
+    /// let _slot = queue.park_with("a number", 9);
+    /// assert_eq!(queue.unpark_one_with(5), Ok(9));
+    /// ```
+    pub fn unpark_one_with(&self, mut value: T) -> Result<P, T> {
+        // Woken outside the borrow: a waker that uses this queue must not find it borrowed.
+        while let Some((unparker, payload)) = self.pop_with() {
+            match unparker.unpark(value) {
+                Ok(()) => return Ok(payload),
+                Err(back) => value = back,
+            }
+        }
+        Err(value)
+    }
+
+    /// Removes and returns the oldest waiter still waiting, with its payload, without waking it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// let queue = WaitQueue::<u32, u8>::new();
+    /// let _slot = queue.park_with("a number", 3);
+    /// let (unparker, payload) = queue.pop_with().unwrap();
+    /// assert_eq!((unparker.what().as_str(), payload), ("a number", 3));
+    /// ```
+    pub fn pop_with(&self) -> Option<(Unparker<T>, P)> {
+        self.waiters.borrow_mut().pop()
     }
 
     /// Wakes every waiter, each with its own value from `make`. Returns how many were woken.
@@ -806,8 +913,50 @@ impl<T: 'static> WaitQueue<T> {
     /// });
     /// ```
     pub fn unpark_all_with(&self, mut make: impl FnMut() -> T) -> usize {
-        let all = self.waiters.borrow_mut().take_all();
-        all.into_iter().filter(|(w, ())| w.unpark(make()).is_ok()).count()
+        self.take_all().into_iter().filter(|(w, _)| w.unpark(make()).is_ok()).count()
+    }
+
+    /// Removes every entry, live or not, oldest first, without waking any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// let queue = WaitQueue::<u32, u8>::new();
+    /// let _a = queue.park_with("a", 1);
+    /// let _b = queue.park_with("b", 2);
+    /// let taken: Vec<u8> = queue.take_all().into_iter().map(|(_, payload)| payload).collect();
+    /// assert_eq!(taken, [1, 2]);
+    /// assert!(queue.is_empty());
+    /// ```
+    pub fn take_all(&self) -> Vec<(Unparker<T>, P)> {
+        std::mem::take(&mut self.waiters.borrow_mut().queue).into()
+    }
+
+    /// Removes the entries whose payload matches, oldest first, without waking them; the rest
+    /// keep their order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::WaitQueue;
+    ///
+    /// let queue = WaitQueue::<u32, u8>::new();
+    /// let _slots: Vec<_> = (1..=4).map(|i| queue.park_with("a number", i)).collect();
+    /// let even: Vec<u8> = queue.take_where(|p| p % 2 == 0).into_iter().map(|(_, p)| p).collect();
+    /// assert_eq!(even, [2, 4]);
+    /// assert_eq!(queue.len(), 2);
+    /// ```
+    pub fn take_where(&self, mut matches: impl FnMut(&P) -> bool) -> Vec<(Unparker<T>, P)> {
+        let mut waiters = self.waiters.borrow_mut();
+        if !waiters.queue.iter().any(|(_, p)| matches(p)) {
+            return Vec::new();
+        }
+        let (taken, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut waiters.queue).into_iter().partition(|(_, p)| matches(p));
+        waiters.queue = kept.into();
+        taken
     }
 
     /// Waiters still waiting.
@@ -845,15 +994,18 @@ impl<T: 'static> WaitQueue<T> {
     }
 }
 
-impl<T: 'static> Default for WaitQueue<T> {
+impl<T, P> Default for WaitQueue<T, P> {
     fn default() -> Self {
         WaitQueue::new()
     }
 }
 
-impl<T: 'static> fmt::Debug for WaitQueue<T> {
+impl<T, P> fmt::Debug for WaitQueue<T, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WaitQueue").field("waiting", &self.len()).finish()
+        match self.waiters.try_borrow() {
+            Ok(waiters) => f.debug_struct("WaitQueue").field("waiting", &waiters.len()).finish(),
+            Err(_) => f.debug_struct("WaitQueue").finish_non_exhaustive(),
+        }
     }
 }
 
@@ -1227,25 +1379,25 @@ mod tests {
 
     #[test]
     fn waiters_skip_ended_waits_and_prune_them_as_the_queue_grows() {
-        let mut waiters = Waiters::<u32, usize>::new();
+        let queue = WaitQueue::<u32, usize>::new();
         let mut live = Vec::new();
         for i in 0..1000 {
-            let (slot, unparker) = park_slot::<u32>("a number");
-            waiters.push(unparker, i);
+            let slot = queue.park_with("a number", i);
             if i % 100 == 0 {
                 live.push(slot); // one in a hundred stays waiting; the rest end at once
             }
         }
-        assert_eq!(waiters.len(), 10);
+        assert_eq!(queue.len(), 10);
         // Bounded by twice the live count at the last pruning, plus what came after it.
-        assert!(waiters.queue.len() <= 2 * PRUNE_MIN + 100, "{} entries kept", waiters.queue.len());
-        assert_eq!(waiters.unpark_one(7), Ok(0));
-        assert_eq!(waiters.pop().map(|(_, i)| i), Some(100));
-        let rest = waiters.take_where(|i| i % 200 == 0);
+        let kept = queue.waiters.borrow().queue.len();
+        assert!(kept <= 2 * PRUNE_MIN + 100, "{kept} entries kept");
+        assert_eq!(queue.unpark_one_with(7), Ok(0));
+        assert_eq!(queue.pop_with().map(|(_, i)| i), Some(100));
+        let rest = queue.take_where(|i| i % 200 == 0);
         assert_eq!(rest.into_iter().map(|(_, i)| i).collect::<Vec<_>>(), [200, 400, 600, 800]);
-        assert_eq!(waiters.len(), 4);
+        assert_eq!(queue.len(), 4);
         drop(live);
-        assert!(waiters.is_empty());
-        assert_eq!(waiters.unpark_one(9), Err(9));
+        assert!(queue.is_empty());
+        assert_eq!(queue.unpark_one_with(9), Err(9));
     }
 }
