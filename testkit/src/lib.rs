@@ -426,6 +426,7 @@ mod config;
 mod engine;
 pub mod explore;
 mod failure;
+pub mod fixture;
 #[cfg(feature = "harness")]
 #[cfg_attr(docsrs, doc(cfg(feature = "harness")))]
 pub mod harness;
@@ -444,7 +445,7 @@ pub use crate::engine::TestResult;
 pub use crate::explore::{Explore, explore};
 pub use crate::idle::{wait_all_tasks_blocked, wait_all_tasks_blocked_with_cushion};
 pub use crate::sequencer::{Sequencer, SequencerBlock};
-pub use trio_macros::trio_test;
+pub use trio_macros::{trio_fixture, trio_test, trio_tests};
 
 /// The crate's README, compiled and run as a doctest so that its example stays true.
 #[cfg(doctest)]

@@ -31,7 +31,9 @@ use trio::{Builder, Nursery, RunErrorKind};
 
 use crate::clock::MockClock;
 use crate::config::{ClockFixture, Explore, PolicyKind};
+use crate::fixture::{self, Builtins, FixtureRef, Plan, RunState};
 use crate::policy::{Fifo, InjectCancel, Pct, Random, Replay, Schedule};
+use crate::sim::SimNet;
 use trace::{Recording, RunSummary, Trace, TraceInstrument, TraceLog};
 
 // ===== what a test returns =====
@@ -114,15 +116,91 @@ impl<E: fmt::Debug> TestResult for Result<(), E> {
 ///     })
 ///     .unwrap();
 /// ```
-#[derive(Debug)]
 pub struct Fixtures {
     clock: Option<MockClock>,
     nursery: Option<Nursery>,
+    net: Option<SimNet>,
+    /// The user fixtures of the run, once set up.
+    state: Option<Rc<RunState>>,
+}
+
+impl fmt::Debug for Fixtures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fixtures")
+            .field("clock", &self.clock)
+            .field("nursery", &self.nursery)
+            .field("net", &self.net)
+            .field("user_fixtures", &self.state.is_some())
+            .finish()
+    }
 }
 
 impl Fixtures {
-    fn new(clock: Option<MockClock>) -> Fixtures {
-        Fixtures { clock, nursery: None }
+    fn new(clock: Option<MockClock>, net: Option<SimNet>) -> Fixtures {
+        Fixtures { clock, nursery: None, net, state: None }
+    }
+
+    /// The value of a user fixture the test asked for (with
+    /// [`Explore::fixture`](crate::explore::Explore::fixture)), cloned.
+    ///
+    /// # Panics
+    ///
+    /// If the configuration did not ask for that fixture.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::trio_fixture;
+    ///
+    /// #[trio_fixture]
+    /// async fn greeting() -> String {
+    ///     "hello".to_string()
+    /// }
+    ///
+    /// Explore::new("greets")
+    ///     .schedules(1)
+    ///     .fixture(greeting)
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         assert_eq!(fixtures.get(greeting), "hello");
+    ///     })
+    ///     .unwrap();
+    /// ```
+    #[track_caller]
+    pub fn get<T: Clone + 'static>(&self, fixture: impl FixtureRef<T>) -> T {
+        let definition = fixture.definition();
+        match &self.state {
+            Some(state) => state.value(definition.any()),
+            None => panic!(
+                "fixture `{}` was not set up: the test's configuration does not ask for it \
+                 (`Explore::fixture`)",
+                definition.path()
+            ),
+        }
+    }
+
+    /// The run's simulated network (the `net` fixture): installed before the test started.
+    ///
+    /// # Panics
+    ///
+    /// If the test did not ask for it: a bug in `#[trio_test]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// Explore::new("net")
+    ///     .schedules(1)
+    ///     .net()
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         assert_eq!(fixtures.net().main_host().name(), "main");
+    ///     })
+    ///     .unwrap();
+    /// ```
+    #[track_caller]
+    pub fn net(&self) -> SimNet {
+        self.net.clone().expect("#[trio_test] asked for a net fixture it did not configure")
     }
 
     /// The test's clock (`mock_clock` or `autojump_clock`).
@@ -369,12 +447,13 @@ where
         if let Some(clock) = &clock {
             builder = builder.clock(clock.clone());
         }
-        let fixtures = Fixtures::new(clock);
+        let net = config.net.then(SimNet::new);
+        let fixtures = Fixtures::new(clock, net);
         let result = {
             let _watched = self.watch.begin(seed, policy, recorded != Recorded::Summary);
             panics::quietly(|| {
                 std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    builder.try_run(run_body(fixtures, config.nursery, self.test))
+                    builder.try_run(run_main(fixtures, &config.plan, config.nursery, self.test))
                 }))
             })
         };
@@ -397,7 +476,29 @@ where
     }
 }
 
-/// The main task: the test, inside the `nursery` fixture if it asked for one.
+/// The main task: the network installed, the user fixtures set up, the test, the tear-downs.
+async fn run_main<F, Fut>(fixtures: Fixtures, plan: &Plan, with_nursery: bool, test: F) -> Option<String>
+where
+    F: FnOnce(Fixtures) -> Fut,
+    Fut: Future,
+    Fut::Output: TestResult,
+{
+    if let Some(net) = &fixtures.net {
+        net.install();
+    }
+    if plan.is_empty() {
+        return run_body(fixtures, with_nursery, test).await;
+    }
+    let builtins = Builtins { clock: fixtures.clock.clone(), net: fixtures.net.clone() };
+    fixture::run_with_fixtures(plan, builtins, move |state| {
+        let mut fixtures = fixtures;
+        fixtures.state = Some(state);
+        run_body(fixtures, with_nursery, test)
+    })
+    .await
+}
+
+/// The test, inside the `nursery` fixture if it asked for one.
 async fn run_body<F, Fut>(mut fixtures: Fixtures, with_nursery: bool, test: F) -> Option<String>
 where
     F: FnOnce(Fixtures) -> Fut,
