@@ -111,20 +111,35 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         params
             .iter()
             .map(|param| {
-                let getter = match &param.kind {
-                    ParamKind::Builtin(Fixture::MockClock | Fixture::AutojumpClock) => quote!(clock()),
-                    ParamKind::Builtin(Fixture::Nursery) => quote!(nursery()),
-                    ParamKind::Builtin(Fixture::Net) => quote!(net()),
-                    ParamKind::User(path) => quote!(get(#path)),
-                    ParamKind::Case => {
-                        let value = values.as_mut().and_then(Iterator::next);
-                        return quote_spanned!(param.ty.span()=> #value);
-                    }
-                };
+                if let ParamKind::Case = param.kind {
+                    let value = values.as_mut().and_then(Iterator::next);
+                    return quote_spanned!(param.ty.span()=> #value);
+                }
+                let getter = getter(param);
                 // Spanned at the parameter's type: a fixture of the wrong type is reported there.
+                let fixtures = Ident::new("__trio_fixtures", param.ty.span());
                 quote_spanned!(param.ty.span()=> #fixtures.#getter)
             })
             .collect()
+    };
+
+    // The fixture parameters once more, outside the `#[test]` function, which only exists
+    // under `cfg(test)`: so `cargo check`, doctests and UI tests see an unknown fixture or a
+    // fixture of the wrong type too. (Under `cfg(test)` the call in the test reports them.)
+    let checks = params.iter().filter(|param| !matches!(param.kind, ParamKind::Case)).map(|param| {
+        let getter = getter(param);
+        let ty = &param.ty;
+        let fixtures = Ident::new("__trio_fixtures", ty.span());
+        quote_spanned!(ty.span()=> let _: #ty = #fixtures.#getter;)
+    });
+    let check = quote! {
+        #[cfg(not(test))]
+        #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+        const _: () = {
+            fn check(#fixtures: &#private::Fixtures) {
+                #(#checks)*
+            }
+        };
     };
 
     if cases.is_empty() {
@@ -139,6 +154,7 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
                 #sig #block
                 #call
             }
+            #check
         };
     }
 
@@ -179,6 +195,21 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
             use super::*;
             #(#tests)*
         }
+        #check
+    }
+}
+
+/// The call on the fixtures that gives a parameter its value, spanned at the parameter's type
+/// (a value of the wrong type is reported there) except for a fixture's path, which keeps its
+/// own span (an unknown fixture is reported at its name).
+fn getter(param: &super::validate::Param) -> TokenStream {
+    let span = param.ty.span();
+    match &param.kind {
+        ParamKind::Builtin(Fixture::MockClock | Fixture::AutojumpClock) => quote_spanned!(span=> clock()),
+        ParamKind::Builtin(Fixture::Nursery) => quote_spanned!(span=> nursery()),
+        ParamKind::Builtin(Fixture::Net) => quote_spanned!(span=> net()),
+        ParamKind::User(path) => quote_spanned!(span=> get(#path)),
+        ParamKind::Case => unreachable!("a case parameter takes its value from the case"),
     }
 }
 
