@@ -104,7 +104,7 @@ pub fn trio_test(args: TokenStream, item: TokenStream) -> TokenStream {
 /// /// Set-up and tear-down: the fixture provides its value through a `Yield` parameter.
 /// #[trio_fixture]
 /// async fn ticket(start: trio::Instant, fixture: Yield<u64>) -> trio::Result<()> {
-///     fixture.provide(start.as_secs()).await?;
+///     fixture.provide((start - trio::Instant::ZERO).as_secs()).await?;
 ///     // Tear-down: runs after the test.
 ///     Ok(())
 /// }

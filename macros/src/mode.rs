@@ -62,41 +62,67 @@ fn is_trio_tests(attr: &syn::Attribute) -> bool {
     attr.path().segments.last().is_some_and(|segment| segment.ident == "trio_tests")
 }
 
-/// The test's expansion, if `function` is a test: `#[test]` or `#[trio_test(…)]`.
+/// The function with `#[trio_test(merged arguments)]` in place of its `#[test]` (or of its own
+/// `#[trio_test(…)]`, whose path is kept), if it is a test.
 fn convert_function(function: &ItemFn, defaults: &[Meta]) -> Option<TokenStream> {
     let mut function = function.clone();
-    let mut own: Option<Vec<Meta>> = None;
+    let mut own: Option<(syn::Path, Vec<Meta>)> = None;
     let mut error = None;
-    function.attrs.retain(|attr| {
+    let mut position = 0;
+    for (i, attr) in function.attrs.iter().enumerate() {
         let last = attr.path().segments.last().map(|segment| segment.ident.to_string());
         match last.as_deref() {
-            Some("test") if own.is_none() && attr.path().segments.len() == 1 => {
-                own = Some(Vec::new());
-                false
+            Some("test") if attr.path().segments.len() == 1 && own.is_none() => {
+                own = Some((syn::parse_quote!(::trio_testkit::trio_test), Vec::new()));
+                position = i;
             }
-            Some("trio_test") if own.is_none() || own.as_ref().is_some_and(Vec::is_empty) => {
-                match &attr.meta {
-                    Meta::Path(_) => own = Some(Vec::new()),
+            Some("trio_test") => {
+                let args = match &attr.meta {
+                    Meta::Path(_) => Vec::new(),
                     Meta::List(list) => match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
-                        Ok(metas) => own = Some(metas.into_iter().collect()),
-                        Err(e) => error = Some(e),
+                        Ok(metas) => metas.into_iter().collect(),
+                        Err(e) => {
+                            error = Some(e);
+                            Vec::new()
+                        }
                     },
                     Meta::NameValue(_) => {
                         error = Some(syn::Error::new_spanned(attr, "write `#[trio_test(…)]`"));
+                        Vec::new()
                     }
-                }
-                false
+                };
+                own = Some((attr.path().clone(), args));
+                position = i;
+                break;
             }
-            _ => true,
+            _ => {}
         }
-    });
+    }
     if let Some(error) = error {
         let error = error.to_compile_error();
         return Some(quote!(#error #function));
     }
-    let own = own?;
+    let (mut path, own) = own?;
     let args = merge(&own, defaults, &function);
-    Some(crate::test::trio_test(quote!(#(#args),*), function.into_token_stream()))
+    // `#[test]` becomes the testkit's attribute, found where the module's `crate = "…"` says.
+    if function.attrs[position].path().is_ident("test") {
+        if let Some(krate) = defaults.iter().find_map(crate_path) {
+            path = syn::parse_quote!(#krate::trio_test);
+        }
+    }
+    function.attrs[position] = syn::parse_quote!(#[#path(#(#args),*)]);
+    Some(function.into_token_stream())
+}
+
+/// The path in `crate = "path"`.
+fn crate_path(meta: &Meta) -> Option<syn::Path> {
+    match meta {
+        Meta::NameValue(pair) if pair.path.is_ident("crate") => match &pair.value {
+            syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }) => text.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The test's own arguments, and the module's defaults for everything it does not set. The
