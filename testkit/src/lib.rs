@@ -432,6 +432,9 @@ pub mod fixture;
 pub mod harness;
 mod idle;
 pub mod policy;
+#[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
+pub mod prop;
 mod sequencer;
 pub mod sim;
 pub mod streams;

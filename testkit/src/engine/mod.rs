@@ -326,6 +326,10 @@ pub(crate) enum PolicySpec {
     Replay(Schedule),
     /// `kind`, plus one cancellation injected at a task's cancel point.
     Inject { kind: PolicyKind, task: u64, cancel_point: u64 },
+    /// At decision `n`, option `choices[n - 1]` modulo the options (the default past the end):
+    /// a schedule drawn by proptest (`crate::prop`).
+    #[cfg_attr(not(feature = "proptest"), allow(dead_code, reason = "only the proptest feature draws choices"))]
+    Choices(std::sync::Arc<[u8]>),
 }
 
 /// One run's result.
@@ -350,6 +354,39 @@ pub(crate) enum Recorded {
     Tasks,
     /// Every event, and the live tasks.
     Full,
+}
+
+/// Follows a list of choices: at decision `n`, option `choices[n - 1]` modulo the number of
+/// options; the default order past the end of the list.
+struct Choices {
+    choices: std::sync::Arc<[u8]>,
+    decisions: usize,
+}
+
+impl Choices {
+    fn next(&mut self, options: usize) -> usize {
+        let choice = self.choices.get(self.decisions).copied().unwrap_or(0);
+        self.decisions += 1;
+        usize::from(choice) % options.max(1)
+    }
+}
+
+impl SchedulePolicy for Choices {
+    fn start(&mut self, _seed: u64) {
+        self.decisions = 0;
+    }
+
+    fn pick_task(&mut self, runnable: &trio::lowlevel::RunnableTasks<'_>) -> usize {
+        self.next(runnable.len())
+    }
+
+    fn pick_timer(&mut self, due: &[trio::lowlevel::TimerInfo]) -> usize {
+        self.next(due.len())
+    }
+
+    fn choose(&mut self, choice: &trio::lowlevel::Choice<'_>) -> usize {
+        self.next(choice.len())
+    }
 }
 
 // ===== the runner =====
@@ -417,6 +454,7 @@ where
             PolicySpec::Inject { kind, task, cancel_point } => {
                 (Box::new(InjectCancel { inner: build(*kind), task: *task, cancel_point: *cancel_point }), None)
             }
+            PolicySpec::Choices(choices) => (Box::new(Choices { choices: choices.clone(), decisions: 0 }), None),
         }
     }
 
