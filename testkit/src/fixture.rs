@@ -826,7 +826,7 @@ fn is_cancellation<E: 'static>(error: &E) -> bool {
 /// use std::cell::Cell;
 /// use std::rc::Rc;
 /// use trio::Nursery;
-/// use trio::abc::{ReceiveStream, SendStream};
+/// use trio::abc::{Listener, ReceiveStream, SendStream};
 /// use trio_testkit::fixture::Yield;
 /// use trio_testkit::sim::SimNet;
 /// use trio_testkit::{trio_fixture, trio_test};
@@ -849,6 +849,8 @@ fn is_cancellation<E: 'static>(error: &E) -> bool {
 ///             let data = stream.receive_some(64).await?;
 ///             stream.send_all(&data).await?;
 ///         }
+///         #[allow(unreachable_code)]
+///         trio::Result::Ok(())
 ///     });
 ///     fixture.provide(Server { host: "echo", served: served.clone() }).await?;
 ///     assert_eq!(served.get(), 1, "the test connected once"); // tear-down
