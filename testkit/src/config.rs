@@ -477,6 +477,7 @@ impl Explore {
     /// # Examples
     ///
     /// ```
+    /// use trio::abc::Listener;
     /// use trio_testkit::explore::Explore;
     ///
     /// Explore::new("on_a_network")

@@ -908,7 +908,7 @@ impl<T: Clone + 'static> Yield<T> {
     ///     let (tx, rx) = trio::open_memory_channel::<u32>(10);
     ///     fixture.provide(tx).await?;
     ///     // Tear-down: the test sent exactly one value.
-    ///     assert_eq!(rx.try_recv().unwrap(), 7);
+    ///     assert_eq!(rx.try_recv().unwrap(), Some(7));
     ///     Ok(())
     /// }
     ///
