@@ -864,7 +864,17 @@ fn is_cancellation<E: 'static>(error: &E) -> bool {
 ///     assert_eq!(stream.receive_some(64).await?, b"ping");
 ///     Ok(())
 /// }
-/// # fn main() {}
+/// # fn main() {
+/// #     trio_testkit::explore::Explore::new("echoes").schedules(5).persist(false).fixture(server)
+/// #         .run_with_fixtures(&|fixtures| async move {
+/// #             let server = fixtures.get(server);
+/// #             let stream = trio::net::open_tcp_stream(server.host, 7).await?;
+/// #             stream.send_all(b"ping").await?;
+/// #             assert_eq!(stream.receive_some(64).await?, b"ping");
+/// #             Ok::<(), trio::Error>(())
+/// #         })
+/// #         .unwrap();
+/// # }
 /// ```
 pub struct Yield<T> {
     state: Rc<RunState>,

@@ -215,7 +215,18 @@
 //!     assert_eq!(kv_server.store.borrow().len(), 1);
 //!     Ok(())
 //! }
-//! # fn main() {}
+//! # fn main() {
+//! #     // Doctests are not built as tests: run the same test by hand.
+//! #     trio_testkit::explore::Explore::new("guide::set_then_get").schedules(20).persist(false).fixture(kv_server)
+//! #         .run_with_fixtures(&|fixtures| async move {
+//! #             let kv_server = fixtures.get(kv_server);
+//! #             assert_eq!(request(&kv_server, "set colour blue").await?, "ok");
+//! #             assert_eq!(request(&kv_server, "get colour").await?, "blue");
+//! #             assert_eq!(kv_server.store.borrow().len(), 1);
+//! #             Ok::<(), trio::Error>(())
+//! #         })
+//! #         .unwrap();
+//! # }
 //! ```
 //!
 //! A fixture without tear-down just returns its value (`-> Value`), or `-> Result<Value, E>`,
