@@ -74,7 +74,12 @@ async fn serve_echo(listener: trio::net::SocketListener, transcript: Transcript)
 
 /// An echo server on the simulated network, in the fixture's nursery.
 #[trio_fixture]
-async fn echo(net: SimNet, nursery: trio::Nursery, transcript: Transcript, fixture: Yield<&'static str>) -> trio::Result<()> {
+async fn echo(
+    net: SimNet,
+    nursery: trio::Nursery,
+    transcript: Transcript,
+    fixture: Yield<&'static str>,
+) -> trio::Result<()> {
     let listener = net.add_host("echo").listen(7)?;
     nursery.start_soon_named("echo server", serve_echo(listener, transcript.clone()));
     fixture.provide("echo").await?;

@@ -101,9 +101,8 @@ fn proptest_shrinks_both_the_input_and_the_schedule() {
 
     let mut runner = TestRunner::new(Config { cases: 256, failure_persistence: None, ..Config::default() });
     let strategy = (any::<u8>(), any::<u8>(), schedules());
-    let outcome = runner.run(&strategy, |(first, second, schedule)| {
-        run_case(&config, &schedule, &|_| last_writer_wins(first, second))
-    });
+    let outcome = runner
+        .run(&strategy, |(first, second, schedule)| run_case(&config, &schedule, &|_| last_writer_wins(first, second)));
     let Err(TestError::Fail(reason, (first, second, schedule))) = outcome else {
         panic!("proptest did not find the race: {outcome:?}")
     };

@@ -166,6 +166,10 @@ pub fn trio_fixture(args: TokenStream, item: TokenStream) -> TokenStream {
 /// argument; a test that asks for `mock_clock` or `autojump_clock`, or says `autojump = false`,
 /// does not get the module's `autojump`. Inline submodules get the same defaults. The module
 /// must have its body in place (`mod tests { … }`).
+#[allow(
+    clippy::test_attr_in_doctest,
+    reason = "in trio mode `#[test] async fn` marks the tests: the example shows exactly that"
+)]
 #[proc_macro_attribute]
 pub fn trio_tests(args: TokenStream, item: TokenStream) -> TokenStream {
     mode::trio_tests(args.into(), item.into()).into()

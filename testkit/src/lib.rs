@@ -543,9 +543,9 @@
 //!
 //! ## Property tests
 //!
-//! With the `proptest` feature, [`prop`] makes proptest and schedule exploration one search: a
-//! property takes a schedule ([`prop::schedules`]) as one more generated input, and
-//! [`prop::run_case`] runs each case on a fresh run under it. A failing case shrinks its input
+//! With the `proptest` feature, `trio_testkit::prop` makes proptest and schedule exploration
+//! one search: a property takes a schedule (`prop::schedules()`) as one more generated input,
+//! and `prop::run_case` runs each case on a fresh run under it. A failing case shrinks its input
 //! and its schedule together, and the report prints the schedule the run followed as a
 //! `TRIO_REPLAY` line.
 //!
@@ -614,6 +614,10 @@
 //! reports; give it `threads = 1` until it is fixed.
 
 #![forbid(unsafe_code)]
+#![allow(
+    clippy::test_attr_in_doctest,
+    reason = "the guide shows trio mode, where `#[test] async fn` marks the tests"
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]

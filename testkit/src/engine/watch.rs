@@ -264,7 +264,11 @@ fn report(slot: &SlotInner, state: &SlotState, run: &ActiveRun, now: Instant) ->
         ),
         PolicySpec::Choices(choices) => (
             "PROPTEST_CASES=1".to_string(),
-            format!("a schedule drawn by proptest ({} choices), seed {}; proptest's saved case replays it", choices.len(), run.seed),
+            format!(
+                "a schedule drawn by proptest ({} choices), seed {}; proptest's saved case replays it",
+                choices.len(),
+                run.seed
+            ),
         ),
     };
     let _ = write!(text, "\n  schedule: {schedule}");
