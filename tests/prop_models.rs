@@ -124,3 +124,15 @@ fn proptest_shrinks_both_the_input_and_the_schedule() {
         .unwrap_err();
     assert!(replayed.message.contains("the second writer's value"), "{replayed}");
 }
+
+/// A replay (`TRIO_REPLAY`, here `Explore::replay`) wins over the drawn schedule: every case
+/// then runs the replayed schedule.
+#[test]
+fn a_replayed_schedule_wins_over_the_drawn_one() {
+    let config = Explore::new("prop_models::replayed");
+    let default_order = ScheduleChoices::new(vec![]);
+    run_case(&config, &default_order, &|_| last_writer_wins(0, 1)).unwrap();
+    let second_writer_first = config.clone().replay("v1:1=t3".parse().unwrap());
+    let error = run_case(&second_writer_first, &default_order, &|_| last_writer_wins(0, 1)).unwrap_err();
+    assert!(error.to_string().contains("TRIO_REPLAY=v1:1=t3"), "{error}");
+}

@@ -290,15 +290,18 @@ fn expand(mut item: ItemFn, spec: Spec) -> TokenStream {
     let bindings = params.iter().enumerate().map(|(i, param)| {
         let binding = quote::format_ident!("__trio_fixture_arg{}", i);
         let ty = &param.ty;
+        // Spanned at the parameter's type: a value of the wrong type is reported there (a
+        // fixture's path keeps its own span: an unknown one is reported at its name).
+        let span = ty.span();
         let getter = match &param.kind {
-            Kind::Builtin(Fixture::MockClock | Fixture::AutojumpClock) => quote!(clock()),
-            Kind::Builtin(Fixture::Nursery) => quote!(nursery()),
-            Kind::Builtin(Fixture::Net) => quote!(net()),
-            Kind::User(path) => quote!(value(#path)),
-            Kind::Yield => quote!(yield_handle()),
+            Kind::Builtin(Fixture::MockClock | Fixture::AutojumpClock) => quote_spanned!(span=> clock()),
+            Kind::Builtin(Fixture::Nursery) => quote_spanned!(span=> nursery()),
+            Kind::Builtin(Fixture::Net) => quote_spanned!(span=> net()),
+            Kind::User(path) => quote_spanned!(span=> value(#path)),
+            Kind::Yield => quote_spanned!(span=> yield_handle()),
         };
-        // Spanned at the parameter's type: a value of the wrong type is reported there.
-        quote_spanned!(ty.span()=> let #binding: #ty = #cx.#getter;)
+        let cx = syn::Ident::new("__trio_fixture_cx", span);
+        quote_spanned!(span=> let #binding: #ty = #cx.#getter;)
     });
     let arguments = (0..params.len()).map(|i| quote::format_ident!("__trio_fixture_arg{}", i));
     let wrapper = match shape {

@@ -59,7 +59,7 @@
 //!
 //! | argument | effect |
 //! | --- | --- |
-//! | `autojump` | installs an autojump clock without asking for it as a parameter |
+//! | `autojump` | installs an autojump clock without asking for it as a parameter (`autojump = false`: not even as a [trio mode](#trio-mode) default) |
 //! | `seed = 42` | the seed of the run (default: a stable hash of the test's path and name) |
 //! | `policy = "random"` / `"fifo"` | the scheduling policy of a single-schedule test (default: random; see [Schedules](#schedules)) |
 //! | `timeout = "30s"` | the real-time limit (default 60 s); units `ns`, `us`, `ms`, `s`, `m`, `h`, combinable as `"1m30s"` |
@@ -614,10 +614,7 @@
 //! reports; give it `threads = 1` until it is fixed.
 
 #![forbid(unsafe_code)]
-#![allow(
-    clippy::test_attr_in_doctest,
-    reason = "the guide shows trio mode, where `#[test] async fn` marks the tests"
-)]
+#![allow(clippy::test_attr_in_doctest, reason = "the guide shows trio mode, where `#[test] async fn` marks the tests")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]
