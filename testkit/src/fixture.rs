@@ -517,9 +517,7 @@ where
             nursery.start_soon_named(name, run_fixture(s.clone(), i));
         }
         for &root in &s.roots {
-            if s.nodes[root].setup_done.wait().await.is_err() {
-                break;
-            }
+            wait_set(&s.nodes[root].setup_done).await;
         }
         if !s.crashed.get() {
             let scope = CancelScope::new();
@@ -602,9 +600,7 @@ where
 async fn run_fixture(state: Rc<RunState>, i: usize) {
     let node = &state.nodes[i];
     for &d in &node.deps {
-        if state.nodes[d].setup_done.wait().await.is_err() {
-            break;
-        }
+        wait_set(&state.nodes[d].setup_done).await;
     }
     if state.crashed.get() {
         // Something failed before this fixture could start: it never sets up.
@@ -958,6 +954,15 @@ async fn wait_all(events: &[Rc<Event>]) -> Result<(), trio::Cancelled> {
 }
 
 // ===== helpers =====
+
+/// Waits until `event` is set, whatever cancels the runner's own wait: nothing outside cancels
+/// the runner, but an exploration that injects cancellations (`inject_cancellations`) may
+/// cancel any task at any cancel point, and the runner's bookkeeping must not be cut short.
+async fn wait_set(event: &Event) {
+    while !event.is_set() {
+        let _ = CancelScope::shielded().run(async { Ok(event.wait().await?) }).await;
+    }
+}
 
 /// A future that catches a panic of the future it wraps, so one task's panic does not skip
 /// the tear-down of the others.

@@ -591,3 +591,26 @@ fn a_fixture_asking_for_another_clock_than_the_test_is_an_error() {
         "{message}"
     );
 }
+
+// ===== cancellation injection =====
+
+/// Injected cancellations reach the fixtures' code (a set-up's checkpoint, a `provide`) but
+/// never the runner's own bookkeeping: every injection either passes or fails in the code
+/// under test, never with a fixture that has no value.
+#[test]
+fn injected_cancellations_do_not_break_the_runner() {
+    let summary = Explore::new("injected")
+        .schedules(1)
+        .inject_cancellations(4)
+        .persist(false)
+        .fixture(upper)
+        .fixture(answer)
+        .run_local_with_fixtures(&|fixtures| async move {
+            let _ = (fixtures.get(upper), fixtures.get(answer));
+            trio::checkpoint().await.ok();
+        });
+    match summary {
+        Ok(summary) => assert!(summary.runs > 2, "{summary:?}"),
+        Err(failure) => assert!(!failure.message.contains("has no value"), "{failure}"),
+    }
+}
