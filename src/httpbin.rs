@@ -66,6 +66,38 @@ pub fn internet() -> SimNet {
     })
 }
 
+/// [`internet`] as a fixture, for tests in any crate: a test (or a fixture) that asks for
+/// `simulated_internet: SimNet` — after `use trio_rs_examples::httpbin::simulated_internet`, or
+/// with `#[from(trio_rs_examples::httpbin::simulated_internet)]` — runs with the examples'
+/// internet installed and `httpbin.org` serving on it.
+///
+/// # Errors
+///
+/// None: the `Result` only shows that a fixture's set-up may fail.
+///
+/// # Examples
+///
+/// ```
+/// use trio_rs_examples::httpbin::simulated_internet;
+/// use trio_testkit::sim::SimNet;
+/// use trio_testkit::trio_test;
+///
+/// #[trio_test(autojump)]
+/// async fn asks_httpbin(simulated_internet: SimNet) -> trio::Result<()> {
+///     let response = trio_rs_examples::httpbin::get("https://httpbin.org/delay/1").await?;
+///     assert_eq!(response.status_code, 200);
+///     assert_eq!(simulated_internet.host("httpbin.org").name(), "httpbin.org");
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+#[trio_testkit::trio_fixture]
+pub async fn simulated_internet() -> trio::Result<SimNet> {
+    let net = internet();
+    trio::checkpoint().await?;
+    Ok(net)
+}
+
 /// A response, printed as the course's `asks` response is.
 ///
 /// # Examples

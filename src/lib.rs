@@ -5,6 +5,7 @@
 //! [`httpbin`] serves the web service two lessons ask — and doctests the README, which follows.
 
 #![doc = include_str!("../README.md")]
+#![allow(clippy::test_attr_in_doctest, reason = "the README shows trio mode, where `#[test] async fn` marks the tests")]
 
 mod course;
 pub mod httpbin;

@@ -4,12 +4,13 @@
 //! reaching a checkpoint.
 //!
 //! `#[trio_test]` is pytest-trio's `@pytest.mark.trio`, and its `autojump_clock` and
-//! `mock_clock` parameters are pytest-trio's fixtures of the same names.
+//! `mock_clock` parameters are pytest-trio's fixtures of the same names. `#[trio_tests]` on a
+//! module is pytest-trio's trio mode: the course's tests after the first are written with it.
 
 use std::time::Duration;
 
 use trio::{Instant, Nursery};
-use trio_testkit::{MockClock, assert_checkpoints, trio_test, wait_all_tasks_blocked};
+use trio_testkit::{MockClock, assert_checkpoints, trio_test, trio_tests, wait_all_tasks_blocked};
 
 /// The course's function: sleeps `2 * x` seconds and returns how long that was. `x` is a float,
 /// as in Python, where the broken version below only works for a fractional `x`.
@@ -46,69 +47,80 @@ async fn test_double_sleep() -> trio::Result<()> {
     Ok(())
 }
 
-// ===== mock clocks =====
+// ===== trio mode =====
 
-/// "Mock clocks": the same test with the autojump clock takes no real time, and the clock then
-/// reads exactly the six seconds slept.
-#[trio_test]
-async fn test_double_sleep_autojump(autojump_clock: MockClock) -> trio::Result<()> {
-    assert_eq!(double_sleep(3.0).await?, 6.0);
-    assert_eq!(trio::current_time(), Instant::from_secs(6));
-    assert_eq!(autojump_clock.current_time(), Instant::from_secs(6));
-    Ok(())
-}
+/// The rest of the course's tests in trio mode (pytest-trio's `trio_mode = true`): every
+/// `#[test] async fn` in the module is a trio test, here all on the autojump clock, so no test
+/// has to ask for it.
+#[trio_tests(autojump)]
+mod course {
+    use super::*;
 
-/// The course's note on `mock_clock`, for more control: the clock moves only when the test
-/// jumps it, so the test can look at the sleeper in the middle of its sleep.
-#[trio_test]
-async fn test_double_sleep_mock_clock(mock_clock: MockClock, nursery: Nursery) -> trio::Result<()> {
-    let (done_tx, done_rx) = trio::open_memory_channel(1);
-    nursery.start_soon(async move {
-        let slept = double_sleep(3.0).await?;
-        done_tx.send(slept).await?;
+    // ===== mock clocks =====
+
+    /// "Mock clocks": the same test with the autojump clock takes no real time, and the clock
+    /// then reads exactly the six seconds slept. (It asks for the clock only to read it.)
+    #[test]
+    async fn test_double_sleep_autojump(autojump_clock: MockClock) -> trio::Result<()> {
+        assert_eq!(double_sleep(3.0).await?, 6.0);
+        assert_eq!(trio::current_time(), Instant::from_secs(6));
+        assert_eq!(autojump_clock.current_time(), Instant::from_secs(6));
         Ok(())
-    });
-    wait_all_tasks_blocked().await?; // the sleeper has started its sleep
-    mock_clock.jump(Duration::from_secs(5));
-    wait_all_tasks_blocked().await?;
-    assert_eq!(done_rx.try_recv(), Err(trio::TryRecvError::WouldBlock)); // one second to go
-    mock_clock.jump(Duration::from_secs(1));
-    assert_eq!(done_rx.recv().await?, Some(6.0));
-    assert_eq!(trio::current_time(), Instant::from_secs(6));
-    Ok(())
-}
+    }
 
-// ===== checking checkpoints =====
+    /// The course's note on `mock_clock`, for more control: the clock moves only when the test
+    /// jumps it, so the test can look at the sleeper in the middle of its sleep. (Asking for
+    /// `mock_clock` replaces the module's autojump clock.)
+    #[test]
+    async fn test_double_sleep_mock_clock(mock_clock: MockClock, nursery: Nursery) -> trio::Result<()> {
+        let (done_tx, done_rx) = trio::open_memory_channel(1);
+        nursery.start_soon(async move {
+            let slept = double_sleep(3.0).await?;
+            done_tx.send(slept).await?;
+            Ok(())
+        });
+        wait_all_tasks_blocked().await?; // the sleeper has started its sleep
+        mock_clock.jump(Duration::from_secs(5));
+        wait_all_tasks_blocked().await?;
+        assert_eq!(done_rx.try_recv(), Err(trio::TryRecvError::WouldBlock)); // one second to go
+        mock_clock.jump(Duration::from_secs(1));
+        assert_eq!(done_rx.recv().await?, Some(6.0));
+        assert_eq!(trio::current_time(), Instant::from_secs(6));
+        Ok(())
+    }
 
-/// The correct function checkpoints, so it passes the check.
-#[trio_test]
-async fn test_double_sleep_checkpoints(_autojump_clock: MockClock) -> trio::Result<()> {
-    assert_eq!(assert_checkpoints(double_sleep(3.0)).await?, 6.0);
-    Ok(())
-}
+    // ===== checking checkpoints =====
 
-/// Without the check, the broken function passes: its result is right.
-#[trio_test]
-async fn test_broken_double_sleep_unchecked() -> trio::Result<()> {
-    assert_eq!(broken_double_sleep(3.0).await?, 6.0);
-    Ok(())
-}
+    /// The correct function checkpoints, so it passes the check.
+    #[test]
+    async fn test_double_sleep_checkpoints() -> trio::Result<()> {
+        assert_eq!(assert_checkpoints(double_sleep(3.0)).await?, 6.0);
+        Ok(())
+    }
 
-/// With `assert_checkpoints` around the call, as the course suggests, the test fails: the
-/// function returned without a checkpoint.
-#[trio_test]
-#[should_panic(expected = "expected the body to execute a checkpoint (a cancel point and a schedule point), but it \
-                           returned normally after 0 cancel points and 0 schedule points")]
-async fn test_broken_double_sleep() -> trio::Result<()> {
-    assert_eq!(assert_checkpoints(broken_double_sleep(3.0)).await?, 6.0);
-    Ok(())
-}
+    /// Without the check, the broken function passes: its result is right.
+    #[test]
+    async fn test_broken_double_sleep_unchecked() -> trio::Result<()> {
+        assert_eq!(broken_double_sleep(3.0).await?, 6.0);
+        Ok(())
+    }
 
-/// With a fractional `x` the broken function does sleep, so the check passes — the bug hides
-/// on one path only, which is why a test should run the check on every path.
-#[trio_test]
-async fn test_broken_double_sleep_fractional(_autojump_clock: MockClock) -> trio::Result<()> {
-    assert_eq!(assert_checkpoints(broken_double_sleep(0.75)).await?, 1.5);
-    assert_eq!(trio::current_time(), Instant::from_millis(1500));
-    Ok(())
+    /// With `assert_checkpoints` around the call, as the course suggests, the test fails: the
+    /// function returned without a checkpoint.
+    #[test]
+    #[should_panic(expected = "expected the body to execute a checkpoint (a cancel point and a schedule point), \
+                               but it returned normally after 0 cancel points and 0 schedule points")]
+    async fn test_broken_double_sleep() -> trio::Result<()> {
+        assert_eq!(assert_checkpoints(broken_double_sleep(3.0)).await?, 6.0);
+        Ok(())
+    }
+
+    /// With a fractional `x` the broken function does sleep, so the check passes — the bug
+    /// hides on one path only, which is why a test should run the check on every path.
+    #[test]
+    async fn test_broken_double_sleep_fractional() -> trio::Result<()> {
+        assert_eq!(assert_checkpoints(broken_double_sleep(0.75)).await?, 1.5);
+        assert_eq!(trio::current_time(), Instant::from_millis(1500));
+        Ok(())
+    }
 }

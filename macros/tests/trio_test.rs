@@ -424,3 +424,17 @@ async fn injection_finds_code_that_is_not_cancel_safe() {
     .await;
     assert_eq!(stash.borrow().len(), 3, "an item was lost");
 }
+
+// ===== the net fixture =====
+
+/// `net: SimNet` is a fresh simulated network per schedule, installed before the test starts:
+/// `trio::net` reaches a host added to it, with no `install()` in the test.
+#[trio_test(autojump, schedules = 3)]
+async fn net_fixture_is_installed_in_every_schedule(net: trio_testkit::sim::SimNet) -> trio::Result<()> {
+    use trio::abc::Listener;
+    let listener = net.add_host("db").listen(5432)?;
+    let _client = trio::net::open_tcp_stream("db", 5432).await?;
+    let _server_side = listener.accept().await?;
+    assert_eq!(trio::current_time(), Instant::from_millis(2)); // a round trip over a 1 ms link, virtual
+    Ok(())
+}

@@ -4,6 +4,10 @@
 pub use crate::config::{ClockFixture, DEFAULT_TIMEOUT, Explore, PolicyKind, seed_from_name};
 pub use crate::engine::Fixtures;
 pub use crate::explore::run_test;
+pub use crate::fixture::{
+    AnyFixture, BodyOutcome, FixtureContext, FixtureInfo, FixtureResult, any_fixture, definition, fallible, plain,
+    yielding,
+};
 
 /// The configuration a `#[trio_test]` called `name` starts from: one schedule, the real clock
 /// unless the test asks for a clock fixture or explores, failing schedules saved only when it

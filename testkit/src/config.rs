@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::fixture::{AnyFixture, FixtureRef, Plan, any_fixture};
 use crate::policy::{Pct, Schedule};
 
 /// How long one schedule may take in real time before the watchdog stops it, unless the test
@@ -263,7 +264,14 @@ pub struct Explore {
     /// `TRIO_REPLAY`: exactly this schedule.
     pub(crate) replay: Option<Schedule>,
     clock: ClockChoice,
+    /// Who chose the clock, when a test or fixture asked for one: `.clock()` or a fixture.
+    clock_chosen_by: Option<String>,
     pub(crate) nursery: bool,
+    /// The `net` fixture: a fresh [`SimNet`](crate::sim::SimNet) installed in every schedule's run.
+    pub(crate) net: bool,
+    /// The user fixtures the test asks for, and the fixtures they need, dependencies first.
+    pub(crate) plan: Plan,
+    roots: Vec<AnyFixture>,
     pub(crate) max_steps: u64,
     pub(crate) timeout: Duration,
     pub(crate) shrink: bool,
@@ -313,7 +321,11 @@ impl Explore {
             only_seed: None,
             replay: None,
             clock: ClockChoice::Chosen(Some(ClockFixture::Autojump)),
+            clock_chosen_by: None,
             nursery: false,
+            net: false,
+            plan: Plan::default(),
+            roots: Vec::new(),
             max_steps: DEFAULT_MAX_STEPS,
             timeout: DEFAULT_TIMEOUT,
             shrink: true,
@@ -455,6 +467,99 @@ impl Explore {
     /// ```
     pub fn clock(mut self, clock: impl Into<Option<ClockFixture>>) -> Explore {
         self.clock = ClockChoice::Chosen(clock.into());
+        self.clock_chosen_by = Some("the test".to_string());
+        self
+    }
+
+    /// Gives each schedule's run a fresh simulated network, installed before the test starts
+    /// and passed as the `net` fixture ([`Fixtures::net`](crate::explore::Fixtures::net)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::abc::Listener;
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// Explore::new("on_a_network")
+    ///     .schedules(3)
+    ///     .net()
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         let net = fixtures.net();
+    ///         let listener = net.add_host("db").listen(5432).unwrap();
+    ///         let _client = trio::net::open_tcp_stream("db", 5432).await.unwrap();
+    ///         let _server_side = listener.accept().await.unwrap();
+    ///     })
+    ///     .unwrap();
+    /// ```
+    pub fn net(mut self) -> Explore {
+        self.net = true;
+        self
+    }
+
+    /// Asks for a user fixture (a [`#[trio_fixture]`](crate::trio_fixture)): every schedule
+    /// sets it up — with every fixture it needs — before the test, and tears it down after;
+    /// [`Fixtures::get`](crate::explore::Fixtures::get) hands the test its value. The clock
+    /// and network the fixtures ask for become the run's.
+    ///
+    /// # Panics
+    ///
+    /// At the caller, with a message naming the fixtures: if the fixtures depend on each other
+    /// in a cycle, or ask for a clock other than the one the test (or another fixture) asks
+    /// for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::trio_fixture;
+    ///
+    /// #[trio_fixture]
+    /// async fn limit() -> usize {
+    ///     3
+    /// }
+    ///
+    /// Explore::new("with_a_fixture")
+    ///     .schedules(2)
+    ///     .fixture(limit)
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         assert_eq!(fixtures.get(limit), 3);
+    ///     })
+    ///     .unwrap();
+    /// ```
+    #[track_caller]
+    pub fn fixture<T>(mut self, fixture: impl FixtureRef<T>) -> Explore {
+        self.roots.push(any_fixture(fixture));
+        let plan = match Plan::new(&self.roots) {
+            Ok(plan) => plan,
+            Err(cycle) => panic!("{cycle}"),
+        };
+        for fixture in plan.fixtures() {
+            if fixture.net() {
+                self.net = true;
+            }
+            let Some(wanted) = fixture.clock() else { continue };
+            let by = format!("fixture `{}`", fixture.path());
+            match (self.clock, &self.clock_chosen_by) {
+                (ClockChoice::Chosen(current), Some(other)) if current != Some(wanted) && *other != by => {
+                    let name = |clock: Option<ClockFixture>| match clock {
+                        Some(ClockFixture::Mock) => "mock_clock",
+                        Some(ClockFixture::Autojump) => "autojump_clock (or the `autojump` argument)",
+                        None => "the real clock",
+                    };
+                    panic!(
+                        "too many clocks spoil the broth: {by} asks for {}, but {other} asks for {}, and a run \
+                         has exactly one clock; make them ask for the same one",
+                        name(Some(wanted)),
+                        name(current)
+                    );
+                }
+                _ => {
+                    self.clock = ClockChoice::Chosen(Some(wanted));
+                    self.clock_chosen_by = Some(by);
+                }
+            }
+        }
+        self.plan = plan;
         self
     }
 

@@ -3,7 +3,8 @@
 //! Tools for testing code written with [`trio`]: the `#[trio_test]` attribute, a [`MockClock`]
 //! that makes an hour of sleeping take microseconds, checks that code checkpoints
 //! ([`assert_checkpoints`]), ways to wait until every task is blocked
-//! ([`wait_all_tasks_blocked`]) and to force an order on tasks ([`Sequencer`]), the
+//! ([`wait_all_tasks_blocked`]) and to force an order on tasks ([`Sequencer`]), async
+//! [fixtures](#fixtures) with set-up and tear-down, trio mode, the
 //! scheduling [`policy`] tests run under, [schedule exploration](mod@explore) that searches
 //! orders for concurrency bugs, replays a failure in one line and shrinks it, memory streams
 //! and stream conformance suites ([`streams`]), and a deterministic simulated network
@@ -48,6 +49,8 @@
 //! | `mock_clock: MockClock` | the run's clock, a frozen [`MockClock`]: time moves only by [`MockClock::jump`] |
 //! | `autojump_clock: MockClock` | the run's clock, a [`MockClock`] that jumps to the next deadline whenever every task is blocked |
 //! | `nursery: Nursery` | a [`trio::Nursery`] around the test, for background tasks; it is cancelled once the test returns |
+//! | `net: SimNet` | a fresh [`sim::SimNet`], installed before the test starts: every `trio::net` call of the run goes to it |
+//! | any other name | the [`#[trio_fixture]`](trio_fixture) of that name — see [Fixtures](#fixtures) |
 //!
 //! A run has one clock, so asking for two is a compile error. Without a clock fixture a test
 //! runs on the real clock ([`trio::SystemClock`]), as in pytest-trio.
@@ -56,7 +59,7 @@
 //!
 //! | argument | effect |
 //! | --- | --- |
-//! | `autojump` | installs an autojump clock without asking for it as a parameter |
+//! | `autojump` | installs an autojump clock without asking for it as a parameter (`autojump = false`: not even as a [trio mode](#trio-mode) default) |
 //! | `seed = 42` | the seed of the run (default: a stable hash of the test's path and name) |
 //! | `policy = "random"` / `"fifo"` | the scheduling policy of a single-schedule test (default: random; see [Schedules](#schedules)) |
 //! | `timeout = "30s"` | the real-time limit (default 60 s); units `ns`, `us`, `ms`, `s`, `m`, `h`, combinable as `"1m30s"` |
@@ -65,6 +68,190 @@
 //! Mistakes — an unknown or repeated argument, an unknown fixture, two clocks, a function that
 //! is not `async`, an extra `#[test]` — are compile errors that point at the offending token.
 //! Other attributes (`#[should_panic]`, `#[ignore]`, doc comments) are kept.
+//!
+//! **Cases**: `#[case(…)]` attributes after `#[trio_test]` (rstest's syntax) make one test per
+//! case, named `name::case_1`, `name::case_2_description` (for `#[case::description(…)]`); the
+//! values go to the parameters marked `#[case]`:
+//!
+//! ```
+//! use trio_testkit::trio_test;
+//!
+//! #[trio_test(autojump)]
+//! #[case::rendezvous(0)]
+//! #[case::buffered(8)]
+//! async fn sends_and_receives(#[case] capacity: usize) -> trio::Result<()> {
+//!     let (tx, rx) = trio::open_memory_channel::<u8>(capacity);
+//!     trio::open_nursery(|nursery| async move {
+//!         nursery.start_soon(async move { tx.send(1).await.map_err(Into::into) });
+//!         assert_eq!(rx.recv().await?, Some(1));
+//!         Ok(())
+//!     })
+//!     .await
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! ## Trio mode
+//!
+//! pytest-trio's trio mode makes every async test a trio test. Here it is an attribute on a
+//! module: in `#[trio_tests(…)] mod tests { … }` every `#[test] async fn` is a `#[trio_test]`
+//! with the attribute's arguments as defaults. A test's own `#[trio_test(…)]` overrides them
+//! argument by argument (`autojump = false` turns a default `autojump` off, and a test asking
+//! for `mock_clock` gets it instead of the default), async functions without `#[test]` stay
+//! helpers, and inline submodules get the same defaults.
+//!
+//! ```
+//! use trio_testkit::trio_tests;
+//!
+//! #[trio_tests(autojump)]
+//! mod tests {
+//!     use std::time::Duration;
+//!
+//!     #[test]
+//!     async fn an_hour_in_no_time() -> trio::Result<()> {
+//!         trio::sleep(Duration::from_secs(3600)).await?;
+//!         assert_eq!(trio::current_time(), trio::Instant::from_secs(3600));
+//!         Ok(())
+//!     }
+//!
+//!     #[trio_testkit::trio_test(schedules = 50)]
+//!     async fn explored_with_the_same_clock() {
+//!         trio::checkpoint().await.unwrap();
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! ## Fixtures
+//!
+//! A test of a server, a database client or a worker pool needs the same set-up and tear-down
+//! every time. Write it once as a fixture — an `async fn` marked
+//! [`#[trio_fixture]`](trio_fixture) — and every test that needs it asks for it by name, as in
+//! pytest-trio. A fixture asks for what *it* needs the same way: built-in fixtures, or other
+//! fixtures.
+//!
+//! Here is a key-value server on the simulated network. The fixture starts it in the
+//! background, hands the test the server's address, and once the test is done — passed,
+//! failed, panicked or cancelled — checks in its tear-down that the server is still healthy:
+//!
+//! ```
+//! use std::cell::RefCell;
+//! use std::collections::BTreeMap;
+//! use std::rc::Rc;
+//! use trio::Nursery;
+//! use trio::abc::{Listener, ReceiveStream, SendStream};
+//! use trio::net::{SocketListener, SocketStream};
+//! use trio_testkit::fixture::Yield;
+//! use trio_testkit::sim::SimNet;
+//! use trio_testkit::{trio_fixture, trio_test};
+//!
+//! type Store = Rc<RefCell<BTreeMap<String, String>>>;
+//!
+//! /// One request per connection: `set k v` or `get k`.
+//! async fn handle(stream: SocketStream, store: Store) -> trio::Result<()> {
+//!     let request = String::from_utf8(stream.receive_some(1024).await?).unwrap_or_default();
+//!     let words: Vec<&str> = request.split_whitespace().collect();
+//!     let answer = match words.as_slice() {
+//!         ["set", key, value] => {
+//!             store.borrow_mut().insert(key.to_string(), value.to_string());
+//!             "ok".to_string()
+//!         }
+//!         ["get", key] => store.borrow().get(*key).cloned().unwrap_or_default(),
+//!         _ => "error".to_string(),
+//!     };
+//!     stream.send_all(answer.as_bytes()).await?;
+//!     Ok(())
+//! }
+//!
+//! /// The server: one task per connection, in the server's nursery.
+//! async fn serve(listener: SocketListener, store: Store) -> trio::Result<()> {
+//!     trio::open_nursery(|connections| async move {
+//!         loop {
+//!             let stream = listener.accept().await?;
+//!             connections.start_soon_named("connection", handle(stream, store.clone()));
+//!         }
+//!     })
+//!     .await
+//! }
+//!
+//! /// What the test gets: where the server is, and a look at its store.
+//! #[derive(Clone)]
+//! struct KvServer {
+//!     host: &'static str,
+//!     store: Store,
+//! }
+//!
+//! #[trio_fixture]
+//! async fn kv_server(net: SimNet, nursery: Nursery, fixture: Yield<KvServer>) -> trio::Result<()> {
+//!     // Set-up: a host, a listener (bound at once, so no client can race the server's start)
+//!     // and the server in this fixture's own nursery — it lives until the tear-down is done.
+//!     let listener = net.add_host("kv").listen(6379)?;
+//!     let store = Store::default();
+//!     nursery.start_soon_named("kv server", serve(listener, store.clone()));
+//!
+//!     // The test runs during this `await`.
+//!     fixture.provide(KvServer { host: "kv", store: store.clone() }).await?;
+//!
+//!     // Tear-down: the server still answers. (If the server task had crashed, the test would
+//!     // have been cancelled, `provide` would have returned `Err(Cancelled)`, `?` would have
+//!     // skipped this, and the failure would name the fixture and the task.)
+//!     let stream = trio::net::open_tcp_stream("kv", 6379).await?;
+//!     stream.send_all(b"get health").await?;
+//!     stream.receive_some(1024).await?;
+//!     Ok(())
+//! }
+//!
+//! /// A client: one request, one answer.
+//! async fn request(server: &KvServer, text: &str) -> trio::Result<String> {
+//!     let stream = trio::net::open_tcp_stream(server.host, 6379).await?;
+//!     stream.send_all(text.as_bytes()).await?;
+//!     Ok(String::from_utf8_lossy(&stream.receive_some(1024).await?).into_owned())
+//! }
+//!
+//! #[trio_test(autojump, schedules = 20)]
+//! async fn set_then_get(kv_server: KvServer) -> trio::Result<()> {
+//!     assert_eq!(request(&kv_server, "set colour blue").await?, "ok");
+//!     assert_eq!(request(&kv_server, "get colour").await?, "blue");
+//!     assert_eq!(kv_server.store.borrow().len(), 1);
+//!     Ok(())
+//! }
+//! # fn main() {
+//! #     // Doctests are not built as tests: run the same test by hand.
+//! #     trio_testkit::explore::Explore::new("guide::set_then_get").schedules(20).persist(false).fixture(kv_server)
+//! #         .run_with_fixtures(&|fixtures| async move {
+//! #             let kv_server = fixtures.get(kv_server);
+//! #             assert_eq!(request(&kv_server, "set colour blue").await?, "ok");
+//! #             assert_eq!(request(&kv_server, "get colour").await?, "blue");
+//! #             assert_eq!(kv_server.store.borrow().len(), 1);
+//! #             Ok::<(), trio::Error>(())
+//! #         })
+//! #         .unwrap();
+//! # }
+//! ```
+//!
+//! A fixture without tear-down just returns its value (`-> Value`), or `-> Result<Value, E>`,
+//! whose `Err` fails the test naming the fixture. A fixture in another module is asked for by
+//! `use`-ing it, or by path: `#[from(support::kv_server)] kv: KvServer`. The rules are
+//! pytest-trio's (the [`fixture`] module lists them):
+//!
+//! - one instance per test, in the test's run, on the test's clock: under `schedules = N` every
+//!   schedule sets the fixtures up afresh, and their set-up interleaves with the test's tasks,
+//!   so it is explored, replayed and shrunk like the rest;
+//! - each fixture runs in a task of its own; independent fixtures set up concurrently, a
+//!   fixture after those it asks for; tear-down runs after the test in reverse order, also when
+//!   the test failed, panicked or was cancelled;
+//! - a fixture's `nursery` is its own, cancelled after its tear-down; when one of its tasks
+//!   fails, the test is cancelled and the report names the fixture and the task;
+//! - when a set-up fails, the other set-ups still running are cancelled and the test does not
+//!   start — it fails at once, never hangs;
+//! - a test may cancel a fixture's nursery on purpose, to check how the fixture's tasks clean
+//!   up: that does not cancel the test (see [`fixture::Yield::provide`]).
+//!
+//! Mistakes are compile errors at the parameter: a fixture the compiler cannot find, one asked
+//! for twice, a fixture that asks for itself, a `#[trio_fixture]` that is not `async`, a value of
+//! the wrong type. A cycle through several fixtures fails the test at its start with the cycle
+//! spelled out. [`docs/design.md`](https://github.com/trio-rs/trio-rs/blob/main/docs/design.md)
+//! lists where this differs from pytest-trio.
 //!
 //! ## Clocks
 //!
@@ -349,7 +536,18 @@
 //!   conformance suites ([`streams::check_half_closeable_stream`] and friends). Point them at your
 //!   type through a [`streams::StreamMaker`] and run them under `schedules = N`.
 //!
-//! There is no `net` fixture yet: create the `SimNet` in the test, as above.
+//! A test that needs nothing more than a fresh network asks for it: a `net: SimNet`
+//! parameter gets a network installed before the test starts (and a fixture may ask for `net`
+//! too — it is the same network); create the `SimNet` yourself, as above, to configure it
+//! before it is installed.
+//!
+//! ## Property tests
+//!
+//! With the `proptest` feature, `trio_testkit::prop` makes proptest and schedule exploration
+//! one search: a property takes a schedule (`prop::schedules()`) as one more generated input,
+//! and `prop::run_case` runs each case on a fresh run under it. A failing case shrinks its input
+//! and its schedule together, and the report prints the schedule the run followed as a
+//! `TRIO_REPLAY` line.
 //!
 //! ## Debugging a failure
 //!
@@ -402,8 +600,8 @@
 //!
 //! ## Not yet here
 //!
-//! Compared with pytest-trio and `trio.testing`: async fixtures with setup and teardown
-//! (beyond the built-in `nursery`), fixtures shared across tests (so no `net: SimNet` fixture),
+//! Compared with pytest-trio and `trio.testing`: fixtures shared across tests (module or
+//! session scope), overriding a fixture by defining one of the same name closer to the test,
 //! `wait_all_threads_completed`, UDP and Unix sockets on the simulated network. Exploration does not yet search
 //! exhaustively (no DFS or partial-order reduction), and a shrunk schedule is minimal only up to
 //! three deviations (the bounded search beyond ddmin stops there).
@@ -416,6 +614,7 @@
 //! reports; give it `threads = 1` until it is fixed.
 
 #![forbid(unsafe_code)]
+#![allow(clippy::test_attr_in_doctest, reason = "the guide shows trio mode, where `#[test] async fn` marks the tests")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]
@@ -426,11 +625,15 @@ mod config;
 mod engine;
 pub mod explore;
 mod failure;
+pub mod fixture;
 #[cfg(feature = "harness")]
 #[cfg_attr(docsrs, doc(cfg(feature = "harness")))]
 pub mod harness;
 mod idle;
 pub mod policy;
+#[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
+pub mod prop;
 mod sequencer;
 pub mod sim;
 pub mod streams;
@@ -444,7 +647,7 @@ pub use crate::engine::TestResult;
 pub use crate::explore::{Explore, explore};
 pub use crate::idle::{wait_all_tasks_blocked, wait_all_tasks_blocked_with_cushion};
 pub use crate::sequencer::{Sequencer, SequencerBlock};
-pub use trio_macros::trio_test;
+pub use trio_macros::{trio_fixture, trio_test, trio_tests};
 
 /// The crate's README, compiled and run as a doctest so that its example stays true.
 #[cfg(doctest)]

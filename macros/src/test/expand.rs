@@ -17,12 +17,13 @@
 //! closure captures nothing, so the testkit may call it from several worker threads.
 
 use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::validate::{ClockKind, Fixture, Policy, TestSpec};
+use super::validate::{Case, ClockKind, Fixture, ParamKind, Policy, TestSpec};
 
-pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
+pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
+    strip_parameter_attributes(&mut item);
     let TestSpec {
         krate,
         clock,
@@ -36,16 +37,16 @@ pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         depth,
         threads,
         params,
+        cases,
     } = spec;
-    let syn::ItemFn { attrs, vis, sig, block } = item;
+    let syn::ItemFn { mut attrs, vis, sig, block } = item;
+    attrs.retain(|attr| !is_case_attribute(attr));
     let name = &sig.ident;
     // Spanned at the function's name, like the call below: the run's main task and every
     // failure then point at the test rather than at the attribute.
     let private = respan(quote!(#krate::__private), name.span());
 
-    let mut config = quote! {
-        #private::test_config(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)))
-    };
+    let mut config = TokenStream::new();
     if let Some(clock) = clock {
         let kind = match clock {
             ClockKind::Mock => quote!(Mock),
@@ -55,6 +56,14 @@ pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
     }
     if nursery {
         config = quote!(#config.nursery());
+    }
+    if params.iter().any(|param| matches!(param.kind, ParamKind::Builtin(Fixture::Net))) {
+        config = quote!(#config.net());
+    }
+    for param in &params {
+        if let ParamKind::User(path) = &param.kind {
+            config = quote_spanned!(param.span=> #config.fixture(#path));
+        }
     }
     if let Some(seed) = seed {
         let seed = Literal::u64_suffixed(seed);
@@ -92,25 +101,129 @@ pub(crate) fn expand(item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         config = quote!(#config.timeout(::core::time::Duration::from_nanos(#nanos)));
     }
 
+    let config_calls = config;
+    let config = quote! {
+        #private::test_config(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name))) #config_calls
+    };
     let fixtures = Ident::new("__trio_fixtures", Span::call_site());
-    let arguments = params.iter().map(|param| {
-        let getter = match param.fixture {
-            Fixture::MockClock | Fixture::AutojumpClock => quote!(clock),
-            Fixture::Nursery => quote!(nursery),
-        };
-        // Spanned at the parameter's type: a fixture of the wrong type is reported there.
-        quote_spanned!(param.ty.span()=> #fixtures.#getter())
-    });
-    let call = quote_spanned! {name.span()=>
-        #private::run_test(#config, |#fixtures| #name(#(#arguments),*))
+    let arguments = |case: Option<&Case>| -> Vec<TokenStream> {
+        let mut values = case.map(|case| case.args.iter());
+        params
+            .iter()
+            .map(|param| {
+                if let ParamKind::Case = param.kind {
+                    let value = values.as_mut().and_then(Iterator::next);
+                    return quote_spanned!(param.ty.span()=> #value);
+                }
+                let getter = getter(param);
+                // Spanned at the parameter's type: a fixture of the wrong type is reported there.
+                let fixtures = Ident::new("__trio_fixtures", param.ty.span());
+                quote_spanned!(param.ty.span()=> #fixtures.#getter)
+            })
+            .collect()
     };
 
+    // The fixture parameters once more, outside the `#[test]` function, which only exists
+    // under `cfg(test)`: so `cargo check`, doctests and UI tests see an unknown fixture or a
+    // fixture of the wrong type too. (Under `cfg(test)` the call in the test reports them.)
+    let checks = params.iter().filter(|param| !matches!(param.kind, ParamKind::Case)).map(|param| {
+        let getter = getter(param);
+        let ty = &param.ty;
+        let fixtures = Ident::new("__trio_fixtures", ty.span());
+        quote_spanned!(ty.span()=> let _: #ty = #fixtures.#getter;)
+    });
+    let check = quote! {
+        #[cfg(not(test))]
+        #[allow(dead_code, unused_variables, unreachable_code, clippy::all)]
+        const _: () = {
+            fn check(#fixtures: &#private::Fixtures) {
+                #(#checks)*
+            }
+        };
+    };
+
+    if cases.is_empty() {
+        let arguments = arguments(None);
+        let call = quote_spanned! {name.span()=>
+            #private::run_test(#config, |#fixtures| #name(#(#arguments),*))
+        };
+        return quote! {
+            #(#attrs)*
+            #[::core::prelude::v1::test]
+            #vis fn #name() {
+                #sig #block
+                #call
+            }
+            #check
+        };
+    }
+
+    // Parametrised: the function once, and a module of the same name with a test per case
+    // (`name::case_1`, `name::case_2_description`), as rstest names them.
+    let tests = cases.iter().enumerate().map(|(i, case)| {
+        let case_name = match &case.description {
+            Some(description) => format_ident!("case_{}_{}", i + 1, description),
+            None => format_ident!("case_{}", i + 1),
+        };
+        let config = quote! {
+            #private::test_config(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#case_name)))
+        };
+        let config = {
+            // The same builder calls, on the case's own name (and so its own seed).
+            let calls = config_calls.clone();
+            quote!(#config #calls)
+        };
+        let arguments = arguments(Some(case));
+        let call = quote_spanned! {name.span()=>
+            #private::run_test(#config, |#fixtures| super::#name(#(#arguments),*))
+        };
+        quote! {
+            #(#attrs)*
+            #[::core::prelude::v1::test]
+            fn #case_name() {
+                #call
+            }
+        }
+    });
     quote! {
-        #(#attrs)*
-        #[::core::prelude::v1::test]
-        #vis fn #name() {
-            #sig #block
-            #call
+        #[allow(dead_code, clippy::too_many_arguments)]
+        #vis #sig #block
+
+        #[allow(non_snake_case)]
+        #vis mod #name {
+            #[allow(unused_imports)]
+            use super::*;
+            #(#tests)*
+        }
+        #check
+    }
+}
+
+/// The call on the fixtures that gives a parameter its value, spanned at the parameter's type
+/// (a value of the wrong type is reported there) except for a fixture's path, which keeps its
+/// own span (an unknown fixture is reported at its name).
+fn getter(param: &super::validate::Param) -> TokenStream {
+    let span = param.ty.span();
+    match &param.kind {
+        ParamKind::Builtin(Fixture::MockClock | Fixture::AutojumpClock) => quote_spanned!(span=> clock()),
+        ParamKind::Builtin(Fixture::Nursery) => quote_spanned!(span=> nursery()),
+        ParamKind::Builtin(Fixture::Net) => quote_spanned!(span=> net()),
+        ParamKind::User(path) => quote_spanned!(span=> get(#path)),
+        ParamKind::Case => unreachable!("a case parameter takes its value from the case"),
+    }
+}
+
+/// `#[case]`, `#[case(…)]`, `#[case::description(…)]`.
+pub(crate) fn is_case_attribute(attr: &syn::Attribute) -> bool {
+    attr.path().segments.first().is_some_and(|segment| segment.ident == "case")
+}
+
+/// Removes the attributes `#[trio_test]` gives a meaning to (`#[case]`, `#[from(…)]`) from the
+/// function's parameters: the compiler knows neither.
+pub(crate) fn strip_parameter_attributes(item: &mut syn::ItemFn) {
+    for input in &mut item.sig.inputs {
+        if let syn::FnArg::Typed(typed) = input {
+            typed.attrs.retain(|attr| !attr.path().is_ident("case") && !attr.path().is_ident("from"));
         }
     }
 }

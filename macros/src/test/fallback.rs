@@ -18,7 +18,8 @@ pub(crate) fn raw(item: TokenStream, error: syn::Error) -> TokenStream {
 /// The function parsed but has mistakes. Test attributes are removed from it: an extra
 /// `#[test]` on an `async fn` would add an error of its own.
 pub(crate) fn function(mut item: ItemFn, error: syn::Error) -> TokenStream {
-    item.attrs.retain(|attr| !super::validate::is_test_attribute(attr));
+    item.attrs.retain(|attr| !super::validate::is_test_attribute(attr) && !super::expand::is_case_attribute(attr));
+    super::expand::strip_parameter_attributes(&mut item);
     let errors = error.to_compile_error();
     quote! {
         #errors

@@ -4,12 +4,12 @@
 //! unchanged together with the errors, so the rest of the file still compiles and every
 //! mistake is reported at once.
 
-mod expand;
+pub(crate) mod expand;
 mod fallback;
 mod parse;
 mod suggest;
 mod timeout;
-mod validate;
+pub(crate) mod validate;
 
 use proc_macro2::TokenStream;
 

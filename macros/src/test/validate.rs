@@ -2,8 +2,9 @@
 //! an error at the token that caused it. All mistakes are collected, not just the first.
 
 use proc_macro2::Span;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Attribute, Expr, ExprLit, FnArg, ItemFn, Lit, LitStr, Meta, Pat, Path, Type};
+use syn::{Attribute, Expr, ExprLit, FnArg, ItemFn, Lit, LitStr, Meta, Pat, Path, Token, Type};
 
 use super::suggest::closest;
 use super::timeout::parse_nanos;
@@ -27,6 +28,8 @@ pub(crate) struct TestSpec {
     pub(crate) threads: Option<u64>,
     /// The function's parameters, in order.
     pub(crate) params: Vec<Param>,
+    /// The `#[case(…)]` attributes, in order: one test each.
+    pub(crate) cases: Vec<Case>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,11 +46,42 @@ pub(crate) enum Policy {
     Mixed,
 }
 
-/// One fixture parameter.
+/// One parameter of a test.
 pub(crate) struct Param {
-    pub(crate) fixture: Fixture,
+    pub(crate) kind: ParamKind,
     /// The parameter's type, for error spans on a type mismatch.
     pub(crate) ty: Box<Type>,
+    /// The parameter's name, for error spans on an unknown fixture.
+    pub(crate) span: Span,
+}
+
+/// What a parameter asks for.
+#[derive(Clone)]
+pub(crate) enum ParamKind {
+    /// A built-in fixture.
+    Builtin(Fixture),
+    /// A user fixture (`#[trio_fixture]`), by the path its name (or `#[from(path)]`) gives.
+    User(Path),
+    /// A value from the test's `#[case(…)]` attributes.
+    Case,
+}
+
+impl ParamKind {
+    fn builtin(&self) -> Option<Fixture> {
+        match self {
+            ParamKind::Builtin(fixture) => Some(*fixture),
+            _ => None,
+        }
+    }
+
+    /// What two parameters asking for the same fixture have in common.
+    fn key(&self) -> Option<String> {
+        match self {
+            ParamKind::Builtin(fixture) => Some(fixture.name().to_string()),
+            ParamKind::User(path) => Some(quote::ToTokens::to_token_stream(path).to_string().replace(' ', "")),
+            ParamKind::Case => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -55,27 +89,34 @@ pub(crate) enum Fixture {
     MockClock,
     AutojumpClock,
     Nursery,
+    Net,
 }
 
 impl Fixture {
-    const NAMES: [&'static str; 3] = ["mock_clock", "autojump_clock", "nursery"];
-
-    fn from_name(name: &str) -> Option<Fixture> {
+    pub(crate) fn from_name(name: &str) -> Option<Fixture> {
         match name {
             "mock_clock" => Some(Fixture::MockClock),
             "autojump_clock" => Some(Fixture::AutojumpClock),
             "nursery" => Some(Fixture::Nursery),
+            "net" => Some(Fixture::Net),
             _ => None,
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Fixture::MockClock => "mock_clock",
             Fixture::AutojumpClock => "autojump_clock",
             Fixture::Nursery => "nursery",
+            Fixture::Net => "net",
         }
     }
+}
+
+/// One `#[case(…)]` (or `#[case::description(…)]`) attribute of a test.
+pub(crate) struct Case {
+    pub(crate) description: Option<syn::Ident>,
+    pub(crate) args: Vec<Expr>,
 }
 
 const ARGUMENTS: [&str; 10] = [
@@ -103,25 +144,27 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
 
     // One run, one clock: from the `autojump` argument or from a clock fixture.
     let mut clock: Option<(ClockKind, &str)> = args.autojump.map(|_| (ClockKind::Autojump, "the `autojump` argument"));
-    for (param, span) in &params {
-        let kind = match param.fixture {
+    for param in &params {
+        let Some(fixture) = param.kind.builtin() else { continue };
+        let kind = match fixture {
             Fixture::MockClock => ClockKind::Mock,
             Fixture::AutojumpClock => ClockKind::Autojump,
-            Fixture::Nursery => continue,
+            Fixture::Nursery | Fixture::Net => continue,
         };
         match clock {
-            None => clock = Some((kind, param.fixture.name())),
+            None => clock = Some((kind, fixture.name())),
             Some((_, first)) => errors.push(syn::Error::new(
-                *span,
+                param.span,
                 format!(
                     "too many clocks spoil the broth: `{}` asks for a clock, but {} already installs one, \
                      and a run has exactly one clock; keep one of them",
-                    param.fixture.name(),
+                    fixture.name(),
                     describe_clock_source(first)
                 ),
             )),
         }
     }
+    let cases = validate_cases(item, &params, &mut errors);
 
     if let Some(span) = args.depth_span {
         if args.policy != Some(Policy::Pct) {
@@ -135,7 +178,7 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
     if let Some(error) = errors.0 {
         return Err(error);
     }
-    let nursery = params.iter().any(|(param, _)| param.fixture == Fixture::Nursery);
+    let nursery = params.iter().any(|param| param.kind.builtin() == Some(Fixture::Nursery));
     Ok(TestSpec {
         krate: args.krate.unwrap_or_else(|| syn::parse_quote!(::trio_testkit)),
         clock: clock.map(|(kind, _)| kind),
@@ -148,7 +191,8 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
         inject_cancellations: args.inject_cancellations,
         depth: args.depth,
         threads: args.threads,
-        params: params.into_iter().map(|(param, _)| param).collect(),
+        params,
+        cases,
     })
 }
 
@@ -200,8 +244,16 @@ fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
         match name.as_str() {
             "autojump" => match meta {
                 Meta::Path(_) => args.autojump = Some(path.span()),
-                _ => errors
-                    .push(syn::Error::new_spanned(meta, "`autojump` takes no value: write `#[trio_test(autojump)]`")),
+                Meta::NameValue(pair) if matches!(&pair.value, Expr::Lit(ExprLit { lit: Lit::Bool(_), .. })) => {
+                    if let Expr::Lit(ExprLit { lit: Lit::Bool(on), .. }) = &pair.value {
+                        args.autojump = on.value.then(|| path.span());
+                    }
+                }
+                _ => errors.push(syn::Error::new_spanned(
+                    meta,
+                    "`autojump` takes no value: write `#[trio_test(autojump)]` (or `autojump = false`, to turn \
+                     off a default from #[trio_tests])",
+                )),
             },
             "seed" => match value(meta, "seed", "seed = 42", errors) {
                 Some(Lit::Int(int)) => match int.base10_parse::<u64>() {
@@ -303,6 +355,7 @@ fn fixture_type(fixture: Fixture) -> &'static str {
     match fixture {
         Fixture::MockClock | Fixture::AutojumpClock => "MockClock",
         Fixture::Nursery => "Nursery",
+        Fixture::Net => "SimNet",
     }
 }
 
@@ -374,8 +427,8 @@ fn validate_signature(item: &ItemFn, errors: &mut Errors) {
     }
 }
 
-fn validate_params(item: &ItemFn, errors: &mut Errors) -> Vec<(Param, Span)> {
-    let mut params: Vec<(Param, Span)> = Vec::new();
+fn validate_params(item: &ItemFn, errors: &mut Errors) -> Vec<Param> {
+    let mut params: Vec<Param> = Vec::new();
     for input in &item.sig.inputs {
         let typed = match input {
             FnArg::Receiver(receiver) => {
@@ -397,39 +450,139 @@ fn validate_params(item: &ItemFn, errors: &mut Errors) -> Vec<(Param, Span)> {
                 continue;
             }
         };
-        let written = ident.to_string();
-        let name = written.strip_prefix('_').unwrap_or(&written);
-        let Some(fixture) = Fixture::from_name(name) else {
-            let mut message = format!(
-                "unknown fixture `{written}`; #[trio_test] provides `mock_clock: MockClock`, \
-                 `autojump_clock: MockClock` and `nursery: Nursery`"
-            );
-            if let Some(guess) = closest(name, &Fixture::NAMES) {
-                message.push_str(&format!("; did you mean `{guess}`?"));
+        let Some(kind) = param_kind(ident, &typed.attrs, true, errors) else { continue };
+        if let Some(key) = kind.key() {
+            if params.iter().any(|param| param.kind.key().as_ref() == Some(&key)) {
+                let name = match &kind {
+                    ParamKind::Builtin(fixture) => fixture.name().to_string(),
+                    _ => key.clone(),
+                };
+                errors.push(syn::Error::new_spanned(
+                    ident,
+                    format!("the `{name}` fixture is asked for twice; keep one parameter"),
+                ));
+                continue;
             }
-            errors.push(syn::Error::new_spanned(ident, message));
+        }
+        params.push(Param { kind, ty: typed.ty.clone(), span: ident.span() });
+    }
+    params
+}
+
+/// What the parameter `ident` with attributes `attrs` asks for: a built-in fixture by its
+/// name, `#[case]`, `#[from(path)]`, or the user fixture of its name (a leading underscore is
+/// dropped). `None` after an error.
+pub(crate) fn param_kind(
+    ident: &syn::Ident,
+    attrs: &[Attribute],
+    cases_allowed: bool,
+    errors: &mut Errors,
+) -> Option<ParamKind> {
+    let mut kind = None;
+    for attr in attrs {
+        if attr.path().is_ident("case") {
+            if !cases_allowed {
+                errors.push(syn::Error::new_spanned(attr, "`#[case]` parameters are for tests, not fixtures"));
+                return None;
+            }
+            if !matches!(attr.meta, Meta::Path(_)) {
+                errors.push(syn::Error::new_spanned(
+                    attr,
+                    "on a parameter, `#[case]` takes nothing: the values go in `#[case(…)]` attributes of the function",
+                ));
+                return None;
+            }
+            kind = Some(ParamKind::Case);
+        } else if attr.path().is_ident("from") {
+            match attr.parse_args::<Path>() {
+                Ok(path) => kind = Some(ParamKind::User(path)),
+                Err(_) => {
+                    errors.push(syn::Error::new_spanned(
+                        attr,
+                        "`#[from(…)]` names a fixture by its path: `#[from(support::server)] srv: Server`",
+                    ));
+                    return None;
+                }
+            }
+        }
+    }
+    if kind.is_some() {
+        return kind;
+    }
+    let written = ident.to_string();
+    let name = written.strip_prefix('_').unwrap_or(&written);
+    if name.is_empty() {
+        errors.push(syn::Error::new_spanned(ident, "a fixture parameter needs a name: the fixture's"));
+        return None;
+    }
+    if let Some(fixture) = Fixture::from_name(name) {
+        return Some(ParamKind::Builtin(fixture));
+    }
+    Some(ParamKind::User(Path::from(syn::Ident::new(name, ident.span()))))
+}
+
+/// The `#[case(…)]` attributes: each gives one value per `#[case]` parameter.
+fn validate_cases(item: &ItemFn, params: &[Param], errors: &mut Errors) -> Vec<Case> {
+    let case_params = params.iter().filter(|param| matches!(param.kind, ParamKind::Case)).count();
+    let mut cases = Vec::new();
+    for attr in &item.attrs {
+        let path = attr.path();
+        if path.segments.first().is_none_or(|segment| segment.ident != "case") || path.leading_colon.is_some() {
             continue;
+        }
+        let description = match path.segments.len() {
+            1 => None,
+            2 => Some(path.segments[1].ident.clone()),
+            _ => {
+                errors.push(syn::Error::new_spanned(path, "write `#[case(…)]` or `#[case::description(…)]`"));
+                continue;
+            }
         };
-        if params.iter().any(|(param, _)| param.fixture == fixture) {
+        let args: Vec<Expr> = match &attr.meta {
+            Meta::List(list) => match list.parse_args_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
+                Ok(args) => args.into_iter().collect(),
+                Err(error) => {
+                    errors.push(error);
+                    continue;
+                }
+            },
+            Meta::Path(_) => Vec::new(),
+            Meta::NameValue(_) => {
+                errors
+                    .push(syn::Error::new_spanned(attr, "write the case's values in parentheses: `#[case(1, \"a\")]`"));
+                continue;
+            }
+        };
+        if args.len() != case_params {
             errors.push(syn::Error::new_spanned(
-                ident,
-                format!("the `{}` fixture is asked for twice; keep one parameter", fixture.name()),
+                attr,
+                format!(
+                    "this case gives {} value(s), but the test has {case_params} `#[case]` parameter(s); give one value \
+                     per `#[case]` parameter, in order",
+                    args.len()
+                ),
             ));
             continue;
         }
-        params.push((Param { fixture, ty: typed.ty.clone() }, ident.span()));
+        cases.push(Case { description, args });
     }
-    params
+    if case_params > 0 && cases.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            &item.sig.ident,
+            "this test has `#[case]` parameters but no `#[case(…)]` attribute: add one per case, after #[trio_test]",
+        ));
+    }
+    cases
 }
 
 // ===== helpers =====
 
 /// Collects errors into one `syn::Error` that reports each at its own span.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(pub(crate) Option<syn::Error>);
 
 impl Errors {
-    fn push(&mut self, error: syn::Error) {
+    pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),

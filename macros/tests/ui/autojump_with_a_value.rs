@@ -1,6 +1,6 @@
 use trio_testkit::trio_test;
 
-#[trio_test(autojump = true)]
+#[trio_test(autojump = "yes")]
 async fn autojump_with_a_value() {}
 
 fn main() {}

@@ -31,7 +31,9 @@ use trio::{Builder, Nursery, RunErrorKind};
 
 use crate::clock::MockClock;
 use crate::config::{ClockFixture, Explore, PolicyKind};
+use crate::fixture::{self, Builtins, FixtureRef, Plan, RunState};
 use crate::policy::{Fifo, InjectCancel, Pct, Random, Replay, Schedule};
+use crate::sim::SimNet;
 use trace::{Recording, RunSummary, Trace, TraceInstrument, TraceLog};
 
 // ===== what a test returns =====
@@ -114,15 +116,91 @@ impl<E: fmt::Debug> TestResult for Result<(), E> {
 ///     })
 ///     .unwrap();
 /// ```
-#[derive(Debug)]
 pub struct Fixtures {
     clock: Option<MockClock>,
     nursery: Option<Nursery>,
+    net: Option<SimNet>,
+    /// The user fixtures of the run, once set up.
+    state: Option<Rc<RunState>>,
+}
+
+impl fmt::Debug for Fixtures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fixtures")
+            .field("clock", &self.clock)
+            .field("nursery", &self.nursery)
+            .field("net", &self.net)
+            .field("user_fixtures", &self.state.is_some())
+            .finish()
+    }
 }
 
 impl Fixtures {
-    fn new(clock: Option<MockClock>) -> Fixtures {
-        Fixtures { clock, nursery: None }
+    fn new(clock: Option<MockClock>, net: Option<SimNet>) -> Fixtures {
+        Fixtures { clock, nursery: None, net, state: None }
+    }
+
+    /// The value of a user fixture the test asked for (with
+    /// [`Explore::fixture`](crate::explore::Explore::fixture)), cloned.
+    ///
+    /// # Panics
+    ///
+    /// If the configuration did not ask for that fixture.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    /// use trio_testkit::trio_fixture;
+    ///
+    /// #[trio_fixture]
+    /// async fn greeting() -> String {
+    ///     "hello".to_string()
+    /// }
+    ///
+    /// Explore::new("greets")
+    ///     .schedules(1)
+    ///     .fixture(greeting)
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         assert_eq!(fixtures.get(greeting), "hello");
+    ///     })
+    ///     .unwrap();
+    /// ```
+    #[track_caller]
+    pub fn get<T: Clone + 'static>(&self, fixture: impl FixtureRef<T>) -> T {
+        let definition = fixture.definition();
+        match &self.state {
+            Some(state) => state.value(definition.any()),
+            None => panic!(
+                "fixture `{}` was not set up: the test's configuration does not ask for it \
+                 (`Explore::fixture`)",
+                definition.path()
+            ),
+        }
+    }
+
+    /// The run's simulated network (the `net` fixture): installed before the test started.
+    ///
+    /// # Panics
+    ///
+    /// If the test did not ask for it: a bug in `#[trio_test]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// Explore::new("net")
+    ///     .schedules(1)
+    ///     .net()
+    ///     .run_with_fixtures(&|fixtures| async move {
+    ///         assert_eq!(fixtures.net().main_host().name(), "main");
+    ///     })
+    ///     .unwrap();
+    /// ```
+    #[track_caller]
+    pub fn net(&self) -> SimNet {
+        self.net.clone().expect("#[trio_test] asked for a net fixture it did not configure")
     }
 
     /// The test's clock (`mock_clock` or `autojump_clock`).
@@ -248,6 +326,10 @@ pub(crate) enum PolicySpec {
     Replay(Schedule),
     /// `kind`, plus one cancellation injected at a task's cancel point.
     Inject { kind: PolicyKind, task: u64, cancel_point: u64 },
+    /// At decision `n`, option `choices[n - 1]` modulo the options (the default past the end):
+    /// a schedule drawn by proptest (`crate::prop`).
+    #[cfg_attr(not(feature = "proptest"), allow(dead_code, reason = "only the proptest feature draws choices"))]
+    Choices(std::sync::Arc<[u8]>),
 }
 
 /// One run's result.
@@ -272,6 +354,39 @@ pub(crate) enum Recorded {
     Tasks,
     /// Every event, and the live tasks.
     Full,
+}
+
+/// Follows a list of choices: at decision `n`, option `choices[n - 1]` modulo the number of
+/// options; the default order past the end of the list.
+struct Choices {
+    choices: std::sync::Arc<[u8]>,
+    decisions: usize,
+}
+
+impl Choices {
+    fn next(&mut self, options: usize) -> usize {
+        let choice = self.choices.get(self.decisions).copied().unwrap_or(0);
+        self.decisions += 1;
+        usize::from(choice) % options.max(1)
+    }
+}
+
+impl SchedulePolicy for Choices {
+    fn start(&mut self, _seed: u64) {
+        self.decisions = 0;
+    }
+
+    fn pick_task(&mut self, runnable: &trio::lowlevel::RunnableTasks<'_>) -> usize {
+        self.next(runnable.len())
+    }
+
+    fn pick_timer(&mut self, due: &[trio::lowlevel::TimerInfo]) -> usize {
+        self.next(due.len())
+    }
+
+    fn choose(&mut self, choice: &trio::lowlevel::Choice<'_>) -> usize {
+        self.next(choice.len())
+    }
 }
 
 // ===== the runner =====
@@ -339,6 +454,7 @@ where
             PolicySpec::Inject { kind, task, cancel_point } => {
                 (Box::new(InjectCancel { inner: build(*kind), task: *task, cancel_point: *cancel_point }), None)
             }
+            PolicySpec::Choices(choices) => (Box::new(Choices { choices: choices.clone(), decisions: 0 }), None),
         }
     }
 
@@ -369,12 +485,13 @@ where
         if let Some(clock) = &clock {
             builder = builder.clock(clock.clone());
         }
-        let fixtures = Fixtures::new(clock);
+        let net = config.net.then(SimNet::new);
+        let fixtures = Fixtures::new(clock, net);
         let result = {
             let _watched = self.watch.begin(seed, policy, recorded != Recorded::Summary);
             panics::quietly(|| {
                 std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    builder.try_run(run_body(fixtures, config.nursery, self.test))
+                    builder.try_run(run_main(fixtures, &config.plan, config.nursery, self.test))
                 }))
             })
         };
@@ -397,7 +514,29 @@ where
     }
 }
 
-/// The main task: the test, inside the `nursery` fixture if it asked for one.
+/// The main task: the network installed, the user fixtures set up, the test, the tear-downs.
+async fn run_main<F, Fut>(fixtures: Fixtures, plan: &Plan, with_nursery: bool, test: F) -> Option<String>
+where
+    F: FnOnce(Fixtures) -> Fut,
+    Fut: Future,
+    Fut::Output: TestResult,
+{
+    if let Some(net) = &fixtures.net {
+        net.install();
+    }
+    if plan.is_empty() {
+        return run_body(fixtures, with_nursery, test).await;
+    }
+    let builtins = Builtins { clock: fixtures.clock.clone(), net: fixtures.net.clone() };
+    fixture::run_with_fixtures(plan, builtins, move |state| {
+        let mut fixtures = fixtures;
+        fixtures.state = Some(state);
+        run_body(fixtures, with_nursery, test)
+    })
+    .await
+}
+
+/// The test, inside the `nursery` fixture if it asked for one.
 async fn run_body<F, Fut>(mut fixtures: Fixtures, with_nursery: bool, test: F) -> Option<String>
 where
     F: FnOnce(Fixtures) -> Fut,

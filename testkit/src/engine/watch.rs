@@ -262,6 +262,14 @@ fn report(slot: &SlotInner, state: &SlotState, run: &ActiveRun, now: Instant) ->
                 run.seed
             ),
         ),
+        PolicySpec::Choices(choices) => (
+            "PROPTEST_CASES=1".to_string(),
+            format!(
+                "a schedule drawn by proptest ({} choices), seed {}; proptest's saved case replays it",
+                choices.len(),
+                run.seed
+            ),
+        ),
     };
     let _ = write!(text, "\n  schedule: {schedule}");
     if run.board {
