@@ -86,7 +86,7 @@ pub struct StrictFifoLock {
 /// Holds a [`Lock`] (or [`StrictFifoLock`]) and releases it when dropped.
 ///
 /// The guard releases on behalf of the task that acquired the lock. If that task no longer
-/// owns it when the guard drops (a [`Condition::wait`] was dropped halfway, or the lock was
+/// owns it when the guard drops (a [`Condition::wait`](crate::sync::Condition::wait) was dropped halfway, or the lock was
 /// released by hand), the drop does nothing.
 ///
 /// # Examples

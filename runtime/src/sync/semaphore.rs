@@ -14,7 +14,7 @@ use crate::lowlevel::{ParkingLot, cancel_shielded_checkpoint, checkpoint_if_canc
 ///
 /// Anyone may release, not only a task that acquired. With a `max_value`, releasing past it
 /// is an error (a bounded semaphore). To limit how many tasks do something at once,
-/// [`CapacityLimiter`] is usually the better tool: it checks who holds what.
+/// [`CapacityLimiter`](crate::sync::CapacityLimiter) is usually the better tool: it checks who holds what.
 ///
 /// # Examples
 ///
