@@ -8,17 +8,21 @@
 //! Each descriptor is registered once, for both directions, edge-triggered, and stays
 //! registered until `notify_closing` (or until the descriptor is closed, when the kernel drops
 //! it by itself). Per direction the reactor keeps one waiting task — a second one is
-//! `BusyResource`, Trio's rule — and a "maybe ready" bit:
+//! `BusyResource`, Trio's rule — and a "would block" bit:
 //!
-//! - an event from the poller sets it;
-//! - `notify_would_block` (the caller just got `EWOULDBLOCK`) clears it;
-//! - a wait that finds it set asks the kernel again (`EPOLL_CTL_MOD` re-arms the registration:
-//!   the kernel queues an event at once if the descriptor is ready now) and clears it; a wait
-//!   that finds it clear just waits for the next edge.
+//! - `notify_not_readable` / `notify_not_writable` (the caller just got `EWOULDBLOCK`) set it;
+//! - an event for that direction, or the end of a wait that no event ended, clears it;
+//! - a wait that finds it set just waits for the next edge (the descriptor is known not to be
+//!   ready, so any change is an edge); a wait that finds it clear asks the kernel
+//!   (`EPOLL_CTL_MOD` re-arms the registration, and the kernel queues an event at once if
+//!   the descriptor is ready now).
 //!
 //! So `wait_readable` has Trio's level-triggered meaning ("wait until the kernel says it is
-//! readable") for any caller, and a caller that reports `EWOULDBLOCK` — the socket layer —
-//! costs no extra system call per wait, as in tokio.
+//! readable") for any caller, costing one `epoll_ctl` per wait as in Trio, and a caller that
+//! reports `EWOULDBLOCK` right before waiting — the socket layer — saves that call, as tokio
+//! does. A re-arm of a descriptor the kernel no longer knows (closed and its number reused
+//! without `notify_closing`) adds it again, so only a caller that both skips `notify_closing`
+//! and gives the hint can miss an event.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -77,9 +81,9 @@ pub(crate) type IoLabel = Rc<dyn Fn() -> String>;
 struct Registration {
     /// Registered with the poller. Invariant: if `false`, the next wait registers it.
     registered: bool,
-    /// Per direction: an event arrived since the last re-arm or `notify_would_block`, so the
-    /// descriptor may be ready without a new edge coming.
-    maybe_ready: [bool; 2],
+    /// Per direction: the caller found the descriptor not ready (`EWOULDBLOCK`) and no event
+    /// or finished wait came since, so any readiness from now on arrives as an edge.
+    would_block: [bool; 2],
     /// Per direction: the task waiting, if any. Invariant: at most one live waiter per
     /// direction (a second is refused as busy); an entry whose wait ended is stale and may be
     /// replaced.
@@ -90,7 +94,7 @@ struct Registration {
 
 impl Registration {
     fn new() -> Registration {
-        Registration { registered: false, maybe_ready: [false; 2], waiters: [None, None], label: None }
+        Registration { registered: false, would_block: [false; 2], waiters: [None, None], label: None }
     }
 }
 
@@ -129,6 +133,11 @@ impl Reactor {
         self.waiting.get() > 0
     }
 
+    /// How many waits for descriptors are registered.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.get()
+    }
+
     /// Registers `unparker` as the waiter of `fd` in `direction`, arming the poller as needed.
     ///
     /// # Errors
@@ -156,10 +165,8 @@ impl Reactor {
         if !registration.registered {
             self.arm(fd, false).map_err(AddError::Os)?;
             registration.registered = true;
-            registration.maybe_ready = [false; 2];
-        } else if registration.maybe_ready[direction.index()] {
+        } else if !registration.would_block[direction.index()] {
             self.arm(fd, true).map_err(AddError::Os)?;
-            registration.maybe_ready = [false; 2];
         }
         if slot.replace(unparker).is_none() {
             self.waiting.set(self.waiting.get() + 1);
@@ -199,6 +206,7 @@ impl Reactor {
         let slot = &mut registration.waiters[direction.index()];
         if slot.as_ref().is_some_and(|w| w.same_wait(unparker)) {
             *slot = None;
+            registration.would_block[direction.index()] = false;
             self.waiting.set(self.waiting.get().saturating_sub(1));
         }
     }
@@ -209,7 +217,7 @@ impl Reactor {
         let mut registrations = self.registrations.borrow_mut();
         if let Some(Some(registration)) = usize::try_from(fd).ok().and_then(|i| registrations.get_mut(i)) {
             if registration.registered {
-                registration.maybe_ready[direction.index()] = false;
+                registration.would_block[direction.index()] = true;
             }
         }
     }
@@ -270,7 +278,7 @@ impl Reactor {
                     if !ready {
                         continue;
                     }
-                    registration.maybe_ready[direction.index()] = true;
+                    registration.would_block[direction.index()] = false;
                     if let Some(waiter) = registration.waiters[direction.index()].take() {
                         self.waiting.set(self.waiting.get().saturating_sub(1));
                         woken.push(waiter);
@@ -444,8 +452,10 @@ pub fn notify_closing(fd: impl std::os::fd::AsFd) {
 
 /// Tells the reactor that a read on `fd` just failed with `EWOULDBLOCK`, so the next
 /// [`wait_readable`] need not ask the kernel whether it is readable now — it waits for the
-/// next event. A pure optimisation (one system call less per wait); calling it when the read
-/// did *not* just fail that way can make the next wait miss readiness that is already there.
+/// next event. A pure optimisation (one system call less per wait), for code that calls it
+/// right before waiting: calling it when the read did *not* just fail that way can make the
+/// next wait miss readiness that is already there, and so can giving it for a descriptor
+/// that was closed and reopened without [`notify_closing`].
 ///
 /// Outside a run, or for a descriptor nobody waited on yet, it does nothing.
 ///
