@@ -105,6 +105,45 @@ impl OsNetwork {
     pub fn delay(&self) -> Duration {
         self.happy_eyeballs_delay
     }
+
+    /// Happy eyeballs over addresses already known (what `open_tcp_stream` does after
+    /// resolving): tries them in the order given — interleaving IPv6 and IPv4 as RFC 8305
+    /// asks — each next one when the previous attempt failed or after the happy-eyeballs
+    /// delay; the first connection wins and the other attempts are cancelled.
+    ///
+    /// # Errors
+    ///
+    /// One error listing every address's failure when none connected (its kind is the first
+    /// failure's); `InvalidInput` for an empty list; [`Cancelled`](crate::Cancelled).
+    ///
+    /// # Cancellation
+    ///
+    /// A checkpoint; cancelled, every attempt is cancelled and no connection is left open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::net::OsNetwork;
+    ///
+    /// trio::run(async {
+    ///     let listeners = trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, None).await?;
+    ///     let open = listeners[0].local_addr();
+    ///     // Port 1 on loopback refuses at once, so the second address is tried right away.
+    ///     let refused = "127.0.0.1:1".parse().unwrap();
+    ///     let stream = OsNetwork::new().connect_any(vec![refused, open]).await?;
+    ///     assert_eq!(stream.peer_addr(), open);
+    ///     trio::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn connect_any(&self, addrs: Vec<SocketAddr>) -> crate::Result<SocketStream> {
+        let name = match addrs.first() {
+            Some(first) => first.ip().to_string(),
+            None => return Err(io::Error::new(io::ErrorKind::InvalidInput, "connect_any: no address given").into()),
+        };
+        let port = addrs[0].port();
+        happy_eyeballs(&name, port, addrs, self.happy_eyeballs_delay).await
+    }
 }
 
 impl Default for OsNetwork {
@@ -583,7 +622,12 @@ fn interleave_families(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
 /// the previous attempt failed or `delay` passed, the first to connect wins and the others
 /// are cancelled.
 async fn open_tcp_stream_os(host: &str, port: u16, delay: Duration) -> crate::Result<SocketStream> {
-    let targets = interleave_families(resolve(host, port).await?);
+    let targets = resolve(host, port).await?;
+    happy_eyeballs(host, port, targets, delay).await
+}
+
+async fn happy_eyeballs(host: &str, port: u16, targets: Vec<SocketAddr>, delay: Duration) -> crate::Result<SocketStream> {
+    let targets = interleave_families(targets);
     if targets.is_empty() {
         return Err(io::Error::new(io::ErrorKind::NotFound, format!("{host}: name resolution gave no address")).into());
     }
