@@ -131,7 +131,8 @@ fn serve_tcp_serves_a_client_on_port_zero_of_the_default_provider() {
 #[test]
 fn every_socket_operation_is_a_checkpoint() {
     run(async {
-        let listener = assert_checkpoints(trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, None)).await?.remove(0);
+        let listener =
+            assert_checkpoints(trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, None)).await?.remove(0);
         let port = listener.local_addr().port();
         let client = assert_checkpoints(trio::net::open_tcp_stream("127.0.0.1", port)).await?;
         let server = assert_checkpoints(listener.accept()).await?;
@@ -277,8 +278,8 @@ fn happy_eyeballs_moves_on_at_once_when_an_attempt_fails() {
             gone.local_addr()
         };
         let os = OsNetwork::new().happy_eyeballs_delay(Duration::from_secs(30));
-        let stream = trio::fail_after(Duration::from_secs(10), os.connect_any(vec![refused, listener.local_addr()]))
-            .await?;
+        let stream =
+            trio::fail_after(Duration::from_secs(10), os.connect_any(vec![refused, listener.local_addr()])).await?;
         assert_eq!(stream.peer_addr(), listener.local_addr());
         Ok::<(), trio::Error>(())
     })
@@ -295,7 +296,11 @@ fn happy_eyeballs_starts_the_next_address_after_the_delay_and_the_first_to_conne
         let mut fillers = Vec::new();
         for _ in 0..4 {
             let addr = full.local_addr();
-            match trio::move_on_after(Duration::from_millis(200), async move { trio::net::open_tcp_stream("127.0.0.1", addr.port()).await }).await? {
+            match trio::move_on_after(Duration::from_millis(200), async move {
+                trio::net::open_tcp_stream("127.0.0.1", addr.port()).await
+            })
+            .await?
+            {
                 Some(stream) => fillers.push(stream),
                 None => break,
             }
@@ -458,9 +463,10 @@ fn a_slow_client_is_cut_off_by_a_per_request_timeout() {
                         move |stream: SocketStream| {
                             let counter = counter.clone();
                             async move {
-                                let request =
-                                    trio::move_on_after(Duration::from_millis(50), async { Ok(stream.receive_some(100).await?) })
-                                        .await?;
+                                let request = trio::move_on_after(Duration::from_millis(50), async {
+                                    Ok(stream.receive_some(100).await?)
+                                })
+                                .await?;
                                 if request.is_none() {
                                     counter.set(counter.get() + 1);
                                 }
@@ -500,8 +506,7 @@ fn a_thousand_concurrent_connections_echo_every_byte() {
                 let echoed_by_server = echoed.clone();
                 let listeners = nursery
                     .start(|task_status| async move {
-                        let listeners =
-                            trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, Some(CLIENTS)).await?;
+                        let listeners = trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, Some(CLIENTS)).await?;
                         trio::net::serve_listeners(
                             move |stream: SocketStream| {
                                 let echoed = echoed_by_server.clone();
@@ -672,7 +677,8 @@ fn autojump_never_skips_time_while_a_socket_waits() {
                 server.send_all(b"late but real").await?;
                 Ok(())
             });
-            let got = trio::move_on_after(Duration::from_secs(5), async { Ok(receive_exactly(&client, 13).await?) }).await?;
+            let got =
+                trio::move_on_after(Duration::from_secs(5), async { Ok(receive_exactly(&client, 13).await?) }).await?;
             Ok(got)
         })
         .await
@@ -696,4 +702,3 @@ fn reports_name_the_connection_a_task_waits_on() {
     assert!(text.contains("(tcp 127.0.0.1:"), "{text}");
     assert!(text.contains(" → 127.0.0.1:"), "{text}");
 }
-

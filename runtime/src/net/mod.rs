@@ -60,13 +60,13 @@ mod socket;
 
 use std::net::SocketAddr;
 
+#[cfg(unix)]
+pub use os::{DEFAULT_HAPPY_EYEBALLS_DELAY, OsNetwork, UdpSocket, UnixSocketListener, UnixSocketStream};
 pub use provider::{
     NetFuture, NetworkProvider, NoNetworkProvider, current_provider, install_provider, uninstall_provider,
 };
 pub use serve::{serve_listeners, serve_tcp};
 pub use socket::{ProviderListener, ProviderStream, SocketListener, SocketStream};
-#[cfg(unix)]
-pub use os::{DEFAULT_HAPPY_EYEBALLS_DELAY, OsNetwork, UdpSocket, UnixSocketListener, UnixSocketStream};
 
 /// Connects to `port` on `host` — a name or an address (Trio's `open_tcp_stream`).
 ///

@@ -626,7 +626,12 @@ async fn open_tcp_stream_os(host: &str, port: u16, delay: Duration) -> crate::Re
     happy_eyeballs(host, port, targets, delay).await
 }
 
-async fn happy_eyeballs(host: &str, port: u16, targets: Vec<SocketAddr>, delay: Duration) -> crate::Result<SocketStream> {
+async fn happy_eyeballs(
+    host: &str,
+    port: u16,
+    targets: Vec<SocketAddr>,
+    delay: Duration,
+) -> crate::Result<SocketStream> {
     let targets = interleave_families(targets);
     if targets.is_empty() {
         return Err(io::Error::new(io::ErrorKind::NotFound, format!("{host}: name resolution gave no address")).into());
@@ -683,7 +688,11 @@ async fn happy_eyeballs(host: &str, port: u16, targets: Vec<SocketAddr>, delay: 
 
 /// Trio's `open_tcp_listeners`: one listener per address `host` resolves to (both wildcard
 /// addresses, IPv4 and IPv6, without a host), `SO_REUSEADDR` on, IPv6 listeners IPv6-only.
-async fn open_tcp_listeners_os(port: u16, host: Option<&str>, backlog: Option<usize>) -> crate::Result<Vec<SocketListener>> {
+async fn open_tcp_listeners_os(
+    port: u16,
+    host: Option<&str>,
+    backlog: Option<usize>,
+) -> crate::Result<Vec<SocketListener>> {
     let addrs = match host {
         Some(host) => resolve(host, port).await?,
         None => {
@@ -1264,4 +1273,3 @@ impl fmt::Debug for UdpSocket {
         f.debug_struct("UdpSocket").field("local", &self.local_addr().ok()).finish()
     }
 }
-

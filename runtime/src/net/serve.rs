@@ -17,7 +17,9 @@ const ACCEPT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis
 fn is_capacity_error(error: &OsError) -> bool {
     #[cfg(unix)]
     {
-        error.raw_os_error().is_some_and(|code| [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::ENOBUFS].contains(&code))
+        error
+            .raw_os_error()
+            .is_some_and(|code| [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::ENOBUFS].contains(&code))
     }
     #[cfg(not(unix))]
     {
