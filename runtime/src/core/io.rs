@@ -110,6 +110,8 @@ pub(crate) struct Reactor {
     /// stays until an event, `notify_closing` or its wait's end removes it), so the loop knows
     /// whether anyone waits at all.
     waiting: Cell<usize>,
+    /// The waiters one poll wakes, kept between polls so a poll allocates nothing.
+    woken: RefCell<Vec<Unparker<IoWake>>>,
 }
 
 impl Reactor {
@@ -124,6 +126,7 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(EVENTS_CAPACITY)),
             registrations: RefCell::new(Vec::new()),
             waiting: Cell::new(0),
+            woken: RefCell::new(Vec::new()),
         };
         Ok((reactor, waker))
     }
@@ -222,6 +225,16 @@ impl Reactor {
         }
     }
 
+    /// Whether `fd` may be ready in `direction`: `false` only after `would_block` with no
+    /// event or ended wait since.
+    pub(crate) fn may_be_ready(&self, fd: RawFd, direction: Direction) -> bool {
+        let registrations = self.registrations.borrow();
+        match usize::try_from(fd).ok().and_then(|i| registrations.get(i)) {
+            Some(Some(registration)) => !registration.would_block[direction.index()],
+            _ => true,
+        }
+    }
+
     /// Sets what `fd` is, for reports.
     pub(crate) fn set_label(&self, fd: RawFd, label: IoLabel) {
         let Ok(index) = usize::try_from(fd) else { return };
@@ -263,7 +276,7 @@ impl Reactor {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
-        let mut woken: Vec<Unparker<IoWake>> = Vec::new();
+        let mut woken = std::mem::take(&mut *self.woken.borrow_mut());
         {
             let mut registrations = self.registrations.borrow_mut();
             for event in events.iter() {
@@ -287,9 +300,10 @@ impl Reactor {
             }
         }
         // Woken outside the borrow: a waker may reach the reactor again.
-        for waiter in woken {
+        for waiter in woken.drain(..) {
             let _ = waiter.unpark(IoWake::Ready);
         }
+        *self.woken.borrow_mut() = woken;
         Ok(())
     }
 }
@@ -501,6 +515,68 @@ pub fn notify_not_readable(fd: impl std::os::fd::AsFd) {
 /// ```
 pub fn notify_not_writable(fd: impl std::os::fd::AsFd) {
     would_block(fd, Direction::Write);
+}
+
+/// Whether `fd` may be readable: `false` only when [`notify_not_readable`] was called for it
+/// and the operating system has reported nothing for reading since (and no wait ended
+/// without an event) — then a read would fail with `EWOULDBLOCK` for sure, and a caller can
+/// skip trying and wait at once. `true` when nothing is known, and outside a run.
+///
+/// # Cancellation
+///
+/// Synchronous: not a checkpoint.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+///
+/// trio::run(async {
+///     let (mut a, mut b) = UnixStream::pair().unwrap();
+///     b.set_nonblocking(true).unwrap();
+///     assert!(trio::lowlevel::may_be_readable(&b)); // nothing known
+///     assert!(b.read(&mut [0; 1]).is_err());
+///     trio::lowlevel::notify_not_writable(&b);
+///     trio::lowlevel::wait_writable(&b).await.unwrap(); // registers it with the poller
+///     assert!(b.read(&mut [0; 1]).is_err());
+///     trio::lowlevel::notify_not_readable(&b);
+///     assert!(!trio::lowlevel::may_be_readable(&b)); // known: a read would block
+///     a.write_all(b"x").unwrap();
+///     trio::lowlevel::wait_readable(&b).await.unwrap();
+///     assert!(trio::lowlevel::may_be_readable(&b));
+/// });
+/// ```
+pub fn may_be_readable(fd: impl std::os::fd::AsFd) -> bool {
+    may_be_ready(fd, Direction::Read)
+}
+
+/// Whether `fd` may be writable; see [`may_be_readable`].
+///
+/// # Cancellation
+///
+/// Synchronous: not a checkpoint.
+///
+/// # Examples
+///
+/// ```
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// assert!(trio::lowlevel::may_be_writable(&a)); // outside a run nothing is known
+/// ```
+pub fn may_be_writable(fd: impl std::os::fd::AsFd) -> bool {
+    may_be_ready(fd, Direction::Write)
+}
+
+fn may_be_ready(fd: impl std::os::fd::AsFd, direction: Direction) -> bool {
+    use std::os::fd::AsRawFd;
+    let fd = fd.as_fd().as_raw_fd();
+    let mut ready = true;
+    super::runtime::Runtime::with_opt(|rt| {
+        if let Some(reactor) = rt.existing_reactor() {
+            ready = reactor.may_be_ready(fd, direction);
+        }
+    });
+    ready
 }
 
 fn would_block(fd: impl std::os::fd::AsFd, direction: Direction) {

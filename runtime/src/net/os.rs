@@ -25,8 +25,8 @@ use crate::io::{
     ReceiveStream, SendStream, StreamError, StreamResult,
 };
 use crate::lowlevel::{
-    cancel_shielded_checkpoint, checkpoint_if_cancelled, in_run, notify_closing, notify_not_readable,
-    notify_not_writable, set_fd_label, wait_readable, wait_writable,
+    cancel_shielded_checkpoint, checkpoint_if_cancelled, in_run, may_be_readable, may_be_writable, notify_closing,
+    notify_not_readable, notify_not_writable, set_fd_label, wait_readable, wait_writable,
 };
 use crate::{ClosedResource, Error};
 
@@ -185,6 +185,19 @@ enum Way {
 async fn retry<S: AsFd, T>(sock: &S, way: Way, mut op: impl FnMut(&S) -> io::Result<T>) -> crate::Result<T> {
     checkpoint_if_cancelled().await?;
     let mut waited = false;
+    // Known not ready (the last try said EWOULDBLOCK and nothing happened since): skip the
+    // system call that would say so again, and wait at once.
+    let known_blocked = match way {
+        Way::Read => !may_be_readable(sock),
+        Way::Write => !may_be_writable(sock),
+    };
+    if known_blocked {
+        match way {
+            Way::Read => wait_readable(sock).await?,
+            Way::Write => wait_writable(sock).await?,
+        }
+        waited = true;
+    }
     loop {
         match op(sock) {
             Ok(value) => {
@@ -336,7 +349,14 @@ where
         }
         let _guard = self.receiving.enter()?;
         let sock = self.sock()?;
-        retry(&*sock, Way::Read, |s| read_into_vec(s, max_bytes)).await.map_err(|e| stream_error(e, "receive"))
+        let data =
+            retry(&*sock, Way::Read, |s| read_into_vec(s, max_bytes)).await.map_err(|e| stream_error(e, "receive"))?;
+        // A short read drained the kernel's buffer: the next receive can wait for the next
+        // event without asking first (as tokio does). More data, or the end, is a new edge.
+        if !data.is_empty() && data.len() < max_bytes.min(DEFAULT_RECEIVE_SIZE) {
+            notify_not_readable(&*sock);
+        }
+        Ok(data)
     }
 
     async fn send(&self, data: &[u8]) -> StreamResult<()> {
