@@ -464,3 +464,22 @@ fn current_statistics_count_an_os_wait_as_external() {
         .unwrap();
     });
 }
+
+/// Data and the end of the stream arrive together; the reader takes the data in a short read
+/// and reports `EWOULDBLOCK`-like knowledge — but the end is still there, and no new edge
+/// will come for it. The reactor remembers the hang-up and ignores the hint from then on.
+#[test]
+fn the_end_of_the_stream_is_not_lost_behind_a_would_block_hint() {
+    trio::Builder::new().watchdog(Duration::from_secs(5)).run(async {
+        let (mut a, mut b) = pair();
+        a.write_all(b"x").unwrap();
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        wait_readable(&b).await.unwrap();
+        let mut buf = [0; 16];
+        assert_eq!(b.read(&mut buf).unwrap(), 1); // a short read: looks drained
+        notify_not_readable(&b);
+        assert!(trio::lowlevel::may_be_readable(&b), "the hang-up was seen: a read would not block");
+        wait_readable(&b).await.unwrap(); // must not wait for an edge that never comes
+        assert_eq!(b.read(&mut buf).unwrap(), 0);
+    });
+}

@@ -84,6 +84,10 @@ struct Registration {
     /// Per direction: the caller found the descriptor not ready (`EWOULDBLOCK`) and no event
     /// or finished wait came since, so any readiness from now on arrives as an edge.
     would_block: [bool; 2],
+    /// Per direction: the poller reported the end (the peer's FIN, a hang-up) or an error.
+    /// That stays true, and the next read would say so at once, so the "would block" hint is
+    /// ignored from then on: no new edge would come to end a wait.
+    finished: [bool; 2],
     /// Per direction: the task waiting, if any. Invariant: at most one live waiter per
     /// direction (a second is refused as busy); an entry whose wait ended is stale and may be
     /// replaced.
@@ -94,7 +98,13 @@ struct Registration {
 
 impl Registration {
     fn new() -> Registration {
-        Registration { registered: false, would_block: [false; 2], waiters: [None, None], label: None }
+        Registration {
+            registered: false,
+            would_block: [false; 2],
+            finished: [false; 2],
+            waiters: [None, None],
+            label: None,
+        }
     }
 }
 
@@ -219,7 +229,7 @@ impl Reactor {
     pub(crate) fn would_block(&self, fd: RawFd, direction: Direction) {
         let mut registrations = self.registrations.borrow_mut();
         if let Some(Some(registration)) = usize::try_from(fd).ok().and_then(|i| registrations.get_mut(i)) {
-            if registration.registered {
+            if registration.registered && !registration.finished[direction.index()] {
                 registration.would_block[direction.index()] = true;
             }
         }
@@ -285,6 +295,8 @@ impl Reactor {
                 }
                 let Some(Some(registration)) = registrations.get_mut(event.token().0) else { continue };
                 let failed = event.is_error();
+                registration.finished[Direction::Read.index()] |= failed || event.is_read_closed();
+                registration.finished[Direction::Write.index()] |= failed || event.is_write_closed();
                 let readable = failed || event.is_readable() || event.is_read_closed();
                 let writable = failed || event.is_writable() || event.is_write_closed();
                 for (direction, ready) in [(Direction::Read, readable), (Direction::Write, writable)] {

@@ -268,6 +268,19 @@ fn read_into_vec(mut reader: impl Read, max_bytes: usize) -> io::Result<Vec<u8>>
     })
 }
 
+/// Reads straight into a new vector of `want` bytes' capacity, without zeroing it first (the
+/// standard library's `read_to_end` reads into spare capacity safely): for a stream whose last
+/// read filled its request, so the copy out of [`SCRATCH`] would be pure cost. Reads until
+/// `want` bytes, the end, or `EWOULDBLOCK` after some data.
+fn read_direct(reader: impl Read, want: usize) -> io::Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(want);
+    match reader.take(want as u64).read_to_end(&mut data) {
+        Ok(_) => Ok(data),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && !data.is_empty() => Ok(data),
+        Err(e) => Err(e),
+    }
+}
+
 // ===== streams over a descriptor =====
 
 /// What a stream needs of its socket type.
@@ -303,6 +316,9 @@ where
     receiving: ConflictDetector,
     /// `send_eof` was called: later sends are `Closed` (Trio's rule).
     eof_sent: Cell<bool>,
+    /// The last receive filled its request: data is streaming in, read straight into the
+    /// result ([`read_direct`]) rather than through the scratch buffer.
+    streaming: Cell<bool>,
 }
 
 impl<S: StreamSocket> FdStream<S>
@@ -315,6 +331,7 @@ where
             sending: ConflictDetector::new("another task is already sending on this socket"),
             receiving: ConflictDetector::new("another task is already receiving on this socket"),
             eof_sent: Cell::new(false),
+            streaming: Cell::new(false),
         }
     }
 
@@ -349,11 +366,15 @@ where
         }
         let _guard = self.receiving.enter()?;
         let sock = self.sock()?;
-        let data =
-            retry(&*sock, Way::Read, |s| read_into_vec(s, max_bytes)).await.map_err(|e| stream_error(e, "receive"))?;
+        let want = max_bytes.min(DEFAULT_RECEIVE_SIZE);
+        let direct = self.streaming.get() && want >= 4096;
+        let data = retry(&*sock, Way::Read, |s| if direct { read_direct(s, want) } else { read_into_vec(s, want) })
+            .await
+            .map_err(|e| stream_error(e, "receive"))?;
+        self.streaming.set(data.len() == want);
         // A short read drained the kernel's buffer: the next receive can wait for the next
         // event without asking first (as tokio does). More data, or the end, is a new edge.
-        if !data.is_empty() && data.len() < max_bytes.min(DEFAULT_RECEIVE_SIZE) {
+        if !data.is_empty() && data.len() < want {
             notify_not_readable(&*sock);
         }
         Ok(data)
