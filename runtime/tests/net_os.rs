@@ -677,8 +677,7 @@ fn autojump_never_skips_time_while_a_socket_waits() {
                 server.send_all(b"late but real").await?;
                 Ok(())
             });
-            let got =
-                trio::move_on_after(Duration::from_secs(5), async { Ok(receive_exactly(&client, 13).await?) }).await?;
+            let got = trio::move_on_after(Duration::from_secs(5), async { receive_exactly(&client, 13).await }).await?;
             Ok(got)
         })
         .await

@@ -167,7 +167,7 @@ impl NetworkProvider for OsNetwork {
     }
 
     fn getaddrinfo<'a>(&'a self, host: &'a str, port: u16) -> NetFuture<'a, Vec<SocketAddr>> {
-        Box::pin(async move { Ok(resolve(host, port).await?) })
+        Box::pin(resolve(host, port))
     }
 }
 
