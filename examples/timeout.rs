@@ -7,9 +7,11 @@
 //! `TRIO_AUTOJUMP=1` skips the waiting.
 //!
 //! The course asks a real web service (`asks.get("https://httpbin.org/delay/N")`, which answers
-//! after N seconds). [`get`] makes that request over `trio::net` — connect, send, read the
-//! response — to `httpbin.org` on the run's simulated network, where it answers after N seconds
-//! of the run's clock.
+//! after N seconds). [`get`] makes that request for real: HTTP/1.1 through hyper over
+//! `trio::net`, to an httpbin that the program starts on 127.0.0.1 (`HTTPBIN_URL=http://...`
+//! points it at another server). With `TRIO_AUTOJUMP=1`, and in the tests, the same code talks
+//! to `httpbin.org` on the run's simulated network, where it answers after N seconds of the
+//! run's clock.
 
 use std::time::Duration;
 

@@ -88,7 +88,14 @@ pub fn print_line(line: fmt::Arguments<'_>) {
 #[track_caller]
 pub fn run<T>(main: impl Future<Output = trio::Result<T>>) -> trio::Result<T> {
     let builder = trio::Builder::new().seed(seed_from_env());
-    if autojump_from_env() { builder.clock(MockClock::autojump()).run(main) } else { builder.run(main) }
+    if autojump_from_env() {
+        builder.clock(MockClock::autojump()).run(main)
+    } else {
+        builder.run(async {
+            crate::httpbin::use_real_network();
+            main.await
+        })
+    }
 }
 
 fn autojump_from_env() -> bool {

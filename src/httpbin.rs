@@ -1,20 +1,32 @@
 //! `https://httpbin.org/delay/N`, the web service the course's timeout and shielding lessons
-//! ask (`asks.get(...)`) — as a host on the run's simulated internet, answering a small HTTP/1.1
-//! request after N seconds of the run's clock.
+//! ask (`asks.get(...)`): a real HTTP/1.1 client and server — hyper, running on trio streams
+//! ([`crate::hyper_io`]) — that answer `GET /delay/N` after N seconds.
 //!
-//! The examples call [`get`], which goes through `trio::net` exactly as a real client would: it
-//! connects to `httpbin.org`, sends the request, reads the response. Only the network underneath
-//! is simulated ([`internet`]); when trio gets real sockets, the same code talks to the real
-//! service.
+//! [`get`] sends the request over `trio::net`, to one of three places:
+//!
+//! - `HTTPBIN_URL` (say `http://127.0.0.1:8080`), if set: any httpbin-style server, over the
+//!   operating system's network;
+//! - otherwise, when the example runs on the real clock ([`crate::run`] without
+//!   `TRIO_AUTOJUMP=1`): an httpbin that the program starts in the same process on
+//!   127.0.0.1, on a free port, over the operating system's network;
+//! - otherwise (on the autojump clock, in tests, in doctests): `httpbin.org` on the run's
+//!   simulated internet ([`internet`]), where it answers after N seconds of the run's clock.
+//!
+//! The client and server code is the same in all three.
 
 use std::fmt;
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
 use trio::TaskStatus;
-use trio::abc::{ReceiveStream, SendStream};
 use trio::lowlevel::RunVar;
 use trio::net::SocketStream;
 use trio_testkit::sim::{Link, SimNet};
+
+use crate::hyper_io::HyperIo;
 
 /// The host name of the service.
 ///
@@ -124,14 +136,50 @@ impl fmt::Display for Response {
     }
 }
 
-/// `GET url` over HTTP/1.1, as `asks.get` does: connects to the URL's host on port 80, sends
-/// the request and reads the whole response.
+/// Marks the current run as one on the real clock and network: [`get`] then talks to a real
+/// httpbin (its own, on 127.0.0.1, or `HTTPBIN_URL`) instead of the simulated one.
+/// [`crate::run`] calls it when it does not use the autojump clock.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async {
+///     trio_rs_examples::httpbin::use_real_network();
+///     assert!(trio_rs_examples::httpbin::uses_real_network());
+/// });
+/// ```
+pub fn use_real_network() {
+    REAL_NETWORK.set(true);
+}
+
+/// Whether [`use_real_network`] was called in this run.
+///
+/// # Examples
+///
+/// ```
+/// trio::run(async { assert!(!trio_rs_examples::httpbin::uses_real_network()) });
+/// ```
+pub fn uses_real_network() -> bool {
+    REAL_NETWORK.get().unwrap_or(false)
+}
+
+static REAL_NETWORK: RunVar<bool> = RunVar::new("the examples use the real network");
+
+/// The port of the httpbin this process started on 127.0.0.1, once started.
+static LOCAL_HTTPBIN: RunVar<u16> = RunVar::new("the examples' local httpbin");
+
+/// The environment variable that points [`get`] at another httpbin-style server.
+pub const URL_VAR: &str = "HTTPBIN_URL";
+
+/// `GET url` over HTTP/1.1, as `asks.get` does: connects, sends the request through hyper and
+/// reads the whole response. A URL of `httpbin.org` goes where the [module](self) says.
 ///
 /// # Errors
 ///
-/// `Cancelled` if an enclosing scope is cancelled meanwhile; a network error (an unknown host,
-/// a refused connection); an error for a URL that is not `http(s)://host/path` or a response
-/// that is not HTTP.
+/// `Cancelled` if an enclosing scope is cancelled meanwhile (whatever hyper made of the
+/// interrupted connection); a network error (an unknown host, a refused connection); an error
+/// for a URL that is not `http(s)://host[:port]/path`, for an `HTTPBIN_URL` that is not
+/// `http://host[:port]`, or for a response hyper rejects.
 ///
 /// # Examples
 ///
@@ -146,39 +194,120 @@ impl fmt::Display for Response {
 /// assert_eq!(transcript.to_string(), "2s | <Response 200 OK>");
 /// ```
 pub async fn get(url: &str) -> trio::Result<Response> {
-    internet();
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    let (host, path) = match rest.map(|rest| rest.split_once('/').unwrap_or((rest, ""))) {
-        Some((host, path)) if !host.is_empty() => (host, format!("/{path}")),
-        _ => return Err(trio::Error::msg(format!("not an http(s) URL: {url}"))),
-    };
-    let stream = trio::net::open_tcp_stream(host, 80).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.send_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    loop {
-        let chunk = stream.receive_some(4096).await?;
-        if chunk.is_empty() {
-            break;
+    let (host, port, path) = parse_url(url)?;
+    let (host, port) = if host == HOST { httpbin_address(port).await? } else { (host.to_string(), port) };
+    match request(&host, port, &path).await {
+        Ok(response) => Ok(response),
+        Err(error) => {
+            // hyper reports a cancelled read or write as its own error; level-triggered
+            // cancellation makes the next checkpoint say what really happened.
+            trio::lowlevel::checkpoint_if_cancelled().await?;
+            Err(error)
         }
-        raw.extend_from_slice(&chunk);
     }
-    parse_response(&String::from_utf8_lossy(&raw))
-        .ok_or_else(|| trio::Error::msg(format!("not an HTTP response from {host}")))
 }
 
-fn parse_response(text: &str) -> Option<Response> {
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status_line = head.lines().next()?;
-    let mut parts = status_line.splitn(3, ' ');
-    let _version = parts.next().filter(|v| v.starts_with("HTTP/1."))?;
-    let status_code = parts.next()?.parse().ok()?;
-    let reason_phrase = parts.next().unwrap_or("").to_string();
-    Some(Response { status_code, reason_phrase, body: body.to_string() })
+/// Where to reach the service that `httpbin.org` stands for.
+async fn httpbin_address(port: u16) -> trio::Result<(String, u16)> {
+    if let Some(base) = std::env::var_os(URL_VAR) {
+        let base = base.to_str().ok_or_else(|| trio::Error::msg(format!("{URL_VAR} is not UTF-8")))?;
+        if !base.starts_with("http://") {
+            return Err(trio::Error::msg(format!(
+                "{URL_VAR}={base:?}: only http:// servers can be reached (trio has no TLS here)"
+            )));
+        }
+        let (host, port, _) = parse_url(base)?;
+        return Ok((host.to_string(), port));
+    }
+    if !uses_real_network() {
+        internet();
+        return Ok((HOST.to_string(), port));
+    }
+    if let Some(port) = LOCAL_HTTPBIN.get() {
+        return Ok(("127.0.0.1".to_string(), port));
+    }
+    let listeners = trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, None).await?;
+    let port = listeners[0].local_addr().port();
+    LOCAL_HTTPBIN.set(port);
+    trio::lowlevel::spawn_system_task(serve(listeners, TaskStatus::ignored()));
+    Ok(("127.0.0.1".to_string(), port))
+}
+
+/// `(host, port, path)` of an `http(s)://host[:port]/path` URL.
+fn parse_url(url: &str) -> trio::Result<(&str, u16, String)> {
+    let bad = || trio::Error::msg(format!("not an http(s) URL: {url}"));
+    let (rest, default_port) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, 443),
+        (_, Some(rest)) => (rest, 80),
+        _ => return Err(bad()),
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, String::from("/")), |(a, p)| (a, format!("/{p}")));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse().map_err(|_| bad())?),
+        None => (authority, default_port),
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    // The course's URLs say https; the service is reached over plain HTTP on port 80 of the
+    // simulated host, or wherever httpbin_address points.
+    let port = if host == HOST { 80 } else { port };
+    Ok((host, port, path))
+}
+
+/// One request on a fresh connection. hyper's connection future is driven in this task, beside
+/// the request, rather than in a task of its own: the task then waits on trio's own socket
+/// waits, which the runtime sees — so autojump still jumps while the server sleeps. (Handed to
+/// another task, the request would wait on hyper's internal channel, a future from outside
+/// trio, and the run would have to assume something outside it might still answer.)
+async fn request(host: &str, port: u16, path: &str) -> trio::Result<Response> {
+    let stream = trio::net::open_tcp_stream(host, port).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(HyperIo::new(stream)).await.map_err(http_error)?;
+    let request = hyper::Request::get(path)
+        .header(hyper::header::HOST, host)
+        .header(hyper::header::CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| trio::Error::msg(e.to_string()))?;
+    let exchange = async move {
+        let response = sender.send_request(request).await.map_err(http_error)?;
+        let status = response.status();
+        let body = response.into_body().collect().await.map_err(http_error)?.to_bytes();
+        trio::Result::Ok(Response {
+            status_code: status.as_u16(),
+            reason_phrase: status.canonical_reason().unwrap_or("").to_uppercase(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    };
+    let mut exchange = std::pin::pin!(exchange);
+    let mut connection = std::pin::pin!(connection);
+    let mut connection_done = false;
+    std::future::poll_fn(|cx| {
+        loop {
+            if let Poll::Ready(result) = exchange.as_mut().poll(cx) {
+                return Poll::Ready(result);
+            }
+            if connection_done {
+                return Poll::Pending;
+            }
+            match connection.as_mut().poll(cx) {
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(http_error(error))),
+                // Finished: the response is complete; look at the exchange once more.
+                Poll::Ready(Ok(())) => connection_done = true,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+    .await
+}
+
+fn http_error(error: hyper::Error) -> trio::Error {
+    trio::Error::msg(format!("HTTP: {error}"))
 }
 
 /// The service, on `listeners`: answers `GET /delay/N` after N seconds with `200 OK`, anything
-/// else with `404 NOT FOUND`. Reports its listeners through `task_status`.
+/// else with `404 NOT FOUND` — hyper's HTTP/1.1 server, one connection per task. Reports its
+/// listeners through `task_status`.
 ///
 /// # Errors
 ///
@@ -218,13 +347,10 @@ pub async fn serve(
 ) -> trio::Result<()> {
     trio::net::serve_listeners(
         |stream: SocketStream| async move {
+            let service = hyper::service::service_fn(answer);
             // A client that goes away (a cancelled request) only ends its connection.
-            if let Err(error) = answer(stream).await {
-                if !error.is_cancelled() && error.downcast_ref::<trio::StreamError>().is_none() {
-                    return Err(error);
-                }
-            }
-            Ok(())
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(HyperIo::new(stream), service).await;
+            trio::Result::Ok(())
         },
         listeners,
         task_status,
@@ -232,29 +358,23 @@ pub async fn serve(
     .await
 }
 
-async fn answer(stream: SocketStream) -> trio::Result<()> {
-    let mut request = Vec::new();
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        let chunk = stream.receive_some(4096).await?;
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        request.extend_from_slice(&chunk);
-    }
-    let request = String::from_utf8_lossy(&request);
-    let path = request.lines().next().and_then(|line| line.split(' ').nth(1)).unwrap_or("");
-    let (status, body) = match path.strip_prefix("/delay/").and_then(|n| n.parse::<u64>().ok()) {
+async fn answer(
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::io::Error> {
+    let delay = request.uri().path().strip_prefix("/delay/").and_then(|n| n.parse::<u64>().ok());
+    let (status, body) = match delay {
         Some(delay) => {
-            trio::sleep(Duration::from_secs(delay)).await?;
-            ("200 OK", format!("{{\"delay\": {delay}}}"))
+            if trio::sleep(Duration::from_secs(delay)).await.is_err() {
+                return Err(std::io::Error::other("the server was cancelled"));
+            }
+            (hyper::StatusCode::OK, format!("{{\"delay\": {delay}}}"))
         }
-        None => ("404 NOT FOUND", "not found".to_string()),
+        None => (hyper::StatusCode::NOT_FOUND, "not found".to_string()),
     };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.send_all(response.as_bytes()).await?;
-    trio::abc::HalfCloseableStream::send_eof(&stream).await?;
-    Ok(())
+    let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    Ok(response)
 }

@@ -9,6 +9,7 @@
 
 mod course;
 pub mod httpbin;
+pub mod hyper_io;
 
 pub use crate::course::{Line, Transcript, print_line, run};
 pub use crate::httpbin::internet;

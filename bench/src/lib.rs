@@ -9,6 +9,7 @@ pub mod cancel;
 pub mod channels;
 pub mod explore;
 pub mod harness;
+pub mod loopback;
 pub mod net;
 pub mod spawn;
 pub mod timers;

@@ -41,7 +41,65 @@
 //!   comes only from the run's [clock](abc::Clock), and every ordering choice goes through the
 //!   [`SchedulePolicy`](abc::SchedulePolicy). Same program, same seed: the same run.
 //! - **No silent hangs**: when every task is blocked and nothing can wake them, the run stops
-//!   with a report of every task and what it waits on.
+//!   with a report of every task and what it waits on ("wait_readable on fd 7 (tcp
+//!   127.0.0.1:5000 → 127.0.0.1:41234)").
+//!
+//! ## Real I/O
+//!
+//! [`net`] is Trio's networking API — [`net::open_tcp_stream`] (with happy eyeballs),
+//! [`net::open_tcp_listeners`], [`net::serve_tcp`], [`net::SocketStream`] — on the operating
+//! system's sockets by default (Unix), driven by a reactor inside the run loop (epoll or
+//! kqueue, through `mio`); a test installs the testkit's simulated network instead and the same
+//! code runs there, deterministically. [`lowlevel::wait_readable`],
+//! [`lowlevel::wait_writable`] and [`lowlevel::notify_closing`] are Trio's low-level waits on
+//! any descriptor. An echo server and its client:
+//!
+//! ```
+//! use trio::abc::{HalfCloseableStream, ReceiveStream, SendStream};
+//! use trio::net::SocketStream;
+//!
+//! /// Sends back everything it receives, until the client sends the end of the stream.
+//! async fn echo(stream: SocketStream) -> trio::Result<()> {
+//!     loop {
+//!         let data = stream.receive_some(65_536).await?;
+//!         if data.is_empty() {
+//!             return Ok(stream.send_eof().await?);
+//!         }
+//!         stream.send_all(&data).await?;
+//!     }
+//! }
+//!
+//! fn main() -> trio::Result<()> {
+//!     trio::run(async {
+//!         trio::open_nursery(|nursery| async move {
+//!             // A free port on 127.0.0.1; one task per connection.
+//!             let listeners = nursery
+//!                 .start(|task_status| async move {
+//!                     let listeners = trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, None).await?;
+//!                     trio::net::serve_listeners(echo, listeners, task_status).await
+//!                 })
+//!                 .await?;
+//!             let port = listeners[0].local_addr().port();
+//!
+//!             let client = trio::net::open_tcp_stream("127.0.0.1", port).await?;
+//!             client.send_all(b"hello over real sockets").await?;
+//!             client.send_eof().await?;
+//!             let mut echoed = Vec::new();
+//!             loop {
+//!                 let chunk = client.receive_some(1024).await?;
+//!                 if chunk.is_empty() {
+//!                     break;
+//!                 }
+//!                 echoed.extend_from_slice(&chunk);
+//!             }
+//!             assert_eq!(echoed, b"hello over real sockets");
+//!             nursery.cancel_scope().cancel(); // stop serving
+//!             Ok(())
+//!         })
+//!         .await
+//!     })
+//! }
+//! ```
 //!
 //! Testing tools — a mock clock with autojump, `assert_checkpoints`, schedule exploration,
 //! `#[trio_test]` — live in the `trio-testkit` crate.

@@ -16,7 +16,8 @@ use crate::error::Cancelled;
 
 #[cfg(unix)]
 pub use crate::core::io::{
-    notify_closing, notify_not_readable, notify_not_writable, set_fd_label, wait_readable, wait_writable,
+    may_be_readable, may_be_writable, notify_closing, notify_not_readable, notify_not_writable, set_fd_label,
+    wait_readable, wait_writable,
 };
 pub use crate::core::local::RunVar;
 pub use crate::core::policy::{Choice, Fifo, RunnableTasks, TimerInfo, TimerKind};

@@ -393,56 +393,57 @@ fn autojump_does_not_jump_while_an_os_wait_is_pending() {
     assert!(first.is_none_or(|t| t > Duration::from_secs(1)), "the first wait was an autojump: {first:?}");
 }
 
-/// Likewise `wait_all_tasks_blocked` does not wake while a task waits in the poller.
+/// `wait_all_tasks_blocked` wakes only after the poller had nothing during the cushion: I/O
+/// already in flight (here, bytes sitting in a socket buffer for a blocked reader) is
+/// delivered first, so the reader runs before the idle waiter.
 #[test]
-fn wait_all_tasks_blocked_waits_for_pending_os_waits() {
-    let (mut a, b) = pair();
-    let (tx, rx) = mpsc::channel::<()>();
-    let writer = std::thread::spawn(move || {
-        rx.recv().unwrap();
-        a.write_all(b"now").unwrap();
-        a
-    });
-    let timeouts = Rc::new(RefCell::new(Vec::new()));
-    let seen = timeouts.clone();
-    let tx = RefCell::new(Some(tx));
-    let order = trio::Builder::new()
-        .clock(MockClock::new())
-        .watchdog(Duration::from_secs(20))
-        .instrument(OnIoWait(move |timeout| {
-            seen.borrow_mut().push(timeout);
-            if let Some(tx) = tx.borrow_mut().take() {
-                tx.send(()).unwrap();
-            }
-        }))
-        .run(async move {
-            let order = Rc::new(RefCell::new(Vec::new()));
-            let log = order.clone();
-            trio::open_nursery(|nursery| async move {
-                let reader_log = log.clone();
-                nursery.start_soon(async move {
-                    trio::lowlevel::checkpoint().await?;
-                    wait_readable(&b).await?;
-                    reader_log.borrow_mut().push("reader");
-                    Ok(())
-                });
-                trio::lowlevel::checkpoint().await?;
-                trio::lowlevel::checkpoint().await?;
-                trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
-                log.borrow_mut().push("idle");
+fn wait_all_tasks_blocked_lets_io_in_flight_arrive_first() {
+    let order = trio::Builder::new().clock(MockClock::new()).watchdog(Duration::from_secs(20)).run(async {
+        let (a, b) = pair();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let log = order.clone();
+        trio::open_nursery(|nursery| async move {
+            let reader_log = log.clone();
+            nursery.start_soon(async move {
+                let mut b = b;
+                let mut buf = [0; 8];
+                assert!(b.read(&mut buf).is_err());
+                notify_not_readable(&b);
+                wait_readable(&b).await?;
+                reader_log.borrow_mut().push("reader woke");
                 Ok(())
-            })
-            .await
-            .unwrap();
-            order.take()
-        });
-    drop(writer.join().unwrap());
-    assert_eq!(order, ["reader", "idle"]);
-    let first = timeouts.borrow()[0];
-    assert!(
-        first.is_none_or(|t| t > Duration::from_secs(1)),
-        "the first wait was primed for the idle waiter: {first:?}"
-    );
+            });
+            let_others_run().await?;
+            (&a).write_all(b"in flight").unwrap();
+            trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+            log.borrow_mut().push("idle");
+            Ok(())
+        })
+        .await
+        .unwrap();
+        order.take()
+    });
+    assert_eq!(order, ["reader woke", "idle"]);
+}
+
+/// A task blocked on a socket nothing is sent to counts as blocked for
+/// `wait_all_tasks_blocked` (Trio's rule), once the poller has had nothing for it: the
+/// conformance checks rely on it to close a stream under a blocked reader.
+#[test]
+fn wait_all_tasks_blocked_wakes_while_a_task_waits_on_a_quiet_socket() {
+    run(async {
+        let (_a, b) = pair();
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                wait_readable(&b).await.ok();
+            });
+            trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+            nursery.cancel_scope().cancel();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
 }
 
 #[test]
@@ -461,5 +462,24 @@ fn current_statistics_count_an_os_wait_as_external() {
         })
         .await
         .unwrap();
+    });
+}
+
+/// Data and the end of the stream arrive together; the reader takes the data in a short read
+/// and reports `EWOULDBLOCK`-like knowledge — but the end is still there, and no new edge
+/// will come for it. The reactor remembers the hang-up and ignores the hint from then on.
+#[test]
+fn the_end_of_the_stream_is_not_lost_behind_a_would_block_hint() {
+    trio::Builder::new().watchdog(Duration::from_secs(5)).run(async {
+        let (mut a, mut b) = pair();
+        a.write_all(b"x").unwrap();
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        wait_readable(&b).await.unwrap();
+        let mut buf = [0; 16];
+        assert_eq!(b.read(&mut buf).unwrap(), 1); // a short read: looks drained
+        notify_not_readable(&b);
+        assert!(trio::lowlevel::may_be_readable(&b), "the hang-up was seen: a read would not block");
+        wait_readable(&b).await.unwrap(); // must not wait for an edge that never comes
+        assert_eq!(b.read(&mut buf).unwrap(), 0);
     });
 }

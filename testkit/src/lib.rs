@@ -459,6 +459,9 @@
 //! [`sim::SimNet`]: a simulated network that is part of the run's deterministic world. Same seed,
 //! same packets, same failures; on an autojump clock a minute of retries with backoff takes no
 //! real time. The code under test is the code that ships: no `cfg`, no mock, no second path.
+//! Without a `SimNet` the same calls use the operating system's sockets (on Unix): a test can
+//! run the same code over loopback too — then it waits in real time (autojump never skips a
+//! real socket wait), binds `127.0.0.1` with port 0, and should set a watchdog.
 //!
 //! ```
 //! use std::time::Duration;

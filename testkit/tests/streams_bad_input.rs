@@ -204,13 +204,16 @@ fn installing_a_network_twice_panics() {
     });
 }
 
-/// Without a network installed, `trio::net` says what to do.
+/// Without a network installed, `trio::net` is the operating system's (on Unix): a test that
+/// forgets to install its `SimNet` gets real loopback sockets, not a simulated host.
+#[cfg(unix)]
 #[test]
-fn without_a_network_trio_net_says_how_to_get_one() {
-    trio::run(async {
-        let err = trio::net::open_tcp_listeners(80).await.unwrap_err();
-        assert!(err.is::<trio::net::NoNetworkProvider>());
-        assert!(err.to_string().contains("install a simulated network (trio_testkit::sim::SimNet)"), "{err}");
+fn without_a_network_trio_net_uses_the_operating_system() {
+    trio::Builder::new().watchdog(std::time::Duration::from_secs(30)).run(async {
+        assert!(trio::net::current_provider().is_none());
+        let listeners = trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, None).await.unwrap();
+        assert_ne!(listeners[0].local_addr().port(), 0, "a real port was picked");
+        assert!(listeners[0].local_addr().ip().is_loopback());
     });
 }
 

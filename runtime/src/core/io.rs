@@ -8,17 +8,21 @@
 //! Each descriptor is registered once, for both directions, edge-triggered, and stays
 //! registered until `notify_closing` (or until the descriptor is closed, when the kernel drops
 //! it by itself). Per direction the reactor keeps one waiting task — a second one is
-//! `BusyResource`, Trio's rule — and a "maybe ready" bit:
+//! `BusyResource`, Trio's rule — and a "would block" bit:
 //!
-//! - an event from the poller sets it;
-//! - `notify_would_block` (the caller just got `EWOULDBLOCK`) clears it;
-//! - a wait that finds it set asks the kernel again (`EPOLL_CTL_MOD` re-arms the registration:
-//!   the kernel queues an event at once if the descriptor is ready now) and clears it; a wait
-//!   that finds it clear just waits for the next edge.
+//! - `notify_not_readable` / `notify_not_writable` (the caller just got `EWOULDBLOCK`) set it;
+//! - an event for that direction, or the end of a wait that no event ended, clears it;
+//! - a wait that finds it set just waits for the next edge (the descriptor is known not to be
+//!   ready, so any change is an edge); a wait that finds it clear asks the kernel
+//!   (`EPOLL_CTL_MOD` re-arms the registration, and the kernel queues an event at once if
+//!   the descriptor is ready now).
 //!
 //! So `wait_readable` has Trio's level-triggered meaning ("wait until the kernel says it is
-//! readable") for any caller, and a caller that reports `EWOULDBLOCK` — the socket layer —
-//! costs no extra system call per wait, as in tokio.
+//! readable") for any caller, costing one `epoll_ctl` per wait as in Trio, and a caller that
+//! reports `EWOULDBLOCK` right before waiting — the socket layer — saves that call, as tokio
+//! does. A re-arm of a descriptor the kernel no longer knows (closed and its number reused
+//! without `notify_closing`) adds it again, so only a caller that both skips `notify_closing`
+//! and gives the hint can miss an event.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -77,9 +81,13 @@ pub(crate) type IoLabel = Rc<dyn Fn() -> String>;
 struct Registration {
     /// Registered with the poller. Invariant: if `false`, the next wait registers it.
     registered: bool,
-    /// Per direction: an event arrived since the last re-arm or `notify_would_block`, so the
-    /// descriptor may be ready without a new edge coming.
-    maybe_ready: [bool; 2],
+    /// Per direction: the caller found the descriptor not ready (`EWOULDBLOCK`) and no event
+    /// or finished wait came since, so any readiness from now on arrives as an edge.
+    would_block: [bool; 2],
+    /// Per direction: the poller reported the end (the peer's FIN, a hang-up) or an error.
+    /// That stays true, and the next read would say so at once, so the "would block" hint is
+    /// ignored from then on: no new edge would come to end a wait.
+    finished: [bool; 2],
     /// Per direction: the task waiting, if any. Invariant: at most one live waiter per
     /// direction (a second is refused as busy); an entry whose wait ended is stale and may be
     /// replaced.
@@ -90,7 +98,13 @@ struct Registration {
 
 impl Registration {
     fn new() -> Registration {
-        Registration { registered: false, maybe_ready: [false; 2], waiters: [None, None], label: None }
+        Registration {
+            registered: false,
+            would_block: [false; 2],
+            finished: [false; 2],
+            waiters: [None, None],
+            label: None,
+        }
     }
 }
 
@@ -106,6 +120,8 @@ pub(crate) struct Reactor {
     /// stays until an event, `notify_closing` or its wait's end removes it), so the loop knows
     /// whether anyone waits at all.
     waiting: Cell<usize>,
+    /// The waiters one poll wakes, kept between polls so a poll allocates nothing.
+    woken: RefCell<Vec<Unparker<IoWake>>>,
 }
 
 impl Reactor {
@@ -120,6 +136,7 @@ impl Reactor {
             events: RefCell::new(Events::with_capacity(EVENTS_CAPACITY)),
             registrations: RefCell::new(Vec::new()),
             waiting: Cell::new(0),
+            woken: RefCell::new(Vec::new()),
         };
         Ok((reactor, waker))
     }
@@ -127,6 +144,11 @@ impl Reactor {
     /// Whether any task waits for a descriptor.
     pub(crate) fn has_waiters(&self) -> bool {
         self.waiting.get() > 0
+    }
+
+    /// How many waits for descriptors are registered.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.get()
     }
 
     /// Registers `unparker` as the waiter of `fd` in `direction`, arming the poller as needed.
@@ -156,10 +178,8 @@ impl Reactor {
         if !registration.registered {
             self.arm(fd, false).map_err(AddError::Os)?;
             registration.registered = true;
-            registration.maybe_ready = [false; 2];
-        } else if registration.maybe_ready[direction.index()] {
+        } else if !registration.would_block[direction.index()] {
             self.arm(fd, true).map_err(AddError::Os)?;
-            registration.maybe_ready = [false; 2];
         }
         if slot.replace(unparker).is_none() {
             self.waiting.set(self.waiting.get() + 1);
@@ -199,6 +219,7 @@ impl Reactor {
         let slot = &mut registration.waiters[direction.index()];
         if slot.as_ref().is_some_and(|w| w.same_wait(unparker)) {
             *slot = None;
+            registration.would_block[direction.index()] = false;
             self.waiting.set(self.waiting.get().saturating_sub(1));
         }
     }
@@ -208,9 +229,19 @@ impl Reactor {
     pub(crate) fn would_block(&self, fd: RawFd, direction: Direction) {
         let mut registrations = self.registrations.borrow_mut();
         if let Some(Some(registration)) = usize::try_from(fd).ok().and_then(|i| registrations.get_mut(i)) {
-            if registration.registered {
-                registration.maybe_ready[direction.index()] = false;
+            if registration.registered && !registration.finished[direction.index()] {
+                registration.would_block[direction.index()] = true;
             }
+        }
+    }
+
+    /// Whether `fd` may be ready in `direction`: `false` only after `would_block` with no
+    /// event or ended wait since.
+    pub(crate) fn may_be_ready(&self, fd: RawFd, direction: Direction) -> bool {
+        let registrations = self.registrations.borrow();
+        match usize::try_from(fd).ok().and_then(|i| registrations.get(i)) {
+            Some(Some(registration)) => !registration.would_block[direction.index()],
+            _ => true,
         }
     }
 
@@ -255,7 +286,7 @@ impl Reactor {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
-        let mut woken: Vec<Unparker<IoWake>> = Vec::new();
+        let mut woken = std::mem::take(&mut *self.woken.borrow_mut());
         {
             let mut registrations = self.registrations.borrow_mut();
             for event in events.iter() {
@@ -264,13 +295,15 @@ impl Reactor {
                 }
                 let Some(Some(registration)) = registrations.get_mut(event.token().0) else { continue };
                 let failed = event.is_error();
+                registration.finished[Direction::Read.index()] |= failed || event.is_read_closed();
+                registration.finished[Direction::Write.index()] |= failed || event.is_write_closed();
                 let readable = failed || event.is_readable() || event.is_read_closed();
                 let writable = failed || event.is_writable() || event.is_write_closed();
                 for (direction, ready) in [(Direction::Read, readable), (Direction::Write, writable)] {
                     if !ready {
                         continue;
                     }
-                    registration.maybe_ready[direction.index()] = true;
+                    registration.would_block[direction.index()] = false;
                     if let Some(waiter) = registration.waiters[direction.index()].take() {
                         self.waiting.set(self.waiting.get().saturating_sub(1));
                         woken.push(waiter);
@@ -279,9 +312,10 @@ impl Reactor {
             }
         }
         // Woken outside the borrow: a waker may reach the reactor again.
-        for waiter in woken {
+        for waiter in woken.drain(..) {
             let _ = waiter.unpark(IoWake::Ready);
         }
+        *self.woken.borrow_mut() = woken;
         Ok(())
     }
 }
@@ -444,8 +478,10 @@ pub fn notify_closing(fd: impl std::os::fd::AsFd) {
 
 /// Tells the reactor that a read on `fd` just failed with `EWOULDBLOCK`, so the next
 /// [`wait_readable`] need not ask the kernel whether it is readable now — it waits for the
-/// next event. A pure optimisation (one system call less per wait); calling it when the read
-/// did *not* just fail that way can make the next wait miss readiness that is already there.
+/// next event. A pure optimisation (one system call less per wait), for code that calls it
+/// right before waiting: calling it when the read did *not* just fail that way can make the
+/// next wait miss readiness that is already there, and so can giving it for a descriptor
+/// that was closed and reopened without [`notify_closing`].
 ///
 /// Outside a run, or for a descriptor nobody waited on yet, it does nothing.
 ///
@@ -491,6 +527,68 @@ pub fn notify_not_readable(fd: impl std::os::fd::AsFd) {
 /// ```
 pub fn notify_not_writable(fd: impl std::os::fd::AsFd) {
     would_block(fd, Direction::Write);
+}
+
+/// Whether `fd` may be readable: `false` only when [`notify_not_readable`] was called for it
+/// and the operating system has reported nothing for reading since (and no wait ended
+/// without an event) — then a read would fail with `EWOULDBLOCK` for sure, and a caller can
+/// skip trying and wait at once. `true` when nothing is known, and outside a run.
+///
+/// # Cancellation
+///
+/// Synchronous: not a checkpoint.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+///
+/// trio::run(async {
+///     let (mut a, mut b) = UnixStream::pair().unwrap();
+///     b.set_nonblocking(true).unwrap();
+///     assert!(trio::lowlevel::may_be_readable(&b)); // nothing known
+///     assert!(b.read(&mut [0; 1]).is_err());
+///     trio::lowlevel::notify_not_writable(&b);
+///     trio::lowlevel::wait_writable(&b).await.unwrap(); // registers it with the poller
+///     assert!(b.read(&mut [0; 1]).is_err());
+///     trio::lowlevel::notify_not_readable(&b);
+///     assert!(!trio::lowlevel::may_be_readable(&b)); // known: a read would block
+///     a.write_all(b"x").unwrap();
+///     trio::lowlevel::wait_readable(&b).await.unwrap();
+///     assert!(trio::lowlevel::may_be_readable(&b));
+/// });
+/// ```
+pub fn may_be_readable(fd: impl std::os::fd::AsFd) -> bool {
+    may_be_ready(fd, Direction::Read)
+}
+
+/// Whether `fd` may be writable; see [`may_be_readable`].
+///
+/// # Cancellation
+///
+/// Synchronous: not a checkpoint.
+///
+/// # Examples
+///
+/// ```
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// assert!(trio::lowlevel::may_be_writable(&a)); // outside a run nothing is known
+/// ```
+pub fn may_be_writable(fd: impl std::os::fd::AsFd) -> bool {
+    may_be_ready(fd, Direction::Write)
+}
+
+fn may_be_ready(fd: impl std::os::fd::AsFd, direction: Direction) -> bool {
+    use std::os::fd::AsRawFd;
+    let fd = fd.as_fd().as_raw_fd();
+    let mut ready = true;
+    super::runtime::Runtime::with_opt(|rt| {
+        if let Some(reactor) = rt.existing_reactor() {
+            ready = reactor.may_be_ready(fd, direction);
+        }
+    });
+    ready
 }
 
 fn would_block(fd: impl std::os::fd::AsFd, direction: Direction) {

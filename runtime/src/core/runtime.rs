@@ -1625,15 +1625,23 @@ impl Runtime {
             let mut events = self.drain_injected();
             if self.runq.borrow().is_empty() {
                 let next_deadline = self.next_deadline();
-                let external = self.external_outstanding();
+                // Waits in the reactor are outside the runtime like any other (no autojump, no
+                // deadlock), but the loop can look at them: an idle waiter wakes once the
+                // poller had nothing for it during the cushion (Trio's rule), so I/O already
+                // in flight is delivered first.
+                let io_waits = self.io_waits();
+                let beyond_io = self.external_waits.get() > io_waits || self.foreign_outstanding();
+                let external = beyond_io || io_waits > 0;
                 let mut timeout = next_deadline.and_then(|d| self.clock.deadline_to_sleep_time(d));
-                if !external {
+                if !beyond_io {
                     if let Some(cushion) = self.min_idle_cushion() {
                         if timeout.is_none_or(|t| cushion < t) {
                             primed = Primed::Idle(cushion);
                             timeout = Some(cushion);
                         }
                     }
+                }
+                if !external {
                     if matches!(primed, Primed::No) && next_deadline.is_some() {
                         if let Some(threshold) = self.clock.autojump_threshold() {
                             if timeout.is_none_or(|t| threshold < t) {
@@ -1738,12 +1746,17 @@ impl Runtime {
         any
     }
 
-    /// Whether something outside the runtime may still wake a task: an external wait, or a
-    /// task blocked on a foreign future whose waker is held somewhere.
-    fn external_outstanding(&self) -> bool {
-        if self.external_waits.get() > 0 {
-            return true;
+    /// How many tasks wait in the reactor.
+    fn io_waits(&self) -> usize {
+        #[cfg(unix)]
+        if let Some(reactor) = self.reactor.get() {
+            return reactor.waiting();
         }
+        0
+    }
+
+    /// Whether a task blocked on a foreign future may still be woken: someone holds its waker.
+    fn foreign_outstanding(&self) -> bool {
         let mut blocked = self.foreign_blocked.borrow_mut();
         let mut outstanding = false;
         blocked.retain(|key, _| match self.task_by_key(*key) {

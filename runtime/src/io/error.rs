@@ -58,6 +58,10 @@ pub enum StreamError {
     Busy(BusyResource),
     /// An argument Trio rejects with `ValueError`, such as `receive_some(0)`.
     InvalidArgument(Cow<'static, str>),
+    /// The operating system refused an operation that leaves the resource usable — a
+    /// listener's `accept` out of file descriptors (`EMFILE`), say (Trio lets the `OSError`
+    /// through). Errors that break a stream are [`StreamError::Broken`] instead.
+    Os(OsError),
 }
 
 static CANCELLED: Cancelled = Cancelled::new();
@@ -165,6 +169,7 @@ impl fmt::Display for StreamError {
             StreamError::Broken(e) => fmt::Display::fmt(e, f),
             StreamError::Busy(e) => fmt::Display::fmt(e, f),
             StreamError::InvalidArgument(message) => f.write_str(message),
+            StreamError::Os(error) => fmt::Display::fmt(error, f),
         }
     }
 }
@@ -179,6 +184,7 @@ impl StdError for StreamError {
             StreamError::Broken(e) => Some(e),
             StreamError::Busy(e) => Some(e),
             StreamError::InvalidArgument(_) => None,
+            StreamError::Os(error) => Some(error),
         }
     }
 }
@@ -221,7 +227,67 @@ impl From<StreamError> for std::io::Error {
             StreamError::Broken(_) => ErrorKind::BrokenPipe,
             StreamError::Busy(_) => ErrorKind::ResourceBusy,
             StreamError::InvalidArgument(_) => ErrorKind::InvalidInput,
+            StreamError::Os(error) => error.kind(),
         };
         std::io::Error::new(kind, error)
     }
 }
+
+/// An error the operating system reported, kept in a form that can be cloned and compared
+/// (an [`std::io::Error`] is neither): its code, kind and message.
+///
+/// # Examples
+///
+/// ```
+/// use trio::io::OsError;
+///
+/// let error = OsError::from(std::io::Error::from_raw_os_error(24));
+/// assert_eq!(error.raw_os_error(), Some(24)); // EMFILE on Linux and macOS
+/// assert!(error.to_string().contains("24"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsError {
+    code: Option<i32>,
+    kind: std::io::ErrorKind,
+    message: String,
+}
+
+impl OsError {
+    /// The operating system's error number, if there was one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let error = trio::io::OsError::from(std::io::Error::other("no code"));
+    /// assert_eq!(error.raw_os_error(), None);
+    /// ```
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.code
+    }
+
+    /// The kind of error, as [`std::io::Error::kind`] gives it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let error = trio::io::OsError::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+    /// assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+    /// ```
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.kind
+    }
+}
+
+impl From<std::io::Error> for OsError {
+    fn from(error: std::io::Error) -> OsError {
+        OsError { code: error.raw_os_error(), kind: error.kind(), message: error.to_string() }
+    }
+}
+
+impl fmt::Display for OsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for OsError {}

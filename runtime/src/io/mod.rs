@@ -53,7 +53,7 @@ mod traits;
 
 pub use compat::{AsyncReadWrite, IoStream};
 pub use conflict::{ConflictDetector, ConflictGuard};
-pub use error::{StreamError, StreamResult};
+pub use error::{OsError, StreamError, StreamResult};
 pub use stapled::StapledStream;
 pub use traits::{
     AsyncResource, DEFAULT_RECEIVE_SIZE, HalfCloseableStream, IoFuture, Listener, ReceiveStream, SendStream, Stream,

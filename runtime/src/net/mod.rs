@@ -4,8 +4,12 @@
 //! **One API, two worlds.** Application code calls these functions and never names where the
 //! network comes from: a test installs a simulated network (the testkit's `SimNet`), which is
 //! part of the run's deterministic world — same seed, same packets, same failures — and the
-//! same code is what ships. The real-socket provider is not built yet: outside a simulation the
-//! functions fail with [`NoNetworkProvider`].
+//! same code is what ships: with no provider installed, the functions use the operating
+//! system's network ([`OsNetwork`]: non-blocking sockets on the run's reactor; Unix only —
+//! elsewhere they fail with [`NoNetworkProvider`]).
+//!
+//! Beyond TCP: [`UnixSocketStream`] and [`UnixSocketListener`] (Unix-domain sockets) and
+//! [`UdpSocket`] always use the operating system — the simulated network models TCP only.
 //!
 //! # Examples
 //!
@@ -48,12 +52,16 @@
 //! });
 //! ```
 
+#[cfg(unix)]
+mod os;
 mod provider;
 mod serve;
 mod socket;
 
 use std::net::SocketAddr;
 
+#[cfg(unix)]
+pub use os::{DEFAULT_HAPPY_EYEBALLS_DELAY, OsNetwork, UdpSocket, UnixSocketListener, UnixSocketStream};
 pub use provider::{
     NetFuture, NetworkProvider, NoNetworkProvider, current_provider, install_provider, uninstall_provider,
 };
@@ -62,9 +70,15 @@ pub use socket::{ProviderListener, ProviderStream, SocketListener, SocketStream}
 
 /// Connects to `port` on `host` — a name or an address (Trio's `open_tcp_stream`).
 ///
+/// On the operating system's network: the name is resolved in a worker thread, then the
+/// addresses are tried with happy eyeballs (RFC 8305, as Trio does): the first at once, each
+/// next one when the previous attempt failed or after the happy-eyeballs delay (250 ms,
+/// [`OsNetwork::happy_eyeballs_delay`]), alternating IPv6 and IPv4; the first connection wins
+/// and the other attempts are cancelled. `TCP_NODELAY` is on.
+///
 /// # Errors
 ///
-/// [`NoNetworkProvider`] when none is installed; otherwise `std::io::Error`s as a real network
+/// [`NoNetworkProvider`] when none is installed off Unix; otherwise `std::io::Error`s as a real network
 /// gives them: `NotFound` for a name that does not resolve, `ConnectionRefused` when nothing
 /// listens there, `TimedOut` when nothing answers; and `Cancelled`.
 ///
@@ -86,7 +100,7 @@ pub fn open_tcp_stream(host: &str, port: u16) -> impl std::future::Future<Output
 ///
 /// # Errors
 ///
-/// [`NoNetworkProvider`] when none is installed; `AddrInUse` if something listens there
+/// [`NoNetworkProvider`] when none is installed off Unix; `AddrInUse` if something listens there
 /// already; `Cancelled`.
 ///
 /// # Cancellation
@@ -140,7 +154,7 @@ pub fn open_tcp_listeners_on<'a>(
 ///
 /// # Errors
 ///
-/// [`NoNetworkProvider`] when none is installed; `NotFound` for a name that does not resolve;
+/// [`NoNetworkProvider`] when none is installed off Unix; `NotFound` for a name that does not resolve;
 /// `Cancelled`.
 ///
 /// # Cancellation

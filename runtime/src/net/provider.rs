@@ -159,7 +159,8 @@ pub fn uninstall_provider() -> Option<Rc<dyn NetworkProvider>> {
 ///
 /// ```
 /// trio::run(async {
-///     assert!(trio::net::current_provider().is_none()); // none by default, for now
+///     // None installed: trio::net uses the operating system's network (on Unix).
+///     assert!(trio::net::current_provider().is_none());
 /// });
 /// ```
 #[track_caller]
@@ -170,17 +171,25 @@ pub fn current_provider() -> Option<Rc<dyn NetworkProvider>> {
 /// The provider, or the error saying there is none.
 #[track_caller]
 pub(super) fn provider(operation: &'static str) -> crate::Result<Rc<dyn NetworkProvider>> {
-    current_provider().ok_or_else(|| NoNetworkProvider { operation }.into())
+    #[cfg(unix)]
+    let _ = operation;
+    match current_provider() {
+        Some(provider) => Ok(provider),
+        #[cfg(unix)]
+        None => Ok(Rc::new(super::os::OsNetwork::new())),
+        #[cfg(not(unix))]
+        None => Err(NoNetworkProvider { operation }.into()),
+    }
 }
 
-/// A `trio::net` function was called in a run with no network provider installed.
-///
-/// Real sockets are not built yet; until they are, networking works only inside a simulation —
-/// `trio_testkit::sim::SimNet`, installed by the test.
+/// A `trio::net` function was called in a run with no network provider installed, on a
+/// platform where trio has no reactor (not Unix: Windows). On Unix the operating system's
+/// network ([`OsNetwork`](super::OsNetwork)) is the default, and this error never appears.
 ///
 /// # Examples
 ///
 /// ```
+/// #[cfg(not(unix))]
 /// trio::run(async {
 ///     let err = trio::net::open_tcp_stream("example.com", 80).await.unwrap_err();
 ///     assert!(err.is::<trio::net::NoNetworkProvider>());
@@ -196,7 +205,7 @@ impl fmt::Display for NoNetworkProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: no network provider is installed in this run — trio has no real sockets yet; \
+            "{}: no network provider is installed in this run — trio has real sockets only on Unix; \
              install a simulated network (trio_testkit::sim::SimNet) or another NetworkProvider \
              with trio::net::install_provider",
             self.operation

@@ -3,10 +3,30 @@
 use std::future::Future;
 use std::rc::Rc;
 
-use crate::io::Listener;
+use crate::io::{Listener, OsError, StreamError};
 use crate::{TaskResult, TaskStatus, open_nursery};
 
 use super::SocketListener;
+
+/// How long `serve_listeners` waits after `accept` failed for lack of descriptors or memory
+/// (Trio's 100 ms).
+const ACCEPT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// `accept` errors that say the process (not the listener) is out of something: Trio's
+/// `ACCEPT_CAPACITY_ERRNOS`.
+fn is_capacity_error(error: &OsError) -> bool {
+    #[cfg(unix)]
+    {
+        error
+            .raw_os_error()
+            .is_some_and(|code| [libc::EMFILE, libc::ENFILE, libc::ENOMEM, libc::ENOBUFS].contains(&code))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = error;
+        false
+    }
+}
 
 /// Accepts connections on every listener, and runs `handler(stream)` for each in its own task
 /// (Trio's `serve_listeners`). Reports the listeners through `task_status` once it accepts,
@@ -17,7 +37,11 @@ use super::SocketListener;
 ///
 /// # Errors
 ///
-/// A handler's failure; an `accept` failure (a closed listener, say); `Cancelled`.
+/// A handler's failure; an `accept` failure (a closed listener, say); `Cancelled`. An
+/// `accept` that fails because the process is out of file descriptors or memory (`EMFILE`,
+/// `ENFILE`, `ENOMEM`, `ENOBUFS`) is no failure: as in Trio, it is reported on standard error,
+/// and the loop sleeps 100 ms and accepts again, so the server keeps serving once handlers
+/// free descriptors.
 ///
 /// # Cancellation
 ///
@@ -77,7 +101,20 @@ where
             let (listener, handler, handlers) = (listener.clone(), handler.clone(), nursery.clone());
             nursery.start_soon_named("serve_listeners: accepting connections", async move {
                 loop {
-                    let stream = listener.accept().await?;
+                    let stream = match listener.accept().await {
+                        Ok(stream) => stream,
+                        Err(StreamError::Os(error)) if is_capacity_error(&error) => {
+                            // Out of descriptors or memory: the listener is fine, this process
+                            // is full. Say so, wait for handlers to finish, and go on (Trio).
+                            eprintln!(
+                                "trio::net::serve_listeners: accept failed: {error}; sleeping {ACCEPT_RETRY_DELAY:?} \
+                                 and accepting again"
+                            );
+                            crate::sleep(ACCEPT_RETRY_DELAY).await?;
+                            continue;
+                        }
+                        Err(error) => return Err(error.into()),
+                    };
                     handlers.start_soon(handler(stream));
                 }
                 #[allow(unreachable_code, reason = "names the block's type for `?`")]

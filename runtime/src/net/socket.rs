@@ -25,6 +25,19 @@ pub trait ProviderStream: HalfCloseableStream {
     ///
     /// See [`SocketStream::new`].
     fn peer_addr(&self) -> SocketAddr;
+
+    /// Calls `f` with the socket's descriptor and returns `true`, if the stream is an open
+    /// socket of the operating system; otherwise (simulated, closed) returns `false`. The
+    /// default says it has none.
+    ///
+    /// # Examples
+    ///
+    /// See [`SocketStream::with_fd`].
+    #[cfg(unix)]
+    fn with_fd(&self, f: &mut dyn FnMut(std::os::fd::BorrowedFd<'_>)) -> bool {
+        let _ = f;
+        false
+    }
 }
 
 /// What a provider implements for a listening TCP socket. The testkit's simulated network
@@ -137,6 +150,92 @@ impl SocketStream {
     /// See [`SocketStream`].
     pub fn peer_addr(&self) -> SocketAddr {
         self.inner.peer_addr()
+    }
+
+    /// Runs `f` with the socket's descriptor — Trio's `setsockopt`/`getsockopt`, through any
+    /// library that takes a [`BorrowedFd`](std::os::fd::BorrowedFd) (`socket2::SockRef`,
+    /// `rustix`) — or returns `None` for a stream that has no descriptor (a simulated one) or
+    /// was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// trio::run(async {
+    ///     let listeners = trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, None).await?;
+    ///     let port = listeners[0].local_addr().port();
+    ///     let client = trio::net::open_tcp_stream("127.0.0.1", port).await?;
+    ///     assert!(client.with_fd(|fd| fd.as_raw_fd()).is_some());
+    ///     trio::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    #[cfg(unix)]
+    pub fn with_fd<R>(&self, f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> R) -> Option<R> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.inner.with_fd(&mut |fd| out = f.take().map(|f| f(fd)));
+        out
+    }
+
+    /// Turns `TCP_NODELAY` on or off (it is on for every stream `trio::net` makes, as in
+    /// Trio: small writes go out at once instead of waiting to be coalesced). A stream
+    /// without a descriptor (simulated) accepts it and changes nothing: the simulated network
+    /// has no Nagle delay.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let listeners = trio::net::open_tcp_listeners_on(Some("127.0.0.1"), 0, None).await?;
+    ///     let client = trio::net::open_tcp_stream("127.0.0.1", listeners[0].local_addr().port()).await?;
+    ///     assert!(client.nodelay()?); // Trio's default
+    ///     client.set_nodelay(false)?;
+    ///     assert!(!client.nodelay()?);
+    ///     trio::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn set_nodelay(&self, on: bool) -> std::io::Result<()> {
+        #[cfg(unix)]
+        if let Some(result) = self.with_fd(|fd| socket2::SockRef::from(&fd).set_tcp_nodelay(on)) {
+            return result;
+        }
+        let _ = on;
+        Ok(())
+    }
+
+    /// Whether `TCP_NODELAY` is on (always `true` for a simulated stream).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error.
+    ///
+    /// # Examples
+    ///
+    /// See [`SocketStream::set_nodelay`].
+    ///
+    /// ```
+    /// use trio_testkit::sim::SimNet;
+    ///
+    /// trio::run(async {
+    ///     SimNet::new().install();
+    ///     let _listeners = trio::net::open_tcp_listeners(7).await.unwrap();
+    ///     let client = trio::net::open_tcp_stream("localhost", 7).await.unwrap();
+    ///     assert!(client.nodelay().unwrap());
+    /// });
+    /// ```
+    pub fn nodelay(&self) -> std::io::Result<bool> {
+        #[cfg(unix)]
+        if let Some(result) = self.with_fd(|fd| socket2::SockRef::from(&fd).tcp_nodelay()) {
+            return result;
+        }
+        Ok(true)
     }
 }
 
