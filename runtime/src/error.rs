@@ -726,6 +726,22 @@ resource_error!(
     "runtime error"
 );
 
+resource_error!(
+    /// The run this call wanted to reach has ended (Trio's `RunFinishedError`): from
+    /// [`TrioToken::run_sync_soon`](crate::lowlevel::TrioToken::run_sync_soon) and
+    /// [`from_thread`](crate::from_thread) once the run's loop is over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = trio::run(async { trio::lowlevel::current_trio_token() });
+    /// let err: trio::RunFinished = token.run_sync_soon(|| ()).unwrap_err();
+    /// assert_eq!(err.to_string(), "the run has finished");
+    /// ```
+    RunFinished,
+    "the run has finished"
+);
+
 // ===== ErrorGroup =====
 
 /// Every failure of a nursery, together (Trio's `ExceptionGroup`).

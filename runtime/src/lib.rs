@@ -59,12 +59,15 @@ mod cancellable;
 mod channel;
 mod core;
 mod error;
+pub mod from_thread;
 pub mod io;
 pub mod lowlevel;
 pub mod net;
 mod parking_lot;
 mod sync;
+mod thread_cache;
 mod time;
+pub mod to_thread;
 
 pub use crate::cancellable::cancellable;
 pub use crate::channel::{
@@ -80,7 +83,7 @@ pub use crate::core::runtime::{Builder, RunError, RunErrorKind, run};
 pub use crate::core::wait::checkpoint;
 pub use crate::error::{
     BrokenResource, BusyResource, CancelSource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result,
-    RuntimeError, TooSlow, WouldBlock,
+    RunFinished, RuntimeError, TooSlow, WouldBlock,
 };
 pub use crate::io::{StapledStream, StreamError};
 pub use crate::sync::{

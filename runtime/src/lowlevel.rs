@@ -14,6 +14,7 @@ use crate::core::runtime::Runtime;
 use crate::core::task::default_task_name;
 use crate::error::Cancelled;
 
+pub use crate::core::entry::{TrioToken, current_trio_token};
 pub use crate::core::local::RunVar;
 pub use crate::core::policy::{Choice, Fifo, RunnableTasks, TimerInfo, TimerKind};
 pub use crate::core::runtime::{RunReport, RunStatistics, TaskReport};

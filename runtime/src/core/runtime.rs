@@ -872,6 +872,8 @@ impl Runtime {
             injected: Mutex::new(Vec::new()),
             pending: std::sync::atomic::AtomicBool::new(false),
             thread: std::thread::current(),
+            entries: Mutex::new(Default::default()),
+            tokens_outside: std::sync::atomic::AtomicUsize::new(0),
         });
         let root_status = CancelStatus::root();
         let clock = builder.clock.unwrap_or_else(|| Rc::new(SystemClock::new(builder.seed)));
@@ -996,6 +998,16 @@ impl Runtime {
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
         seq
+    }
+
+    /// What other threads reach: wakes, the entry queue, tokens.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops the run at the next look, panicking in `run` with `failure` (the first one wins).
+    pub(crate) fn note_system_failure(&self, failure: String) {
+        self.system_failure.borrow_mut().get_or_insert(failure);
     }
 
     pub(crate) fn external_wait_started(&self) {
@@ -1406,7 +1418,7 @@ impl Runtime {
                     }
                 };
                 if let Some(failure) = failure {
-                    self.system_failure.borrow_mut().get_or_insert(failure);
+                    self.note_system_failure(failure);
                 }
             }
             Some(ExitTarget::Main | ExitTarget::Detached) | None => {}
@@ -1515,6 +1527,8 @@ impl Runtime {
         self.schedule(main_task.key());
 
         let result = self.run_loop(&mut main, &mut output);
+        // Callbacks queued before the loop ended still run; later ones are refused.
+        self.close_entry_queue();
 
         // Teardown: drop the main future first (its nurseries drop their children), then
         // anything left (system tasks, tasks of forgotten nurseries), in id order.
@@ -1670,13 +1684,13 @@ impl Runtime {
         for key in keys {
             self.schedule(key);
         }
-        any
+        self.run_entry_jobs() || any
     }
 
     /// Whether something outside the runtime may still wake a task: an external wait, or a
     /// task blocked on a foreign future whose waker is held somewhere.
     fn external_outstanding(&self) -> bool {
-        if self.external_waits.get() > 0 {
+        if self.external_waits.get() > 0 || self.shared.tokens_outside() > 0 {
             return true;
         }
         let mut blocked = self.foreign_blocked.borrow_mut();
@@ -1815,6 +1829,8 @@ impl Runtime {
             next_deadline: self.next_deadline(),
             external_waits: self.external_waits.get(),
             steps: self.steps.get(),
+            run_sync_soon_queue_size: self.shared.entry_queue_len(),
+            trio_tokens_held: self.shared.tokens_outside(),
         }
     }
 
@@ -1875,6 +1891,12 @@ pub struct RunStatistics {
     pub external_waits: usize,
     /// Task steps so far.
     pub steps: u64,
+    /// Callbacks queued with [`TrioToken::run_sync_soon`](crate::lowlevel::TrioToken::run_sync_soon)
+    /// and not yet run (Trio's `run_sync_soon_queue_size`).
+    pub run_sync_soon_queue_size: usize,
+    /// [`TrioToken`](crate::lowlevel::TrioToken)s alive: while any is, something outside the run
+    /// may still call into it.
+    pub trio_tokens_held: usize,
 }
 
 /// The main task's default name: the future's type, or `main` for an async block.

@@ -537,9 +537,15 @@ pub(crate) fn name_from_type(full: &str, location: &Location<'_>) -> String {
 pub(crate) struct Shared {
     pub(crate) runtime_id: u64,
     pub(crate) injected: Mutex<Vec<TaskKey>>,
-    /// Set after a push to `injected`, so the loop only takes the lock when there is something.
+    /// Set after a push to `injected` or `entries` (or to make the loop look again), so the
+    /// loop only takes the locks when there is something.
     pub(crate) pending: std::sync::atomic::AtomicBool,
     pub(crate) thread: Thread,
+    /// Callbacks from `TrioToken::run_sync_soon`, oldest first.
+    pub(crate) entries: Mutex<super::entry::EntryQueue>,
+    /// `TrioToken`s alive; the run holds none itself. Invariant: exact (each clone adds one,
+    /// each drop takes one away).
+    pub(crate) tokens_outside: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
