@@ -126,6 +126,8 @@ impl fmt::Display for Capacity {
 ///     .unwrap();
 /// });
 /// ```
+#[doc(alias = "channel")]
+#[doc(alias = "mpsc")]
 pub fn open_memory_channel<T: 'static>(capacity: impl Into<Capacity>) -> (MemorySender<T>, MemoryReceiver<T>) {
     let capacity = capacity.into();
     let chan = Rc::new(RefCell::new(State {
@@ -648,9 +650,16 @@ impl<T: 'static> Stream for MemoryReceiver<T> {
 
 /// Why [`MemorySender::send`] failed. Every variant holds the value that was not sent.
 ///
-/// `SendError` converts into [`trio::Error`](crate::Error) with `?` (for values that are
-/// `Send + Sync`; otherwise use [`SendError::into_error`]), and a `Cancelled` one is still
-/// recognised as a cancellation by the scope that caught it.
+/// `SendError` converts into [`trio::Error`](crate::Error) with `?`, whatever the value's type
+/// (an `Rc` too): the value is dropped and the error becomes [`Cancelled`], [`ClosedResource`]
+/// or [`BrokenResource`](crate::BrokenResource), so a `Cancelled` one is still recognised as a
+/// cancellation by the scope that caught it. Take the value back with
+/// [`into_inner`](SendError::into_inner) *before* `?` if you need it. With the `anyhow` feature,
+/// `?` also converts it into an `anyhow::Error`, and into `Box<dyn std::error::Error>` always.
+///
+/// It deliberately does not implement `std::error::Error`: that impl would make `?` into
+/// `trio::Error` go through the conversion for every standard error, which needs the value to
+/// be `Send + Sync`.
 ///
 /// # Examples
 ///
@@ -762,13 +771,44 @@ impl<T> fmt::Display for SendError<T> {
     }
 }
 
-impl<T> StdError for SendError<T> {
-    /// [`Cancelled`] for a cancelled send, so `trio::Error::is_cancelled` recognises it.
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            SendError::Cancelled(_) => Some(&CANCELLED),
-            _ => None,
-        }
+/// `?` in code that returns [`trio::Result`](crate::Result), for a value of any type.
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// trio::run(async {
+///     let (tx, rx) = trio::open_memory_channel::<Rc<u8>>(1);
+///     drop(rx);
+///     let result: trio::Result<()> = async {
+///         tx.send(Rc::new(1)).await?; // an `Rc` is neither Send nor Sync
+///         Ok(())
+///     }
+///     .await;
+///     assert!(result.unwrap_err().is::<trio::BrokenResource>());
+/// });
+/// ```
+impl<T> From<SendError<T>> for crate::Error {
+    fn from(error: SendError<T>) -> crate::Error {
+        error.into_error()
+    }
+}
+
+impl<T> From<SendError<T>> for Box<dyn StdError + Send + Sync + 'static> {
+    fn from(error: SendError<T>) -> Self {
+        error.into_error().into()
+    }
+}
+
+impl<T> From<SendError<T>> for Box<dyn StdError + 'static> {
+    fn from(error: SendError<T>) -> Self {
+        error.into_error().into()
+    }
+}
+
+#[cfg(feature = "anyhow")]
+impl<T> From<SendError<T>> for anyhow::Error {
+    fn from(error: SendError<T>) -> Self {
+        error.into_error().into()
     }
 }
 
@@ -819,6 +859,25 @@ impl<T> TrySendError<T> {
             TrySendError::WouldBlock(v) | TrySendError::Closed(v) | TrySendError::Broken(v) => v,
         }
     }
+
+    /// Drops the value and converts the reason into a [`trio::Error`](crate::Error) holding
+    /// [`WouldBlock`](crate::WouldBlock), [`ClosedResource`] or
+    /// [`BrokenResource`](crate::BrokenResource) — what `?` does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = trio::TrySendError::WouldBlock(1).into_error();
+    /// assert!(err.is::<trio::WouldBlock>());
+    /// assert_eq!(err.to_string(), "the channel is full and no receiver is waiting; use send() to wait");
+    /// ```
+    pub fn into_error(self) -> crate::Error {
+        match self {
+            TrySendError::WouldBlock(_) => crate::WouldBlock::with_message(WOULD_BLOCK_SEND).into(),
+            TrySendError::Closed(_) => ClosedResource::with_message(SEND_CLOSED).into(),
+            TrySendError::Broken(_) => crate::BrokenResource::with_message(SEND_BROKEN).into(),
+        }
+    }
 }
 
 impl<T> fmt::Debug for TrySendError<T> {
@@ -841,7 +900,45 @@ impl<T> fmt::Display for TrySendError<T> {
     }
 }
 
-impl<T> StdError for TrySendError<T> {}
+/// `?` in code that returns [`trio::Result`](crate::Result), for a value of any type: the value
+/// is dropped and the error becomes [`WouldBlock`](crate::WouldBlock), [`ClosedResource`] or
+/// [`BrokenResource`](crate::BrokenResource) (see [`SendError`] for why this is not a standard
+/// error).
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// let (tx, _rx) = trio::open_memory_channel::<Rc<u8>>(0);
+/// let result: trio::Result<()> = (|| {
+///     tx.try_send(Rc::new(1))?; // nobody waits and there is no buffer
+///     Ok(())
+/// })();
+/// assert!(result.unwrap_err().is::<trio::WouldBlock>());
+/// ```
+impl<T> From<TrySendError<T>> for crate::Error {
+    fn from(error: TrySendError<T>) -> crate::Error {
+        error.into_error()
+    }
+}
+
+impl<T> From<TrySendError<T>> for Box<dyn StdError + Send + Sync + 'static> {
+    fn from(error: TrySendError<T>) -> Self {
+        error.into_error().into()
+    }
+}
+
+impl<T> From<TrySendError<T>> for Box<dyn StdError + 'static> {
+    fn from(error: TrySendError<T>) -> Self {
+        error.into_error().into()
+    }
+}
+
+#[cfg(feature = "anyhow")]
+impl<T> From<TrySendError<T>> for anyhow::Error {
+    fn from(error: TrySendError<T>) -> Self {
+        error.into_error().into()
+    }
+}
 
 /// Why [`MemoryReceiver::recv`] failed. (The end of the channel is not an error: `recv`
 /// returns `Ok(None)`.)

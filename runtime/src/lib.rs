@@ -63,6 +63,7 @@ pub mod from_thread;
 pub mod io;
 pub mod lowlevel;
 pub mod net;
+mod no_spawn;
 mod parking_lot;
 mod sync;
 mod thread_cache;
@@ -86,6 +87,8 @@ pub use crate::error::{
     RunFinished, RuntimeError, TooSlow, WouldBlock,
 };
 pub use crate::io::{StapledStream, StreamError};
+#[doc(hidden)]
+pub use crate::no_spawn::{DetachedSpawn, spawn};
 pub use crate::sync::{
     Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,
     LimiterToken, Lock, LockGuard, LockStatistics, Semaphore, SemaphorePermit, SemaphoreStatistics, StrictFifoLock,

@@ -15,6 +15,10 @@ use crate::core::task::default_task_name;
 use crate::error::Cancelled;
 
 pub use crate::core::entry::{TrioToken, current_trio_token};
+#[cfg(unix)]
+pub use crate::core::io::{
+    notify_closing, notify_not_readable, notify_not_writable, set_fd_label, wait_readable, wait_writable,
+};
 pub use crate::core::local::RunVar;
 pub use crate::core::policy::{Choice, Fifo, RunnableTasks, TimerInfo, TimerKind};
 pub use crate::core::runtime::{RunReport, RunStatistics, TaskReport};

@@ -629,7 +629,8 @@ fn channel_errors_travel_through_question_mark() {
         .unwrap();
         assert_eq!(caught, None);
 
-        // Other errors stay themselves.
+        // Other errors become Trio's resource errors; the value is dropped by `?` (take it
+        // back with `into_inner` first).
         let (s, r) = open_memory_channel::<String>(0);
         drop(r);
         let result: trio::Result<()> = async {
@@ -639,7 +640,13 @@ fn channel_errors_travel_through_question_mark() {
         .await;
         let error = result.unwrap_err();
         assert!(!error.is_cancelled());
-        assert!(matches!(error.downcast_ref::<SendError<String>>(), Some(SendError::Broken(v)) if v == "x"));
+        assert!(error.is::<trio::BrokenResource>());
+        let (s, r) = open_memory_channel::<String>(0);
+        drop(r);
+        match s.send("x".to_string()).await {
+            Err(SendError::Broken(v)) => assert_eq!(v, "x"),
+            other => panic!("unexpected {other:?}"),
+        }
 
         let (_s, r) = open_memory_channel::<String>(0);
         r.close();

@@ -59,3 +59,18 @@ fn trio_errors_become_anyhow_errors_and_come_back() {
     assert!(err.chain().any(|e| e.is::<Disk>()));
     assert_eq!(err.to_string(), "disk on fire");
 }
+
+#[test]
+fn a_cancelled_send_of_a_value_that_is_not_send_travels_through_anyhow_and_is_caught() {
+    trio::run(async {
+        let (tx, _rx) = trio::open_memory_channel::<std::rc::Rc<u8>>(0);
+        async fn send_with_anyhow(tx: &trio::MemorySender<std::rc::Rc<u8>>) -> anyhow::Result<()> {
+            tx.send(std::rc::Rc::new(1)).await?; // an Rc: `?` must not need Send
+            Ok(())
+        }
+        let scope = CancelScope::new();
+        scope.cancel();
+        let out = scope.run(async { send_with_anyhow(&tx).await.map_err(Error::from_anyhow) }).await.unwrap();
+        assert_eq!(out, None, "the scope recognised its own cancellation");
+    });
+}

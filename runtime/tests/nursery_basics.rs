@@ -587,3 +587,57 @@ fn task_names_ids_and_parents() {
         .unwrap();
     });
 }
+
+#[test]
+fn a_panic_resumes_as_it_was_when_its_siblings_were_only_cancelled() {
+    let outcome = std::panic::catch_unwind(|| {
+        run_auto(async {
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon_named("sleeper", async {
+                    trio::sleep_forever().await?;
+                    Ok(())
+                });
+                nursery.start_soon_named("crasher", async {
+                    trio::checkpoint().await.ok();
+                    panic!("the original message");
+                });
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+    });
+    let payload = outcome.unwrap_err();
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"the original message"),
+        "not rewrapped: the sleeper was only cancelled"
+    );
+}
+
+#[test]
+fn a_combined_panic_lists_real_failures_but_not_cancelled_siblings() {
+    let outcome = std::panic::catch_unwind(|| {
+        run_auto(async {
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon_named("sleeper", async {
+                    trio::sleep_forever().await?;
+                    Ok(())
+                });
+                nursery.start_soon_named("failer", async { Err(Error::msg("disk full")) });
+                nursery.start_soon_named("crasher", async {
+                    trio::checkpoint().await.ok();
+                    panic!("boom");
+                });
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+    });
+    let payload = outcome.unwrap_err();
+    let message = payload.downcast_ref::<String>().expect("a combined message");
+    assert!(message.contains("task `crasher` panicked: boom"), "{message}");
+    assert!(message.contains("task `failer` failed: disk full"), "{message}");
+    assert!(!message.contains("sleeper"), "a cancelled sibling is not a failure: {message}");
+}

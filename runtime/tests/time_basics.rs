@@ -77,3 +77,21 @@ fn a_real_sleep_takes_real_time() {
     });
     assert!(t.elapsed() >= Duration::from_millis(20));
 }
+
+#[test]
+fn elapsed_and_duration_since_read_the_runs_clock() {
+    let clock = trio::SystemClock::with_offset(Duration::from_secs(50_000));
+    trio::Builder::new().clock(clock).run(async {
+        let start = trio::current_time();
+        trio::sleep(Duration::from_millis(3)).await.unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(3));
+        let now = trio::current_time();
+        assert_eq!(now.duration_since(start), now - start);
+        assert_eq!(start.checked_duration_since(now), None);
+        // Inside a run on a clock with an offset, Debug says how far into the run an instant is.
+        let shown = format!("{:?}", start + Duration::from_millis(1500));
+        assert!(shown.contains(", run start + 1.5"), "{shown}");
+    });
+    // Outside a run, and on a clock that starts at zero, only the reading.
+    assert_eq!(format!("{:?}", trio::Instant::from_millis(1500)), "Instant(1.5s)");
+}

@@ -432,6 +432,7 @@ impl ScopeState {
 /// });
 /// ```
 #[derive(Clone)]
+#[doc(alias = "CancellationToken")]
 pub struct CancelScope {
     pub(crate) state: Rc<ScopeState>,
 }
@@ -1036,6 +1037,7 @@ pub(crate) fn in_status<R>(status: &Rc<CancelStatus>, f: impl FnOnce() -> R) -> 
 /// });
 /// ```
 #[track_caller]
+#[doc(alias = "timeout")]
 pub fn move_on_after<F, T>(timeout: Duration, body: F) -> ScopeRun<F>
 where
     F: Future<Output = Result<T>>,
@@ -1089,6 +1091,7 @@ where
 /// });
 /// ```
 #[track_caller]
+#[doc(alias = "timeout")]
 pub fn fail_after<F, T>(timeout: Duration, body: F) -> impl Future<Output = Result<T>>
 where
     F: Future<Output = Result<T>>,

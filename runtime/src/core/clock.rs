@@ -224,6 +224,60 @@ impl Instant {
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_nanos(self.nanos.saturating_sub(earlier.nanos))
     }
+
+    /// The time from `earlier` to `self`, zero if `earlier` is later (as
+    /// `std::time::Instant::duration_since` does since Rust 1.60).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::from_secs(4).duration_since(Instant::from_secs(1)), Duration::from_secs(3));
+    /// assert_eq!(Instant::from_secs(1).duration_since(Instant::from_secs(4)), Duration::ZERO);
+    /// ```
+    pub fn duration_since(self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+
+    /// The time from `earlier` to `self`, or `None` if `earlier` is later.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use trio::Instant;
+    ///
+    /// assert_eq!(Instant::from_secs(4).checked_duration_since(Instant::from_secs(1)), Some(Duration::from_secs(3)));
+    /// assert_eq!(Instant::from_secs(1).checked_duration_since(Instant::from_secs(4)), None);
+    /// ```
+    pub fn checked_duration_since(self, earlier: Instant) -> Option<Duration> {
+        self.nanos.checked_sub(earlier.nanos).map(Duration::from_nanos)
+    }
+
+    /// The time on the run's clock since `self` (zero if `self` is in the future): tokio's and
+    /// std's `elapsed`, read from [`current_time`](crate::current_time).
+    ///
+    /// # Panics
+    ///
+    /// Outside a run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// trio::run(async {
+    ///     let start = trio::current_time();
+    ///     trio::sleep(Duration::from_millis(5)).await.unwrap();
+    ///     assert!(start.elapsed() >= Duration::from_millis(5));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn elapsed(self) -> Duration {
+        crate::current_time().duration_since(self)
+    }
 }
 
 impl Add<Duration> for Instant {
@@ -260,8 +314,20 @@ impl Sub<Instant> for Instant {
 }
 
 impl fmt::Debug for Instant {
+    /// `Instant(6s)`; inside a run whose clock did not start at zero (the [`SystemClock`] starts
+    /// at a large offset, as Trio's does), also the time since the run started:
+    /// `Instant(104521.25s, run start + 1.5s)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Instant({self})")
+        match super::runtime::Runtime::start_time_if_inside() {
+            Some(start) if start != Instant::ZERO && *self != Instant::MAX => {
+                if *self >= start {
+                    write!(f, "Instant({self}, run start + {})", Instant::ZERO + (*self - start))
+                } else {
+                    write!(f, "Instant({self}, run start - {})", Instant::ZERO + (start - *self))
+                }
+            }
+            _ => write!(f, "Instant({self})"),
+        }
     }
 }
 

@@ -195,12 +195,6 @@ pub fn current_trio_token() -> TrioToken {
 // ===== the loop's side =====
 
 impl Shared {
-    /// Makes the loop look at its queues: the next wait returns at once.
-    pub(crate) fn wake_loop(&self) {
-        self.pending.store(true, Ordering::Release);
-        self.thread.unpark();
-    }
-
     /// Tokens held outside the run.
     pub(crate) fn tokens_outside(&self) -> usize {
         self.tokens_outside.load(Ordering::Acquire)

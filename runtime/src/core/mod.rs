@@ -5,6 +5,8 @@ pub(crate) mod cancel;
 pub(crate) mod clock;
 pub(crate) mod entry;
 pub(crate) mod instrument;
+#[cfg(unix)]
+pub(crate) mod io;
 pub(crate) mod local;
 pub(crate) mod nursery;
 pub(crate) mod policy;

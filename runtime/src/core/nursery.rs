@@ -53,10 +53,41 @@ pub(crate) type Failures = (Vec<(Failed, Error)>, Vec<(String, PanicPayload)>);
 ///     .unwrap();
 /// });
 /// ```
+///
+/// A function with an error type of its own runs as a task through `?`, which converts its
+/// error into a [`trio::Error`](crate::Error) (see `docs/design.md` for why tasks do not accept
+/// any `Result<(), E>` directly: `Ok(())` would stop inferring):
+///
+/// ```
+/// #[derive(Debug)]
+/// struct DiskFull;
+/// impl std::fmt::Display for DiskFull {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("disk full")
+///     }
+/// }
+/// impl std::error::Error for DiskFull {}
+///
+/// async fn writer() -> Result<(), DiskFull> {
+///     trio::checkpoint().await.ok();
+///     Err(DiskFull)
+/// }
+///
+/// let result = trio::run(async {
+///     trio::open_nursery(|nursery| async move {
+///         nursery.start_soon(async move { Ok(writer().await?) });
+///         Ok(())
+///     })
+///     .await
+/// });
+/// let group = result.unwrap_err();
+/// assert!(group.as_group().unwrap().find::<DiskFull>().is_some());
+/// ```
 #[diagnostic::on_unimplemented(
     message = "a trio task returns `()` or `trio::Result<()>`, not `{Self}`",
     label = "this future's output is not a task result",
-    note = "convert other errors with `?` inside the task; send values out through a channel or return them from a nursery body"
+    note = "for a task with an error type of its own, start `async move {{ Ok(task.await?) }}` instead (the error converts with `?` into `trio::Error`); for an `anyhow::Result<()>`, `async move {{ task.await.map_err(trio::Error::from_anyhow) }}`",
+    note = "send values out through a channel, or return them from a nursery body"
 )]
 pub trait TaskResult: 'static {
     /// Converts into the task's result.
@@ -450,6 +481,8 @@ impl Nursery {
     /// });
     /// ```
     #[track_caller]
+    #[doc(alias = "spawn")]
+    #[doc(alias = "spawn_local")]
     pub fn start_soon<F>(&self, future: F)
     where
         F: Future + 'static,
@@ -798,6 +831,9 @@ where
 /// });
 /// ```
 #[track_caller]
+#[doc(alias = "JoinSet")]
+#[doc(alias = "TaskGroup")]
+#[doc(alias = "scope")]
 pub fn open_nursery<F, Fut, T>(body: F) -> impl Future<Output = Result<T>>
 where
     F: FnOnce(Nursery) -> Fut,
@@ -875,7 +911,7 @@ impl Drop for NurseryGuard {
 
 /// Resumes one panic as it was, or several (or a panic plus errors) as one combined panic.
 fn resume_panics(mut panics: Vec<(String, PanicPayload)>, errors: Vec<GroupEntry>, origin: &Location<'_>) -> ! {
-    if panics.len() == 1 && errors.is_empty() {
+    if panics.len() == 1 && errors.iter().all(|entry| entry.error().is_cancelled()) {
         let (_, payload) = panics.pop().expect("one panic");
         std::panic::resume_unwind(payload);
     }
@@ -883,7 +919,8 @@ fn resume_panics(mut panics: Vec<(String, PanicPayload)>, errors: Vec<GroupEntry
     for (task, payload) in &panics {
         message.push_str(&format!("\n  task `{task}` panicked: {}", panic_message(payload.as_ref())));
     }
-    for entry in &errors {
+    // Siblings the panic cancelled did not fail: only real failures are listed.
+    for entry in errors.iter().filter(|entry| !entry.error().is_cancelled()) {
         message.push_str(&format!("\n  task `{}` failed: {}", entry.task(), entry.error()));
     }
     panic!("{message}");

@@ -862,7 +862,21 @@ pub(crate) struct Runtime {
     started: RealInstant,
     /// The values of `RunVar`s, dropped with the run.
     pub(crate) locals: super::local::RunLocals,
+    /// The clock's reading when the run started, for run-relative `Debug` of instants.
+    start_time: Cell<Instant>,
+    /// The reactor, made on the first wait for a file descriptor; until then the loop parks
+    /// its thread (a run without real I/O never makes one).
+    #[cfg(unix)]
+    reactor: std::cell::OnceCell<super::io::Reactor>,
+    /// `steps` when the loop last polled the reactor, so busy runs still see I/O.
+    #[cfg(unix)]
+    io_polled_at: Cell<u64>,
 }
+
+/// While tasks keep running, the loop polls the reactor (without waiting) once this many task
+/// steps have passed since it last did, so a busy run still notices I/O.
+#[cfg(unix)]
+const IO_POLL_EVERY: u64 = 64;
 
 impl Runtime {
     fn new(builder: Builder) -> Runtime {
@@ -874,6 +888,8 @@ impl Runtime {
             thread: std::thread::current(),
             entries: Mutex::new(Default::default()),
             tokens_outside: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(unix)]
+            io_waker: std::sync::OnceLock::new(),
         });
         let root_status = CancelStatus::root();
         let clock = builder.clock.unwrap_or_else(|| Rc::new(SystemClock::new(builder.seed)));
@@ -917,6 +933,46 @@ impl Runtime {
             stack_base: Cell::new(0),
             started: RealInstant::now(),
             locals: Default::default(),
+            start_time: Cell::new(Instant::ZERO),
+            #[cfg(unix)]
+            reactor: std::cell::OnceCell::new(),
+            #[cfg(unix)]
+            io_polled_at: Cell::new(0),
+        }
+    }
+
+    /// The run's reactor, made on first use.
+    ///
+    /// # Errors
+    ///
+    /// If the operating system refuses a poller (out of file descriptors, say).
+    #[cfg(unix)]
+    pub(crate) fn reactor(&self) -> std::io::Result<&super::io::Reactor> {
+        if let Some(reactor) = self.reactor.get() {
+            return Ok(reactor);
+        }
+        let (reactor, waker) = super::io::Reactor::new()?;
+        let _ = self.shared.io_waker.set(waker);
+        Ok(self.reactor.get_or_init(|| reactor))
+    }
+
+    /// The reactor if the run made one already.
+    #[cfg(unix)]
+    pub(crate) fn existing_reactor(&self) -> Option<&super::io::Reactor> {
+        self.reactor.get()
+    }
+
+    /// Polls the reactor without waiting if tasks have kept running long enough since the last
+    /// look, and someone waits for a descriptor.
+    #[cfg(unix)]
+    fn poll_io_if_due(&self) {
+        let Some(reactor) = self.reactor.get() else { return };
+        let steps = self.steps.get();
+        if reactor.has_waiters() && steps - self.io_polled_at.get() >= IO_POLL_EVERY {
+            self.io_polled_at.set(steps);
+            if let Err(error) = reactor.poll(Some(Duration::ZERO)) {
+                panic!("trio: polling the operating system for I/O failed: {error}");
+            }
         }
     }
 
@@ -944,6 +1000,11 @@ impl Runtime {
         if CONTEXT.is_set() {
             CONTEXT.with(f);
         }
+    }
+
+    /// The clock's reading when the current run started, if called inside one.
+    pub(crate) fn start_time_if_inside() -> Option<Instant> {
+        if CONTEXT.is_set() { Some(CONTEXT.with(|rt| rt.start_time.get())) } else { None }
     }
 
     /// `true` if called inside a run on this thread.
@@ -1520,6 +1581,7 @@ impl Runtime {
             instrument.before_run();
         }
         self.clock.start_clock();
+        self.start_time.set(self.clock.current_time());
         let mut main = Some(Box::pin(future));
         let mut output = None;
         let main_task = self.new_task(None, name, location, self.root_status.clone(), ExitTarget::Main, None, true);
@@ -1605,6 +1667,9 @@ impl Runtime {
                 }
                 self.wait_for_events(timeout)?;
                 events |= self.drain_injected();
+            } else {
+                #[cfg(unix)]
+                self.poll_io_if_due();
             }
 
             // 2. Expire deadlines.
@@ -1746,8 +1811,9 @@ impl Runtime {
         ids
     }
 
-    /// Parks the thread for at most `timeout` (forever if `None`), or until a wake arrives
-    /// from another thread.
+    /// Waits for at most `timeout` (forever if `None`), or until a wake arrives from another
+    /// thread: in the reactor's poller once the run has one (then I/O events wake tasks too),
+    /// otherwise parking the thread.
     fn wait_for_events(&self, timeout: Option<Duration>) -> Result<(), RunError> {
         let mut timeout = timeout;
         if let Some(limit) = self.watchdog {
@@ -1760,6 +1826,21 @@ impl Runtime {
         }
         for instrument in &self.instruments {
             instrument.before_io_wait(timeout);
+        }
+        #[cfg(unix)]
+        if let Some(reactor) = self.reactor.get() {
+            // Pairs with the fence in `Shared::inject`: either the injector sees the reactor's
+            // waker, or this sees `pending`.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let timeout = if self.shared.pending.load(Ordering::SeqCst) { Some(Duration::ZERO) } else { timeout };
+            self.io_polled_at.set(self.steps.get());
+            if let Err(error) = reactor.poll(timeout) {
+                panic!("trio: waiting for I/O in the operating system's poller failed: {error}");
+            }
+            for instrument in &self.instruments {
+                instrument.after_io_wait(timeout);
+            }
+            return Ok(());
         }
         if !self.shared.pending.load(Ordering::Acquire) {
             match timeout {

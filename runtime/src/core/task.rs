@@ -546,12 +546,31 @@ pub(crate) struct Shared {
     /// `TrioToken`s alive; the run holds none itself. Invariant: exact (each clone adds one,
     /// each drop takes one away).
     pub(crate) tokens_outside: std::sync::atomic::AtomicUsize,
+    /// The reactor's waker, once the run has a reactor: from then on the loop waits in the
+    /// poller, not parked, and a wake from another thread must go through it.
+    #[cfg(unix)]
+    pub(crate) io_waker: std::sync::OnceLock<mio::Waker>,
 }
 
 impl Shared {
     pub(crate) fn inject(&self, key: TaskKey) {
         self.injected.lock().unwrap_or_else(|e| e.into_inner()).push(key);
-        self.pending.store(true, std::sync::atomic::Ordering::Release);
+        self.wake_loop();
+    }
+
+    /// Makes the loop look at its queues: its current or next wait returns at once.
+    pub(crate) fn wake_loop(&self) {
+        use std::sync::atomic::{Ordering, fence};
+        self.pending.store(true, Ordering::SeqCst);
+        // Pairs with the fence in the loop between making the reactor and reading `pending`:
+        // either the loop sees `pending`, or this sees the waker.
+        fence(Ordering::SeqCst);
+        #[cfg(unix)]
+        if let Some(waker) = self.io_waker.get() {
+            // Failing to wake an eventfd means the counter is full: a wake is pending anyway.
+            let _ = waker.wake();
+            return;
+        }
         self.thread.unpark();
     }
 }

@@ -113,6 +113,9 @@ pub(crate) enum What {
     Started(super::task::Task),
     /// A sleep that ends at this instant, or never.
     Sleep(Option<super::clock::Instant>),
+    /// A wait for a file descriptor, with what the descriptor is when known.
+    #[cfg(unix)]
+    Io(super::io::Direction, std::os::fd::RawFd, Option<super::io::IoLabel>),
 }
 
 impl What {
@@ -123,6 +126,11 @@ impl What {
             What::Started(task) => format!("waiting for task `{}` to call started()", task.name()),
             What::Sleep(Some(deadline)) => format!("sleep until {deadline}"),
             What::Sleep(None) => "sleep_forever".to_string(),
+            #[cfg(unix)]
+            What::Io(direction, fd, label) => match label {
+                Some(label) => format!("{} on fd {fd} ({})", direction.wait_name(), label()),
+                None => format!("{} on fd {fd}", direction.wait_name()),
+            },
         }
     }
 }
@@ -461,6 +469,17 @@ pub struct Unparker<T> {
 }
 
 impl<T> Unparker<T> {
+    /// A second handle to the same wait, for the runtime's own bookkeeping.
+    #[cfg(unix)]
+    pub(crate) fn handle(&self) -> Unparker<T> {
+        Unparker { cell: self.cell.clone() }
+    }
+
+    /// Whether `other` wakes the same wait.
+    pub(crate) fn same_wait(&self, other: &Unparker<T>) -> bool {
+        Rc::ptr_eq(&self.cell, &other.cell)
+    }
+
     /// Wakes the waiting task with `value`. Returns the value back if the wait was aborted by
     /// cancellation, already unparked, or dropped — hand it to someone else.
     ///
