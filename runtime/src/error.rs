@@ -401,6 +401,9 @@ pub enum CancelSource {
     Nursery,
     /// The main task finished and the run is cancelling its system tasks.
     Shutdown,
+    /// Ctrl-C (`SIGINT`) arrived, and the run cancels everything (Trio's `KeyboardInterrupt`;
+    /// see [`Builder::keyboard_interrupt`](crate::Builder::keyboard_interrupt)).
+    KeyboardInterrupt,
     /// Made by hand with [`Cancelled::new`], or the source is not known.
     Unknown,
 }
@@ -549,6 +552,7 @@ impl fmt::Display for Cancelled {
                 scope(f, "the nursery")?;
             }
             CancelSource::Shutdown => f.write_str("cancelled: the main task finished and the run is shutting down")?,
+            CancelSource::KeyboardInterrupt => f.write_str("cancelled by KeyboardInterrupt: Ctrl-C (SIGINT)")?,
             CancelSource::Unknown => f.write_str("cancelled")?,
         }
         if let Some(reason) = &cause.reason {

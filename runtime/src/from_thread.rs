@@ -165,11 +165,15 @@ where
 /// ```
 /// trio::run(async {
 ///     let token = trio::lowlevel::current_trio_token();
-///     let thread = std::thread::spawn(move || {
-///         trio::from_thread::run_with_token(&token, || async { trio::lowlevel::current_task().name().to_string() })
+///     let (done_tx, done_rx) = futures::channel::oneshot::channel();
+///     std::thread::spawn(move || {
+///         let name = trio::from_thread::run_with_token(&token, || async {
+///             trio::lowlevel::current_task().name().to_string()
+///         });
+///         done_tx.send(name).unwrap();
 ///     });
-///     // Keep the run alive (and idle) until the thread is done.
-///     let name = trio::cancellable(async { thread.join() }).await.unwrap().unwrap().unwrap();
+///     // Wait without blocking the run's thread (never `join` here: the thread needs the run).
+///     let name = trio::cancellable(done_rx).await.unwrap().unwrap().unwrap();
 ///     assert!(!name.is_empty());
 /// });
 /// ```
@@ -206,8 +210,9 @@ where
 /// ```
 /// trio::run(async {
 ///     let token = trio::lowlevel::current_trio_token();
-///     let thread = std::thread::spawn(move || trio::from_thread::run_sync_with_token(&token, || 1 + 1));
-///     let two = trio::cancellable(async { thread.join() }).await.unwrap().unwrap().unwrap();
+///     let (done_tx, done_rx) = futures::channel::oneshot::channel();
+///     std::thread::spawn(move || done_tx.send(trio::from_thread::run_sync_with_token(&token, || 1 + 1)));
+///     let two = trio::cancellable(done_rx).await.unwrap().unwrap().unwrap();
 ///     assert_eq!(two, 2);
 /// });
 /// ```

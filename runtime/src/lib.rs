@@ -65,6 +65,10 @@ pub mod lowlevel;
 pub mod net;
 mod no_spawn;
 mod parking_lot;
+#[cfg(unix)]
+pub mod process;
+#[cfg(unix)]
+pub mod signal;
 mod sync;
 mod thread_cache;
 mod time;
@@ -87,6 +91,8 @@ pub use crate::error::{
     RunFinished, RuntimeError, TooSlow, WouldBlock,
 };
 pub use crate::io::{StapledStream, StreamError};
+#[cfg(unix)]
+pub use crate::process::{Process, open_process, run_process};
 #[doc(hidden)]
 pub use crate::no_spawn::{DetachedSpawn, spawn};
 pub use crate::sync::{

@@ -145,6 +145,7 @@ fn a_panic_in_a_call_resumes_on_the_thread_and_then_in_the_task() {
 fn with_a_token_a_foreign_thread_calls_into_the_run() {
     bounded().run(async {
         let token = current_trio_token();
+        let (done_tx, done_rx) = oneshot::channel();
         let thread = std::thread::spawn(move || {
             let name = from_thread::run_with_token(&token, || async {
                 trio::checkpoint().await.unwrap();
@@ -152,9 +153,11 @@ fn with_a_token_a_foreign_thread_calls_into_the_run() {
             })
             .unwrap();
             let sum = from_thread::run_sync_with_token(&token, || 2 + 2).unwrap();
-            (name, sum)
+            done_tx.send((name, sum)).unwrap();
         });
-        let (name, sum) = trio::cancellable(async { thread.join() }).await.unwrap().unwrap();
+        // Never block the run's thread (say, on `thread.join()`): the thread needs the run.
+        let (name, sum) = trio::cancellable(done_rx).await.unwrap().unwrap();
+        thread.join().unwrap();
         assert!(!name.is_empty());
         assert_eq!(sum, 4);
     });

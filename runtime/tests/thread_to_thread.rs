@@ -49,7 +49,11 @@ fn a_panic_in_the_thread_resumes_in_the_calling_task_with_its_message() {
         })
     }));
     let payload = outcome.unwrap_err();
-    let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
     assert!(message.contains("disk on fire: sector 7"), "{message}");
 }
 

@@ -65,6 +65,8 @@ pub struct Builder {
     cancel_grace: Option<Duration>,
     stack_budget: Option<usize>,
     main_task: Option<(String, &'static Location<'static>)>,
+    /// `None`: Ctrl-C cancels the run if it runs on the main thread (the default).
+    keyboard_interrupt: Option<bool>,
 }
 
 /// How much stack, by default, one task step may use through nested scopes and nurseries
@@ -101,6 +103,7 @@ impl Builder {
             cancel_grace: Some(DEFAULT_CANCEL_GRACE),
             stack_budget: Some(DEFAULT_STACK_BUDGET),
             main_task: None,
+            keyboard_interrupt: None,
         }
     }
 
@@ -354,6 +357,39 @@ impl Builder {
         self
     }
 
+    /// Whether Ctrl-C (`SIGINT`) cancels the run (Trio's `KeyboardInterrupt`). By default it
+    /// does when the run is on the process's main thread — as in Trio, which installs its
+    /// handler only there — so runs on other threads (tests, say) leave Ctrl-C alone.
+    /// `true` turns it on for any thread, `false` off. Unix only.
+    ///
+    /// When it is on and Ctrl-C arrives, every cancel scope of the run is cancelled with
+    /// [`CancelSource::KeyboardInterrupt`]: every task unwinds through its scopes, and once
+    /// they all have, [`try_run`](Builder::try_run) returns a
+    /// [`RunErrorKind::KeyboardInterrupt`] error (and [`run`](Builder::run) panics with it),
+    /// whatever the main task returned. A second Ctrl-C while the run unwinds gets the
+    /// default action: the process ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::RunErrorKind;
+    /// use trio::signal::{SIGINT, raise};
+    ///
+    /// let err = trio::Builder::new()
+    ///     .keyboard_interrupt(true)
+    ///     .try_run(async {
+    ///         raise(SIGINT).unwrap(); // as if the user pressed Ctrl-C
+    ///         let cancelled = trio::sleep(std::time::Duration::from_secs(60)).await.unwrap_err();
+    ///         assert_eq!(cancelled.source(), trio::CancelSource::KeyboardInterrupt);
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), RunErrorKind::KeyboardInterrupt);
+    /// ```
+    pub fn keyboard_interrupt(mut self, enabled: bool) -> Builder {
+        self.keyboard_interrupt = Some(enabled);
+        self
+    }
+
     /// Runs `future` as the main task until it and everything it started are done, and
     /// returns its output.
     ///
@@ -454,6 +490,7 @@ impl fmt::Debug for Builder {
             .field("cancel_grace", &self.cancel_grace)
             .field("stack_budget", &self.stack_budget)
             .field("main_task", &self.main_task)
+            .field("keyboard_interrupt", &self.keyboard_interrupt)
             .finish()
     }
 }
@@ -520,6 +557,9 @@ pub enum RunErrorKind {
     /// A task stayed blocked on a future from outside trio, inside a cancelled scope, longer
     /// than [`Builder::cancel_grace`] allows: the future cannot see the cancellation.
     Uncancellable(Duration),
+    /// Ctrl-C (`SIGINT`) cancelled the run, and every task has unwound (Trio's
+    /// `KeyboardInterrupt`; see [`Builder::keyboard_interrupt`]).
+    KeyboardInterrupt,
 }
 
 /// A run that was stopped, with the state of every task at that moment.
@@ -622,6 +662,9 @@ impl fmt::Display for RunError {
                     )?;
                 }
                 self.write_uncancellable(f)?;
+            }
+            RunErrorKind::KeyboardInterrupt => {
+                write!(f, "KeyboardInterrupt: Ctrl-C (SIGINT) cancelled the run, and every task has unwound")?;
             }
             RunErrorKind::Uncancellable(grace) => {
                 write!(
@@ -771,6 +814,26 @@ impl RunReport {
     }
 }
 
+// ===== Ctrl-C =====
+
+/// What the signal thread holds for a run that turns Ctrl-C into a cancellation: enough to
+/// flag it and wake its loop, and nothing that keeps the run from ending or counts as a wait
+/// outside it.
+pub(crate) struct KiHandle(Arc<Shared>);
+
+impl KiHandle {
+    /// Ctrl-C arrived. `false` if the run already had one: the caller gives the signal its
+    /// default action then.
+    pub(crate) fn interrupt(&self) -> bool {
+        if self.0.ki_delivered.load(Ordering::Acquire) {
+            return false;
+        }
+        self.0.ki_pending.store(true, Ordering::Release);
+        self.0.wake_loop();
+        true
+    }
+}
+
 // ===== Runtime =====
 
 enum Primed {
@@ -862,6 +925,9 @@ pub(crate) struct Runtime {
     started: RealInstant,
     /// The values of `RunVar`s, dropped with the run.
     pub(crate) locals: super::local::RunLocals,
+    /// The scope of `root_status` when Ctrl-C handling is on: shielded (so nothing outside
+    /// reaches it and no policy injects into it), cancelled only by Ctrl-C.
+    ki_scope: Option<Rc<super::cancel::ScopeState>>,
     /// The clock's reading when the run started, for run-relative `Debug` of instants.
     start_time: Cell<Instant>,
     /// The reactor, made on the first wait for a file descriptor; until then the loop parks
@@ -888,10 +954,20 @@ impl Runtime {
             thread: std::thread::current(),
             entries: Mutex::new(Default::default()),
             tokens_outside: std::sync::atomic::AtomicUsize::new(0),
+            ki_pending: std::sync::atomic::AtomicBool::new(false),
+            ki_delivered: std::sync::atomic::AtomicBool::new(false),
             #[cfg(unix)]
             io_waker: std::sync::OnceLock::new(),
         });
-        let root_status = CancelStatus::root();
+        let ki_enabled = cfg!(unix)
+            && builder.keyboard_interrupt.unwrap_or_else(|| std::thread::current().name() == Some("main"));
+        let (root_status, ki_scope) = if ki_enabled {
+            let (scope, status) = super::cancel::ScopeState::new_entered(&CancelStatus::root(), Location::caller());
+            scope.shield.set(true);
+            (status, Some(scope))
+        } else {
+            (CancelStatus::root(), None)
+        };
         let clock = builder.clock.unwrap_or_else(|| Rc::new(SystemClock::new(builder.seed)));
         let policy = builder.policy.map(|mut policy| {
             policy.start(builder.seed);
@@ -933,6 +1009,7 @@ impl Runtime {
             stack_base: Cell::new(0),
             started: RealInstant::now(),
             locals: Default::default(),
+            ki_scope,
             start_time: Cell::new(Instant::ZERO),
             #[cfg(unix)]
             reactor: std::cell::OnceCell::new(),
@@ -1588,9 +1665,24 @@ impl Runtime {
         *self.main_task.borrow_mut() = Some(main_task.clone());
         self.schedule(main_task.key());
 
+        #[cfg(unix)]
+        if self.ki_scope.is_some() {
+            // Without the signal thread Ctrl-C keeps its default action; nothing else changes.
+            let _ = crate::signal::start_keyboard_interrupt(self.id, KiHandle(self.shared.clone()));
+        }
         let result = self.run_loop(&mut main, &mut output);
+        #[cfg(unix)]
+        if self.ki_scope.is_some() {
+            crate::signal::stop_keyboard_interrupt(self.id);
+        }
         // Callbacks queued before the loop ended still run; later ones are refused.
         self.close_entry_queue();
+        let result = match result {
+            Ok(_) if self.shared.ki_delivered.load(Ordering::Acquire) => {
+                Err(self.stop(RunErrorKind::KeyboardInterrupt, false))
+            }
+            other => other,
+        };
 
         // Teardown: drop the main future first (its nurseries drop their children), then
         // anything left (system tasks, tasks of forgotten nurseries), in id order.
@@ -1749,7 +1841,18 @@ impl Runtime {
         for key in keys {
             self.schedule(key);
         }
-        self.run_entry_jobs() || any
+        let ki = self.shared.ki_pending.swap(false, Ordering::AcqRel) && self.deliver_keyboard_interrupt();
+        self.run_entry_jobs() || any || ki
+    }
+
+    /// Ctrl-C: cancels every scope of the run, once.
+    fn deliver_keyboard_interrupt(&self) -> bool {
+        let Some(scope) = &self.ki_scope else { return false };
+        if self.shared.ki_delivered.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        scope.cancel(CancelSource::KeyboardInterrupt, None, None);
+        true
     }
 
     /// Whether something outside the runtime may still wake a task: an external wait, or a

@@ -546,6 +546,10 @@ pub(crate) struct Shared {
     /// `TrioToken`s alive; the run holds none itself. Invariant: exact (each clone adds one,
     /// each drop takes one away).
     pub(crate) tokens_outside: std::sync::atomic::AtomicUsize,
+    /// Set by the signal thread when Ctrl-C arrives for this run; the loop takes it.
+    pub(crate) ki_pending: std::sync::atomic::AtomicBool,
+    /// Set once the loop has cancelled the run for Ctrl-C: a second one is not ours to handle.
+    pub(crate) ki_delivered: std::sync::atomic::AtomicBool,
     /// The reactor's waker, once the run has a reactor: from then on the loop waits in the
     /// poller, not parked, and a wake from another thread must go through it.
     #[cfg(unix)]
