@@ -376,7 +376,9 @@ fn send(route: Route, payload: Payload) {
         (Route::Host { token, job }, Payload::Async(call)) => {
             token.run_sync_soon(move || deliver(job, Message::Call(call)))
         }
-        (Route::Host { .. }, Payload::Sync(_)) => unreachable!("sync calls to the waiting task are sent as async calls"),
+        (Route::Host { .. }, Payload::Sync(_)) => {
+            unreachable!("sync calls to the waiting task are sent as async calls")
+        }
     };
 }
 

@@ -91,10 +91,10 @@ pub use crate::error::{
     RunFinished, RuntimeError, TooSlow, WouldBlock,
 };
 pub use crate::io::{StapledStream, StreamError};
-#[cfg(unix)]
-pub use crate::process::{Process, open_process, run_process};
 #[doc(hidden)]
 pub use crate::no_spawn::{DetachedSpawn, spawn};
+#[cfg(unix)]
+pub use crate::process::{Process, open_process, run_process};
 pub use crate::sync::{
     Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,
     LimiterToken, Lock, LockGuard, LockStatistics, Semaphore, SemaphorePermit, SemaphoreStatistics, StrictFifoLock,

@@ -116,11 +116,7 @@ pub fn open_signal_receiver(signals: &[i32]) -> io::Result<SignalReceiver> {
         }
     }
     let state = registry.borrow().receivers.get(&id).cloned().expect("just inserted");
-    Ok(SignalReceiver {
-        id,
-        signals: unique,
-        state,
-    })
+    Ok(SignalReceiver { id, signals: unique, state })
 }
 
 /// Sends `signal` to this process (the standard `raise`): for tests, and for re-delivering a

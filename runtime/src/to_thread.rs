@@ -277,10 +277,9 @@ where
     let id = jobs.next.get();
     jobs.next.set(id + 1);
     let mailbox = Rc::new(Mailbox::default());
-    jobs.entries.borrow_mut().insert(
-        id,
-        JobEntry { limiter: limiter.clone(), borrower: borrower.clone(), host: Some(mailbox.clone()) },
-    );
+    jobs.entries
+        .borrow_mut()
+        .insert(id, JobEntry { limiter: limiter.clone(), borrower: borrower.clone(), host: Some(mailbox.clone()) });
     let _guard = HostGuard { jobs: jobs.clone(), id, mailbox: mailbox.clone() };
 
     let shared = Arc::new(JobShared::default());

@@ -173,6 +173,10 @@ fn ctrl_c_cancels_every_task_and_ends_the_run_with_keyboard_interrupt() {
     unwound.sort_by_key(|(name, _)| *name);
     assert_eq!(
         unwound,
-        [("a", CancelSource::KeyboardInterrupt), ("b", CancelSource::KeyboardInterrupt), ("main", CancelSource::KeyboardInterrupt)]
+        [
+            ("a", CancelSource::KeyboardInterrupt),
+            ("b", CancelSource::KeyboardInterrupt),
+            ("main", CancelSource::KeyboardInterrupt)
+        ]
     );
 }

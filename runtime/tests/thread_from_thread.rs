@@ -36,7 +36,8 @@ fn run_and_run_sync_execute_in_the_waiting_task_on_the_runs_thread() {
                 (current_task().id().as_u64(), std::thread::current().id())
             })
             .unwrap();
-            let in_sync = from_thread::run_sync(|| (current_task().id().as_u64(), std::thread::current().id())).unwrap();
+            let in_sync =
+                from_thread::run_sync(|| (current_task().id().as_u64(), std::thread::current().id())).unwrap();
             (in_async, in_sync)
         })
         .await

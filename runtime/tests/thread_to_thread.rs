@@ -6,10 +6,10 @@
 //! Threads are ordered with channels, never with sleeps; every run is bounded by a watchdog.
 
 use std::cell::RefCell;
+use std::future::IntoFuture;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::future::IntoFuture;
 use std::sync::{Arc, Barrier, mpsc};
 use std::time::Duration;
 
@@ -326,10 +326,11 @@ fn threads_are_named_and_reused_from_the_cache() {
     bounded().run(async {
         // A name no other test uses, so no other job can take the idle thread in between.
         let name = "to-thread-cache-test";
-        let first = to_thread::run_sync(|| (std::thread::current().id(), std::thread::current().name().map(String::from)))
-            .thread_name(name)
-            .await
-            .unwrap();
+        let first =
+            to_thread::run_sync(|| (std::thread::current().id(), std::thread::current().name().map(String::from)))
+                .thread_name(name)
+                .await
+                .unwrap();
         let second = to_thread::run_sync(|| std::thread::current().id()).thread_name(name).await.unwrap();
         assert_eq!(first.1.as_deref(), Some(name));
         assert_eq!(first.0, second, "the idle thread took the second job");
@@ -350,23 +351,24 @@ fn a_thread_name_with_a_nul_byte_panics_at_the_call() {
 fn autojump_waits_for_a_running_thread() {
     let (parked_tx, parked_rx) = mpsc::channel::<()>();
     let clock = MockClock::autojump();
-    let (finished_at, slept_until) = bounded().clock(clock).instrument(SignalWhenParked::new(parked_tx)).run(async move {
-        let slept_until = Rc::new(RefCell::new(None));
-        let mark = slept_until.clone();
-        let finished_at = trio::open_nursery(|nursery| async move {
-            nursery.start_soon(async move {
-                trio::sleep(Duration::from_secs(10)).await?;
-                *mark.borrow_mut() = Some(trio::current_time());
-                Ok(())
-            });
-            // Returns only once the loop has parked with the job outstanding (no jump).
-            to_thread::run_sync(move || parked_rx.recv().unwrap()).await?;
-            Ok(Some(trio::current_time()))
-        })
-        .await
-        .unwrap();
-        (finished_at, slept_until.take())
-    });
+    let (finished_at, slept_until) =
+        bounded().clock(clock).instrument(SignalWhenParked::new(parked_tx)).run(async move {
+            let slept_until = Rc::new(RefCell::new(None));
+            let mark = slept_until.clone();
+            let finished_at = trio::open_nursery(|nursery| async move {
+                nursery.start_soon(async move {
+                    trio::sleep(Duration::from_secs(10)).await?;
+                    *mark.borrow_mut() = Some(trio::current_time());
+                    Ok(())
+                });
+                // Returns only once the loop has parked with the job outstanding (no jump).
+                to_thread::run_sync(move || parked_rx.recv().unwrap()).await?;
+                Ok(Some(trio::current_time()))
+            })
+            .await
+            .unwrap();
+            (finished_at, slept_until.take())
+        });
     assert_eq!(finished_at, Some(Instant::ZERO), "no virtual time passed while the thread ran");
     assert_eq!(slept_until, Some(Instant::from_secs(10)), "and the clock jumped once it was done");
 }

@@ -52,8 +52,7 @@ fn callbacks_from_another_thread_run_in_the_order_they_were_queued() {
         let ran_on = trio::cancellable(done_rx).await.unwrap().unwrap();
         assert_eq!(ran_on, run_thread, "callbacks run on the run's thread");
         thread.join().unwrap();
-        let order = log.lock().unwrap().clone();
-        order
+        log.lock().unwrap().clone()
     });
     assert_eq!(order, (0..100).collect::<Vec<_>>());
 }

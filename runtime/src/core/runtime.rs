@@ -959,8 +959,8 @@ impl Runtime {
             #[cfg(unix)]
             io_waker: std::sync::OnceLock::new(),
         });
-        let ki_enabled = cfg!(unix)
-            && builder.keyboard_interrupt.unwrap_or_else(|| std::thread::current().name() == Some("main"));
+        let ki_enabled =
+            cfg!(unix) && builder.keyboard_interrupt.unwrap_or_else(|| std::thread::current().name() == Some("main"));
         let (root_status, ki_scope) = if ki_enabled {
             let (scope, status) = super::cancel::ScopeState::new_entered(&CancelStatus::root(), Location::caller());
             scope.shield.set(true);

@@ -398,7 +398,7 @@ async fn stop_and_wait(process: &Rc<Process>, nursery: &crate::Nursery, deliver_
             .await?;
         Ok(())
     });
-    let _ = CancelScope::shielded().run(async { Ok(process.wait().await?) }).await;
+    let _ = CancelScope::shielded().run(process.wait()).await;
     handle.cancel();
 }
 
