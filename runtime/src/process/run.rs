@@ -264,12 +264,15 @@ impl RunProcess<'_> {
     ///                 Ok(())
     ///             })
     ///             .await?;
-    ///         // The streams are the process's; `run_process` waits for it in the background.
-    ///         let _ = process.pid();
+    ///         // Talk to the child while `run_process` supervises it in the background.
+    ///         let (stdin, stdout) = (process.stdin.as_ref().unwrap(), process.stdout.as_ref().unwrap());
+    ///         stdin.send_all(b"hi").await?;
+    ///         assert_eq!(stdout.receive_some(10).await?, b"hi");
+    ///         stdin.aclose().await?; // cat exits, and run_process returns
     ///         Ok(())
     ///     })
     ///     .await
-    ///     .ok();
+    ///     .unwrap();
     /// });
     /// ```
     pub fn task_status(mut self, task_status: TaskStatus<Rc<Process>>) -> Self {
