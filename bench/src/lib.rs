@@ -11,6 +11,7 @@ pub mod explore;
 pub mod harness;
 pub mod net;
 pub mod spawn;
+pub mod threads;
 pub mod timers;
 pub mod yields;
 

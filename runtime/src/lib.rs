@@ -43,6 +43,10 @@
 //! - **No silent hangs**: when every task is blocked and nothing can wake them, the run stops
 //!   with a report of every task and what it waits on.
 //!
+//! Blocking code runs on worker threads with [`to_thread::run_sync`] (and calls back with
+//! [`from_thread`]); on Unix, [`run_process`] runs child processes, [`signal`] catches
+//! signals, and Ctrl-C cancels a run on the main thread ([`Builder::keyboard_interrupt`]).
+//!
 //! Testing tools — a mock clock with autojump, `assert_checkpoints`, schedule exploration,
 //! `#[trio_test]` — live in the `trio-testkit` crate.
 //!

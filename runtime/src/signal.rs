@@ -72,6 +72,10 @@ pub const SIGWINCH: i32 = signal_hook::consts::SIGWINCH;
 ///
 /// Outside a run.
 ///
+/// # Cancellation
+///
+/// Synchronous: not a checkpoint.
+///
 /// # Examples
 ///
 /// ```

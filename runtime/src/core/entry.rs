@@ -87,6 +87,10 @@ impl TrioToken {
     ///
     /// Not for signal handlers: it takes a lock.
     ///
+    /// # Cancellation
+    ///
+    /// Synchronous: not a checkpoint. The callback itself cannot be cancelled.
+    ///
     /// # Errors
     ///
     /// [`RunFinished`] once the run's loop has ended; `callback` is dropped. A call that

@@ -1729,6 +1729,10 @@ impl Runtime {
             // 1. Wait if there is nothing to run.
             let mut primed = Primed::No;
             let mut events = self.drain_injected();
+            if self.system_failure.borrow().is_some() {
+                // A `run_sync_soon` callback just failed: stop before judging the run idle.
+                return Ok(None);
+            }
             if self.runq.borrow().is_empty() {
                 let next_deadline = self.next_deadline();
                 let external = self.external_outstanding();

@@ -376,6 +376,17 @@ impl Process {
     }
 }
 
+impl Drop for Process {
+    fn drop(&mut self) {
+        // The child runs on (as with `std::process::Child`); the reactor forgets its pidfd.
+        if let Some(pidfd) = self.pidfd.borrow_mut().take() {
+            if crate::lowlevel::in_run() {
+                notify_closing(&*pidfd);
+            }
+        }
+    }
+}
+
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.status.get() {
