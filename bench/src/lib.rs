@@ -12,6 +12,7 @@ pub mod harness;
 pub mod loopback;
 pub mod net;
 pub mod spawn;
+pub mod threads;
 pub mod timers;
 pub mod yields;
 

@@ -401,6 +401,9 @@ pub enum CancelSource {
     Nursery,
     /// The main task finished and the run is cancelling its system tasks.
     Shutdown,
+    /// Ctrl-C (`SIGINT`) arrived, and the run cancels everything (Trio's `KeyboardInterrupt`;
+    /// see [`Builder::keyboard_interrupt`](crate::Builder::keyboard_interrupt)).
+    KeyboardInterrupt,
     /// Made by hand with [`Cancelled::new`], or the source is not known.
     Unknown,
 }
@@ -549,6 +552,7 @@ impl fmt::Display for Cancelled {
                 scope(f, "the nursery")?;
             }
             CancelSource::Shutdown => f.write_str("cancelled: the main task finished and the run is shutting down")?,
+            CancelSource::KeyboardInterrupt => f.write_str("cancelled by KeyboardInterrupt: Ctrl-C (SIGINT)")?,
             CancelSource::Unknown => f.write_str("cancelled")?,
         }
         if let Some(reason) = &cause.reason {
@@ -724,6 +728,22 @@ resource_error!(
     /// ```
     RuntimeError,
     "runtime error"
+);
+
+resource_error!(
+    /// The run this call wanted to reach has ended (Trio's `RunFinishedError`): from
+    /// [`TrioToken::run_sync_soon`](crate::lowlevel::TrioToken::run_sync_soon) and
+    /// [`from_thread`](crate::from_thread) once the run's loop is over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = trio::run(async { trio::lowlevel::current_trio_token() });
+    /// let err: trio::RunFinished = token.run_sync_soon(|| ()).unwrap_err();
+    /// assert_eq!(err.to_string(), "the run has finished");
+    /// ```
+    RunFinished,
+    "the run has finished"
 );
 
 // ===== ErrorGroup =====

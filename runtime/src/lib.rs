@@ -101,6 +101,10 @@
 //! }
 //! ```
 //!
+//! Blocking code runs on worker threads with [`to_thread::run_sync`] (and calls back with
+//! [`from_thread`]); on Unix, [`run_process`] runs child processes, [`signal`] catches
+//! signals, and Ctrl-C cancels a run on the main thread ([`Builder::keyboard_interrupt`]).
+//!
 //! Testing tools — a mock clock with autojump, `assert_checkpoints`, schedule exploration,
 //! `#[trio_test]` — live in the `trio-testkit` crate.
 //!
@@ -120,14 +124,21 @@ mod cancellable;
 mod channel;
 mod core;
 mod error;
+pub mod from_thread;
 pub mod guide;
 pub mod io;
 pub mod lowlevel;
 pub mod net;
 mod no_spawn;
 mod parking_lot;
+#[cfg(unix)]
+pub mod process;
+#[cfg(unix)]
+pub mod signal;
 mod sync;
+mod thread_cache;
 mod time;
+pub mod to_thread;
 
 pub use crate::cancellable::cancellable;
 pub use crate::channel::{
@@ -143,11 +154,13 @@ pub use crate::core::runtime::{Builder, RunError, RunErrorKind, run};
 pub use crate::core::wait::checkpoint;
 pub use crate::error::{
     BrokenResource, BusyResource, CancelSource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result,
-    RuntimeError, SyncError, TooSlow, WouldBlock,
+    RunFinished, RuntimeError, SyncError, TooSlow, WouldBlock,
 };
 pub use crate::io::{StapledStream, StreamError};
 #[doc(hidden)]
 pub use crate::no_spawn::{DetachedSpawn, spawn};
+#[cfg(unix)]
+pub use crate::process::{Process, open_process, run_process};
 pub use crate::sync::{
     Borrower, CapacityLimiter, CapacityLimiterStatistics, Condition, ConditionStatistics, Event, EventStatistics,
     LimiterToken, Lock, LockGuard, LockStatistics, Semaphore, SemaphorePermit, SemaphoreStatistics, StrictFifoLock,

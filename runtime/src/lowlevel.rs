@@ -14,6 +14,7 @@ use crate::core::runtime::Runtime;
 use crate::core::task::default_task_name;
 use crate::error::Cancelled;
 
+pub use crate::core::entry::{TrioToken, current_trio_token};
 #[cfg(unix)]
 pub use crate::core::io::{
     may_be_readable, may_be_writable, notify_closing, notify_not_readable, notify_not_writable, set_fd_label,

@@ -3,6 +3,7 @@
 
 pub(crate) mod cancel;
 pub(crate) mod clock;
+pub(crate) mod entry;
 pub(crate) mod instrument;
 #[cfg(unix)]
 pub(crate) mod io;

@@ -65,6 +65,8 @@ pub struct Builder {
     cancel_grace: Option<Duration>,
     stack_budget: Option<usize>,
     main_task: Option<(String, &'static Location<'static>)>,
+    /// `None`: Ctrl-C cancels the run if it runs on the main thread (the default).
+    keyboard_interrupt: Option<bool>,
 }
 
 /// How much stack, by default, one task step may use through nested scopes and nurseries
@@ -101,6 +103,7 @@ impl Builder {
             cancel_grace: Some(DEFAULT_CANCEL_GRACE),
             stack_budget: Some(DEFAULT_STACK_BUDGET),
             main_task: None,
+            keyboard_interrupt: None,
         }
     }
 
@@ -354,6 +357,39 @@ impl Builder {
         self
     }
 
+    /// Whether Ctrl-C (`SIGINT`) cancels the run (Trio's `KeyboardInterrupt`). By default it
+    /// does when the run is on the process's main thread — as in Trio, which installs its
+    /// handler only there — so runs on other threads (tests, say) leave Ctrl-C alone.
+    /// `true` turns it on for any thread, `false` off. Unix only.
+    ///
+    /// When it is on and Ctrl-C arrives, every cancel scope of the run is cancelled with
+    /// [`CancelSource::KeyboardInterrupt`]: every task unwinds through its scopes, and once
+    /// they all have, [`try_run`](Builder::try_run) returns a
+    /// [`RunErrorKind::KeyboardInterrupt`] error (and [`run`](Builder::run) panics with it),
+    /// whatever the main task returned. A second Ctrl-C while the run unwinds gets the
+    /// default action: the process ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::RunErrorKind;
+    /// use trio::signal::{SIGINT, raise};
+    ///
+    /// let err = trio::Builder::new()
+    ///     .keyboard_interrupt(true)
+    ///     .try_run(async {
+    ///         raise(SIGINT).unwrap(); // as if the user pressed Ctrl-C
+    ///         let cancelled = trio::sleep(std::time::Duration::from_secs(60)).await.unwrap_err();
+    ///         assert_eq!(cancelled.source(), trio::CancelSource::KeyboardInterrupt);
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), RunErrorKind::KeyboardInterrupt);
+    /// ```
+    pub fn keyboard_interrupt(mut self, enabled: bool) -> Builder {
+        self.keyboard_interrupt = Some(enabled);
+        self
+    }
+
     /// Runs `future` as the main task until it and everything it started are done, and
     /// returns its output.
     ///
@@ -454,6 +490,7 @@ impl fmt::Debug for Builder {
             .field("cancel_grace", &self.cancel_grace)
             .field("stack_budget", &self.stack_budget)
             .field("main_task", &self.main_task)
+            .field("keyboard_interrupt", &self.keyboard_interrupt)
             .finish()
     }
 }
@@ -520,6 +557,9 @@ pub enum RunErrorKind {
     /// A task stayed blocked on a future from outside trio, inside a cancelled scope, longer
     /// than [`Builder::cancel_grace`] allows: the future cannot see the cancellation.
     Uncancellable(Duration),
+    /// Ctrl-C (`SIGINT`) cancelled the run, and every task has unwound (Trio's
+    /// `KeyboardInterrupt`; see [`Builder::keyboard_interrupt`]).
+    KeyboardInterrupt,
 }
 
 /// A run that was stopped, with the state of every task at that moment.
@@ -622,6 +662,9 @@ impl fmt::Display for RunError {
                     )?;
                 }
                 self.write_uncancellable(f)?;
+            }
+            RunErrorKind::KeyboardInterrupt => {
+                write!(f, "KeyboardInterrupt: Ctrl-C (SIGINT) cancelled the run, and every task has unwound")?;
             }
             RunErrorKind::Uncancellable(grace) => {
                 write!(
@@ -771,6 +814,26 @@ impl RunReport {
     }
 }
 
+// ===== Ctrl-C =====
+
+/// What the signal thread holds for a run that turns Ctrl-C into a cancellation: enough to
+/// flag it and wake its loop, and nothing that keeps the run from ending or counts as a wait
+/// outside it.
+pub(crate) struct KiHandle(Arc<Shared>);
+
+impl KiHandle {
+    /// Ctrl-C arrived. `false` if the run already had one: the caller gives the signal its
+    /// default action then.
+    pub(crate) fn interrupt(&self) -> bool {
+        if self.0.ki_delivered.load(Ordering::Acquire) {
+            return false;
+        }
+        self.0.ki_pending.store(true, Ordering::Release);
+        self.0.wake_loop();
+        true
+    }
+}
+
 // ===== Runtime =====
 
 enum Primed {
@@ -862,6 +925,9 @@ pub(crate) struct Runtime {
     started: RealInstant,
     /// The values of `RunVar`s, dropped with the run.
     pub(crate) locals: super::local::RunLocals,
+    /// The scope of `root_status` when Ctrl-C handling is on: shielded (so nothing outside
+    /// reaches it and no policy injects into it), cancelled only by Ctrl-C.
+    ki_scope: Option<Rc<super::cancel::ScopeState>>,
     /// The clock's reading when the run started, for run-relative `Debug` of instants.
     start_time: Cell<Instant>,
     /// The reactor, made on the first wait for a file descriptor; until then the loop parks
@@ -886,10 +952,22 @@ impl Runtime {
             injected: Mutex::new(Vec::new()),
             pending: std::sync::atomic::AtomicBool::new(false),
             thread: std::thread::current(),
+            entries: Mutex::new(Default::default()),
+            tokens_outside: std::sync::atomic::AtomicUsize::new(0),
+            ki_pending: std::sync::atomic::AtomicBool::new(false),
+            ki_delivered: std::sync::atomic::AtomicBool::new(false),
             #[cfg(unix)]
             io_waker: std::sync::OnceLock::new(),
         });
-        let root_status = CancelStatus::root();
+        let ki_enabled =
+            cfg!(unix) && builder.keyboard_interrupt.unwrap_or_else(|| std::thread::current().name() == Some("main"));
+        let (root_status, ki_scope) = if ki_enabled {
+            let (scope, status) = super::cancel::ScopeState::new_entered(&CancelStatus::root(), Location::caller());
+            scope.shield.set(true);
+            (status, Some(scope))
+        } else {
+            (CancelStatus::root(), None)
+        };
         let clock = builder.clock.unwrap_or_else(|| Rc::new(SystemClock::new(builder.seed)));
         let policy = builder.policy.map(|mut policy| {
             policy.start(builder.seed);
@@ -931,6 +1009,7 @@ impl Runtime {
             stack_base: Cell::new(0),
             started: RealInstant::now(),
             locals: Default::default(),
+            ki_scope,
             start_time: Cell::new(Instant::ZERO),
             #[cfg(unix)]
             reactor: std::cell::OnceCell::new(),
@@ -1057,6 +1136,16 @@ impl Runtime {
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
         seq
+    }
+
+    /// What other threads reach: wakes, the entry queue, tokens.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops the run at the next look, panicking in `run` with `failure` (the first one wins).
+    pub(crate) fn note_system_failure(&self, failure: String) {
+        self.system_failure.borrow_mut().get_or_insert(failure);
     }
 
     pub(crate) fn external_wait_started(&self) {
@@ -1467,7 +1556,7 @@ impl Runtime {
                     }
                 };
                 if let Some(failure) = failure {
-                    self.system_failure.borrow_mut().get_or_insert(failure);
+                    self.note_system_failure(failure);
                 }
             }
             Some(ExitTarget::Main | ExitTarget::Detached) | None => {}
@@ -1576,7 +1665,24 @@ impl Runtime {
         *self.main_task.borrow_mut() = Some(main_task.clone());
         self.schedule(main_task.key());
 
+        #[cfg(unix)]
+        if self.ki_scope.is_some() {
+            // Without the signal thread Ctrl-C keeps its default action; nothing else changes.
+            let _ = crate::signal::start_keyboard_interrupt(self.id, KiHandle(self.shared.clone()));
+        }
         let result = self.run_loop(&mut main, &mut output);
+        #[cfg(unix)]
+        if self.ki_scope.is_some() {
+            crate::signal::stop_keyboard_interrupt(self.id);
+        }
+        // Callbacks queued before the loop ended still run; later ones are refused.
+        self.close_entry_queue();
+        let result = match result {
+            Ok(_) if self.shared.ki_delivered.load(Ordering::Acquire) => {
+                Err(self.stop(RunErrorKind::KeyboardInterrupt, false))
+            }
+            other => other,
+        };
 
         // Teardown: drop the main future first (its nurseries drop their children), then
         // anything left (system tasks, tasks of forgotten nurseries), in id order.
@@ -1623,6 +1729,10 @@ impl Runtime {
             // 1. Wait if there is nothing to run.
             let mut primed = Primed::No;
             let mut events = self.drain_injected();
+            if self.system_failure.borrow().is_some() {
+                // A `run_sync_soon` callback just failed: stop before judging the run idle.
+                return Ok(None);
+            }
             if self.runq.borrow().is_empty() {
                 let next_deadline = self.next_deadline();
                 // Waits in the reactor are outside the runtime like any other (no autojump, no
@@ -1630,7 +1740,9 @@ impl Runtime {
                 // poller had nothing for it during the cushion (Trio's rule), so I/O already
                 // in flight is delivered first.
                 let io_waits = self.io_waits();
-                let beyond_io = self.external_waits.get() > io_waits || self.foreign_outstanding();
+                let beyond_io = self.external_waits.get() > io_waits
+                    || self.shared.tokens_outside() > 0
+                    || self.foreign_outstanding();
                 let external = beyond_io || io_waits > 0;
                 let mut timeout = next_deadline.and_then(|d| self.clock.deadline_to_sleep_time(d));
                 if !beyond_io {
@@ -1743,7 +1855,18 @@ impl Runtime {
         for key in keys {
             self.schedule(key);
         }
-        any
+        let ki = self.shared.ki_pending.swap(false, Ordering::AcqRel) && self.deliver_keyboard_interrupt();
+        self.run_entry_jobs() || any || ki
+    }
+
+    /// Ctrl-C: cancels every scope of the run, once.
+    fn deliver_keyboard_interrupt(&self) -> bool {
+        let Some(scope) = &self.ki_scope else { return false };
+        if self.shared.ki_delivered.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        scope.cancel(CancelSource::KeyboardInterrupt, None, None);
+        true
     }
 
     /// How many tasks wait in the reactor.
@@ -1909,6 +2032,8 @@ impl Runtime {
             next_deadline: self.next_deadline(),
             external_waits: self.external_waits.get(),
             steps: self.steps.get(),
+            run_sync_soon_queue_size: self.shared.entry_queue_len(),
+            trio_tokens_held: self.shared.tokens_outside(),
         }
     }
 
@@ -1969,6 +2094,12 @@ pub struct RunStatistics {
     pub external_waits: usize,
     /// Task steps so far.
     pub steps: u64,
+    /// Callbacks queued with [`TrioToken::run_sync_soon`](crate::lowlevel::TrioToken::run_sync_soon)
+    /// and not yet run (Trio's `run_sync_soon_queue_size`).
+    pub run_sync_soon_queue_size: usize,
+    /// [`TrioToken`](crate::lowlevel::TrioToken)s alive: while any is, something outside the run
+    /// may still call into it.
+    pub trio_tokens_held: usize,
 }
 
 /// The main task's default name: the future's type, or `main` for an async block.

@@ -537,9 +537,19 @@ pub(crate) fn name_from_type(full: &str, location: &Location<'_>) -> String {
 pub(crate) struct Shared {
     pub(crate) runtime_id: u64,
     pub(crate) injected: Mutex<Vec<TaskKey>>,
-    /// Set after a push to `injected`, so the loop only takes the lock when there is something.
+    /// Set after a push to `injected` or `entries` (or to make the loop look again), so the
+    /// loop only takes the locks when there is something.
     pub(crate) pending: std::sync::atomic::AtomicBool,
     pub(crate) thread: Thread,
+    /// Callbacks from `TrioToken::run_sync_soon`, oldest first.
+    pub(crate) entries: Mutex<super::entry::EntryQueue>,
+    /// `TrioToken`s alive; the run holds none itself. Invariant: exact (each clone adds one,
+    /// each drop takes one away).
+    pub(crate) tokens_outside: std::sync::atomic::AtomicUsize,
+    /// Set by the signal thread when Ctrl-C arrives for this run; the loop takes it.
+    pub(crate) ki_pending: std::sync::atomic::AtomicBool,
+    /// Set once the loop has cancelled the run for Ctrl-C: a second one is not ours to handle.
+    pub(crate) ki_delivered: std::sync::atomic::AtomicBool,
     /// The reactor's waker, once the run has a reactor: from then on the loop waits in the
     /// poller, not parked, and a wake from another thread must go through it.
     #[cfg(unix)]
@@ -548,8 +558,13 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn inject(&self, key: TaskKey) {
-        use std::sync::atomic::{Ordering, fence};
         self.injected.lock().unwrap_or_else(|e| e.into_inner()).push(key);
+        self.wake_loop();
+    }
+
+    /// Makes the loop look at its queues: its current or next wait returns at once.
+    pub(crate) fn wake_loop(&self) {
+        use std::sync::atomic::{Ordering, fence};
         self.pending.store(true, Ordering::SeqCst);
         // Pairs with the fence in the loop between making the reactor and reading `pending`:
         // either the loop sees `pending`, or this sees the waker.
