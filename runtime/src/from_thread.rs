@@ -27,8 +27,8 @@ use std::sync::mpsc;
 
 use futures::FutureExt;
 
-use crate::core::entry::TrioToken;
 use crate::error::{Cancelled, RunFinished};
+use crate::lowlevel::TrioToken;
 use crate::to_thread::{Call, Message, deliver, run_in_system_task, with_worker};
 
 /// Runs the future `f` makes on the run this worker thread came from, blocking the thread until

@@ -31,10 +31,10 @@ use std::sync::{Mutex, OnceLock};
 
 use signal_hook::iterator::{Handle, Signals};
 
-use crate::core::entry::{TrioToken, current_trio_token};
 use crate::core::runtime::KiHandle;
 use crate::error::Cancelled;
 use crate::lowlevel::{RunVar, Unparker, cancel_shielded_checkpoint, checkpoint_if_cancelled, park_slot};
+use crate::lowlevel::{TrioToken, current_trio_token};
 
 /// Hangup: a terminal closed, or — by convention for daemons — "reload your configuration".
 pub const SIGHUP: i32 = signal_hook::consts::SIGHUP;

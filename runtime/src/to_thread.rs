@@ -26,10 +26,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use crate::core::entry::{TrioToken, current_trio_token};
 use crate::error::Cancelled;
-use crate::lowlevel::{RunVar, Unparker, checkpoint_if_cancelled, park_slot, spawn_system_task};
 use crate::error::SyncError;
+use crate::lowlevel::{RunVar, Unparker, checkpoint_if_cancelled, park_slot, spawn_system_task};
+use crate::lowlevel::{TrioToken, current_trio_token};
 use crate::sync::{Borrower, CapacityLimiter};
 use crate::thread_cache;
 

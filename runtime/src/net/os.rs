@@ -56,7 +56,7 @@ pub const DEFAULT_HAPPY_EYEBALLS_DELAY: Duration = Duration::from_millis(250);
 ///     let server = trio::abc::Listener::accept(&listeners[0]).await?;
 ///     client.send_all(b"hi").await?;
 ///     assert_eq!(server.receive_some(10).await?, b"hi");
-///     trio::Result::Ok(())
+///     Ok::<(), trio::Error>(())
 /// })
 /// .unwrap();
 /// ```
@@ -132,7 +132,7 @@ impl OsNetwork {
     ///     let refused = "127.0.0.1:1".parse().unwrap();
     ///     let stream = OsNetwork::new().connect_any(vec![refused, open]).await?;
     ///     assert_eq!(stream.peer_addr(), open);
-    ///     trio::Result::Ok(())
+    ///     Ok::<(), trio::Error>(())
     /// })
     /// .unwrap();
     /// ```
@@ -774,27 +774,23 @@ async fn open_tcp_listeners_os(
 
 // ===== name resolution =====
 
-/// Trio's `getaddrinfo`: numeric hosts at once; names in a worker thread (the system
-/// resolver blocks). Cancelling abandons the thread, whose answer is dropped.
+/// Trio's `getaddrinfo`: numeric hosts at once; names in a worker thread of
+/// [`to_thread`](crate::to_thread) (the system resolver blocks), under the default thread
+/// limiter. Cancelling abandons the thread, whose answer is dropped.
 pub(crate) async fn resolve(host: &str, port: u16) -> crate::Result<Vec<SocketAddr>> {
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = literal.parse::<IpAddr>() {
         crate::checkpoint().await?;
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let (tx, rx) = futures::channel::oneshot::channel();
+    // As Trio: a worker thread under the default thread limiter, abandoned on cancellation.
     let name = host.to_string();
-    std::thread::Builder::new()
-        .name("trio getaddrinfo".into())
-        .spawn(move || {
-            let answer = (name.as_str(), port).to_socket_addrs().map(|addrs| addrs.collect::<Vec<_>>());
-            let _ = tx.send(answer);
-        })
-        .map_err(|e| io::Error::new(e.kind(), format!("getaddrinfo: could not start a thread: {e}")))?;
-    let answer = crate::cancellable(rx).await?;
-    let addrs = answer
-        .map_err(|_| io::Error::other("getaddrinfo: the resolver thread died"))?
-        .map_err(|e| io::Error::new(e.kind(), format!("getaddrinfo({host:?}, {port}): {e}")))?;
+    let answer =
+        crate::to_thread::run_sync(move || (name.as_str(), port).to_socket_addrs().map(|a| a.collect::<Vec<_>>()))
+            .abandon_on_cancel(true)
+            .thread_name("trio getaddrinfo")
+            .await?;
+    let addrs = answer.map_err(|e| io::Error::new(e.kind(), format!("getaddrinfo({host:?}, {port}): {e}")))?;
     Ok(addrs)
 }
 
@@ -816,7 +812,7 @@ pub(crate) async fn resolve(host: &str, port: u16) -> crate::Result<Vec<SocketAd
 ///     a.send_eof().await?;
 ///     assert_eq!(b.receive_some(100).await?, b"over a socketpair");
 ///     assert_eq!(b.receive_some(100).await?, b"");
-///     trio::Result::Ok(())
+///     Ok::<(), trio::Error>(())
 /// })
 /// .unwrap();
 /// ```
@@ -853,7 +849,7 @@ impl UnixSocketStream {
     ///     client.send_all(b"ping").await?;
     ///     assert_eq!(server.receive_some(10).await?, b"ping");
     ///     std::fs::remove_file(&path)?;
-    ///     trio::Result::Ok(())
+    ///     Ok::<(), trio::Error>(())
     /// })
     /// .unwrap();
     /// ```
@@ -1105,7 +1101,7 @@ impl Listener for UnixSocketListener {
 ///     let (data, from) = b.recv_from(1500).await?;
 ///     assert_eq!(data, b"datagram");
 ///     assert_eq!(from, a.local_addr()?);
-///     trio::Result::Ok(())
+///     Ok::<(), trio::Error>(())
 /// })
 /// .unwrap();
 /// ```
@@ -1247,7 +1243,7 @@ impl UdpSocket {
     ///     a.connect(b.local_addr()?).await?;
     ///     a.send(b"hi").await?;
     ///     assert_eq!(b.recv_from(10).await?.0, b"hi");
-    ///     trio::Result::Ok(())
+    ///     Ok::<(), trio::Error>(())
     /// })
     /// .unwrap();
     /// ```

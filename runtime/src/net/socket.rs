@@ -167,7 +167,7 @@ impl SocketStream {
     ///     let port = listeners[0].local_addr().port();
     ///     let client = trio::net::open_tcp_stream("127.0.0.1", port).await?;
     ///     assert!(client.with_fd(|fd| fd.as_raw_fd()).is_some());
-    ///     trio::Result::Ok(())
+    ///     Ok::<(), trio::Error>(())
     /// })
     /// .unwrap();
     /// ```
@@ -197,7 +197,7 @@ impl SocketStream {
     ///     assert!(client.nodelay()?); // Trio's default
     ///     client.set_nodelay(false)?;
     ///     assert!(!client.nodelay()?);
-    ///     trio::Result::Ok(())
+    ///     Ok::<(), trio::Error>(())
     /// })
     /// .unwrap();
     /// ```
