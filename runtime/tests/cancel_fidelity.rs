@@ -362,6 +362,14 @@ fn nesting_past_the_stack_budget_is_a_clear_panic_not_a_stack_overflow() {
     let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("past its stack budget"), "{message}");
     assert!(message.contains("Builder::stack_budget"), "says what to do: {message}");
+    // It names how deep the task was nested when it ran out: hundreds of levels or more here.
+    let depth: usize = message
+        .split(" at ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no nesting depth in: {message}"));
+    assert!((100..=100_000).contains(&depth), "a depth of {depth} nested scopes: {message}");
 }
 
 #[test]
