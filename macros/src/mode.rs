@@ -105,10 +105,10 @@ fn convert_function(function: &ItemFn, defaults: &[Meta]) -> Option<TokenStream>
     let (mut path, own) = own?;
     let args = merge(&own, defaults, &function);
     // `#[test]` becomes the testkit's attribute, found where the module's `crate = "…"` says.
-    if function.attrs[position].path().is_ident("test") {
-        if let Some(krate) = defaults.iter().find_map(crate_path) {
-            path = syn::parse_quote!(#krate::trio_test);
-        }
+    if function.attrs[position].path().is_ident("test")
+        && let Some(krate) = defaults.iter().find_map(crate_path)
+    {
+        path = syn::parse_quote!(#krate::trio_test);
     }
     function.attrs[position] = syn::parse_quote!(#[#path(#(#args),*)]);
     Some(function.into_token_stream())

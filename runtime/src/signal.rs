@@ -250,10 +250,10 @@ impl Drop for SignalReceiver {
                 }
             }
         }
-        if crate::lowlevel::in_run() {
-            if let Some(registry) = RECEIVERS.get() {
-                registry.borrow_mut().receivers.remove(&self.id);
-            }
+        if crate::lowlevel::in_run()
+            && let Some(registry) = RECEIVERS.get()
+        {
+            registry.borrow_mut().receivers.remove(&self.id);
         }
         // Trio re-delivers what is still pending, so a signal that arrived just before the
         // receiver closed is not lost.
@@ -384,10 +384,10 @@ pub(crate) fn start_keyboard_interrupt(run: u64, handle: KiHandle) -> io::Result
 
 /// Ctrl-C no longer concerns run `run`.
 pub(crate) fn stop_keyboard_interrupt(run: u64) {
-    if let Some(Ok(hub)) = HUB.get() {
-        if let Some(list) = hub.listeners.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&SIGINT) {
-            list.retain(|l| !matches!(l, Listener::KeyboardInterrupt { run: r, .. } if *r == run));
-        }
+    if let Some(Ok(hub)) = HUB.get()
+        && let Some(list) = hub.listeners.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&SIGINT)
+    {
+        list.retain(|l| !matches!(l, Listener::KeyboardInterrupt { run: r, .. } if *r == run));
     }
 }
 

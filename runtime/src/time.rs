@@ -180,10 +180,10 @@ impl Sleep {
     }
 
     fn remove_timer(&mut self) {
-        if let State::Parked { timer, .. } = &mut self.state {
-            if std::mem::take(timer) {
-                Runtime::with_opt(Runtime::forget_timer);
-            }
+        if let State::Parked { timer, .. } = &mut self.state
+            && std::mem::take(timer)
+        {
+            Runtime::with_opt(Runtime::forget_timer);
         }
     }
 }

@@ -362,10 +362,10 @@ impl Drop for HostGuard {
         // thread still gets its answer.
         let pending = std::mem::take(&mut *self.mailbox.messages.borrow_mut());
         for message in pending {
-            if let Message::Call(call) = message {
-                if crate::lowlevel::in_run() {
-                    run_in_system_task(call);
-                }
+            if let Message::Call(call) = message
+                && crate::lowlevel::in_run()
+            {
+                run_in_system_task(call);
             }
         }
     }

@@ -348,10 +348,10 @@ impl SignalWhenParked {
 
 impl Instrument for SignalWhenParked {
     fn before_io_wait(&self, timeout: Option<Duration>) {
-        if timeout.is_none_or(|t| t > Duration::from_secs(1)) {
-            if let Some(parked) = self.parked.borrow_mut().take() {
-                let _ = parked.send(());
-            }
+        if timeout.is_none_or(|t| t > Duration::from_secs(1))
+            && let Some(parked) = self.parked.borrow_mut().take()
+        {
+            let _ = parked.send(());
         }
     }
 }

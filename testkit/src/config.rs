@@ -1176,13 +1176,13 @@ impl Explore {
         if config.threads == Some(0) {
             return Err(SettingsError::code("threads", "an exploration needs at least one thread".into()));
         }
-        if let PolicyKind::Pct { depth } = config.policy {
-            if !(1..=Pct::MAX_DEPTH).contains(&depth) {
-                return Err(SettingsError::code(
-                    "policy",
-                    format!("PCT depth {depth} is out of range: use 1 to {}", Pct::MAX_DEPTH),
-                ));
-            }
+        if let PolicyKind::Pct { depth } = config.policy
+            && !(1..=Pct::MAX_DEPTH).contains(&depth)
+        {
+            return Err(SettingsError::code(
+                "policy",
+                format!("PCT depth {depth} is out of range: use 1 to {}", Pct::MAX_DEPTH),
+            ));
         }
         if config.max_steps == 0 {
             return Err(SettingsError::code("max_steps", "a schedule needs at least one step".into()));

@@ -151,10 +151,10 @@ impl Sequencer {
             return Err(broken(&why));
         }
         // Block 0 never waited for anyone, so a breakage meanwhile does not concern it.
-        if position != 0 {
-            if let Some(why) = &self.state.borrow().broken {
-                return Err(broken(why));
-            }
+        if position != 0
+            && let Some(why) = &self.state.borrow().broken
+        {
+            return Err(broken(why));
         }
         Ok(SequencerBlock { sequencer: self.clone(), position })
     }

@@ -28,7 +28,7 @@ async fn double_sleep_secs(x: u64) -> trio::Result<u64> {
 async fn broken_double_sleep(x: u64) -> trio::Result<u64> {
     let sleep_for = 2 * x;
     println!("started! sleeping now...");
-    if sleep_for % 2 != 0 {
+    if !sleep_for.is_multiple_of(2) {
         trio::sleep(Duration::from_secs(sleep_for)).await?;
     }
     println!("exiting!");

@@ -290,10 +290,10 @@ struct SignalWhenParked {
 
 impl Instrument for SignalWhenParked {
     fn before_io_wait(&self, timeout: Option<Duration>) {
-        if timeout.is_none() {
-            if let Some(parked) = self.parked.borrow_mut().take() {
-                parked.send(()).unwrap();
-            }
+        if timeout.is_none()
+            && let Some(parked) = self.parked.borrow_mut().take()
+        {
+            parked.send(()).unwrap();
         }
     }
 }

@@ -166,13 +166,13 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
     }
     let cases = validate_cases(item, &params, &mut errors);
 
-    if let Some(span) = args.depth_span {
-        if args.policy != Some(Policy::Pct) {
-            errors.push(syn::Error::new(
-                span,
-                "`depth` is the bug depth of the PCT policy: add `policy = \"pct\"`, or remove `depth`",
-            ));
-        }
+    if let Some(span) = args.depth_span
+        && args.policy != Some(Policy::Pct)
+    {
+        errors.push(syn::Error::new(
+            span,
+            "`depth` is the bug depth of the PCT policy: add `policy = \"pct\"`, or remove `depth`",
+        ));
     }
 
     if let Some(error) = errors.0 {
@@ -451,18 +451,18 @@ fn validate_params(item: &ItemFn, errors: &mut Errors) -> Vec<Param> {
             }
         };
         let Some(kind) = param_kind(ident, &typed.attrs, true, errors) else { continue };
-        if let Some(key) = kind.key() {
-            if params.iter().any(|param| param.kind.key().as_ref() == Some(&key)) {
-                let name = match &kind {
-                    ParamKind::Builtin(fixture) => fixture.name().to_string(),
-                    _ => key.clone(),
-                };
-                errors.push(syn::Error::new_spanned(
-                    ident,
-                    format!("the `{name}` fixture is asked for twice; keep one parameter"),
-                ));
-                continue;
-            }
+        if let Some(key) = kind.key()
+            && params.iter().any(|param| param.kind.key().as_ref() == Some(&key))
+        {
+            let name = match &kind {
+                ParamKind::Builtin(fixture) => fixture.name().to_string(),
+                _ => key.clone(),
+            };
+            errors.push(syn::Error::new_spanned(
+                ident,
+                format!("the `{name}` fixture is asked for twice; keep one parameter"),
+            ));
+            continue;
         }
         params.push(Param { kind, ty: typed.ty.clone(), span: ident.span() });
     }

@@ -79,10 +79,10 @@ impl CancelStatus {
 
     /// The cause to record when this status becomes cancelled.
     fn inherited_cause(&self) -> Option<Arc<CancelCause>> {
-        if let Some(scope) = &self.scope {
-            if scope.cancel_called.get() {
-                return scope.cause.borrow().clone();
-            }
+        if let Some(scope) = &self.scope
+            && scope.cancel_called.get()
+        {
+            return scope.cause.borrow().clone();
         }
         self.parent.borrow().as_ref().and_then(|p| p.cause.borrow().clone())
     }
@@ -361,10 +361,10 @@ impl ScopeState {
         }
         let status = CancelStatus::new_child(parent, Some(self.clone()));
         *self.status.borrow_mut() = Some(status.clone());
-        if let Some(deadline) = self.deadline.get() {
-            if deadline <= rt.now() {
-                self.cancel(CancelSource::Deadline, None, None);
-            }
+        if let Some(deadline) = self.deadline.get()
+            && deadline <= rt.now()
+        {
+            self.cancel(CancelSource::Deadline, None, None);
         }
         self.update_timer();
         status

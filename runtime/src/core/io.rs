@@ -228,10 +228,11 @@ impl Reactor {
     /// now, so the next wait need not ask the kernel again.
     pub(crate) fn would_block(&self, fd: RawFd, direction: Direction) {
         let mut registrations = self.registrations.borrow_mut();
-        if let Some(Some(registration)) = usize::try_from(fd).ok().and_then(|i| registrations.get_mut(i)) {
-            if registration.registered && !registration.finished[direction.index()] {
-                registration.would_block[direction.index()] = true;
-            }
+        if let Some(Some(registration)) = usize::try_from(fd).ok().and_then(|i| registrations.get_mut(i))
+            && registration.registered
+            && !registration.finished[direction.index()]
+        {
+            registration.would_block[direction.index()] = true;
         }
     }
 

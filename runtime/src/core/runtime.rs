@@ -1212,16 +1212,15 @@ impl Runtime {
         let task = task.clone();
         drop(current);
         let status = self.current_status();
-        if !status.effectively_cancelled() {
-            if let Some(scope) = status.innermost_scope().filter(|scope| !scope.shield.get()) {
-                if policy.borrow_mut().inject_cancel(&task, point) {
-                    scope.cancel(
-                        CancelSource::Explicit,
-                        Some("injected by the schedule policy".into()),
-                        Some(task.name().to_string()),
-                    );
-                }
-            }
+        if !status.effectively_cancelled()
+            && let Some(scope) = status.innermost_scope().filter(|scope| !scope.shield.get())
+            && policy.borrow_mut().inject_cancel(&task, point)
+        {
+            scope.cancel(
+                CancelSource::Explicit,
+                Some("injected by the schedule policy".into()),
+                Some(task.name().to_string()),
+            );
         }
         status.effectively_cancelled()
     }
@@ -1508,12 +1507,12 @@ impl Runtime {
     fn remove_from_slab(&self, task: &Task) {
         let key = task.key();
         let mut slab = self.slab.borrow_mut();
-        if let Some(slot) = slab.get_mut(key.index as usize) {
-            if slot.as_ref().is_some_and(|t| t.key() == key) {
-                *slot = None;
-                self.free.borrow_mut().push(key.index);
-                self.live_tasks.set(self.live_tasks.get() - 1);
-            }
+        if let Some(slot) = slab.get_mut(key.index as usize)
+            && slot.as_ref().is_some_and(|t| t.key() == key)
+        {
+            *slot = None;
+            self.free.borrow_mut().push(key.index);
+            self.live_tasks.set(self.live_tasks.get() - 1);
         }
         debug_assert_eq!(
             self.live_tasks.get() + self.free.borrow().len(),
@@ -1745,31 +1744,28 @@ impl Runtime {
                     || self.foreign_outstanding();
                 let external = beyond_io || io_waits > 0;
                 let mut timeout = next_deadline.and_then(|d| self.clock.deadline_to_sleep_time(d));
-                if !beyond_io {
-                    if let Some(cushion) = self.min_idle_cushion() {
-                        if timeout.is_none_or(|t| cushion < t) {
-                            primed = Primed::Idle(cushion);
-                            timeout = Some(cushion);
-                        }
-                    }
+                if !beyond_io
+                    && let Some(cushion) = self.min_idle_cushion()
+                    && timeout.is_none_or(|t| cushion < t)
+                {
+                    primed = Primed::Idle(cushion);
+                    timeout = Some(cushion);
                 }
                 if !external {
-                    if matches!(primed, Primed::No) && next_deadline.is_some() {
-                        if let Some(threshold) = self.clock.autojump_threshold() {
-                            if timeout.is_none_or(|t| threshold < t) {
-                                primed = Primed::Autojump;
-                                timeout = Some(threshold);
-                            }
-                        }
+                    if matches!(primed, Primed::No)
+                        && next_deadline.is_some()
+                        && let Some(threshold) = self.clock.autojump_threshold()
+                        && timeout.is_none_or(|t| threshold < t)
+                    {
+                        primed = Primed::Autojump;
+                        timeout = Some(threshold);
                     }
                     if timeout.is_none() {
                         return Err(self.stop(RunErrorKind::Deadlock, next_deadline.is_some()));
                     }
                 }
-                if external {
-                    if let Some(left) = self.check_uncancellable()? {
-                        timeout = Some(timeout.map_or(left, |t| t.min(left)));
-                    }
+                if external && let Some(left) = self.check_uncancellable()? {
+                    timeout = Some(timeout.map_or(left, |t| t.min(left)));
                 }
                 self.wait_for_events(timeout)?;
                 events |= self.drain_injected();
@@ -1827,10 +1823,10 @@ impl Runtime {
                     StepResult::MainDone(Some(payload)) => return Ok(Some(payload)),
                     StepResult::MainDone(None) => main_done = true,
                 }
-                if let Some(limit) = self.max_steps {
-                    if self.steps.get() >= limit {
-                        return Err(self.stop(RunErrorKind::StepLimit(limit), false));
-                    }
+                if let Some(limit) = self.max_steps
+                    && self.steps.get() >= limit
+                {
+                    return Err(self.stop(RunErrorKind::StepLimit(limit), false));
                 }
                 if let Some(limit) = self.watchdog {
                     // On steps elapsed since the last look, so no rhythm of steps can skip it.

@@ -351,10 +351,10 @@ where
 
     fn close_now(&self) {
         let sock = self.sock.borrow_mut().take();
-        if let Some(sock) = sock {
-            if in_run() {
-                notify_closing(&*sock);
-            }
+        if let Some(sock) = sock
+            && in_run()
+        {
+            notify_closing(&*sock);
         }
     }
 
@@ -557,10 +557,10 @@ impl OsTcpListener {
     }
 
     fn close_now(&self) {
-        if let Some(sock) = self.sock.borrow_mut().take() {
-            if in_run() {
-                notify_closing(&*sock);
-            }
+        if let Some(sock) = self.sock.borrow_mut().take()
+            && in_run()
+        {
+            notify_closing(&*sock);
         }
     }
 }
@@ -637,10 +637,10 @@ impl Guarded {
 
 impl Drop for Guarded {
     fn drop(&mut self) {
-        if let Some(sock) = &self.0 {
-            if in_run() {
-                notify_closing(sock);
-            }
+        if let Some(sock) = &self.0
+            && in_run()
+        {
+            notify_closing(sock);
         }
     }
 }
@@ -1045,10 +1045,10 @@ impl UnixSocketListener {
     }
 
     fn close_now(&self) {
-        if let Some(sock) = self.sock.borrow_mut().take() {
-            if in_run() {
-                notify_closing(&*sock);
-            }
+        if let Some(sock) = self.sock.borrow_mut().take()
+            && in_run()
+        {
+            notify_closing(&*sock);
         }
     }
 }
@@ -1291,10 +1291,10 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn close(&self) {
-        if let Some(sock) = self.sock.borrow_mut().take() {
-            if in_run() {
-                notify_closing(&*sock);
-            }
+        if let Some(sock) = self.sock.borrow_mut().take()
+            && in_run()
+        {
+            notify_closing(&*sock);
         }
     }
 }

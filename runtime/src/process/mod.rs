@@ -272,10 +272,10 @@ impl Process {
             let pidfd = self.pidfd.borrow().clone();
             match pidfd {
                 Some(pidfd) => {
-                    if let Err(error) = crate::lowlevel::wait_readable(&*pidfd).await {
-                        if error.downcast_ref::<crate::ClosedResource>().is_none() {
-                            return Err(error);
-                        }
+                    if let Err(error) = crate::lowlevel::wait_readable(&*pidfd).await
+                        && error.downcast_ref::<crate::ClosedResource>().is_none()
+                    {
+                        return Err(error);
                     }
                     // Readable: the child exited, so this does not block.
                     let status = self.child.borrow_mut().wait()?;
@@ -363,10 +363,10 @@ impl Process {
     /// The child was reaped: keep the status, close the pidfd.
     fn reaped(&self, status: ExitStatus) {
         self.status.set(Some(status));
-        if let Some(pidfd) = self.pidfd.borrow_mut().take() {
-            if crate::lowlevel::in_run() {
-                notify_closing(&*pidfd);
-            }
+        if let Some(pidfd) = self.pidfd.borrow_mut().take()
+            && crate::lowlevel::in_run()
+        {
+            notify_closing(&*pidfd);
         }
     }
 
@@ -379,10 +379,10 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         // The child runs on (as with `std::process::Child`); the reactor forgets its pidfd.
-        if let Some(pidfd) = self.pidfd.borrow_mut().take() {
-            if crate::lowlevel::in_run() {
-                notify_closing(&*pidfd);
-            }
+        if let Some(pidfd) = self.pidfd.borrow_mut().take()
+            && crate::lowlevel::in_run()
+        {
+            notify_closing(&*pidfd);
         }
     }
 }

@@ -85,10 +85,10 @@ impl PipeSendStream {
     }
 
     fn close(&self) {
-        if let Some(pipe) = self.pipe.borrow_mut().take() {
-            if crate::lowlevel::in_run() {
-                notify_closing(&*pipe);
-            }
+        if let Some(pipe) = self.pipe.borrow_mut().take()
+            && crate::lowlevel::in_run()
+        {
+            notify_closing(&*pipe);
         }
     }
 }
@@ -108,10 +108,10 @@ impl PipeReceiveStream {
     }
 
     fn close(&self) {
-        if let Some(pipe) = self.pipe.borrow_mut().take() {
-            if crate::lowlevel::in_run() {
-                notify_closing(&*pipe);
-            }
+        if let Some(pipe) = self.pipe.borrow_mut().take()
+            && crate::lowlevel::in_run()
+        {
+            notify_closing(&*pipe);
         }
     }
 }

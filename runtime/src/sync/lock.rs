@@ -520,10 +520,10 @@ pub(super) struct Handoff<T: 'static, F: FnOnce()> {
 
 impl<T: 'static, F: FnOnce()> Drop for Handoff<T, F> {
     fn drop(&mut self) {
-        if let Some(Ok(())) = self.slot.take_unparked() {
-            if let Some(give_back) = self.on_drop.take() {
-                give_back();
-            }
+        if let Some(Ok(())) = self.slot.take_unparked()
+            && let Some(give_back) = self.on_drop.take()
+        {
+            give_back();
         }
     }
 }

@@ -44,10 +44,10 @@ pub(crate) struct Sweep {
 impl Sweep {
     fn merge(&mut self, other: Sweep) {
         self.fingerprints.extend(other.fingerprints);
-        if let Some(theirs) = other.failure {
-            if self.failure.as_ref().is_none_or(|ours| theirs.index < ours.index) {
-                self.failure = Some(theirs);
-            }
+        if let Some(theirs) = other.failure
+            && self.failure.as_ref().is_none_or(|ours| theirs.index < ours.index)
+        {
+            self.failure = Some(theirs);
         }
     }
 }

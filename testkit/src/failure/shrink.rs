@@ -51,13 +51,13 @@ where
                     candidate.insert(*n, *pick);
                 }
             }
-            if let Some(followed) = fails(&candidate) {
-                if followed.len() < current.len() {
-                    current = followed;
-                    granularity = (granularity - 1).max(2);
-                    reduced = true;
-                    break;
-                }
+            if let Some(followed) = fails(&candidate)
+                && followed.len() < current.len()
+            {
+                current = followed;
+                granularity = (granularity - 1).max(2);
+                reduced = true;
+                break;
             }
             if runs.get() >= MAX_RUNS {
                 break;

@@ -425,10 +425,10 @@ impl State {
 
     /// Schedules the delivery of the first segment of a pipe, if it has a time.
     fn schedule_front(&mut self, conn: ConnId, dir: usize) {
-        if let Some(front) = self.conns.get(&conn).and_then(|c| c.pipes[dir].in_flight.front()) {
-            if let Some(at) = front.at {
-                self.events.insert((at, front.id), (conn, dir));
-            }
+        if let Some(front) = self.conns.get(&conn).and_then(|c| c.pipes[dir].in_flight.front())
+            && let Some(at) = front.at
+        {
+            self.events.insert((at, front.id), (conn, dir));
         }
     }
 
@@ -621,11 +621,11 @@ impl State {
                     continue;
                 }
                 for segment in c.pipes[dir].in_flight.iter_mut() {
-                    if let Some(at) = segment.at {
-                        if at > now {
-                            self.events.remove(&(at, segment.id));
-                            segment.at = None;
-                        }
+                    if let Some(at) = segment.at
+                        && at > now
+                    {
+                        self.events.remove(&(at, segment.id));
+                        segment.at = None;
                     }
                 }
             }

@@ -42,10 +42,8 @@ impl Core {
         if let Some(next) = next {
             let wake_driver =
                 matches!(&*self.driver.borrow(), Some((_, sleeps_until)) if sleeps_until.is_none_or(|t| next < t));
-            if wake_driver {
-                if let Some((unparker, _)) = self.driver.borrow_mut().take() {
-                    let _ = unparker.unpark(());
-                }
+            if wake_driver && let Some((unparker, _)) = self.driver.borrow_mut().take() {
+                let _ = unparker.unpark(());
             }
         }
         result
