@@ -120,6 +120,7 @@
 #![forbid(unsafe_code)]
 
 pub mod abc;
+pub mod buggify;
 mod cancellable;
 mod channel;
 mod core;
