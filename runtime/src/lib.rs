@@ -134,6 +134,7 @@ mod no_spawn;
 mod parking_lot;
 #[cfg(unix)]
 pub mod process;
+pub mod select;
 #[cfg(unix)]
 pub mod signal;
 mod sync;
