@@ -123,6 +123,7 @@ pub mod abc;
 pub mod buggify;
 mod cancellable;
 mod channel;
+pub mod collections;
 mod core;
 mod error;
 pub mod from_thread;
