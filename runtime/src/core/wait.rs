@@ -123,12 +123,20 @@ pub(crate) enum What {
     Io(super::io::Direction, std::os::fd::RawFd, Option<super::io::IoLabel>),
 }
 
+/// The instance a wait is on: its kind ("Event") and where it was created.
+pub(crate) type Origin = (&'static str, &'static std::panic::Location<'static>);
+
 impl What {
-    fn describe(&self) -> String {
+    /// The description, naming the instance waited on if `origin` says which.
+    fn describe_on(&self, origin: Option<Origin>) -> String {
+        let on = |what: &str| match origin {
+            Some((kind, at)) => format!("{what} on the {kind} created at {at}"),
+            None => what.to_string(),
+        };
         match self {
-            What::Text(text) => text.to_string(),
+            What::Text(text) => on(text),
             What::HeldBy { what, holder } => {
-                format!("{what} (held by task {} `{}` when this wait began)", holder.id(), holder.name())
+                format!("{} (held by task {} `{}` when this wait began)", on(what), holder.id(), holder.name())
             }
             What::Children(origin) => format!("waiting for the children of the nursery opened at {origin}"),
             What::Started(task) => format!("waiting for task `{}` to call started()", task.name()),
@@ -145,8 +153,10 @@ impl What {
 
 /// What a blocking wait is for, as deadlock reports and [`Task::waiting_on`](super::task::Task::waiting_on)
 /// describe it: text (`"Lock::acquire"`, or a `String`), or made with
-/// [`held_by`](WaitDescription::held_by). Nothing is formatted until a report asks, so a
-/// description that names tasks costs nothing on the waiting path.
+/// [`held_by`](WaitDescription::held_by), and optionally naming the instance waited on with
+/// [`on_instance`](WaitDescription::on_instance), so that two waits on two different events read
+/// differently. Nothing is formatted until a report asks, so a description that names tasks
+/// or places costs nothing on the waiting path.
 ///
 /// # Examples
 ///
@@ -162,9 +172,32 @@ impl What {
 ///     assert!(unparker.what().starts_with("Lock::acquire (held by task 1 "));
 /// });
 /// ```
-pub struct WaitDescription(pub(crate) What);
+pub struct WaitDescription(pub(crate) What, pub(crate) Option<Origin>);
 
 impl WaitDescription {
+    /// The same description, naming the instance waited on: reports read
+    /// "`what` on the `kind` created at `file:line:column`". Primitives record where they were
+    /// created (a `#[track_caller]` constructor) and pass it here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::Location;
+    /// use trio::lowlevel::{WaitDescription, park_slot};
+    ///
+    /// let created_at = Location::caller();
+    /// let what = WaitDescription::from("Gate::wait").on_instance("Gate", created_at);
+    /// let (_slot, unparker) = park_slot::<()>(what);
+    /// assert_eq!(unparker.what(), format!("Gate::wait on the Gate created at {created_at}"));
+    /// ```
+    pub fn on_instance(
+        self,
+        kind: &'static str,
+        created_at: &'static std::panic::Location<'static>,
+    ) -> WaitDescription {
+        WaitDescription(self.0, Some((kind, created_at)))
+    }
+
     /// A wait for a resource that `holder` holds now: reports read
     /// "`what` (held by task 3 `worker` when this wait began)". The name is looked up only when
     /// a report is made.
@@ -173,37 +206,39 @@ impl WaitDescription {
     ///
     /// See [`WaitDescription`].
     pub fn held_by(what: &'static str, holder: &super::task::Task) -> WaitDescription {
-        WaitDescription(What::HeldBy { what, holder: holder.clone() })
+        WaitDescription(What::HeldBy { what, holder: holder.clone() }, None)
     }
 }
 
 impl From<&'static str> for WaitDescription {
     fn from(text: &'static str) -> WaitDescription {
-        WaitDescription(What::Text(Cow::Borrowed(text)))
+        WaitDescription(What::Text(Cow::Borrowed(text)), None)
     }
 }
 
 impl From<String> for WaitDescription {
     fn from(text: String) -> WaitDescription {
-        WaitDescription(What::Text(Cow::Owned(text)))
+        WaitDescription(What::Text(Cow::Owned(text)), None)
     }
 }
 
 impl From<Cow<'static, str>> for WaitDescription {
     fn from(text: Cow<'static, str>) -> WaitDescription {
-        WaitDescription(What::Text(text))
+        WaitDescription(What::Text(text), None)
     }
 }
 
 impl fmt::Debug for WaitDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WaitDescription").field(&self.0.describe()).finish()
+        f.debug_tuple("WaitDescription").field(&self.0.describe_on(self.1)).finish()
     }
 }
 
 struct WaitCell<T> {
     state: RefCell<CellState<T>>,
     what: What,
+    /// The instance waited on, when the description names one.
+    origin: Option<Origin>,
     /// Waits for something outside the runtime; autojump and deadlock detection hold off.
     /// Only changed before the first poll.
     external: Cell<bool>,
@@ -237,7 +272,7 @@ impl<T> WaitRecord for WaitCell<T> {
     }
 
     fn describe(&self) -> String {
-        self.what.describe()
+        self.what.describe_on(self.origin)
     }
 }
 
@@ -269,13 +304,24 @@ impl<T> WaitRecord for WaitCell<T> {
 /// });
 /// ```
 pub fn park_slot<T: 'static>(what: impl Into<WaitDescription>) -> (ParkSlot<T>, Unparker<T>) {
-    make_slot(what.into().0, false, true)
+    let WaitDescription(what, origin) = what.into();
+    new_slot(what, origin, false, true)
 }
 
 pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool) -> (ParkSlot<T>, Unparker<T>) {
+    new_slot(what, None, external, abortable)
+}
+
+fn new_slot<T: 'static>(
+    what: What,
+    origin: Option<Origin>,
+    external: bool,
+    abortable: bool,
+) -> (ParkSlot<T>, Unparker<T>) {
     let cell = Rc::new(WaitCell {
         state: RefCell::new(CellState::Fresh),
         what,
+        origin,
         external: Cell::new(external),
         abortable: Cell::new(abortable),
     });
@@ -479,7 +525,7 @@ impl<T> Drop for ParkSlot<T> {
 impl<T> fmt::Debug for ParkSlot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ParkSlot")
-            .field("what", &self.cell.what.describe())
+            .field("what", &self.cell.describe())
             .field("waiting", &self.cell.is_waiting())
             .finish()
     }
@@ -608,16 +654,13 @@ impl<T> Unparker<T> {
     /// assert_eq!(unparker.what(), "Lock::acquire");
     /// ```
     pub fn what(&self) -> String {
-        self.cell.what.describe()
+        self.cell.describe()
     }
 }
 
 impl<T> fmt::Debug for Unparker<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Unparker")
-            .field("what", &self.cell.what.describe())
-            .field("waiting", &self.is_waiting())
-            .finish()
+        f.debug_struct("Unparker").field("what", &self.cell.describe()).field("waiting", &self.is_waiting()).finish()
     }
 }
 

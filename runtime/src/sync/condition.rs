@@ -74,8 +74,9 @@ impl Condition {
     /// ```
     /// assert!(!trio::Condition::new().locked());
     /// ```
+    #[track_caller]
     pub fn new() -> Condition {
-        Condition { lock: Rc::new(LockCore::new("Lock")), lot: ParkingLot::new() }
+        Condition { lock: Rc::new(LockCore::new("Lock")), lot: ParkingLot::owned_by("Condition", Location::caller()) }
     }
 
     /// A condition that uses `lock` (Trio's `Condition(lock)`): holding `lock` is holding the
@@ -92,8 +93,9 @@ impl Condition {
     ///     cond.notify(1).unwrap(); // allowed: this task holds the lock
     /// });
     /// ```
+    #[track_caller]
     pub fn with_lock(lock: &Lock) -> Condition {
-        Condition { lock: lock.core.clone(), lot: ParkingLot::new() }
+        Condition { lock: lock.core.clone(), lot: ParkingLot::owned_by("Condition", Location::caller()) }
     }
 
     /// `true` while a task holds the underlying lock.
@@ -367,6 +369,7 @@ impl Condition {
 }
 
 impl Default for Condition {
+    #[track_caller]
     fn default() -> Condition {
         Condition::new()
     }
