@@ -273,7 +273,7 @@ impl<T: 'static> MemorySender<T> {
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.handle.send(value).await
         }
     }
@@ -508,7 +508,7 @@ impl<T: 'static> MemoryReceiver<T> {
     pub fn recv(&self) -> impl Future<Output = Result<Option<T>, RecvError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.handle.recv().await
         }
     }

@@ -160,7 +160,7 @@ impl ParkingLot {
     pub fn park(&self) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             let slot = self.enqueue(current_task(), "ParkingLot::park").map_err(SyncError::Broken)?;
             match slot.await {
                 Ok(Ok(())) => Ok(()),

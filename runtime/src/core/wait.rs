@@ -239,6 +239,8 @@ struct WaitCell<T> {
     what: What,
     /// The instance waited on, when the description names one.
     origin: Option<Origin>,
+    /// Where the wait was made, for traces (overridden by the trio call around it, if any).
+    site: Cell<Option<&'static std::panic::Location<'static>>>,
     /// Waits for something outside the runtime; autojump and deadlock detection hold off.
     /// Only changed before the first poll.
     external: Cell<bool>,
@@ -303,9 +305,12 @@ impl<T> WaitRecord for WaitCell<T> {
 ///     .unwrap();
 /// });
 /// ```
+#[track_caller]
 pub fn park_slot<T: 'static>(what: impl Into<WaitDescription>) -> (ParkSlot<T>, Unparker<T>) {
     let WaitDescription(what, origin) = what.into();
-    new_slot(what, origin, false, true)
+    let (slot, unparker) = new_slot(what, origin, false, true);
+    slot.cell.site.set(Some(std::panic::Location::caller()));
+    (slot, unparker)
 }
 
 pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool) -> (ParkSlot<T>, Unparker<T>) {
@@ -322,6 +327,7 @@ fn new_slot<T: 'static>(
         state: RefCell::new(CellState::Fresh),
         what,
         origin,
+        site: Cell::new(None),
         external: Cell::new(external),
         abortable: Cell::new(abortable),
     });
@@ -414,6 +420,12 @@ impl<T: 'static> ParkSlot<T> {
         self
     }
 
+    /// Records `location` as where this wait was made, for traces.
+    pub(crate) fn at(self, location: &'static std::panic::Location<'static>) -> ParkSlot<T> {
+        self.cell.site.set(Some(location));
+        self
+    }
+
     #[track_caller]
     fn assert_fresh(&self) {
         assert!(
@@ -488,7 +500,7 @@ impl<T: 'static> Future for ParkSlot<T> {
                 *state = CellState::Ready(value);
                 drop(state);
                 Runtime::with(|rt| {
-                    rt.count_schedule_point();
+                    rt.schedule_point_at(cell.site.get());
                     rt.current_cancel_point();
                 });
                 cx.waker().wake_by_ref();
@@ -535,7 +547,7 @@ impl Runtime {
     /// First poll of a slot: count the cancel and schedule point, then either abort at once
     /// (already cancelled) or register the wait.
     fn park<T: 'static>(&self, cell: Rc<WaitCell<T>>, waker: &Waker, abortable: bool, external: bool) {
-        self.count_schedule_point();
+        self.schedule_point_at(cell.site.get());
         let cancelled = self.current_cancel_point();
         if abortable && cancelled {
             *cell.state.borrow_mut() = CellState::Aborted;
@@ -778,6 +790,7 @@ impl<T: 'static> WaitQueue<T> {
     ///     .unwrap();
     /// });
     /// ```
+    #[track_caller]
     pub fn park(&self, what: impl Into<WaitDescription>) -> ParkSlot<T> {
         self.park_with(what, ())
     }
@@ -857,6 +870,7 @@ impl<T: 'static, P> WaitQueue<T, P> {
     /// let _slot = queue.park_with("a number", "first in line");
     /// assert_eq!(queue.unpark_one_with(1), Ok("first in line"));
     /// ```
+    #[track_caller]
     pub fn park_with(&self, what: impl Into<WaitDescription>, payload: P) -> ParkSlot<T> {
         let (slot, unparker) = park_slot(what);
         self.push_with(unparker, payload);
@@ -1052,6 +1066,80 @@ impl<T, P> fmt::Debug for WaitQueue<T, P> {
     }
 }
 
+// ===== where tasks yield =====
+
+/// Where a task last yielded, and the trio call it is inside: what traces print for each step.
+/// Locations are `&'static` pointers, so recording them allocates nothing.
+#[derive(Default)]
+pub(crate) struct TaskSites {
+    /// The location of the task's last schedule point: the trio call that yielded (as its
+    /// caller wrote it), or the schedule point itself outside any.
+    last: Cell<Option<&'static std::panic::Location<'static>>>,
+    /// The outermost public trio call the task is inside now, if any: its schedule points are
+    /// reported at the caller's line, not at the primitive's own.
+    operation: Cell<Option<&'static std::panic::Location<'static>>>,
+}
+
+/// Marks the current task as inside the public trio call made at a location until dropped
+/// (the outermost call wins; inner calls leave it alone).
+pub(crate) struct OperationSite(Option<super::task::Task>);
+
+impl OperationSite {
+    pub(crate) fn enter(location: &'static std::panic::Location<'static>) -> OperationSite {
+        let mut task = None;
+        Runtime::with_opt(|rt| task = rt.current_task());
+        OperationSite(task.filter(|task| {
+            let operation = &task.0.sites.operation;
+            operation.get().is_none() && {
+                operation.set(Some(location));
+                true
+            }
+        }))
+    }
+}
+
+impl Drop for OperationSite {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.0.sites.operation.set(None);
+        }
+    }
+}
+
+impl Runtime {
+    /// A schedule point of the current task at `location` (or at the trio call around it).
+    fn schedule_point_at(&self, location: Option<&'static std::panic::Location<'static>>) {
+        self.count_schedule_point();
+        self.with_current_task(|task| {
+            let sites = &task.0.sites;
+            sites.last.set(sites.operation.get().or(location));
+        });
+    }
+}
+
+impl super::task::Task {
+    /// Where the task last yielded to the scheduler: the line of the trio call that yielded —
+    /// `checkpoint()`, a sleep, a channel or lock operation, as the caller wrote it — or `None`
+    /// before its first schedule point (and for the runtime's own waits, such as a nursery
+    /// waiting for its children). Traces print it for every step.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let task = trio::lowlevel::current_task();
+    ///     assert_eq!(task.last_schedule_point(), None);
+    ///     let line = line!() + 1;
+    ///     trio::checkpoint().await.unwrap();
+    ///     let at = task.last_schedule_point().unwrap();
+    ///     assert_eq!((at.file(), at.line()), (file!(), line));
+    /// });
+    /// ```
+    pub fn last_schedule_point(&self) -> Option<&'static std::panic::Location<'static>> {
+        self.0.sites.last.get()
+    }
+}
+
 // ===== checkpoints =====
 
 /// A schedule point and a cancel point: yields to the scheduler, then returns
@@ -1141,13 +1229,21 @@ pub struct Checkpoint {
     location: &'static std::panic::Location<'static>,
 }
 
+impl Checkpoint {
+    /// Records `location` as where this checkpoint is, for traces and misuse panics.
+    pub(crate) fn at(mut self, location: &'static std::panic::Location<'static>) -> Checkpoint {
+        self.location = location;
+        self
+    }
+}
+
 impl Future for Checkpoint {
     type Output = Result<(), Cancelled>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         if !self.yielded {
             self.yielded = true;
-            Runtime::with_at(self.location, |rt| rt.count_schedule_point());
+            Runtime::with_at(self.location, |rt| rt.schedule_point_at(Some(self.location)));
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -1183,6 +1279,13 @@ impl Future for Checkpoint {
 #[must_use = "a checkpoint does nothing unless awaited"]
 pub struct CancelShieldedCheckpoint {
     inner: Checkpoint,
+}
+
+impl CancelShieldedCheckpoint {
+    /// Records `location` as where this checkpoint is, for traces and misuse panics.
+    pub(crate) fn at(self, location: &'static std::panic::Location<'static>) -> CancelShieldedCheckpoint {
+        CancelShieldedCheckpoint { inner: self.inner.at(location) }
+    }
 }
 
 impl Future for CancelShieldedCheckpoint {
@@ -1298,10 +1401,12 @@ impl WaitRecord for Trap {
 ///     .unwrap();
 /// });
 /// ```
+#[track_caller]
 pub fn wait_task_rescheduled(abort: impl FnOnce() -> Abort + 'static) -> WaitTaskRescheduled {
     WaitTaskRescheduled {
         trap: Rc::new(Trap { state: RefCell::new(TrapState::Fresh), abort: RefCell::new(Some(Box::new(abort))) }),
         task: None,
+        location: std::panic::Location::caller(),
     }
 }
 
@@ -1341,6 +1446,8 @@ pub struct WaitTaskRescheduled {
     trap: Rc<Trap>,
     /// The task, once registered.
     task: Option<super::task::TaskKey>,
+    /// Where the wait was made, for traces.
+    location: &'static std::panic::Location<'static>,
 }
 
 impl fmt::Debug for WaitTaskRescheduled {
@@ -1358,7 +1465,7 @@ impl Future for WaitTaskRescheduled {
         match state {
             TrapState::Fresh => {
                 let key = Runtime::with(|rt| {
-                    rt.count_schedule_point();
+                    rt.schedule_point_at(Some(this.location));
                     let cancelled = rt.current_cancel_point();
                     let key = rt.with_current_task(|t| t.key());
                     let previous = rt.traps.borrow_mut().insert(key, this.trap.clone());

@@ -367,7 +367,7 @@ impl CapacityLimiter {
     pub fn acquire(&self) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.acquire_token().await.map(LimiterToken::disarm)
         }
     }
@@ -403,7 +403,7 @@ impl CapacityLimiter {
     pub fn acquire_on_behalf_of(&self, borrower: &Borrower) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.acquire_token_for(borrower.clone()).await.map(LimiterToken::disarm)
         }
     }
@@ -490,7 +490,7 @@ impl CapacityLimiter {
     pub fn acquire_token(&self) -> impl Future<Output = Result<LimiterToken<'_>, SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.acquire_token_for(Borrower::current_task()).await
         }
     }

@@ -162,7 +162,7 @@ impl Condition {
     pub fn acquire(&self) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.lock.lock().await.map(LockGuard::disarm)
         }
     }
@@ -218,7 +218,7 @@ impl Condition {
     pub fn lock(&self) -> impl Future<Output = Result<LockGuard<'_>, SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.lock.lock().await
         }
     }
@@ -256,7 +256,7 @@ impl Condition {
     pub fn wait(&self) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             let task = current_task();
             if !self.lock.is_owned_by(&task) {
                 return Err(SyncError::Misuse(RuntimeError::with_message(

@@ -121,7 +121,7 @@ impl Event {
     pub fn wait(&self) -> impl Future<Output = Result<(), Cancelled>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             if self.flag.get() {
                 return checkpoint().await;
             }

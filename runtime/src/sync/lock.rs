@@ -228,7 +228,7 @@ macro_rules! lock_api {
             pub fn acquire(&self) -> impl Future<Output = Result<(), SyncError>> {
                 let location = Location::caller();
                 async move {
-                    crate::lowlevel::ensure_in_run(location);
+                    let _site = crate::lowlevel::enter_operation(location);
                     self.core.lock().await.map(LockGuard::disarm)
                 }
             }
@@ -290,7 +290,7 @@ macro_rules! lock_api {
             pub fn lock(&self) -> impl Future<Output = Result<LockGuard<'_>, SyncError>> {
                 let location = Location::caller();
                 async move {
-                    crate::lowlevel::ensure_in_run(location);
+                    let _site = crate::lowlevel::enter_operation(location);
                     self.core.lock().await
                 }
             }

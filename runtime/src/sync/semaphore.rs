@@ -193,7 +193,7 @@ impl Semaphore {
     pub fn acquire(&self) -> impl Future<Output = Result<(), Cancelled>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.acquire_permit().await.map(SemaphorePermit::disarm)
         }
     }
@@ -261,7 +261,7 @@ impl Semaphore {
     pub fn acquire_permit(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, Cancelled>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             checkpoint_if_cancelled().await?;
             if self.try_acquire().is_ok() {
                 let permit = SemaphorePermit { sem: self, armed: true };
