@@ -33,6 +33,9 @@
 //!   retry), not in tight inner loops.
 //! - The probability is followed by random policies; other policies (PCT, replay, custom ones)
 //!   answer as their own rules say.
+//! - A plain `#[trio_test]` runs its one schedule under a random policy, so its points can fire
+//!   (the same way on every run of that test); `#[trio_test(policy = "fifo")]` never takes
+//!   them.
 
 use crate::lowlevel::{choose_weighted, in_run};
 
