@@ -26,7 +26,7 @@ use futures::{Sink, Stream};
 
 use crate::error::{Cancelled, ClosedResource};
 use crate::lowlevel::WaitQueue;
-use crate::lowlevel::{ParkSlot, cancel_shielded_checkpoint, checkpoint_if_cancelled, park_slot};
+use crate::lowlevel::{ParkSlot, WaitDescription, cancel_shielded_checkpoint, checkpoint_if_cancelled, park_slot};
 
 // ===== Capacity =====
 
@@ -128,6 +128,7 @@ impl fmt::Display for Capacity {
 /// ```
 #[doc(alias = "channel")]
 #[doc(alias = "mpsc")]
+#[track_caller]
 pub fn open_memory_channel<T: 'static>(capacity: impl Into<Capacity>) -> (MemorySender<T>, MemoryReceiver<T>) {
     let capacity = capacity.into();
     let chan = Rc::new(RefCell::new(State {
@@ -139,6 +140,7 @@ pub fn open_memory_channel<T: 'static>(capacity: impl Into<Capacity>) -> (Memory
         send_waiters: WaitQueue::new(),
         recv_waiters: WaitQueue::new(),
         next_handle: 2,
+        created_at: Location::caller(),
     }));
     let tx = MemorySender { handle: Rc::new(Handle::new(chan.clone(), 0)), flushing: None };
     let rx = MemoryReceiver { handle: Rc::new(Handle::new(chan, 1)), next: None };
@@ -271,7 +273,7 @@ impl<T: 'static> MemorySender<T> {
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.handle.send(value).await
         }
     }
@@ -506,7 +508,7 @@ impl<T: 'static> MemoryReceiver<T> {
     pub fn recv(&self) -> impl Future<Output = Result<Option<T>, RecvError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.handle.recv().await
         }
     }
@@ -1032,6 +1034,8 @@ struct State<T> {
     /// Blocked receivers, oldest first, each with the id of the handle it waits on.
     recv_waiters: WaitQueue<RecvWake<T>, u64>,
     next_handle: u64,
+    /// Where `open_memory_channel` was called: blocked sends and receives name it in reports.
+    created_at: &'static Location<'static>,
 }
 
 struct SendWaiter<T> {
@@ -1258,7 +1262,9 @@ impl<T: 'static> Handle<T> {
             Err(TrySendError::Closed(value)) => return Err(SendError::Closed(value)),
             Err(TrySendError::Broken(value)) => return Err(SendError::Broken(value)),
         };
-        let (slot, unparker) = park_slot::<SendWake>("MemorySender::send");
+        let created_at = self.chan.borrow().created_at;
+        let what = WaitDescription::from("MemorySender::send").on_instance("memory channel", created_at);
+        let (slot, unparker) = park_slot::<SendWake>(what);
         let cell = Rc::new(Cell::new(Some(value)));
         self.chan.borrow_mut().send_waiters.push_with(unparker, SendWaiter { value: cell.clone(), handle: self.id });
         let cell = DropValue(cell);
@@ -1292,7 +1298,9 @@ impl<T: 'static> Handle<T> {
             Err(TryRecvError::Closed) => return Err(RecvError::Closed),
             Err(TryRecvError::WouldBlock) => {}
         }
-        let (slot, unparker) = park_slot::<RecvWake<T>>("MemoryReceiver::recv");
+        let created_at = self.chan.borrow().created_at;
+        let what = WaitDescription::from("MemoryReceiver::recv").on_instance("memory channel", created_at);
+        let (slot, unparker) = park_slot::<RecvWake<T>>(what);
         self.chan.borrow_mut().recv_waiters.push_with(unparker, self.id);
         let mut parked = Parked { handle: self, slot };
         match (&mut parked.slot).await {

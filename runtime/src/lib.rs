@@ -120,8 +120,10 @@
 #![forbid(unsafe_code)]
 
 pub mod abc;
+pub mod buggify;
 mod cancellable;
 mod channel;
+pub mod collections;
 mod core;
 mod error;
 pub mod from_thread;
@@ -133,6 +135,7 @@ mod no_spawn;
 mod parking_lot;
 #[cfg(unix)]
 pub mod process;
+pub mod select;
 #[cfg(unix)]
 pub mod signal;
 mod sync;

@@ -48,6 +48,14 @@ pub(crate) fn ensure_in_run(location: &'static Location<'static>) {
     }
 }
 
+/// [`ensure_in_run`], then marks the current task as inside the public call made at
+/// `location` until the guard drops: its schedule points are traced at that line.
+#[track_caller]
+pub(crate) fn enter_operation(location: &'static Location<'static>) -> crate::core::wait::OperationSite {
+    ensure_in_run(location);
+    crate::core::wait::OperationSite::enter(location)
+}
+
 /// The task this code runs in.
 ///
 /// # Panics

@@ -54,11 +54,20 @@ pub(crate) type Wake = Result<(), BrokenResource>;
 ///     .unwrap();
 /// });
 /// ```
-#[derive(Default)]
 pub struct ParkingLot {
     inner: Rc<RefCell<LotInner>>,
     /// Breaks the lot when a breaker exits; made once, registered with every breaker.
     breaker_hook: std::cell::OnceCell<BreakerHook>,
+    /// What the lot belongs to ("ParkingLot", or the primitive built on it) and where that was
+    /// created: every wait in the lot names it in reports.
+    owner: (&'static str, &'static Location<'static>),
+}
+
+impl Default for ParkingLot {
+    #[track_caller]
+    fn default() -> ParkingLot {
+        ParkingLot::owned_by("ParkingLot", Location::caller())
+    }
 }
 
 /// The exit hook that breaks a lot, shared by all its breakers.
@@ -97,8 +106,14 @@ impl ParkingLot {
     /// ```
     /// assert!(trio::lowlevel::ParkingLot::new().is_empty());
     /// ```
+    #[track_caller]
     pub fn new() -> ParkingLot {
-        ParkingLot::default()
+        ParkingLot::owned_by("ParkingLot", Location::caller())
+    }
+
+    /// The lot of a primitive: its waits read "`what` on the `kind` created at `created_at`".
+    pub(crate) fn owned_by(kind: &'static str, created_at: &'static Location<'static>) -> ParkingLot {
+        ParkingLot { inner: Rc::default(), breaker_hook: std::cell::OnceCell::new(), owner: (kind, created_at) }
     }
 
     /// Parks the current task until an [`unpark`](ParkingLot::unpark) (or
@@ -145,7 +160,7 @@ impl ParkingLot {
     pub fn park(&self) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             let slot = self.enqueue(current_task(), "ParkingLot::park").map_err(SyncError::Broken)?;
             match slot.await {
                 Ok(Ok(())) => Ok(()),
@@ -333,9 +348,10 @@ impl ParkingLot {
     pub fn add_breaker(&self, task: &Task) {
         let hook = self.breaker_hook.get_or_init(|| {
             let lot = Rc::downgrade(&self.inner);
+            let owner = self.owner;
             Rc::new(move |_task: &Task| {
                 if let Some(inner) = lot.upgrade() {
-                    ParkingLot { inner, breaker_hook: std::cell::OnceCell::new() }.check_breakers();
+                    ParkingLot { inner, breaker_hook: std::cell::OnceCell::new(), owner }.check_breakers();
                 }
             })
         });
@@ -432,7 +448,8 @@ impl ParkingLot {
         if let Some(error) = self.broken_error() {
             return Err(error);
         }
-        let (slot, unparker) = park_slot(what);
+        let (kind, created_at) = self.owner;
+        let (slot, unparker) = park_slot(what.into().on_instance(kind, created_at));
         self.inner.borrow_mut().parked.push_with(unparker, task);
         Ok(slot)
     }

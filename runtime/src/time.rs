@@ -196,13 +196,15 @@ impl Future for Sleep {
         if let State::Start = this.state {
             let now = Runtime::with_at(this.location, |rt| rt.now());
             this.state = match this.deadline {
-                Some(deadline) if deadline <= now => State::Yield(checkpoint()),
+                Some(deadline) if deadline <= now => State::Yield(checkpoint().at(this.location)),
                 Some(deadline) => {
                     let (slot, unparker) = make_slot(What::Sleep(Some(deadline)), false, true);
                     Runtime::with(|rt| rt.add_sleep_timer(deadline, unparker));
-                    State::Parked { slot, timer: true }
+                    State::Parked { slot: slot.at(this.location), timer: true }
                 }
-                None => State::Parked { slot: make_slot(What::Sleep(None), false, true).0, timer: false },
+                None => {
+                    State::Parked { slot: make_slot(What::Sleep(None), false, true).0.at(this.location), timer: false }
+                }
             };
         }
         let result = match &mut this.state {

@@ -862,12 +862,12 @@ where
             let yielded =
                 points_at_open.is_some_and(|at_open| inner.parent.as_ref().map(Task::schedule_points) > Some(at_open));
             if !yielded {
-                cancel_shielded_checkpoint().await;
+                cancel_shielded_checkpoint().at(inner.origin).await;
             }
         } else {
             let (slot, unparker) = make_slot::<()>(What::Children(inner.origin), false, false);
             *inner.parent_waiter.borrow_mut() = Some(unparker);
-            let _ = slot.await;
+            let _ = slot.at(inner.origin).await;
         }
         guard.armed = false;
         let catches = inner.status.catches_cancellation();

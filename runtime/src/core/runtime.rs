@@ -1453,6 +1453,7 @@ impl Runtime {
             waker,
             cancel_points: Cell::new(0),
             schedule_points: Cell::new(0),
+            sites: Default::default(),
             exit_hooks: RefCell::new(Vec::new()),
             nursery_slot: Cell::new(usize::MAX),
             next_exit_hook: Cell::new(0),

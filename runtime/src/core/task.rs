@@ -139,6 +139,8 @@ pub(crate) struct TaskCore {
     pub(crate) cancel_points: Cell<u64>,
     /// Schedule points executed so far.
     pub(crate) schedule_points: Cell<u64>,
+    /// Where the task last yielded, and the trio call it is inside (for traces).
+    pub(crate) sites: super::wait::TaskSites,
     /// Callbacks run when the task exits, by registration id.
     pub(crate) exit_hooks: RefCell<Vec<(u64, ExitCallback)>>,
     /// The task's slot among its nursery's children.

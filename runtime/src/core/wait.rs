@@ -123,12 +123,20 @@ pub(crate) enum What {
     Io(super::io::Direction, std::os::fd::RawFd, Option<super::io::IoLabel>),
 }
 
+/// The instance a wait is on: its kind ("Event") and where it was created.
+pub(crate) type Origin = (&'static str, &'static std::panic::Location<'static>);
+
 impl What {
-    fn describe(&self) -> String {
+    /// The description, naming the instance waited on if `origin` says which.
+    fn describe_on(&self, origin: Option<Origin>) -> String {
+        let on = |what: &str| match origin {
+            Some((kind, at)) => format!("{what} on the {kind} created at {at}"),
+            None => what.to_string(),
+        };
         match self {
-            What::Text(text) => text.to_string(),
+            What::Text(text) => on(text),
             What::HeldBy { what, holder } => {
-                format!("{what} (held by task {} `{}` when this wait began)", holder.id(), holder.name())
+                format!("{} (held by task {} `{}` when this wait began)", on(what), holder.id(), holder.name())
             }
             What::Children(origin) => format!("waiting for the children of the nursery opened at {origin}"),
             What::Started(task) => format!("waiting for task `{}` to call started()", task.name()),
@@ -145,8 +153,10 @@ impl What {
 
 /// What a blocking wait is for, as deadlock reports and [`Task::waiting_on`](super::task::Task::waiting_on)
 /// describe it: text (`"Lock::acquire"`, or a `String`), or made with
-/// [`held_by`](WaitDescription::held_by). Nothing is formatted until a report asks, so a
-/// description that names tasks costs nothing on the waiting path.
+/// [`held_by`](WaitDescription::held_by), and optionally naming the instance waited on with
+/// [`on_instance`](WaitDescription::on_instance), so that two waits on two different events read
+/// differently. Nothing is formatted until a report asks, so a description that names tasks
+/// or places costs nothing on the waiting path.
 ///
 /// # Examples
 ///
@@ -162,9 +172,32 @@ impl What {
 ///     assert!(unparker.what().starts_with("Lock::acquire (held by task 1 "));
 /// });
 /// ```
-pub struct WaitDescription(pub(crate) What);
+pub struct WaitDescription(pub(crate) What, pub(crate) Option<Origin>);
 
 impl WaitDescription {
+    /// The same description, naming the instance waited on: reports read
+    /// "`what` on the `kind` created at `file:line:column`". Primitives record where they were
+    /// created (a `#[track_caller]` constructor) and pass it here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::Location;
+    /// use trio::lowlevel::{WaitDescription, park_slot};
+    ///
+    /// let created_at = Location::caller();
+    /// let what = WaitDescription::from("Gate::wait").on_instance("Gate", created_at);
+    /// let (_slot, unparker) = park_slot::<()>(what);
+    /// assert_eq!(unparker.what(), format!("Gate::wait on the Gate created at {created_at}"));
+    /// ```
+    pub fn on_instance(
+        self,
+        kind: &'static str,
+        created_at: &'static std::panic::Location<'static>,
+    ) -> WaitDescription {
+        WaitDescription(self.0, Some((kind, created_at)))
+    }
+
     /// A wait for a resource that `holder` holds now: reports read
     /// "`what` (held by task 3 `worker` when this wait began)". The name is looked up only when
     /// a report is made.
@@ -173,37 +206,41 @@ impl WaitDescription {
     ///
     /// See [`WaitDescription`].
     pub fn held_by(what: &'static str, holder: &super::task::Task) -> WaitDescription {
-        WaitDescription(What::HeldBy { what, holder: holder.clone() })
+        WaitDescription(What::HeldBy { what, holder: holder.clone() }, None)
     }
 }
 
 impl From<&'static str> for WaitDescription {
     fn from(text: &'static str) -> WaitDescription {
-        WaitDescription(What::Text(Cow::Borrowed(text)))
+        WaitDescription(What::Text(Cow::Borrowed(text)), None)
     }
 }
 
 impl From<String> for WaitDescription {
     fn from(text: String) -> WaitDescription {
-        WaitDescription(What::Text(Cow::Owned(text)))
+        WaitDescription(What::Text(Cow::Owned(text)), None)
     }
 }
 
 impl From<Cow<'static, str>> for WaitDescription {
     fn from(text: Cow<'static, str>) -> WaitDescription {
-        WaitDescription(What::Text(text))
+        WaitDescription(What::Text(text), None)
     }
 }
 
 impl fmt::Debug for WaitDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WaitDescription").field(&self.0.describe()).finish()
+        f.debug_tuple("WaitDescription").field(&self.0.describe_on(self.1)).finish()
     }
 }
 
 struct WaitCell<T> {
     state: RefCell<CellState<T>>,
     what: What,
+    /// The instance waited on, when the description names one.
+    origin: Option<Origin>,
+    /// Where the wait was made, for traces (overridden by the trio call around it, if any).
+    site: Cell<Option<&'static std::panic::Location<'static>>>,
     /// Waits for something outside the runtime; autojump and deadlock detection hold off.
     /// Only changed before the first poll.
     external: Cell<bool>,
@@ -237,7 +274,7 @@ impl<T> WaitRecord for WaitCell<T> {
     }
 
     fn describe(&self) -> String {
-        self.what.describe()
+        self.what.describe_on(self.origin)
     }
 }
 
@@ -268,14 +305,29 @@ impl<T> WaitRecord for WaitCell<T> {
 ///     .unwrap();
 /// });
 /// ```
+#[track_caller]
 pub fn park_slot<T: 'static>(what: impl Into<WaitDescription>) -> (ParkSlot<T>, Unparker<T>) {
-    make_slot(what.into().0, false, true)
+    let WaitDescription(what, origin) = what.into();
+    let (slot, unparker) = new_slot(what, origin, false, true);
+    slot.cell.site.set(Some(std::panic::Location::caller()));
+    (slot, unparker)
 }
 
 pub(crate) fn make_slot<T: 'static>(what: What, external: bool, abortable: bool) -> (ParkSlot<T>, Unparker<T>) {
+    new_slot(what, None, external, abortable)
+}
+
+fn new_slot<T: 'static>(
+    what: What,
+    origin: Option<Origin>,
+    external: bool,
+    abortable: bool,
+) -> (ParkSlot<T>, Unparker<T>) {
     let cell = Rc::new(WaitCell {
         state: RefCell::new(CellState::Fresh),
         what,
+        origin,
+        site: Cell::new(None),
         external: Cell::new(external),
         abortable: Cell::new(abortable),
     });
@@ -368,6 +420,12 @@ impl<T: 'static> ParkSlot<T> {
         self
     }
 
+    /// Records `location` as where this wait was made, for traces.
+    pub(crate) fn at(self, location: &'static std::panic::Location<'static>) -> ParkSlot<T> {
+        self.cell.site.set(Some(location));
+        self
+    }
+
     #[track_caller]
     fn assert_fresh(&self) {
         assert!(
@@ -442,7 +500,7 @@ impl<T: 'static> Future for ParkSlot<T> {
                 *state = CellState::Ready(value);
                 drop(state);
                 Runtime::with(|rt| {
-                    rt.count_schedule_point();
+                    rt.schedule_point_at(cell.site.get());
                     rt.current_cancel_point();
                 });
                 cx.waker().wake_by_ref();
@@ -479,7 +537,7 @@ impl<T> Drop for ParkSlot<T> {
 impl<T> fmt::Debug for ParkSlot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ParkSlot")
-            .field("what", &self.cell.what.describe())
+            .field("what", &self.cell.describe())
             .field("waiting", &self.cell.is_waiting())
             .finish()
     }
@@ -489,7 +547,7 @@ impl Runtime {
     /// First poll of a slot: count the cancel and schedule point, then either abort at once
     /// (already cancelled) or register the wait.
     fn park<T: 'static>(&self, cell: Rc<WaitCell<T>>, waker: &Waker, abortable: bool, external: bool) {
-        self.count_schedule_point();
+        self.schedule_point_at(cell.site.get());
         let cancelled = self.current_cancel_point();
         if abortable && cancelled {
             *cell.state.borrow_mut() = CellState::Aborted;
@@ -608,16 +666,13 @@ impl<T> Unparker<T> {
     /// assert_eq!(unparker.what(), "Lock::acquire");
     /// ```
     pub fn what(&self) -> String {
-        self.cell.what.describe()
+        self.cell.describe()
     }
 }
 
 impl<T> fmt::Debug for Unparker<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Unparker")
-            .field("what", &self.cell.what.describe())
-            .field("waiting", &self.is_waiting())
-            .finish()
+        f.debug_struct("Unparker").field("what", &self.cell.describe()).field("waiting", &self.is_waiting()).finish()
     }
 }
 
@@ -735,6 +790,7 @@ impl<T: 'static> WaitQueue<T> {
     ///     .unwrap();
     /// });
     /// ```
+    #[track_caller]
     pub fn park(&self, what: impl Into<WaitDescription>) -> ParkSlot<T> {
         self.park_with(what, ())
     }
@@ -814,6 +870,7 @@ impl<T: 'static, P> WaitQueue<T, P> {
     /// let _slot = queue.park_with("a number", "first in line");
     /// assert_eq!(queue.unpark_one_with(1), Ok("first in line"));
     /// ```
+    #[track_caller]
     pub fn park_with(&self, what: impl Into<WaitDescription>, payload: P) -> ParkSlot<T> {
         let (slot, unparker) = park_slot(what);
         self.push_with(unparker, payload);
@@ -1009,6 +1066,80 @@ impl<T, P> fmt::Debug for WaitQueue<T, P> {
     }
 }
 
+// ===== where tasks yield =====
+
+/// Where a task last yielded, and the trio call it is inside: what traces print for each step.
+/// Locations are `&'static` pointers, so recording them allocates nothing.
+#[derive(Default)]
+pub(crate) struct TaskSites {
+    /// The location of the task's last schedule point: the trio call that yielded (as its
+    /// caller wrote it), or the schedule point itself outside any.
+    last: Cell<Option<&'static std::panic::Location<'static>>>,
+    /// The outermost public trio call the task is inside now, if any: its schedule points are
+    /// reported at the caller's line, not at the primitive's own.
+    operation: Cell<Option<&'static std::panic::Location<'static>>>,
+}
+
+/// Marks the current task as inside the public trio call made at a location until dropped
+/// (the outermost call wins; inner calls leave it alone).
+pub(crate) struct OperationSite(Option<super::task::Task>);
+
+impl OperationSite {
+    pub(crate) fn enter(location: &'static std::panic::Location<'static>) -> OperationSite {
+        let mut task = None;
+        Runtime::with_opt(|rt| task = rt.current_task());
+        OperationSite(task.filter(|task| {
+            let operation = &task.0.sites.operation;
+            operation.get().is_none() && {
+                operation.set(Some(location));
+                true
+            }
+        }))
+    }
+}
+
+impl Drop for OperationSite {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.0.sites.operation.set(None);
+        }
+    }
+}
+
+impl Runtime {
+    /// A schedule point of the current task at `location` (or at the trio call around it).
+    fn schedule_point_at(&self, location: Option<&'static std::panic::Location<'static>>) {
+        self.count_schedule_point();
+        self.with_current_task(|task| {
+            let sites = &task.0.sites;
+            sites.last.set(sites.operation.get().or(location));
+        });
+    }
+}
+
+impl super::task::Task {
+    /// Where the task last yielded to the scheduler: the line of the trio call that yielded —
+    /// `checkpoint()`, a sleep, a channel or lock operation, as the caller wrote it — or `None`
+    /// before its first schedule point (and for the runtime's own waits, such as a nursery
+    /// waiting for its children). Traces print it for every step.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let task = trio::lowlevel::current_task();
+    ///     assert_eq!(task.last_schedule_point(), None);
+    ///     let line = line!() + 1;
+    ///     trio::checkpoint().await.unwrap();
+    ///     let at = task.last_schedule_point().unwrap();
+    ///     assert_eq!((at.file(), at.line()), (file!(), line));
+    /// });
+    /// ```
+    pub fn last_schedule_point(&self) -> Option<&'static std::panic::Location<'static>> {
+        self.0.sites.last.get()
+    }
+}
+
 // ===== checkpoints =====
 
 /// A schedule point and a cancel point: yields to the scheduler, then returns
@@ -1098,13 +1229,21 @@ pub struct Checkpoint {
     location: &'static std::panic::Location<'static>,
 }
 
+impl Checkpoint {
+    /// Records `location` as where this checkpoint is, for traces and misuse panics.
+    pub(crate) fn at(mut self, location: &'static std::panic::Location<'static>) -> Checkpoint {
+        self.location = location;
+        self
+    }
+}
+
 impl Future for Checkpoint {
     type Output = Result<(), Cancelled>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         if !self.yielded {
             self.yielded = true;
-            Runtime::with_at(self.location, |rt| rt.count_schedule_point());
+            Runtime::with_at(self.location, |rt| rt.schedule_point_at(Some(self.location)));
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -1140,6 +1279,13 @@ impl Future for Checkpoint {
 #[must_use = "a checkpoint does nothing unless awaited"]
 pub struct CancelShieldedCheckpoint {
     inner: Checkpoint,
+}
+
+impl CancelShieldedCheckpoint {
+    /// Records `location` as where this checkpoint is, for traces and misuse panics.
+    pub(crate) fn at(self, location: &'static std::panic::Location<'static>) -> CancelShieldedCheckpoint {
+        CancelShieldedCheckpoint { inner: self.inner.at(location) }
+    }
 }
 
 impl Future for CancelShieldedCheckpoint {
@@ -1255,10 +1401,12 @@ impl WaitRecord for Trap {
 ///     .unwrap();
 /// });
 /// ```
+#[track_caller]
 pub fn wait_task_rescheduled(abort: impl FnOnce() -> Abort + 'static) -> WaitTaskRescheduled {
     WaitTaskRescheduled {
         trap: Rc::new(Trap { state: RefCell::new(TrapState::Fresh), abort: RefCell::new(Some(Box::new(abort))) }),
         task: None,
+        location: std::panic::Location::caller(),
     }
 }
 
@@ -1298,6 +1446,8 @@ pub struct WaitTaskRescheduled {
     trap: Rc<Trap>,
     /// The task, once registered.
     task: Option<super::task::TaskKey>,
+    /// Where the wait was made, for traces.
+    location: &'static std::panic::Location<'static>,
 }
 
 impl fmt::Debug for WaitTaskRescheduled {
@@ -1315,7 +1465,7 @@ impl Future for WaitTaskRescheduled {
         match state {
             TrapState::Fresh => {
                 let key = Runtime::with(|rt| {
-                    rt.count_schedule_point();
+                    rt.schedule_point_at(Some(this.location));
                     let cancelled = rt.current_cancel_point();
                     let key = rt.with_current_task(|t| t.key());
                     let previous = rt.traps.borrow_mut().insert(key, this.trap.clone());

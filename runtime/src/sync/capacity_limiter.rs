@@ -10,7 +10,8 @@ use super::lock::Handoff;
 use crate::channel::Capacity;
 use crate::error::{RuntimeError, SyncError, WouldBlock};
 use crate::lowlevel::{
-    Task, TaskId, WaitQueue, cancel_shielded_checkpoint, checkpoint_if_cancelled, current_task, park_slot,
+    Task, TaskId, WaitDescription, WaitQueue, cancel_shielded_checkpoint, checkpoint_if_cancelled, current_task,
+    park_slot,
 };
 
 /// Who holds a [`CapacityLimiter`] token: a task (the default), or any token made with
@@ -141,6 +142,8 @@ impl fmt::Debug for Borrower {
 /// ```
 pub struct CapacityLimiter {
     state: RefCell<LimiterState>,
+    /// Where the limiter was made: its waits name it in reports.
+    created_at: &'static Location<'static>,
 }
 
 struct LimiterState {
@@ -212,6 +215,7 @@ impl CapacityLimiter {
         let total = checked_total(total_tokens.into());
         CapacityLimiter {
             state: RefCell::new(LimiterState { total, borrowers: Vec::new(), waiters: WaitQueue::new() }),
+            created_at: Location::caller(),
         }
     }
 
@@ -363,7 +367,7 @@ impl CapacityLimiter {
     pub fn acquire(&self) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.acquire_token().await.map(LimiterToken::disarm)
         }
     }
@@ -399,7 +403,7 @@ impl CapacityLimiter {
     pub fn acquire_on_behalf_of(&self, borrower: &Borrower) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.acquire_token_for(borrower.clone()).await.map(LimiterToken::disarm)
         }
     }
@@ -486,7 +490,7 @@ impl CapacityLimiter {
     pub fn acquire_token(&self) -> impl Future<Output = Result<LimiterToken<'_>, SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.acquire_token_for(Borrower::current_task()).await
         }
     }
@@ -545,7 +549,8 @@ impl CapacityLimiter {
             Err(SyncError::WouldBlock(_)) => {}
             Err(error) => return Err(error),
         }
-        let (slot, unparker) = park_slot("CapacityLimiter::acquire");
+        let what = WaitDescription::from("CapacityLimiter::acquire").on_instance("CapacityLimiter", self.created_at);
+        let (slot, unparker) = park_slot(what);
         self.state.borrow_mut().waiters.push_with(unparker, borrower.clone());
         let mut waiting = Handoff {
             slot,

@@ -74,8 +74,9 @@ impl Condition {
     /// ```
     /// assert!(!trio::Condition::new().locked());
     /// ```
+    #[track_caller]
     pub fn new() -> Condition {
-        Condition { lock: Rc::new(LockCore::new("Lock")), lot: ParkingLot::new() }
+        Condition { lock: Rc::new(LockCore::new("Lock")), lot: ParkingLot::owned_by("Condition", Location::caller()) }
     }
 
     /// A condition that uses `lock` (Trio's `Condition(lock)`): holding `lock` is holding the
@@ -92,8 +93,9 @@ impl Condition {
     ///     cond.notify(1).unwrap(); // allowed: this task holds the lock
     /// });
     /// ```
+    #[track_caller]
     pub fn with_lock(lock: &Lock) -> Condition {
-        Condition { lock: lock.core.clone(), lot: ParkingLot::new() }
+        Condition { lock: lock.core.clone(), lot: ParkingLot::owned_by("Condition", Location::caller()) }
     }
 
     /// `true` while a task holds the underlying lock.
@@ -160,7 +162,7 @@ impl Condition {
     pub fn acquire(&self) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.lock.lock().await.map(LockGuard::disarm)
         }
     }
@@ -216,7 +218,7 @@ impl Condition {
     pub fn lock(&self) -> impl Future<Output = Result<LockGuard<'_>, SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.lock.lock().await
         }
     }
@@ -254,7 +256,7 @@ impl Condition {
     pub fn wait(&self) -> impl Future<Output = Result<(), SyncError>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             let task = current_task();
             if !self.lock.is_owned_by(&task) {
                 return Err(SyncError::Misuse(RuntimeError::with_message(
@@ -367,6 +369,7 @@ impl Condition {
 }
 
 impl Default for Condition {
+    #[track_caller]
     fn default() -> Condition {
         Condition::new()
     }

@@ -31,7 +31,6 @@ use crate::lowlevel::{ParkingLot, checkpoint, current_task};
 ///     .unwrap();
 /// });
 /// ```
-#[derive(Default)]
 pub struct Event {
     flag: Cell<bool>,
     /// Invariant: empty once `flag` is set.
@@ -60,8 +59,9 @@ impl Event {
     /// ```
     /// assert!(!trio::Event::new().is_set());
     /// ```
+    #[track_caller]
     pub fn new() -> Event {
-        Event::default()
+        Event { flag: Cell::new(false), lot: ParkingLot::owned_by("Event", Location::caller()) }
     }
 
     /// `true` once [`set`](Event::set) was called.
@@ -121,7 +121,7 @@ impl Event {
     pub fn wait(&self) -> impl Future<Output = Result<(), Cancelled>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             if self.flag.get() {
                 return checkpoint().await;
             }
@@ -142,6 +142,13 @@ impl Event {
     /// ```
     pub fn statistics(&self) -> EventStatistics {
         EventStatistics { tasks_waiting: self.lot.len() }
+    }
+}
+
+impl Default for Event {
+    #[track_caller]
+    fn default() -> Event {
+        Event::new()
     }
 }
 

@@ -145,6 +145,7 @@ macro_rules! lock_api {
             /// ```
             #[doc = concat!("assert!(!trio::", $name, "::new().locked());")]
             /// ```
+            #[track_caller]
             pub fn new() -> $ty {
                 $ty { core: Rc::new(LockCore::new($name)) }
             }
@@ -227,7 +228,7 @@ macro_rules! lock_api {
             pub fn acquire(&self) -> impl Future<Output = Result<(), SyncError>> {
                 let location = Location::caller();
                 async move {
-                    crate::lowlevel::ensure_in_run(location);
+                    let _site = crate::lowlevel::enter_operation(location);
                     self.core.lock().await.map(LockGuard::disarm)
                 }
             }
@@ -289,7 +290,7 @@ macro_rules! lock_api {
             pub fn lock(&self) -> impl Future<Output = Result<LockGuard<'_>, SyncError>> {
                 let location = Location::caller();
                 async move {
-                    crate::lowlevel::ensure_in_run(location);
+                    let _site = crate::lowlevel::enter_operation(location);
                     self.core.lock().await
                 }
             }
@@ -335,6 +336,7 @@ macro_rules! lock_api {
         }
 
         impl Default for $ty {
+            #[track_caller]
             fn default() -> $ty {
                 $ty::new()
             }
@@ -390,8 +392,9 @@ pub(super) struct LockCore {
 }
 
 impl LockCore {
+    #[track_caller]
     pub(super) fn new(kind: &'static str) -> LockCore {
-        LockCore { lot: ParkingLot::new(), owner: RefCell::new(None), kind }
+        LockCore { lot: ParkingLot::owned_by(kind, Location::caller()), owner: RefCell::new(None), kind }
     }
 
     pub(super) fn locked(&self) -> bool {

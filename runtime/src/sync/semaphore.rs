@@ -82,8 +82,13 @@ impl Semaphore {
     /// ```
     /// assert_eq!(trio::Semaphore::new(3).value(), 3);
     /// ```
+    #[track_caller]
     pub fn new(initial_value: usize) -> Semaphore {
-        Semaphore { value: Cell::new(initial_value), max_value: None, lot: ParkingLot::new() }
+        Semaphore {
+            value: Cell::new(initial_value),
+            max_value: None,
+            lot: ParkingLot::owned_by("Semaphore", Location::caller()),
+        }
     }
 
     /// A bounded semaphore: [`release`](Semaphore::release) fails rather than take the
@@ -105,7 +110,11 @@ impl Semaphore {
             max_value >= initial_value,
             "Semaphore::with_max_value: max_value ({max_value}) must be >= initial_value ({initial_value})"
         );
-        Semaphore { value: Cell::new(initial_value), max_value: Some(max_value), lot: ParkingLot::new() }
+        Semaphore {
+            value: Cell::new(initial_value),
+            max_value: Some(max_value),
+            lot: ParkingLot::owned_by("Semaphore", Location::caller()),
+        }
     }
 
     /// The counter.
@@ -184,7 +193,7 @@ impl Semaphore {
     pub fn acquire(&self) -> impl Future<Output = Result<(), Cancelled>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             self.acquire_permit().await.map(SemaphorePermit::disarm)
         }
     }
@@ -252,7 +261,7 @@ impl Semaphore {
     pub fn acquire_permit(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, Cancelled>> {
         let location = Location::caller();
         async move {
-            crate::lowlevel::ensure_in_run(location);
+            let _site = crate::lowlevel::enter_operation(location);
             checkpoint_if_cancelled().await?;
             if self.try_acquire().is_ok() {
                 let permit = SemaphorePermit { sem: self, armed: true };

@@ -76,6 +76,12 @@ pub enum Event {
         time: Instant,
         /// The task's schedule points so far (its checkpoint number).
         checkpoint: u64,
+        /// Where the task resumes: the line of the trio call at which it last yielded
+        /// (`checkpoint()`, a sleep, a channel or lock operation), or `None` for its first
+        /// step and for the runtime's own waits. Limitation: the networking, stream, thread and
+        /// process APIs do not pass their caller's line down yet; their steps name the line
+        /// inside trio where they yielded.
+        at: Option<&'static std::panic::Location<'static>>,
     },
     /// A task exited.
     Exit {
@@ -756,9 +762,10 @@ impl Trace {
         out
     }
 
-    /// The schedule as a readable story: every step with its task, virtual time and checkpoint
-    /// number, deviations from the default order marked with `*`. Long runs show their last
-    /// `max_steps` steps.
+    /// The schedule as a readable story: every step with its task, virtual time and where the
+    /// task resumes (`start`, or `at file:line` of the trio call at which it last yielded —
+    /// `checkpoint N` when that is not known), deviations from the default order marked with
+    /// `*`. Long runs show their last `max_steps` steps.
     ///
     /// # Examples
     ///
@@ -788,7 +795,7 @@ impl Trace {
     /// #     .unwrap_err();
     /// let story = failure.trace.describe_steps(40);
     /// let lines: Vec<&str> = story.lines().map(str::trim).collect();
-    /// assert_eq!(lines[1], "* [0s] task 3 `b` (checkpoint 0)"); // the deviation, marked
+    /// assert_eq!(lines[1], "* [0s] task 3 `b` (start)"); // the deviation, marked
     /// assert_eq!(lines[2], "^ decision 1 at 0s: ran task 3 `b` instead of task 2 `a` (of 2 runnable)");
     /// // A long story shows its tail, after a note of what was left out.
     /// let tail = failure.trace.describe_steps(2);
@@ -803,10 +810,11 @@ impl Trace {
         for event in &self.events {
             match event {
                 Event::Decision(d) if d.is_deviation() => pending_deviation = Some(describe_decision(d, &names)),
-                Event::Step { task, time, checkpoint } => {
+                Event::Step { task, time, checkpoint, at } => {
                     let name = names.get(task).map(String::as_str).unwrap_or("?");
                     let mark = if pending_deviation.is_some() { "*" } else { " " };
-                    let mut text = format!("  {mark} [{time}] task {task} `{name}` (checkpoint {checkpoint})\n");
+                    let place = StepPlace(*checkpoint, *at);
+                    let mut text = format!("  {mark} [{time}] task {task} `{name}` ({place})\n");
                     if let Some(why) = pending_deviation.take() {
                         text.push_str(&format!("        ^ {why}\n"));
                     }
@@ -838,6 +846,20 @@ impl Trace {
             out.push_str(text);
         }
         out
+    }
+}
+
+/// Where a step resumes, as traces print it: "start" for a task's first step, "at file:line"
+/// where it last yielded, or "checkpoint N" when the place is not known.
+struct StepPlace(u64, Option<&'static std::panic::Location<'static>>);
+
+impl fmt::Display for StepPlace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            StepPlace(0, _) => write!(f, "start"),
+            StepPlace(_, Some(at)) => write!(f, "at {}:{}", at.file(), at.line()),
+            StepPlace(checkpoint, None) => write!(f, "checkpoint {checkpoint}"),
+        }
     }
 }
 
@@ -897,10 +919,11 @@ impl fmt::Display for Trace {
                     }
                 }
                 Event::Decision(d) => writeln!(f, "{}", describe_decision(d, &names))?,
-                Event::Step { task, time, checkpoint } => writeln!(
+                Event::Step { task, time, checkpoint, at } => writeln!(
                     f,
-                    "[{time}] step task {task} `{}` (checkpoint {checkpoint})",
-                    names.get(task).map(String::as_str).unwrap_or("?")
+                    "[{time}] step task {task} `{}` ({})",
+                    names.get(task).map(String::as_str).unwrap_or("?"),
+                    StepPlace(*checkpoint, *at)
                 )?,
                 Event::Exit { task, cancel_points } => {
                     writeln!(f, "exit task {task} after {cancel_points} cancel points")?
@@ -1008,7 +1031,12 @@ impl Instrument for TraceInstrument {
     }
 
     fn before_task_step(&self, task: &Task) {
-        self.0.push(Event::Step { task: task.id(), time: now(), checkpoint: task.schedule_points() });
+        self.0.push(Event::Step {
+            task: task.id(),
+            time: now(),
+            checkpoint: task.schedule_points(),
+            at: task.last_schedule_point(),
+        });
     }
 
     fn task_exited(&self, task: &Task) {

@@ -1,0 +1,134 @@
+//! `trio::select!`: the first branch to finish wins and the others are dropped; when several
+//! are ready at once, which wins is a decision of the run.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use trio::lowlevel::Fifo;
+use trio_testkit::explore::trace::DecisionKind;
+use trio_testkit::explore::{Explore, PolicyKind};
+use trio_testkit::policy::Random;
+
+/// Two channels with a message each: both branches are ready at the first poll.
+async fn both_ready() -> &'static str {
+    let (tx_a, rx_a) = trio::open_memory_channel::<u32>(1);
+    let (tx_b, rx_b) = trio::open_memory_channel::<u32>(1);
+    tx_a.try_send(1).unwrap();
+    tx_b.try_send(2).unwrap();
+    let winner = trio::select! {
+        a = rx_a.recv() => { assert_eq!(a.unwrap(), Some(1)); "a" }
+        b = rx_b.recv() => { assert_eq!(b.unwrap(), Some(2)); "b" }
+    };
+    // The loser was dropped before it took anything: its message is still there.
+    let left = if winner == "a" { rx_b.try_recv() } else { rx_a.try_recv() };
+    assert!(left.is_ok(), "the losing branch lost its message");
+    winner
+}
+
+#[test]
+fn under_the_default_policy_the_first_ready_branch_wins() {
+    for _ in 0..3 {
+        assert_eq!(trio::Builder::new().policy(Fifo).run(both_ready()), "a");
+    }
+    assert_eq!(trio::run(both_ready()), "a");
+}
+
+#[test]
+fn under_exploration_every_ready_branch_wins_sometimes() {
+    let winners = Mutex::new(BTreeSet::new());
+    Explore::new("explore_select::both_ready")
+        .schedules(32)
+        .policy(PolicyKind::Random)
+        .persist(false)
+        .run(|| async {
+            let winner = both_ready().await;
+            winners.lock().unwrap().insert(winner);
+        })
+        .unwrap();
+    assert_eq!(winners.into_inner().unwrap(), BTreeSet::from(["a", "b"]));
+}
+
+#[test]
+fn the_branch_order_is_a_decision_named_after_the_call_site() {
+    let failure = Explore::new("explore_select::b_must_not_win")
+        .schedules(64)
+        .policy(PolicyKind::Random)
+        .persist(false)
+        .run(|| async { assert_eq!(both_ready().await, "a", "b won") })
+        .unwrap_err();
+    let shrunk = failure.shrunk.as_ref().expect("shrunk");
+    let decisions: Vec<_> = shrunk.trace.decisions().filter(|d| d.is_deviation()).collect();
+    assert_eq!(decisions.len(), 1, "{}", shrunk.trace);
+    let DecisionKind::Choice { options: 2, what } = &decisions[0].kind else { panic!("{:?}", decisions[0]) };
+    assert!(what.starts_with("select! at testkit/tests/explore_select.rs:"), "{what}");
+    let replayed = Explore::new("explore_select::b_must_not_win")
+        .replay(shrunk.schedule.clone())
+        .persist(false)
+        .shrink(false)
+        .run(|| async { assert_eq!(both_ready().await, "a", "b won") })
+        .unwrap_err();
+    assert!(replayed.message.contains("b won"), "{}", replayed.message);
+}
+
+#[test]
+fn the_first_to_finish_wins_and_the_losers_are_dropped_before_the_handler_runs() {
+    struct Flag<'a>(&'a std::cell::Cell<bool>);
+    impl Drop for Flag<'_> {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let dropped = std::cell::Cell::new(false);
+    let (outcome, elapsed) =
+        trio::Builder::new().clock(trio_testkit::MockClock::autojump()).policy(Random::new()).seed(3).run(async {
+            let start = trio::current_time();
+            let outcome: trio::Result<&str> = async {
+                let outcome = trio::select! {
+                    _ = async {
+                        let _flag = Flag(&dropped);
+                        trio::sleep(Duration::from_secs(5)).await
+                    } => "slow",
+                    r = trio::sleep(Duration::from_secs(1)) => {
+                        r?; // a handler may use `?`
+                        assert!(dropped.get(), "the slow branch still lives while the handler runs");
+                        "fast"
+                    }
+                };
+                Ok(outcome)
+            }
+            .await;
+            (outcome.unwrap(), trio::current_time() - start)
+        });
+    assert_eq!(outcome, "fast");
+    assert_eq!(elapsed, Duration::from_secs(1));
+}
+
+#[test]
+fn a_cancelled_scope_makes_the_branches_return_cancelled() {
+    let caught: Option<()> = trio::run(async {
+        let scope = trio::CancelScope::new();
+        scope.cancel();
+        scope
+            .run(async {
+                trio::select! {
+                    r = trio::sleep_forever() => r?,
+                    r = trio::checkpoint() => r?,
+                }
+                panic!("every branch fails with Cancelled");
+            })
+            .await
+            .unwrap()
+    });
+    assert_eq!(caught, None);
+}
+
+#[test]
+fn a_single_branch_needs_no_decision_and_returns_its_handler_value() {
+    let value = trio::Builder::new().policy(Random::new()).seed(1).run(async {
+        trio::select! {
+            v = async { 41 } => v + 1,
+        }
+    });
+    assert_eq!(value, 42);
+}
