@@ -622,9 +622,11 @@
 
 #[doc(hidden)]
 pub mod __private;
+pub mod assertions;
 mod checkpoints;
 mod clock;
 mod config;
+mod coverage;
 mod engine;
 pub mod explore;
 mod failure;
@@ -632,6 +634,7 @@ pub mod fixture;
 #[cfg(feature = "harness")]
 #[cfg_attr(docsrs, doc(cfg(feature = "harness")))]
 pub mod harness;
+mod html;
 mod idle;
 pub mod policy;
 #[cfg(feature = "proptest")]
