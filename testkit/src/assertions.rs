@@ -113,6 +113,9 @@ pub struct AssertionCount {
     pub schedules_reached: u64,
     /// Schedules in which its condition held at least once.
     pub schedules_held: u64,
+    /// Schedules in which its condition was false at least once (for `always!`, the
+    /// schedules it failed).
+    pub schedules_false: u64,
 }
 
 impl AssertionCount {
@@ -133,17 +136,19 @@ impl AssertionCount {
 
 impl fmt::Display for AssertionCount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mark = if self.satisfied() { "ok" } else { "NO" };
-        write!(f, "{mark:>2} {} \"{}\"", self.kind, self.message)?;
+        write!(f, "{} \"{}\"", self.kind, self.message)?;
         match self.kind {
-            AssertionKind::Reachable => {
-                write!(f, ": reached {} time(s) in {} schedule(s)", self.evaluations, self.schedules_reached)?
-            }
-            _ => write!(
+            AssertionKind::Always => write!(
+                f,
+                ": held {} of {} time(s); false in {} of {} schedule(s)",
+                self.held, self.evaluations, self.schedules_false, self.schedules_reached
+            )?,
+            AssertionKind::Sometimes => write!(
                 f,
                 ": true {} of {} time(s); true in {} of {} schedule(s)",
                 self.held, self.evaluations, self.schedules_held, self.schedules_reached
             )?,
+            _ => write!(f, ": reached {} time(s) in {} schedule(s)", self.evaluations, self.schedules_reached)?,
         }
         write!(f, " ({})", self.location)
     }
@@ -263,11 +268,13 @@ impl Tally {
                 held: 0,
                 schedules_reached: 0,
                 schedules_held: 0,
+                schedules_false: 0,
             });
             count.evaluations += evaluations;
             count.held += held;
             count.schedules_reached += u64::from(evaluations > 0);
             count.schedules_held += u64::from(held > 0);
+            count.schedules_false += u64::from(held < evaluations);
         }
     }
 
@@ -296,7 +303,7 @@ pub(crate) fn unmet(counts: &[AssertionCount], require_sometimes: bool, required
             unmet.push(format!("\"{message}\" was required, but no schedule reached an assertion with that message"));
         } else if !sites.iter().any(|c| c.satisfied()) {
             for count in sites {
-                unmet.push(format!("\"{message}\" was required, but {count}"));
+                unmet.push(format!("\"{message}\" was required, but it never fired: {count}"));
             }
         }
     }

@@ -139,7 +139,8 @@ impl fmt::Display for Coverage {
         if !self.assertions.is_empty() {
             writeln!(f, "  assertions:")?;
             for count in &self.assertions {
-                writeln!(f, "    {count}")?;
+                let mark = if count.satisfied() { "ok" } else { "NO" };
+                writeln!(f, "    {mark} {count}")?;
             }
         }
         Ok(())

@@ -290,15 +290,23 @@ fn panel(page: &mut String, title: &str, trace: &Trace) {
         page,
         "<div class=\"row axis\"><div class=\"label\">virtual time</div><div class=\"track\" style=\"width:{width}px\">"
     );
+    // A tick wherever time moves on; its label only where the previous label leaves room.
     let mut previous: Option<Instant> = None;
+    let mut free_from = 0;
     for (column, time) in layout.times.iter().enumerate().skip(skip) {
         if previous != Some(*time) {
-            let _ = write!(
-                page,
-                "<span class=\"time\" style=\"left:{}px\">{}</span>",
-                (column - skip) * COLUMN,
-                escape(&time.to_string())
-            );
+            let left = (column - skip) * COLUMN;
+            let text = time.to_string();
+            if left >= free_from {
+                let _ = write!(page, "<span class=\"time\" style=\"left:{left}px\">{}</span>", escape(&text));
+                free_from = left + 7 * text.len() + 8;
+            } else {
+                let _ = write!(
+                    page,
+                    "<span class=\"time tick\" style=\"left:{left}px\" title=\"{}\"></span>",
+                    escape(&text)
+                );
+            }
         }
         previous = Some(*time);
     }
@@ -474,7 +482,8 @@ pre.message { background: #fff4f4; border-left: 4px solid #d33; padding: .6em .8
   overflow: hidden; text-overflow: ellipsis; padding-right: 6px; }
 .track { position: relative; height: 22px; flex: 0 0 auto; }
 .axis .track { border-bottom: 1px solid #999; }
-.time { position: absolute; top: 0; font-size: 11px; color: #333; border-left: 1px solid #999; padding-left: 2px; white-space: nowrap; }
+.time { position: absolute; top: 0; height: 16px; font-size: 11px; color: #333; border-left: 1px solid #999; padding-left: 2px; white-space: nowrap; }
+.time.tick { padding: 0; top: 8px; height: 8px; }
 .group { margin-top: .5em; }
 .group-title { font-size: 12px; color: #666; border-bottom: 1px dashed #ccc; margin-bottom: 2px; }
 .lane:nth-child(even) { background: #fafafa; }

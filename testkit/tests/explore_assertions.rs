@@ -48,6 +48,8 @@ fn a_false_always_fails_the_schedule_with_its_message() {
     assert_eq!(count.kind, AssertionKind::Always);
     assert_eq!(count.evaluations, failure.schedules_run);
     assert_eq!(count.held, failure.schedules_run - 1);
+    assert_eq!((count.schedules_reached, count.schedules_false), (failure.schedules_run, 1));
+    assert!(count.to_string().contains(&format!("false in 1 of {} schedule(s)", failure.schedules_run)));
 }
 
 #[test]
