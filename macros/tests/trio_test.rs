@@ -438,3 +438,30 @@ async fn net_fixture_is_installed_in_every_schedule(net: trio_testkit::sim::SimN
     assert_eq!(trio::current_time(), Instant::from_millis(2)); // a round trip over a 1 ms link, virtual
     Ok(())
 }
+
+#[trio_test(schedules = 20, policy = "random", require_sometimes)]
+#[should_panic(expected = "passed, but never satisfied an assertion it requires")]
+async fn require_sometimes_fails_a_test_whose_sometimes_never_came_true() {
+    trio::checkpoint().await.unwrap();
+    trio::sometimes!(trio::current_time() > trio::Instant::from_secs(60), "an hour passes");
+}
+
+#[trio_test(schedules = 50, policy = "random", require_sometimes)]
+async fn require_sometimes_passes_once_a_schedule_made_it_true() {
+    let first = Rc::new(std::cell::Cell::new(""));
+    let f = first.clone();
+    trio::open_nursery(|nursery| async move {
+        for name in ["a", "b"] {
+            let f = f.clone();
+            nursery.start_soon(async move {
+                if f.get().is_empty() {
+                    f.set(name);
+                }
+            });
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    trio::sometimes!(first.get() == "b", "b runs first");
+}

@@ -198,3 +198,28 @@ fn require_assertion_wants_a_named_sometimes_to_come_true_not_only_to_be_reached
     assert_eq!(failure.kind, FailureKind::Unsatisfied);
     assert!(failure.message.contains("true 0 of 10"), "{}", failure.message);
 }
+
+/// The guide's example: a lost request (a choice the policy makes) must be retried.
+#[test]
+fn the_guides_retry_example_prints_its_coverage() {
+    async fn send_with_retry(attempts: &std::cell::Cell<u32>) {
+        let lost = trio::lowlevel::choose(2, "the first attempt is lost") == 1;
+        attempts.set(if lost { 2 } else { 1 });
+        trio::sometimes!(lost, "a lost request is retried");
+    }
+    let summary = explore("retries_lost_requests")
+        .schedules(50)
+        .require_sometimes(true)
+        .run(|| async {
+            let attempts = std::cell::Cell::new(0);
+            send_with_retry(&attempts).await;
+            trio::always!(attempts.get() >= 1, "a request is sent at least once");
+        })
+        .unwrap();
+    println!("{summary}");
+    assert_eq!(summary.coverage.distinct, 2);
+    assert!(summary.coverage.is_flat());
+    let text = summary.to_string();
+    assert!(text.contains("coverage is flat"), "{text}");
+    assert!(text.contains("ok always! \"a request is sent at least once\": held 50 of 50 time(s)"), "{text}");
+}

@@ -33,6 +33,7 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         timeout_nanos,
         schedules,
         check_determinism,
+        require_sometimes,
         inject_cancellations,
         depth,
         threads,
@@ -87,6 +88,9 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
     }
     if check_determinism {
         config = quote!(#config.check_determinism(true));
+    }
+    if require_sometimes {
+        config = quote!(#config.require_sometimes(true));
     }
     if let Some(bound) = inject_cancellations {
         let bound = Literal::u64_suffixed(bound);

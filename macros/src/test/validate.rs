@@ -21,6 +21,8 @@ pub(crate) struct TestSpec {
     pub(crate) timeout_nanos: Option<u64>,
     pub(crate) schedules: Option<u64>,
     pub(crate) check_determinism: bool,
+    /// Fail the exploration when a `sometimes!` never came true.
+    pub(crate) require_sometimes: bool,
     pub(crate) inject_cancellations: Option<u64>,
     /// PCT's bug depth.
     pub(crate) depth: Option<u32>,
@@ -119,7 +121,7 @@ pub(crate) struct Case {
     pub(crate) args: Vec<Expr>,
 }
 
-const ARGUMENTS: [&str; 10] = [
+const ARGUMENTS: [&str; 11] = [
     "autojump",
     "seed",
     "policy",
@@ -128,6 +130,7 @@ const ARGUMENTS: [&str; 10] = [
     "schedules",
     "depth",
     "check_determinism",
+    "require_sometimes",
     "inject_cancellations",
     "threads",
 ];
@@ -188,6 +191,7 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
         timeout_nanos: args.timeout_nanos,
         schedules: args.schedules,
         check_determinism: args.check_determinism,
+        require_sometimes: args.require_sometimes,
         inject_cancellations: args.inject_cancellations,
         depth: args.depth,
         threads: args.threads,
@@ -220,6 +224,7 @@ struct Args {
     depth_span: Option<Span>,
     threads: Option<u64>,
     check_determinism: bool,
+    require_sometimes: bool,
     inject_cancellations: Option<u64>,
 }
 
@@ -308,6 +313,13 @@ fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
                     "`check_determinism` takes no value: write `#[trio_test(check_determinism)]`",
                 )),
             },
+            "require_sometimes" => match meta {
+                Meta::Path(_) => args.require_sometimes = true,
+                _ => errors.push(syn::Error::new_spanned(
+                    meta,
+                    "`require_sometimes` takes no value: write `#[trio_test(require_sometimes)]`",
+                )),
+            },
             "timeout" => {
                 if let Some(text) = string_value(meta, "timeout", "timeout = \"30s\"", errors) {
                     match parse_nanos(&text.value()) {
@@ -337,7 +349,7 @@ fn unknown_argument(path: &Path, name: &str) -> syn::Error {
     let mut message = format!(
         "unknown argument `{name}`; #[trio_test] takes `autojump`, `seed = N`, `policy = \"...\"`, \
          `timeout = \"...\"`, `schedules = N`, `depth = D`, `check_determinism`, \
-         `inject_cancellations = K`, `threads = N` and `crate = \"...\"`"
+         `require_sometimes`, `inject_cancellations = K`, `threads = N` and `crate = \"...\"`"
     );
     if let Some(fixture) = Fixture::from_name(name) {
         message = format!(
