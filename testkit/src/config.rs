@@ -828,6 +828,10 @@ impl Explore {
     /// that no schedule reached is unknown to the exploration: name it with
     /// [`require_assertion`](Explore::require_assertion) to require it.
     ///
+    /// Requirements are not checked when exactly one schedule is replayed (`TRIO_SEED`,
+    /// `TRIO_REPLAY`: the case may need another schedule), nor in one shard of a sharded
+    /// exploration ([`schedule_range`](Explore::schedule_range): another shard may see it).
+    ///
     /// `#[trio_test(require_sometimes)]` sets it.
     ///
     /// # Examples

@@ -223,3 +223,13 @@ fn the_guides_retry_example_prints_its_coverage() {
     assert!(text.contains("coverage is flat"), "{text}");
     assert!(text.contains("ok always! \"a request is sent at least once\": held 50 of 50 time(s)"), "{text}");
 }
+
+#[test]
+fn requirements_are_not_checked_for_one_replayed_schedule_nor_for_a_shard() {
+    let test = || async { trio::sometimes!(false, "never") };
+    let required = || explore("replayed").schedules(5).require_sometimes(true);
+    assert!(required().run(test).is_err());
+    required().only_seed(3).run(test).unwrap();
+    required().replay("v1:".parse().unwrap()).run(test).unwrap();
+    required().schedule_range(0..5).run(test).unwrap();
+}

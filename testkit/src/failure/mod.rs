@@ -89,8 +89,10 @@ pub struct Failure {
     /// What went wrong on the way without stopping the test: regressions-file lines that do
     /// not parse, replay picks that did not apply. Also printed at the end of the report.
     pub warnings: Vec<String>,
-    /// What the exploration covered up to and including the failing schedule (`None` when it
-    /// stopped before a schedule ran, as the determinism check does).
+    /// What the exploration covered up to and including the failing schedule: every run it
+    /// counted (regression replays, explored schedules, injections; not the determinism
+    /// check's re-runs, so a failing determinism check has none). Set by the exploration
+    /// that found the failure.
     pub coverage: Option<crate::coverage::Coverage>,
     /// Where the failing schedule was written as a page ([`Explore::trace_html`],
     /// `TRIO_TRACE_HTML`).
