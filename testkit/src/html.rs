@@ -410,7 +410,36 @@ fn panel(page: &mut String, title: &str, trace: &Trace) {
         }
         page.push_str("</div>\n");
     }
-    page.push_str("</div>\n</section>\n");
+    page.push_str("</div>\n");
+    deviation_list(page, trace);
+    page.push_str("</section>\n");
+}
+
+/// The run's deviations and injections in order, as the text report words them: what the
+/// marks on the timeline stand for, readable without hovering.
+fn deviation_list(page: &mut String, trace: &Trace) {
+    let names = trace.task_names();
+    let name_of = |id: &TaskId| names.get(id).cloned().unwrap_or_else(|| "?".to_string());
+    let mut items = Vec::new();
+    for event in trace.events() {
+        match event {
+            Event::Decision(decision) if decision.is_deviation() => items.push(describe(decision, &name_of)),
+            Event::InjectedCancel { task, cancel_point } => items.push(format!(
+                "cancellation injected at cancel point {cancel_point} of task {task} `{}`",
+                name_of(task)
+            )),
+            _ => {}
+        }
+    }
+    if items.is_empty() {
+        page.push_str("<p class=\"note\">No deviation from the default order.</p>\n");
+        return;
+    }
+    page.push_str("<ol class=\"deviations\">\n");
+    for item in items {
+        let _ = writeln!(page, "<li>{}</li>", escape(&item));
+    }
+    page.push_str("</ol>\n");
 }
 
 fn coverage_section(page: &mut String, coverage: &Coverage) {
@@ -497,6 +526,7 @@ pre.message { background: #fff4f4; border-left: 4px solid #d33; padding: .6em .8
 .mark { position: absolute; top: 2px; width: 22px; text-align: center; }
 .mark.fault { color: #c00; }
 .sample { position: static; display: inline-block; vertical-align: middle; margin: 0 .3em 0 1em; }
+.deviations { margin: .4em 0 0; padding-left: 1.6em; font-size: 13px; color: #444; }
 .coverage pre { background: #f6f8fa; padding: .6em .8em; }
 "#;
 

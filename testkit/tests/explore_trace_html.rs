@@ -78,6 +78,10 @@ fn a_failing_exploration_writes_a_page_with_a_lane_per_task_and_both_schedules()
     // The deviations drawn are the schedules' own.
     let shrunk_panel = &page[shrunk_at..original_at];
     assert_eq!(shrunk_panel.matches("class=\"step deviation\"").count(), 1);
+    // Each panel lists its schedule's deviations in words.
+    let listed = &shrunk_panel[shrunk_panel.find("<ol class=\"deviations\">").unwrap()..];
+    assert_eq!(listed[..listed.find("</ol>").unwrap()].matches("<li>").count(), 1);
+    assert!(listed.contains("instead of task"));
     let original_panel = &page[original_at..];
     assert_eq!(
         original_panel.matches("class=\"step deviation\"").count(),
@@ -135,6 +139,7 @@ fn an_injected_cancellation_is_marked_in_its_tasks_lane() {
     let lane = &lane[..lane.find("</div></div>").unwrap()];
     assert!(lane.contains("class=\"injected\""), "{lane}");
     assert!(lane.contains("cancellation injected at cancel point 1"), "{lane}");
+    assert!(page.contains("<li>cancellation injected at cancel point 1 of task 1 `not_cancel_safe`</li>"));
 }
 
 #[test]
