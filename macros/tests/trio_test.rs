@@ -465,3 +465,24 @@ async fn require_sometimes_passes_once_a_schedule_made_it_true() {
     .unwrap();
     trio::sometimes!(first.get() == "b", "b runs first");
 }
+
+#[trio_test(schedules = 10, require_assertion = "the retry path runs")]
+#[should_panic(expected = "\"the retry path runs\" was required, but no schedule reached")]
+async fn require_assertion_fails_a_test_that_never_reached_it() {
+    trio::checkpoint().await.unwrap();
+    if trio::current_time() > trio::Instant::from_secs(60) {
+        trio::reachable!("the retry path runs");
+    }
+}
+
+#[trio_test(schedules = 10, require_assertion = ["first", "second"])]
+async fn require_assertion_takes_a_list_and_passes_when_each_fired() {
+    trio::reachable!("first");
+    trio::sometimes!(true, "second");
+}
+
+#[trio_test(schedules = 10, require_assertion = ["first", "second"])]
+#[should_panic(expected = "\"second\" was required")]
+async fn require_assertion_checks_every_message_of_its_list() {
+    trio::reachable!("first");
+}

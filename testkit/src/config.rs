@@ -861,6 +861,7 @@ impl Explore {
     /// [`trio::reachable!`] was reached, a [`trio::sometimes!`] came true, an
     /// [`trio::always!`] was evaluated. Unlike [`require_sometimes`](Explore::require_sometimes)
     /// it also catches an assertion that no schedule reached. May be given several times.
+    /// `#[trio_test(require_assertion = "message")]` (or a list, `= ["one", "two"]`) sets it.
     ///
     /// # Examples
     ///

@@ -366,6 +366,7 @@
 //! | `policy = "mixed"` / `"random"` / `"pct"`, `depth = D` | the exploring policy (default `"mixed"`; PCT depth 3 by default) |
 //! | `check_determinism` | run the first schedule three times; fail on the first differing event |
 //! | `require_sometimes` | fail when a [`trio::sometimes!`] the schedules evaluated never came true (see [Assertions and coverage](#assertions-and-coverage)) |
+//! | `require_assertion = "msg"` or `= ["a", "b"]` | fail unless each named assertion fired in some schedule |
 //! | `inject_cancellations = K` | also cancel each task's innermost scope at each of its first K cancel points |
 //! | `threads = N` | explore on N worker threads (default: every available core) |
 //!
@@ -428,9 +429,9 @@
 //! Every evaluation is counted, on every worker thread, and added up in schedule order
 //! ([`assertions`]). `#[trio_test(require_sometimes)]` ([`Explore::require_sometimes`]) fails
 //! an exploration in which a `sometimes!` never came true — a fault test that never injected
-//! its fault is a false green — and [`Explore::require_assertion`] names an assertion that
-//! must fire, which also catches one that no schedule reached (an exploration only knows the
-//! sites its schedules evaluated).
+//! its fault is a false green — and `require_assertion = "msg"`
+//! ([`Explore::require_assertion`]) names an assertion that must fire, which also catches one
+//! that no schedule reached (an exploration only knows the sites its schedules evaluated).
 //!
 //! ```
 //! use trio_testkit::trio_test;

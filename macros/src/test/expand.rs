@@ -34,6 +34,7 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         schedules,
         check_determinism,
         require_sometimes,
+        require_assertion,
         inject_cancellations,
         depth,
         threads,
@@ -91,6 +92,9 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
     }
     if require_sometimes {
         config = quote!(#config.require_sometimes(true));
+    }
+    for message in &require_assertion {
+        config = quote!(#config.require_assertion(#message));
     }
     if let Some(bound) = inject_cancellations {
         let bound = Literal::u64_suffixed(bound);
