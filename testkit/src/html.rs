@@ -100,6 +100,20 @@ impl Failure {
         }
         page.push_str(LEGEND);
 
+        if self.kind == crate::explore::FailureKind::Unsatisfied {
+            page.push_str("<p class=\"note\">Every schedule passed: there is no failing schedule to draw.</p>\n");
+        } else {
+            self.panels(&mut page);
+        }
+        if let Some(coverage) = &self.coverage {
+            coverage_section(&mut page, coverage);
+        }
+        page.push_str("</body>\n</html>\n");
+        page
+    }
+
+    /// The shrunk schedule (if shrinking made it smaller) and the original one, side by side.
+    fn panels(&self, page: &mut String) {
         page.push_str("<div class=\"panels\">\n");
         if let Some(shrunk) = self.shrunk.as_ref().filter(|s| s.schedule.len() < s.from) {
             let title = format!(
@@ -108,16 +122,11 @@ impl Failure {
                 shrunk.from,
                 shrunk.runs
             );
-            panel(&mut page, &title, &shrunk.trace);
+            panel(page, &title, &shrunk.trace);
         }
         let title = format!("original: {} deviation(s) from the default order", self.schedule.len());
-        panel(&mut page, &title, &self.trace);
+        panel(page, &title, &self.trace);
         page.push_str("</div>\n");
-        if let Some(coverage) = &self.coverage {
-            coverage_section(&mut page, coverage);
-        }
-        page.push_str("</body>\n</html>\n");
-        page
     }
 
     /// Writes [`to_html`](Failure::to_html) to `path`, creating its folder if needed.

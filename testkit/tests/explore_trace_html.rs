@@ -181,3 +181,16 @@ fn names_and_messages_are_escaped() {
     assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;"));
     assert!(page.contains("x &lt; y &amp; &quot;z&quot;"));
 }
+
+#[test]
+fn an_unsatisfied_requirement_writes_a_page_with_the_counts_and_no_timeline() {
+    let failure = Explore::new("never_true")
+        .schedules(3)
+        .require_sometimes(true)
+        .run(|| async { trio::sometimes!(false, "it happens") })
+        .unwrap_err();
+    let page = failure.to_html();
+    assert!(page.contains("no failing schedule to draw"));
+    assert!(!page.contains("class=\"panel\""));
+    assert!(page.contains("NO sometimes! &quot;it happens&quot;: true 0 of 3 time(s)"), "{page}");
+}
