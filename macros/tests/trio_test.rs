@@ -438,3 +438,51 @@ async fn net_fixture_is_installed_in_every_schedule(net: trio_testkit::sim::SimN
     assert_eq!(trio::current_time(), Instant::from_millis(2)); // a round trip over a 1 ms link, virtual
     Ok(())
 }
+
+#[trio_test(schedules = 20, policy = "random", require_sometimes)]
+#[should_panic(expected = "passed, but never satisfied an assertion it requires")]
+async fn require_sometimes_fails_a_test_whose_sometimes_never_came_true() {
+    trio::checkpoint().await.unwrap();
+    trio::sometimes!(trio::current_time() > trio::Instant::from_secs(60), "an hour passes");
+}
+
+#[trio_test(schedules = 50, policy = "random", require_sometimes)]
+async fn require_sometimes_passes_once_a_schedule_made_it_true() {
+    let first = Rc::new(std::cell::Cell::new(""));
+    let f = first.clone();
+    trio::open_nursery(|nursery| async move {
+        for name in ["a", "b"] {
+            let f = f.clone();
+            nursery.start_soon(async move {
+                if f.get().is_empty() {
+                    f.set(name);
+                }
+            });
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    trio::sometimes!(first.get() == "b", "b runs first");
+}
+
+#[trio_test(schedules = 10, require_assertion = "the retry path runs")]
+#[should_panic(expected = "\"the retry path runs\" was required, but no schedule reached")]
+async fn require_assertion_fails_a_test_that_never_reached_it() {
+    trio::checkpoint().await.unwrap();
+    if trio::current_time() > trio::Instant::from_secs(60) {
+        trio::reachable!("the retry path runs");
+    }
+}
+
+#[trio_test(schedules = 10, require_assertion = ["first", "second"])]
+async fn require_assertion_takes_a_list_and_passes_when_each_fired() {
+    trio::reachable!("first");
+    trio::sometimes!(true, "second");
+}
+
+#[trio_test(schedules = 10, require_assertion = ["first", "second"])]
+#[should_panic(expected = "\"second\" was required")]
+async fn require_assertion_checks_every_message_of_its_list() {
+    trio::reachable!("first");
+}

@@ -44,6 +44,15 @@
 //!   with a report of every task and what it waits on ("wait_readable on fd 7 (tcp
 //!   127.0.0.1:5000 → 127.0.0.1:41234)").
 //!
+//! ## Assertions about every schedule
+//!
+//! [`always!`], [`sometimes!`] and [`reachable!`] state what must hold in every run, what must
+//! happen in at least one, and which lines must be reached at all. Library code states them
+//! without depending on the testkit: outside an exploration `sometimes!` and `reachable!` do
+//! nothing and `always!` is an `assert!`; under the testkit's exploration every evaluation is
+//! counted, reported in the summary, and can fail an exploration whose `sometimes!` never
+//! came true.
+//!
 //! ## Real I/O
 //!
 //! [`net`] is Trio's networking API — [`net::open_tcp_stream`] (with happy eyeballs),
@@ -120,6 +129,7 @@
 #![forbid(unsafe_code)]
 
 pub mod abc;
+mod assertions;
 pub mod buggify;
 mod cancellable;
 mod channel;

@@ -14,6 +14,10 @@ use crate::core::runtime::Runtime;
 use crate::core::task::default_task_name;
 use crate::error::Cancelled;
 
+#[doc(hidden)]
+pub use crate::assertions::{__always_failed, __assertion_hit};
+pub use crate::assertions::{AssertionHook, AssertionKind, AssertionSite, set_assertion_hook};
+
 pub use crate::core::entry::{TrioToken, current_trio_token};
 #[cfg(unix)]
 pub use crate::core::io::{

@@ -200,6 +200,7 @@ enum ClockChoice {
 /// | [`replay`](Explore::replay) | `TRIO_REPLAY=v1:…` | explore |
 /// | [`check_determinism`](Explore::check_determinism) | `TRIO_CHECK_DETERMINISM=1\|0\|true\|false\|yes\|no` | off |
 /// | [`threads`](Explore::threads) | `TRIO_THREADS=N` (N ≥ 1) | the available cores |
+/// | [`trace_html`](Explore::trace_html) | `TRIO_TRACE_HTML=path` | no page |
 ///
 /// A value that does not parse (`TRIO_SCHEDULES=0`, `TRIO_POLICY=pct:4000000000`,
 /// `TRIO_CHECK_DETERMINISM=maybe`, a value that is not UTF-8) stops the test with a message
@@ -285,6 +286,12 @@ pub struct Explore {
     /// Where the value of `threads` came from, for the message when it cannot be honoured.
     threads_from: Option<&'static str>,
     pub(crate) regressions_file: Option<PathBuf>,
+    /// Fail the exploration when a `sometimes!` it evaluated never came true.
+    pub(crate) require_sometimes: bool,
+    /// Messages of assertions that must fire in some schedule.
+    pub(crate) required_assertions: Vec<String>,
+    /// `TRIO_TRACE_HTML`: where to write the failing schedule as a page.
+    pub(crate) trace_html: Option<PathBuf>,
 }
 
 impl Explore {
@@ -335,6 +342,9 @@ impl Explore {
             threads: None,
             threads_from: None,
             regressions_file: None,
+            require_sometimes: false,
+            required_assertions: Vec::new(),
+            trace_html: None,
         }
     }
 
@@ -810,6 +820,109 @@ impl Explore {
         self
     }
 
+    /// Fails the exploration when a [`trio::sometimes!`] that some schedule evaluated never
+    /// came true in any schedule: the case it names (a full queue, an injected fault) never
+    /// happened, so a passing test proved less than it claims. The failure lists each such
+    /// assertion; its [`kind`](crate::explore::Failure::kind) is
+    /// [`FailureKind::Unsatisfied`](crate::explore::FailureKind::Unsatisfied). A `sometimes!`
+    /// that no schedule reached is unknown to the exploration: name it with
+    /// [`require_assertion`](Explore::require_assertion) to require it.
+    ///
+    /// Requirements are not checked when exactly one schedule is replayed (`TRIO_SEED`,
+    /// `TRIO_REPLAY`: the case may need another schedule), nor in one shard of a sharded
+    /// exploration ([`schedule_range`](Explore::schedule_range): another shard may see it).
+    ///
+    /// `#[trio_test(require_sometimes)]` sets it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::{Explore, FailureKind};
+    ///
+    /// let failure = Explore::new("never_full")
+    ///     .schedules(20)
+    ///     .require_sometimes(true)
+    ///     .run(|| async {
+    ///         let (tx, _rx) = trio::open_memory_channel::<u8>(4);
+    ///         tx.send(1).await.unwrap();
+    ///         trio::sometimes!(tx.statistics().current_buffer_used == 4, "the buffer fills up");
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(failure.kind, FailureKind::Unsatisfied);
+    /// assert!(failure.message.contains("\"the buffer fills up\""));
+    /// assert!(failure.message.contains("never true"));
+    /// ```
+    pub fn require_sometimes(mut self, require: bool) -> Explore {
+        self.require_sometimes = require;
+        self
+    }
+
+    /// Fails the exploration unless an assertion with this message fired in some schedule: a
+    /// [`trio::reachable!`] was reached, a [`trio::sometimes!`] came true, an
+    /// [`trio::always!`] was evaluated. Unlike [`require_sometimes`](Explore::require_sometimes)
+    /// it also catches an assertion that no schedule reached. May be given several times.
+    /// `#[trio_test(require_assertion = "message")]` (or a list, `= ["one", "two"]`) sets it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::{Explore, FailureKind};
+    ///
+    /// async fn fetch(attempt_fails: bool) -> u32 {
+    ///     if attempt_fails {
+    ///         trio::reachable!("the client retries");
+    ///     }
+    ///     7
+    /// }
+    ///
+    /// // The test never makes an attempt fail, so the retry path is never tested.
+    /// let failure = Explore::new("retries")
+    ///     .schedules(5)
+    ///     .require_assertion("the client retries")
+    ///     .run(|| async { assert_eq!(fetch(false).await, 7) })
+    ///     .unwrap_err();
+    /// assert_eq!(failure.kind, FailureKind::Unsatisfied);
+    /// assert!(failure.message.contains("no schedule reached"));
+    ///
+    /// Explore::new("retries")
+    ///     .schedules(5)
+    ///     .require_assertion("the client retries")
+    ///     .run(|| async { assert_eq!(fetch(true).await, 7) })
+    ///     .unwrap();
+    /// ```
+    pub fn require_assertion(mut self, message: impl Into<String>) -> Explore {
+        self.required_assertions.push(message.into());
+        self
+    }
+
+    /// Writes the failing schedule, if the exploration fails, as one self-contained HTML page
+    /// at `path` (env `TRIO_TRACE_HTML`): a lane per task, grouped under the task that started
+    /// it, with virtual time, checkpoints, deviations from the default order and injected
+    /// faults marked, the shrunk schedule beside the original. See
+    /// [`Failure::to_html`](crate::explore::Failure::to_html).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::explore::Explore;
+    ///
+    /// let path = std::env::temp_dir().join(format!("trio-trace-doc-{}.html", std::process::id()));
+    /// let failure = Explore::new("fails_at_once")
+    ///     .schedules(1)
+    ///     .persist(false)
+    ///     .trace_html(&path)
+    ///     .run(|| async { panic!("boom") })
+    ///     .unwrap_err();
+    /// let page = std::fs::read_to_string(&path).unwrap();
+    /// assert!(page.starts_with("<!DOCTYPE html>"));
+    /// assert_eq!(failure.html_written_to.as_deref(), Some(path.as_path()));
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn trace_html(mut self, path: impl Into<PathBuf>) -> Explore {
+        self.trace_html = Some(path.into());
+        self
+    }
+
     /// Sets where the test is, for its replay command and regressions file (what
     /// `#[trio_test]` does; [`Explore::new`] takes its caller's location).
     pub(crate) fn source(mut self, source: &'static Location<'static>) -> Explore {
@@ -1153,6 +1266,9 @@ impl Explore {
                     format!("{value:?} is not a switch: use 1, 0, true, false, yes or no"),
                 )
             })?;
+        }
+        if let Some(value) = text("TRIO_TRACE_HTML")? {
+            config.trace_html = Some(PathBuf::from(value));
         }
         if let Some(value) = text("TRIO_THREADS")? {
             match value.parse::<usize>() {

@@ -365,6 +365,8 @@
 //! | `schedules = N` | explore N schedules (schedule 0 runs under the test's seed itself) |
 //! | `policy = "mixed"` / `"random"` / `"pct"`, `depth = D` | the exploring policy (default `"mixed"`; PCT depth 3 by default) |
 //! | `check_determinism` | run the first schedule three times; fail on the first differing event |
+//! | `require_sometimes` | fail when a [`trio::sometimes!`] the schedules evaluated never came true (see [Assertions and coverage](#assertions-and-coverage)) |
+//! | `require_assertion = "msg"` or `= ["a", "b"]` | fail unless each named assertion fired in some schedule |
 //! | `inject_cancellations = K` | also cancel each task's innermost scope at each of its first K cancel points |
 //! | `threads = N` | explore on N worker threads (default: every available core) |
 //!
@@ -412,6 +414,79 @@
 //! (`worker#1`, `worker#2`). [`explore::trace::Trace`] holds the same events as data (and prints them all with
 //! `Display`), so a test can snapshot a trace with insta.
 //!
+//! ### Assertions and coverage
+//!
+//! A passing exploration says nothing about the schedules it never took. Three macros of the
+//! runtime — usable in library code, which needs no dependency on the testkit for them — say
+//! what the schedules must show:
+//!
+//! | macro | meaning | outside an exploration |
+//! | --- | --- | --- |
+//! | [`trio::always!(cond, "msg")`](trio::always) | true every time, in every schedule: a false one fails the schedule, reported like a failed assertion with its message | `assert!` |
+//! | [`trio::sometimes!(cond, "msg")`](trio::sometimes) | true in at least one schedule | nothing |
+//! | [`trio::reachable!("msg")`](trio::reachable) | reached in at least one schedule | nothing |
+//!
+//! Every evaluation is counted, on every worker thread, and added up in schedule order
+//! ([`assertions`]). `#[trio_test(require_sometimes)]` ([`Explore::require_sometimes`]) fails
+//! an exploration in which a `sometimes!` never came true — a fault test that never injected
+//! its fault is a false green — and `require_assertion = "msg"`
+//! ([`Explore::require_assertion`]) names an assertion that must fire, which also catches one
+//! that no schedule reached (an exploration only knows the sites its schedules evaluated).
+//!
+//! ```
+//! use trio_testkit::trio_test;
+//!
+//! async fn send_with_retry(attempts: &std::cell::Cell<u32>) {
+//!     let lost = trio::lowlevel::choose(2, "the first attempt is lost") == 1; // a fault, or not
+//!     attempts.set(if lost { 2 } else { 1 });
+//!     trio::sometimes!(lost, "a lost request is retried");
+//! }
+//!
+//! #[trio_test(schedules = 50, policy = "random", require_sometimes)]
+//! async fn retries_lost_requests() {
+//!     let attempts = std::cell::Cell::new(0);
+//!     send_with_retry(&attempts).await;
+//!     trio::always!(attempts.get() >= 1, "a request is sent at least once");
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! After a passing exploration `#[trio_test]` prints its summary (`cargo test -- --show-output`
+//! shows it), and a failure report ends with the same lines for the schedules up to the
+//! failing one ([`explore::Coverage`], in [`explore::Summary::coverage`] and
+//! [`explore::Failure::coverage`]):
+//!
+//! ```text
+//! explored 50 schedule(s):
+//!   2 distinct interleavings in 50 schedule(s)
+//!   per schedule: 1 decisions (median), 1 (max); 0 preemptions (median), 1 (max)
+//!   the last 5 schedule(s) found 0 new interleaving(s) — coverage is flat: more schedules of this policy are unlikely to find more
+//!   assertions:
+//!     ok sometimes! "a lost request is retried": true 24 of 50 time(s); true in 24 of 50 schedule(s) (src/lib.rs:9:5)
+//!     ok always! "a request is sent at least once": held 50 of 50 time(s); false in 0 of 50 schedule(s) (src/lib.rs:16:5)
+//! ```
+//!
+//! An interleaving is a distinct sequence of scheduling decisions; a preemption is a decision
+//! that did not take the default option. When the last tenth of the schedules found nothing
+//! new, more of the same are unlikely to: change the policy (PCT reaches deep orders a random
+//! walk does not), inject cancellations, or accept the coverage.
+//!
+//! ### The schedule as a page
+//!
+//! `TRIO_TRACE_HTML=trace.html cargo test …` (or [`Explore::trace_html`]) writes a failing
+//! schedule as one self-contained HTML page — inline CSS, nothing fetched, so a CI artifact
+//! opens as it is: one lane per task, grouped under the task whose nursery runs it, with the
+//! virtual time, each step's checkpoint number, deviations from the default order, injected
+//! cancellations and a library's non-default choices (a simulated network's faults) marked,
+//! details on hover, and the shrunk schedule beside the original.
+//! [`Failure::to_html`](explore::Failure::to_html) gives the page as a string;
+//! `cargo run -p trio-testkit --example trace_page` writes the one below.
+//!
+//! ![The trace page of a failing schedule: lanes for the tasks overdraft, audit, salary and rent, the shrunk schedule with one deviation beside the original with two](https://raw.githubusercontent.com/trio-rs/trio-rs/main/docs/trace-page.png)
+//!
+//! Its limits: lanes are grouped by the task that started them, so the children of two
+//! nurseries of one task share a group; a run longer than 2,000 steps shows its last 2,000.
+//!
 //! ### Replaying
 //!
 //! Every report ends with two commands: `TRIO_SEED=… TRIO_POLICY=… cargo test … -- name --exact`
@@ -438,6 +513,7 @@
 //! | `TRIO_REPLAY` | run exactly this schedule (`v1:…`, as a report prints it) |
 //! | `TRIO_CHECK_DETERMINISM` | `1`/`true`/`yes` or `0`/`false`/`no` |
 //! | `TRIO_THREADS` | worker threads, at least 1 (default: every available core) |
+//! | `TRIO_TRACE_HTML` | write a failing schedule as an HTML page at this path |
 //!
 //! Warnings (bad regressions lines, replays that did not apply) are written to standard error
 //! as they happen, past the test harness's output capture, and listed in the report of a
@@ -622,9 +698,11 @@
 
 #[doc(hidden)]
 pub mod __private;
+pub mod assertions;
 mod checkpoints;
 mod clock;
 mod config;
+mod coverage;
 mod engine;
 pub mod explore;
 mod failure;
@@ -632,6 +710,7 @@ pub mod fixture;
 #[cfg(feature = "harness")]
 #[cfg_attr(docsrs, doc(cfg(feature = "harness")))]
 pub mod harness;
+mod html;
 mod idle;
 pub mod policy;
 #[cfg(feature = "proptest")]

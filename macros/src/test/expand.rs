@@ -33,6 +33,8 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         timeout_nanos,
         schedules,
         check_determinism,
+        require_sometimes,
+        require_assertion,
         inject_cancellations,
         depth,
         threads,
@@ -87,6 +89,12 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
     }
     if check_determinism {
         config = quote!(#config.check_determinism(true));
+    }
+    if require_sometimes {
+        config = quote!(#config.require_sometimes(true));
+    }
+    for message in &require_assertion {
+        config = quote!(#config.require_assertion(#message));
     }
     if let Some(bound) = inject_cancellations {
         let bound = Literal::u64_suffixed(bound);

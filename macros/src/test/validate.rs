@@ -21,6 +21,10 @@ pub(crate) struct TestSpec {
     pub(crate) timeout_nanos: Option<u64>,
     pub(crate) schedules: Option<u64>,
     pub(crate) check_determinism: bool,
+    /// Fail the exploration when a `sometimes!` never came true.
+    pub(crate) require_sometimes: bool,
+    /// Messages of assertions that must fire in some schedule.
+    pub(crate) require_assertion: Vec<LitStr>,
     pub(crate) inject_cancellations: Option<u64>,
     /// PCT's bug depth.
     pub(crate) depth: Option<u32>,
@@ -119,7 +123,7 @@ pub(crate) struct Case {
     pub(crate) args: Vec<Expr>,
 }
 
-const ARGUMENTS: [&str; 10] = [
+const ARGUMENTS: [&str; 12] = [
     "autojump",
     "seed",
     "policy",
@@ -128,6 +132,8 @@ const ARGUMENTS: [&str; 10] = [
     "schedules",
     "depth",
     "check_determinism",
+    "require_sometimes",
+    "require_assertion",
     "inject_cancellations",
     "threads",
 ];
@@ -188,6 +194,8 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
         timeout_nanos: args.timeout_nanos,
         schedules: args.schedules,
         check_determinism: args.check_determinism,
+        require_sometimes: args.require_sometimes,
+        require_assertion: args.require_assertion,
         inject_cancellations: args.inject_cancellations,
         depth: args.depth,
         threads: args.threads,
@@ -220,6 +228,8 @@ struct Args {
     depth_span: Option<Span>,
     threads: Option<u64>,
     check_determinism: bool,
+    require_sometimes: bool,
+    require_assertion: Vec<LitStr>,
     inject_cancellations: Option<u64>,
 }
 
@@ -308,6 +318,16 @@ fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
                     "`check_determinism` takes no value: write `#[trio_test(check_determinism)]`",
                 )),
             },
+            "require_assertion" => {
+                args.require_assertion = messages(meta, errors);
+            }
+            "require_sometimes" => match meta {
+                Meta::Path(_) => args.require_sometimes = true,
+                _ => errors.push(syn::Error::new_spanned(
+                    meta,
+                    "`require_sometimes` takes no value: write `#[trio_test(require_sometimes)]`",
+                )),
+            },
             "timeout" => {
                 if let Some(text) = string_value(meta, "timeout", "timeout = \"30s\"", errors) {
                     match parse_nanos(&text.value()) {
@@ -337,7 +357,8 @@ fn unknown_argument(path: &Path, name: &str) -> syn::Error {
     let mut message = format!(
         "unknown argument `{name}`; #[trio_test] takes `autojump`, `seed = N`, `policy = \"...\"`, \
          `timeout = \"...\"`, `schedules = N`, `depth = D`, `check_determinism`, \
-         `inject_cancellations = K`, `threads = N` and `crate = \"...\"`"
+         `require_sometimes`, `require_assertion = \"...\"`, `inject_cancellations = K`, \
+         `threads = N` and `crate = \"...\"`"
     );
     if let Some(fixture) = Fixture::from_name(name) {
         message = format!(
@@ -403,6 +424,28 @@ fn string_value(meta: &Meta, name: &str, example: &str, errors: &mut Errors) -> 
             None
         }
     }
+}
+
+/// `require_assertion = "message"` or `require_assertion = ["one", "two"]`.
+fn messages(meta: &Meta, errors: &mut Errors) -> Vec<LitStr> {
+    const EXAMPLE: &str = "require_assertion = \"the retry path runs\"";
+    if let Meta::NameValue(pair) = meta
+        && let Expr::Array(array) = &pair.value
+    {
+        let mut texts = Vec::new();
+        for element in &array.elems {
+            match element {
+                Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => texts.push(text.clone()),
+                other => errors.push(syn::Error::new_spanned(
+                    other,
+                    "`require_assertion` takes the messages of assertions as strings: \
+                     `require_assertion = [\"one\", \"two\"]`",
+                )),
+            }
+        }
+        return texts;
+    }
+    string_value(meta, "require_assertion", EXAMPLE, errors).into_iter().collect()
 }
 
 // ===== the function =====

@@ -29,6 +29,7 @@ use std::rc::Rc;
 use trio::abc::SchedulePolicy;
 use trio::{Builder, Nursery, RunErrorKind};
 
+use crate::assertions::{Counting, RunHits};
 use crate::clock::MockClock;
 use crate::config::{ClockFixture, Explore, PolicyKind};
 use crate::fixture::{self, Builtins, FixtureRef, Plan, RunState};
@@ -302,6 +303,10 @@ pub enum FailureKind {
     Watchdog,
     /// Two runs of the same seed produced different traces.
     Nondeterminism,
+    /// Every schedule passed, but an assertion the configuration requires never fired: a
+    /// `sometimes!` never came true ([`Explore::require_sometimes`]), or a required assertion
+    /// was never reached ([`Explore::require_assertion`]).
+    Unsatisfied,
 }
 
 impl fmt::Display for FailureKind {
@@ -313,6 +318,7 @@ impl fmt::Display for FailureKind {
             FailureKind::StepLimit => "exceeded its step budget (livelock?)",
             FailureKind::Watchdog => "exceeded its real-time limit",
             FailureKind::Nondeterminism => "is not deterministic",
+            FailureKind::Unsatisfied => "passed, but never satisfied an assertion it requires",
         })
     }
 }
@@ -341,6 +347,8 @@ pub(crate) struct RunOutcome {
     /// For a replay: picks whose decision came but whose task was not runnable (or timer not
     /// due), so the default was taken.
     pub(crate) diverged: u64,
+    /// What the assertion macros counted in the run.
+    pub(crate) assertions: RunHits,
 }
 
 /// How much of a run to record: exploration records only the summary (decisions, deviations,
@@ -487,6 +495,7 @@ where
         }
         let net = config.net.then(SimNet::new);
         let fixtures = Fixtures::new(clock, net);
+        let counting = Counting::start();
         let result = {
             let _watched = self.watch.begin(seed, policy, recorded != Recorded::Summary);
             panics::quietly(|| {
@@ -495,7 +504,8 @@ where
                 }))
             })
         };
-        let failure = match result {
+        let assertions = counting.finish();
+        let mut failure = match result {
             Ok(Ok(None)) => None,
             Ok(Ok(Some(error))) => Some((FailureKind::Error, error)),
             Ok(Err(run_error)) => {
@@ -508,9 +518,22 @@ where
             }
             Err(payload) => Some((FailureKind::Panic, panics::describe_panic(payload.as_ref()))),
         };
+        // A false `always!` panicked in its task; if the code under test caught that panic, the
+        // schedule fails all the same.
+        if failure.is_none()
+            && let Some(site) = assertions.broken_always()
+        {
+            let message = format!(
+                "assertion failed: always!({}): {} at {} (its panic was caught by the code under test)",
+                site.condition(),
+                site.message(),
+                site.location()
+            );
+            failure = Some((FailureKind::Panic, message));
+        }
         let trace = log.map(|log| log.take()).unwrap_or_default();
         let diverged = divergences.map_or(0, |d| d.get());
-        RunOutcome { failure, trace, summary, diverged }
+        RunOutcome { failure, trace, summary, diverged, assertions }
     }
 }
 

@@ -8,11 +8,11 @@
 //! certain, and it is the one a single thread running the jobs in order would have stopped at.
 //! Everything derived from it is therefore the same for any number of threads.
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{FailureKind, Fixtures, PolicySpec, Recorded, Runner, TestResult};
+use crate::coverage::RunRecord;
 use crate::policy::Schedule;
 
 /// One run to make: its policy and seed.
@@ -37,18 +37,29 @@ pub(crate) struct JobFailure {
 pub(crate) struct Sweep {
     /// The failure of the lowest failing job.
     pub(crate) failure: Option<JobFailure>,
-    /// The fingerprints of the runs (complete when no job failed).
-    pub(crate) fingerprints: BTreeSet<u64>,
+    /// What each run covered, in job order: every job when none failed, else every job up
+    /// to and including the lowest failing one (see [`Sweep::finish`]).
+    pub(crate) records: Vec<RunRecord>,
 }
 
 impl Sweep {
     fn merge(&mut self, other: Sweep) {
-        self.fingerprints.extend(other.fingerprints);
+        self.records.extend(other.records);
         if let Some(theirs) = other.failure
             && self.failure.as_ref().is_none_or(|ours| theirs.index < ours.index)
         {
             self.failure = Some(theirs);
         }
+    }
+
+    /// Puts the records in job order and drops those of jobs above the lowest failure (other
+    /// threads may have run some before they learnt of it): what one thread would have run.
+    fn finish(mut self) -> Sweep {
+        self.records.sort_by_key(|record| record.index);
+        if let Some(failure) = &self.failure {
+            self.records.retain(|record| record.index <= failure.index);
+        }
+        self
     }
 }
 
@@ -83,7 +94,7 @@ where
     Fut: Future,
     Fut::Output: TestResult,
 {
-    work(runner, count, job, &Shared::new(count, 1))
+    work(runner, count, job, &Shared::new(count, 1)).finish()
 }
 
 /// Runs jobs `0..count` on up to the configured number of threads — `runner` on this one, a
@@ -99,7 +110,7 @@ where
     let threads = config.worker_threads().min(usize::try_from(count).unwrap_or(usize::MAX)).max(1);
     let shared = Shared::new(count, threads);
     if threads == 1 {
-        return work(runner, count, job, &shared);
+        return work(runner, count, job, &shared).finish();
     }
     std::thread::scope(|scope| {
         let shared = &shared;
@@ -118,7 +129,7 @@ where
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        sweep
+        sweep.finish()
     })
 }
 
@@ -141,7 +152,7 @@ where
             }
             let Job { policy, seed } = job(index);
             let outcome = runner.run(&policy, seed, recorded);
-            sweep.fingerprints.insert(outcome.summary.fingerprint());
+            sweep.records.push(RunRecord::new(index, &outcome));
             if let Some((kind, message)) = outcome.failure {
                 shared.lowest_failure.0.fetch_min(index, Ordering::Relaxed);
                 // Numbers only grow on this thread: this is its lowest failure, and its last job.

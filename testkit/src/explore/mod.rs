@@ -31,17 +31,19 @@
 //! outcome is the same either way: schedule `i` always runs under the same seed, and the
 //! failure reported is the lowest failing schedule's.
 
-use std::collections::BTreeSet;
+use std::fmt;
 use std::future::Future;
 use std::io::Write as _;
 
 pub use crate::config::{
     ClockFixture, DEFAULT_MAX_STEPS, DEFAULT_TIMEOUT, Explore, PolicyKind, SettingsError, schedule_seed,
 };
+pub use crate::coverage::{Coverage, Spread};
 pub use crate::engine::trace;
 pub use crate::engine::{FailureKind, Fixtures};
 pub use crate::failure::{Failure, Shrunk};
 
+use crate::coverage::{CoverageBuilder, RunRecord};
 use crate::engine::parallel::{self, Job, Sweep};
 use crate::engine::trace::Trace;
 use crate::engine::{PolicySpec, Recorded, Runner, TestResult, panics};
@@ -75,6 +77,40 @@ pub struct Summary {
     /// parse, replay picks that did not apply, a request for threads that could not be met.
     /// Each is also written to standard error as it happens.
     pub warnings: Vec<String>,
+    /// What the schedules covered: interleavings, decisions, preemptions, whether the last
+    /// schedules still found new interleavings, and what the assertion macros counted.
+    pub coverage: Coverage,
+}
+
+/// The summary as `#[trio_test]` prints it after an exploration passes (shown by
+/// `cargo test -- --show-output` or `--nocapture`).
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::explore::Explore;
+///
+/// let summary = Explore::new("prints").schedules(10).run(|| trio::checkpoint()).unwrap();
+/// let text = summary.to_string();
+/// assert!(text.starts_with("explored 10 schedule(s)"));
+/// assert!(text.contains("1 distinct interleavings in 10 schedule(s)"));
+/// ```
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "explored {} schedule(s):", self.runs)?;
+        write!(f, "{}", self.coverage)?;
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Summary {
+    fn of(runs: u64, coverage: &CoverageBuilder) -> Summary {
+        let coverage = coverage.coverage();
+        Summary { runs, distinct: coverage.distinct, warnings: Vec::new(), coverage }
+    }
 }
 
 impl Explore {
@@ -273,7 +309,10 @@ where
     Fut::Output: TestResult,
 {
     match config.run(test) {
-        Ok(summary) => summary,
+        Ok(summary) => {
+            print_summary(&config, &summary);
+            summary
+        }
         Err(failure) => panic!("{failure}"),
     }
 }
@@ -316,8 +355,18 @@ where
 {
     panics::install_panic_note();
     let config = config.source(std::panic::Location::caller());
-    if let Err(failure) = config.run_with_fixtures(&test) {
-        panic!("{failure}");
+    match config.run_with_fixtures(&test) {
+        Ok(summary) => print_summary(&config, &summary),
+        Err(failure) => panic!("{failure}"),
+    }
+}
+
+/// Prints the summary of a passing exploration where it says something: several schedules,
+/// or assertions counted. To standard output, which the test harness shows for a passing test
+/// only when asked (`--show-output`, `--nocapture`).
+fn print_summary(config: &Explore, summary: &Summary) {
+    if summary.runs > 1 || !summary.coverage.assertions.is_empty() {
+        print!("test {}: {summary}", config.name);
     }
 }
 
@@ -364,16 +413,76 @@ where
             }
             Err(mut failure) => {
                 failure.warnings = warnings;
+                if let Some(path) = &self.config().trace_html {
+                    match failure.write_html(path) {
+                        Ok(()) => failure.html_written_to = Some(path.clone()),
+                        Err(error) => failure
+                            .warnings
+                            .push(format!("could not write the schedule's page to {}: {error}", path.display())),
+                    }
+                }
                 Err(failure)
             }
         }
     }
 
     fn explore(&mut self) -> Result<Summary, Box<Failure>> {
+        let mut coverage = CoverageBuilder::default();
+        let result = self.explore_into(&mut coverage);
+        match result {
+            Ok(runs) => self.check_required(Summary::of(runs, &coverage)),
+            Err(mut failure) => {
+                failure.coverage = Some(coverage.coverage());
+                Err(failure)
+            }
+        }
+    }
+
+    /// Fails a passing exploration whose required assertions never fired. Not checked when
+    /// the run is one schedule asked for by seed or replay (the case may need another
+    /// schedule), nor in a shard of the harness (the other shards may have seen it).
+    fn check_required(&self, summary: Summary) -> Result<Summary, Box<Failure>> {
+        let config = self.config();
+        if config.only_seed.is_some() || config.replay.is_some() || config.ranged {
+            return Ok(summary);
+        }
+        let unmet = crate::assertions::unmet(
+            &summary.coverage.assertions,
+            config.require_sometimes,
+            &config.required_assertions,
+        );
+        if unmet.is_empty() {
+            return Ok(summary);
+        }
+        let message = format!(
+            "every schedule passed, but an assertion it requires never fired:\n{}\n\
+             the case it names never happened in {} schedule(s): make the test reach it (more schedules, \
+             a policy that preempts more, injected faults), or drop the requirement",
+            unmet.iter().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n"),
+            summary.runs
+        );
+        let mut failure = Failure::new(
+            config,
+            (FailureKind::Unsatisfied, message),
+            Trace::default(),
+            Schedule::new(),
+            config.policy.for_schedule(config.first_schedule),
+            config.base_seed(),
+            None,
+            summary.runs,
+            "assertion coverage",
+        );
+        failure.coverage = Some(summary.coverage);
+        Err(failure)
+    }
+
+    /// Runs the exploration, adding every counted run to `coverage` in schedule order; the
+    /// number of runs made when it passes.
+    fn explore_into(&mut self, coverage: &mut CoverageBuilder) -> Result<u64, Box<Failure>> {
         let config = self.config();
         // Exactly one schedule asked for: run that, nothing else.
         if let Some(schedule) = &config.replay {
-            return self.replay(schedule.clone());
+            return self.replay(schedule.clone(), coverage);
         }
         // PCT needs an estimate of a run's length, measured once under the default order.
         let pct_at = |i: u64| matches!(config.policy.for_schedule(i), PolicyKind::Pct { .. });
@@ -389,8 +498,9 @@ where
             let kind = config.policy.for_schedule(0);
             let job = Job { policy: PolicySpec::Kind(kind), seed };
             let outcome = self.runner.run(&job.policy, seed, Recorded::Tasks);
+            coverage.add(&RunRecord::new(0, &outcome));
             return match outcome.failure {
-                None => Ok(Summary { runs: 1, distinct: 1, warnings: Vec::new() }),
+                None => Ok(1),
                 Some(found) => {
                     let followed = outcome.summary.schedule();
                     Err(self.report(&job, found, followed, kind, None, 1, "TRIO_SEED"))
@@ -399,7 +509,6 @@ where
         }
 
         let mut runs = 0;
-        let mut fingerprints = BTreeSet::new();
 
         // The regressions file first: every schedule that failed before.
         if config.persists() {
@@ -409,9 +518,9 @@ where
             }
             for entry in entries {
                 let job = Job { policy: PolicySpec::Replay(entry.schedule.clone()), seed: entry.seed };
-                runs += 1;
                 let outcome = self.runner.run(&job.policy, job.seed, Recorded::Tasks);
-                fingerprints.insert(outcome.summary.fingerprint());
+                coverage.add(&RunRecord::new(runs, &outcome));
+                runs += 1;
                 if let Some(first) = outcome.failure {
                     let followed = outcome.summary.schedule();
                     let (failure, trace, schedule) = self.failing_run(&job, first, followed);
@@ -448,7 +557,7 @@ where
             seed: schedule_seed(base, first + i),
         };
         let sweep = (self.sweep)(&self.runner, config.schedules, &job);
-        fingerprints.extend(sweep.fingerprints);
+        coverage.add_all(&sweep.records);
         if let Some(found) = sweep.failure {
             runs += found.index + 1;
             let job = job(found.index);
@@ -484,7 +593,7 @@ where
                 Job { policy: PolicySpec::Inject { kind, task, cancel_point }, seed }
             };
             let sweep = (self.sweep)(&self.runner, points.len() as u64, &job);
-            fingerprints.extend(sweep.fingerprints);
+            coverage.add_all(&sweep.records);
             if let Some(found) = sweep.failure {
                 runs += found.index + 1;
                 let mut failure = self.report(
@@ -501,16 +610,17 @@ where
             }
             runs += points.len() as u64;
         }
-        Ok(Summary { runs, distinct: fingerprints.len(), warnings: Vec::new() })
+        Ok(runs)
     }
 
     /// `TRIO_REPLAY` or [`Explore::replay`]: exactly this schedule, and a warning for every
     /// pick that did not apply.
-    fn replay(&mut self, schedule: Schedule) -> Result<Summary, Box<Failure>> {
+    fn replay(&mut self, schedule: Schedule, coverage: &mut CoverageBuilder) -> Result<u64, Box<Failure>> {
         let config = self.config();
         let seed = config.base_seed();
         let job = Job { policy: PolicySpec::Replay(schedule.clone()), seed };
         let outcome = self.runner.run(&job.policy, seed, Recorded::Tasks);
+        coverage.add(&RunRecord::new(0, &outcome));
         let decisions = outcome.summary.decisions();
         let unreached: Vec<String> = schedule
             .picks()
@@ -539,7 +649,7 @@ where
             self.warn(warning);
         }
         match outcome.failure {
-            None => Ok(Summary { runs: 1, distinct: 1, warnings: Vec::new() }),
+            None => Ok(1),
             Some(first) => {
                 let followed = outcome.summary.schedule();
                 Err(self.report(&job, first, followed, PolicyKind::Fifo, None, 1, "TRIO_REPLAY"))

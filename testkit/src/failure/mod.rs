@@ -89,6 +89,14 @@ pub struct Failure {
     /// What went wrong on the way without stopping the test: regressions-file lines that do
     /// not parse, replay picks that did not apply. Also printed at the end of the report.
     pub warnings: Vec<String>,
+    /// What the exploration covered up to and including the failing schedule: every run it
+    /// counted (regression replays, explored schedules, injections; not the determinism
+    /// check's re-runs, so a failing determinism check has none). Set by the exploration
+    /// that found the failure.
+    pub coverage: Option<crate::coverage::Coverage>,
+    /// Where the failing schedule was written as a page ([`Explore::trace_html`],
+    /// `TRIO_TRACE_HTML`).
+    pub html_written_to: Option<std::path::PathBuf>,
     replay: ReplayCommand,
 }
 
@@ -280,6 +288,8 @@ impl Failure {
             seed_from_name: config.seed_from_attribute_name(),
             saved_to: None,
             warnings: Vec::new(),
+            coverage: None,
+            html_written_to: None,
             replay: ReplayCommand::new(config),
         })
     }
@@ -379,14 +389,26 @@ impl fmt::Display for Failure {
             }
             _ => {}
         }
-        writeln!(f, "replay this schedule:   {}", self.replay_seed_command())?;
-        if decisions > 0 && default_order {
-            writeln!(f, "replay the default order: {}", self.replay.command("TRIO_POLICY=fifo"))?;
-        } else if decisions > 0 {
-            writeln!(f, "replay the minimal one: {}", self.replay_schedule_command())?;
+        // An unsatisfied requirement has no failing schedule to replay.
+        if self.kind != FailureKind::Unsatisfied {
+            writeln!(f, "replay this schedule:   {}", self.replay_seed_command())?;
+            if decisions > 0 && default_order {
+                writeln!(f, "replay the default order: {}", self.replay.command("TRIO_POLICY=fifo"))?;
+            } else if decisions > 0 {
+                writeln!(f, "replay the minimal one: {}", self.replay_schedule_command())?;
+            }
         }
         if let Some(path) = &self.saved_to {
             writeln!(f, "saved to {path} — commit it: saved schedules are replayed first on every run")?;
+        }
+        if let Some(path) = &self.html_written_to {
+            writeln!(f, "the schedule as a page: {}", path.display())?;
+        }
+        if let Some(coverage) = &self.coverage
+            && (coverage.schedules > 1 || !coverage.assertions.is_empty())
+        {
+            writeln!(f, "coverage up to this failure:")?;
+            write!(f, "{coverage}")?;
         }
         for warning in &self.warnings {
             writeln!(f, "warning: {warning}")?;
