@@ -11,6 +11,7 @@ pub mod explore;
 pub mod harness;
 pub mod loopback;
 pub mod net;
+pub mod sct;
 pub mod spawn;
 pub mod threads;
 pub mod timers;

@@ -1,0 +1,82 @@
+//! SCTBench-style bug finding: for each program of `trio_bench::sct` and each strategy of
+//! trio-testkit and of shuttle, the median number of schedules until the program first fails,
+//! over several seeds, as a Markdown table.
+//!
+//! `cargo run --release --bin sctbench -- [--seeds N] [--cap N] [--only NAME,NAME]`
+//! (defaults: 21 seeds, a cap of 100,000 schedules, every program).
+
+use std::io::Write;
+use std::time::Instant;
+
+use trio_bench::sct::{
+    PROGRAMS, SHUTTLE_STRATEGIES, TRIO_STRATEGIES, median_cell, shuttle_schedules_to_failure, trio_schedules_to_failure,
+};
+use trio_testkit::explore::PolicyKind;
+
+struct Args {
+    seeds: u64,
+    cap: u64,
+    only: Option<Vec<String>>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args { seeds: 21, cap: 100_000, only: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--seeds" => args.seeds = value().parse().expect("--seeds N"),
+            "--cap" => args.cap = value().parse().expect("--cap N"),
+            "--only" => args.only = Some(value().split(',').map(str::to_string).collect()),
+            other => panic!("unknown argument {other}; see the top of bench/src/bin/sctbench.rs"),
+        }
+    }
+    assert!(args.seeds > 0 && args.cap > 0, "--seeds and --cap must be positive");
+    args
+}
+
+fn main() {
+    let args = parse_args();
+    let trio: Vec<PolicyKind> =
+        TRIO_STRATEGIES.iter().map(|name| name.parse().unwrap_or_else(|e| panic!("strategy {name}: {e}"))).collect();
+    let programs: Vec<_> = PROGRAMS
+        .iter()
+        .filter(|p| args.only.as_ref().is_none_or(|only| only.iter().any(|name| name == p.name)))
+        .collect();
+    println!(
+        "Median schedules to the first failure over {} seeds (1..={}), capped at {}; one worker thread.\n",
+        args.seeds, args.seeds, args.cap
+    );
+    let mut header = String::from("| program |");
+    for policy in &trio {
+        header.push_str(&format!(" trio {policy} |"));
+    }
+    for pct in SHUTTLE_STRATEGIES {
+        match pct {
+            None => header.push_str(" shuttle random |"),
+            Some(depth) => header.push_str(&format!(" shuttle pct:{depth} |")),
+        }
+    }
+    println!("{header}");
+    println!("| --- |{}", " ---: |".repeat(trio.len() + SHUTTLE_STRATEGIES.len()));
+    let start = Instant::now();
+    let mut times = Vec::new();
+    for program in programs {
+        let row_start = Instant::now();
+        let mut line = format!("| {} |", program.name);
+        for &policy in &trio {
+            let found =
+                (1..=args.seeds).map(|seed| trio_schedules_to_failure(program, policy, seed, args.cap)).collect();
+            line.push_str(&format!(" {} |", median_cell(found, args.cap)));
+        }
+        for &pct in SHUTTLE_STRATEGIES {
+            let found =
+                (1..=args.seeds).map(|seed| shuttle_schedules_to_failure(program, pct, seed, args.cap)).collect();
+            line.push_str(&format!(" {} |", median_cell(found, args.cap)));
+        }
+        println!("{line}");
+        times.push(format!("{} {:.1} s", program.name, row_start.elapsed().as_secs_f64()));
+        std::io::stdout().flush().ok();
+    }
+    println!("\nTime: {:.1} s ({}).", start.elapsed().as_secs_f64(), times.join(", "));
+}
