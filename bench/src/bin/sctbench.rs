@@ -9,9 +9,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use trio_bench::sct::{
-    PROGRAMS, SHUTTLE_STRATEGIES, TRIO_STRATEGIES, median_cell, shuttle_schedules_to_failure, trio_schedules_to_failure,
+    PROGRAMS, SHUTTLE_STRATEGIES, median_cell, shuttle_schedules_to_failure, trio_schedules_to_failure, trio_strategies,
 };
-use trio_testkit::explore::PolicyKind;
 
 struct Args {
     seeds: u64,
@@ -37,8 +36,7 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
-    let trio: Vec<PolicyKind> =
-        TRIO_STRATEGIES.iter().map(|name| name.parse().unwrap_or_else(|e| panic!("strategy {name}: {e}"))).collect();
+    let (trio, missing) = trio_strategies();
     let programs: Vec<_> = PROGRAMS
         .iter()
         .filter(|p| args.only.as_ref().is_none_or(|only| only.iter().any(|name| name == p.name)))
@@ -51,11 +49,8 @@ fn main() {
     for policy in &trio {
         header.push_str(&format!(" trio {policy} |"));
     }
-    for pct in SHUTTLE_STRATEGIES {
-        match pct {
-            None => header.push_str(" shuttle random |"),
-            Some(depth) => header.push_str(&format!(" shuttle pct:{depth} |")),
-        }
+    for strategy in SHUTTLE_STRATEGIES {
+        header.push_str(&format!(" shuttle {strategy} |"));
     }
     println!("{header}");
     println!("| --- |{}", " ---: |".repeat(trio.len() + SHUTTLE_STRATEGIES.len()));
@@ -69,14 +64,17 @@ fn main() {
                 (1..=args.seeds).map(|seed| trio_schedules_to_failure(program, policy, seed, args.cap)).collect();
             line.push_str(&format!(" {} |", median_cell(found, args.cap)));
         }
-        for &pct in SHUTTLE_STRATEGIES {
+        for &strategy in SHUTTLE_STRATEGIES {
             let found =
-                (1..=args.seeds).map(|seed| shuttle_schedules_to_failure(program, pct, seed, args.cap)).collect();
+                (1..=args.seeds).map(|seed| shuttle_schedules_to_failure(program, strategy, seed, args.cap)).collect();
             line.push_str(&format!(" {} |", median_cell(found, args.cap)));
         }
         println!("{line}");
         times.push(format!("{} {:.1} s", program.name, row_start.elapsed().as_secs_f64()));
         std::io::stdout().flush().ok();
+    }
+    if !missing.is_empty() {
+        println!("\nNot in this build's `PolicyKind`: {}.", missing.join(", "));
     }
     println!("\nTime: {:.1} s ({}).", start.elapsed().as_secs_f64(), times.join(", "));
 }
