@@ -194,6 +194,13 @@ fn set(var: &AtomicI64, value: i64) {
     var.store(value, Ordering::SeqCst);
 }
 
+/// Takes a shuttle mutex (one scheduling point). Poisoning is ignored: when a thread fails its
+/// assertion holding a lock, shuttle tears the other threads down by unwinding them, and one
+/// of them may take the lock on the way.
+fn lock(mutex: &ShuttleMutex<()>) -> shuttle::sync::MutexGuard<'_, ()> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Starts one shuttle thread per closure, then joins them in order.
 fn run_threads(threads: Vec<Box<dyn FnOnce() + Send>>) {
     let handles: Vec<_> = threads.into_iter().map(shuttle::thread::spawn).collect();
@@ -271,7 +278,7 @@ fn account_shuttle() {
     });
     let c = s.clone();
     let mut threads: Vec<Box<dyn FnOnce() + Send>> = vec![Box::new(move || {
-        let guard = c.lock.lock().expect("not poisoned");
+        let guard = lock(&c.lock);
         if get(&c.deposited) == 1 && get(&c.withdrawn) == 1 {
             assert_eq!(get(&c.balance), ACCOUNT_EXPECTED_BY_CHECKER, "bug: unexpected balance");
         }
@@ -280,7 +287,7 @@ fn account_shuttle() {
     for (amount, done) in [(DEPOSIT, 0), (-WITHDRAWAL, 1)] {
         let c = s.clone();
         threads.push(Box::new(move || {
-            let guard = c.lock.lock().expect("not poisoned");
+            let guard = lock(&c.lock);
             let balance = get(&c.balance);
             set(&c.balance, balance + amount);
             drop(guard);
@@ -371,7 +378,7 @@ impl DriverShuttle {
         if get(&self.stopping) == 1 {
             return false;
         }
-        let guard = self.lock.lock().expect("not poisoned");
+        let guard = lock(&self.lock);
         let pending = get(&self.pending);
         set(&self.pending, pending + 1);
         drop(guard);
@@ -379,7 +386,7 @@ impl DriverShuttle {
     }
 
     fn leave(&self) {
-        let guard = self.lock.lock().expect("not poisoned");
+        let guard = lock(&self.lock);
         let pending = get(&self.pending) - 1;
         set(&self.pending, pending);
         drop(guard);
@@ -497,7 +504,7 @@ fn circular_buffer_shuttle() {
     run_threads(vec![
         Box::new(move || {
             for i in 0..ROUNDS {
-                let guard = w.lock.lock().expect("not poisoned");
+                let guard = lock(&w.lock);
                 if get(&w.send) == 1 {
                     let next = get(&w.next);
                     set(&w.items[next as usize], i);
@@ -510,7 +517,7 @@ fn circular_buffer_shuttle() {
         }),
         Box::new(move || {
             for i in 0..ROUNDS {
-                let guard = r.lock.lock().expect("not poisoned");
+                let guard = lock(&r.lock);
                 if get(&r.receive) == 1 {
                     let first = get(&r.first);
                     set(&r.first, first + 1);
@@ -576,7 +583,7 @@ fn lazy_init_shuttle() {
             let l = l.clone();
             Box::new(move || {
                 if get(&l.ready) == 0 {
-                    let guard = l.lock.lock().expect("not poisoned");
+                    let guard = lock(&l.lock);
                     if get(&l.ready) == 0 {
                         set(&l.ready, 1);
                         set(&l.value, LAZY_VALUE);
@@ -715,23 +722,23 @@ fn twostage_shuttle() {
     let w = s.clone();
     run_threads(vec![
         Box::new(move || {
-            let guard = w.lock1.lock().expect("not poisoned");
+            let guard = lock(&w.lock1);
             set(&w.data1, 1);
             drop(guard);
-            let guard = w.lock2.lock().expect("not poisoned");
+            let guard = lock(&w.lock2);
             let first = get(&w.data1);
             set(&w.data2, first + 1);
             drop(guard);
         }),
         Box::new(move || {
-            let guard = s.lock1.lock().expect("not poisoned");
+            let guard = lock(&s.lock1);
             if get(&s.data1) == 0 {
                 drop(guard);
                 return;
             }
             let first = get(&s.data1);
             drop(guard);
-            let guard = s.lock2.lock().expect("not poisoned");
+            let guard = lock(&s.lock2);
             let second = get(&s.data2);
             drop(guard);
             assert_eq!(second, first + 1, "bug: read between the two stages");
@@ -791,7 +798,7 @@ fn wronglock_shuttle() {
     let s = Arc::new(WrongLockShuttle { data: var(0), lock_a: ShuttleMutex::new(()), lock_b: ShuttleMutex::new(()) });
     let c = s.clone();
     let mut threads: Vec<Box<dyn FnOnce() + Send>> = vec![Box::new(move || {
-        let guard = c.lock_a.lock().expect("not poisoned");
+        let guard = lock(&c.lock_a);
         let before = get(&c.data);
         let current = get(&c.data);
         set(&c.data, current + 1);
@@ -801,7 +808,7 @@ fn wronglock_shuttle() {
     for _ in 0..WRONGLOCK_OTHERS {
         let c = s.clone();
         threads.push(Box::new(move || {
-            let guard = c.lock_b.lock().expect("not poisoned");
+            let guard = lock(&c.lock_b);
             let current = get(&c.data);
             set(&c.data, current + 1);
             drop(guard);
@@ -883,7 +890,7 @@ fn stack_shuttle() {
     run_threads(vec![
         Box::new(move || {
             for i in 0..STACK as i64 {
-                let guard = p.lock.lock().expect("not poisoned");
+                let guard = lock(&p.lock);
                 let top = get(&p.top);
                 assert!(top < STACK as i64, "bug: overflow");
                 set(&p.items[top as usize], i);
@@ -894,7 +901,7 @@ fn stack_shuttle() {
         }),
         Box::new(move || {
             for _ in 0..STACK {
-                let guard = s.lock.lock().expect("not poisoned");
+                let guard = lock(&s.lock);
                 if get(&s.flag) == 1 {
                     let top = get(&s.top);
                     assert!(top > 0, "bug: pop from an empty stack");
