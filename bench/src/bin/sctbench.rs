@@ -31,6 +31,10 @@ fn parse_args() -> Args {
         }
     }
     assert!(args.seeds > 0 && args.cap > 0, "--seeds and --cap must be positive");
+    // trio-testkit applies `TRIO_*` overrides (policy, seed, schedules) to every exploration,
+    // which would put one policy or seed in every trio column.
+    let overrides: Vec<String> = std::env::vars().map(|(k, _)| k).filter(|k| k.starts_with("TRIO_")).collect();
+    assert!(overrides.is_empty(), "unset {} first: they would override every trio column", overrides.join(", "));
     args
 }
 
