@@ -3,6 +3,8 @@
 //! Every benchmark is a plain function that runs one workload once and returns how long the
 //! workload took (runtime construction excluded where the peer allows it). The `compare`
 //! binary runs them interleaved, takes medians and prints the tables of `docs/PERFORMANCE.md`.
+//! [`sct`] counts schedules instead of time: how many each exploration strategy of trio-testkit
+//! and of shuttle runs before a bug is found (the `sctbench` binary).
 
 pub mod alloc;
 pub mod cancel;
@@ -11,6 +13,7 @@ pub mod explore;
 pub mod harness;
 pub mod loopback;
 pub mod net;
+pub mod sct;
 pub mod spawn;
 pub mod threads;
 pub mod timers;
