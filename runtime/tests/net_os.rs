@@ -634,8 +634,22 @@ fn running_out_of_descriptors_keeps_the_listener_serving() {
             break line[at + 5..].trim().parse().unwrap();
         }
     };
+    // The server's stderr, line by line, so the test can wait for its EMFILE warning.
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = lines_tx.send(line);
+        }
+        all
+    });
     // 100 clients, more than the server has descriptors for; all connect (the backlog holds
-    // them) and each is served once earlier ones leave.
+    // them). The first 20 are echoed and kept open while the server goes on accepting the
+    // rest, so it must run out of descriptors (40 in all) and say so; only then do clients
+    // leave, and every one of them is still served.
     let mut clients: Vec<TcpStream> = (0..100)
         .map(|i| {
             let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -644,19 +658,30 @@ fn running_out_of_descriptors_keeps_the_listener_serving() {
             c
         })
         .collect();
-    for (i, mut client) in clients.drain(..).enumerate() {
+    let echo = |i: usize, client: &mut TcpStream| {
         let mut back = [0u8; 3];
         client.read_exact(&mut back).unwrap_or_else(|e| panic!("client {i} got no echo: {e}"));
         assert_eq!(&back, format!("{i:03}").as_bytes());
+    };
+    for (i, client) in clients.iter_mut().enumerate().take(20) {
+        echo(i, client);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains("serve_listeners: accept failed") && line.contains("sleeping 100ms") => break,
+            Ok(_) => {}
+            Err(e) => panic!("the server never said it ran out of descriptors ({e:?}), with 20 clients held open"),
+        }
+    }
+    for (i, mut client) in clients.drain(..).enumerate().skip(20) {
+        echo(i, &mut client);
     }
     drop(child.stdin.take());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the server failed: {stderr}");
-    assert!(
-        stderr.contains("serve_listeners: accept failed") && stderr.contains("sleeping 100ms"),
-        "the server never ran out of descriptors, or did not say so: {stderr}"
-    );
+    let status = child.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(status.success(), "the server failed: {stderr}");
 }
 
 /// Sockets dropped after their run ended close quietly.
