@@ -56,7 +56,8 @@ use proc_macro::TokenStream;
 ///
 /// `autojump` (or `autojump = false`), `seed = N`, `policy = "random" | "fifo"`,
 /// `timeout = "30s"` (real time; default 60 s), `crate = "path"` (where the testkit is, if
-/// renamed); for exploration, `schedules = N`, `policy = "mixed" | "pct"`, `depth = D` (PCT,
+/// renamed); for exploration, `schedules = N`, `policy = "mixed" | "pct" | "pos" | "surw"`,
+/// `depth = D` (PCT,
 /// 1 to 100), `check_determinism`, `inject_cancellations = K` and `threads = N` (worker
 /// threads; default every core).
 ///
