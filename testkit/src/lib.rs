@@ -429,7 +429,9 @@
 //! order, which keeps working when unrelated code changes (a recorded task that is no longer
 //! runnable falls back to the default). The failing schedule is also appended to
 //! `trio-regressions/<test file>.txt` next to the crate's `Cargo.toml`, and replayed first on
-//! every later run: commit that file. The file is read line by line: a line that does not
+//! every later run: commit that file. A saved schedule that passes is followed by eight runs
+//! that replay a prefix of it and then continue at random (origin "around a saved schedule"
+//! in a report; replay such a failure with its `TRIO_REPLAY` line, not its seed). The file is read line by line: a line that does not
 //! parse (a bad byte, an unknown policy, a missing field) gets a warning naming the file, the
 //! line and what is wrong, and every other line still replays. A replay with `TRIO_SEED` or
 //! `TRIO_REPLAY` runs exactly that schedule, without the regressions file first. Replay is
