@@ -19,8 +19,8 @@ const STARVATION_LIMIT: u32 = 64;
 /// priorities. A waiting step keeps its priority until then, so one task can be held back
 /// over many steps of the others (which a random walk rarely does), yet every step is a fresh
 /// draw for the task that takes it (so tasks still interleave finely, which PCT rarely does).
-/// The paper shows that this samples every partial order of racing steps with a probability
-/// that does not shrink with the length of the run, only with the number of races.
+/// The paper's point is that this samples the partial orders of racing steps far more evenly
+/// than a random walk or PCT does.
 ///
 /// # The approximation of "racing"
 ///
