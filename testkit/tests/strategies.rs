@@ -347,3 +347,37 @@ async fn the_attribute_takes_pos() {
 async fn the_attribute_takes_surw() {
     checkpoint().await.unwrap();
 }
+
+/// Prints the time per schedule of each strategy on the zoo's correct programs (20,000
+/// schedules on one thread, the median of 5 runs).
+#[test]
+#[ignore = "a measurement: prints the table of docs/PERFORMANCE.md"]
+fn time_per_schedule() {
+    let programs: [Bug; 3] = [
+        ("lost_update (fixed)", || zoo::lost_update(false)),
+        ("check_then_act (fixed)", || zoo::check_then_act(false)),
+        ("aba_three_preemptions (fixed)", || zoo::aba_three(false)),
+    ];
+    print_header();
+    for program in &programs {
+        print!("| {} |", program.0);
+        for policy in POLICIES {
+            let mut times: Vec<f64> = (0..5)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    Explore::new("strategies::speed")
+                        .schedules(20_000)
+                        .policy(policy)
+                        .persist(false)
+                        .threads(1)
+                        .run(program.1)
+                        .unwrap();
+                    start.elapsed().as_secs_f64() / 20_000.0 * 1e6
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            print!(" {:.1} µs |", times[2]);
+        }
+        println!();
+    }
+}
