@@ -56,11 +56,11 @@ use proc_macro::TokenStream;
 ///
 /// `autojump` (or `autojump = false`), `seed = N`, `policy = "random" | "fifo"`,
 /// `timeout = "30s"` (real time; default 60 s), `crate = "path"` (where the testkit is, if
-/// renamed); for exploration, `schedules = N`, `policy = "mixed" | "pct"`, `depth = D` (PCT,
-/// 1 to 100), `check_determinism`, `require_sometimes` (fail when a `trio::sometimes!` never
-/// came true), `require_assertion = "message"` (or a list of messages: fail unless each
-/// assertion fired), `inject_cancellations = K` and `threads = N` (worker threads; default every
-/// core).
+/// renamed); for exploration, `schedules = N`, `policy = "mixed" | "pct" | "pos" | "surw"`,
+/// `depth = D` (PCT, 1 to 100), `check_determinism`, `require_sometimes` (fail when a
+/// `trio::sometimes!` never came true), `require_assertion = "message"` (or a list of messages:
+/// fail unless each assertion fired), `inject_cancellations = K` and `threads = N` (worker
+/// threads; default every core).
 ///
 /// # Parametrised tests
 ///

@@ -42,6 +42,23 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// ```
 pub const DEFAULT_MAX_STEPS: u64 = 1_000_000;
 
+/// How many schedules an exploration runs unless told otherwise ([`Explore::schedules`],
+/// `TRIO_SCHEDULES`). A schedule of a small test takes a few microseconds, so a thousand cost
+/// milliseconds, and they find bugs that need three ordering constraints to line up (see the
+/// policy module's "Choosing a policy").
+///
+/// # Examples
+///
+/// ```
+/// use trio_testkit::explore::{DEFAULT_SCHEDULES, Explore};
+///
+/// assert_eq!(DEFAULT_SCHEDULES, 1_000);
+/// if std::env::var_os("TRIO_SCHEDULES").is_none() {
+///     assert_eq!(Explore::new("t").schedule_count(), DEFAULT_SCHEDULES);
+/// }
+/// ```
+pub const DEFAULT_SCHEDULES: u64 = 1_000;
+
 // ===== policy names =====
 
 /// Which policy explores the schedules.
@@ -71,10 +88,18 @@ pub enum PolicyKind {
         /// [`Pct::MAX_DEPTH`]).
         depth: u32,
     },
-    /// Random, PCT with depth 2 and PCT with depth 3, in turn, schedule by schedule: the
-    /// default. No single policy is best for every bug (a random walk rarely holds one task
-    /// back for long; PCT rarely interleaves finely), and taking turns costs at most a factor
-    /// of three against the best one. A failure names the policy its schedule ran under.
+    /// Partial order sampling ([`Pos`](crate::policy::Pos)): random priorities per step,
+    /// re-drawn for the task that ran and the tasks it woke.
+    Pos,
+    /// A uniform random walk over interleavings ([`Surw`](crate::policy::Surw)): a task is
+    /// picked with probability proportional to the steps it has left, as measured on a run in
+    /// the default order.
+    Surw,
+    /// Random, SURW, PCT with depth 3 and POS, in turn, schedule by schedule: the default.
+    /// No single policy is best for every bug (a random walk keeps tasks level and rarely
+    /// lets a long task race ahead; PCT rarely interleaves finely; SURW is slow on bugs where
+    /// a short task must race ahead), and taking turns costs at most a factor of four against
+    /// the best one. A failure names the policy its schedule ran under.
     Mixed,
 }
 
@@ -86,24 +111,24 @@ impl PolicyKind {
     /// ```
     /// use trio_testkit::explore::PolicyKind;
     ///
-    /// let turns: Vec<PolicyKind> = (0..4).map(|i| PolicyKind::Mixed.for_schedule(i)).collect();
+    /// let turns: Vec<PolicyKind> = (0..5).map(|i| PolicyKind::Mixed.for_schedule(i)).collect();
     /// assert_eq!(
     ///     turns,
-    ///     [PolicyKind::Random, PolicyKind::Pct { depth: 2 }, PolicyKind::Pct { depth: 3 }, PolicyKind::Random]
+    ///     [PolicyKind::Random, PolicyKind::Surw, PolicyKind::Pct { depth: 3 }, PolicyKind::Pos, PolicyKind::Random]
     /// );
     /// assert_eq!(PolicyKind::Random.for_schedule(1), PolicyKind::Random); // only Mixed varies
     /// ```
     pub fn for_schedule(self, index: u64) -> PolicyKind {
         match self {
-            PolicyKind::Mixed => match index % 3 {
-                0 => PolicyKind::Random,
-                1 => PolicyKind::Pct { depth: 2 },
-                _ => PolicyKind::Pct { depth: 3 },
-            },
+            PolicyKind::Mixed => MIXED_TURNS[(index % MIXED_TURNS.len() as u64) as usize],
             other => other,
         }
     }
 }
+
+/// The turns of [`PolicyKind::Mixed`], schedule by schedule.
+pub(crate) const MIXED_TURNS: [PolicyKind; 4] =
+    [PolicyKind::Random, PolicyKind::Surw, PolicyKind::Pct { depth: 3 }, PolicyKind::Pos];
 
 impl fmt::Display for PolicyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,6 +136,8 @@ impl fmt::Display for PolicyKind {
             PolicyKind::Fifo => f.write_str("fifo"),
             PolicyKind::Random => f.write_str("random"),
             PolicyKind::Pct { depth } => write!(f, "pct:{depth}"),
+            PolicyKind::Pos => f.write_str("pos"),
+            PolicyKind::Surw => f.write_str("surw"),
             PolicyKind::Mixed => f.write_str("mixed"),
         }
     }
@@ -119,14 +146,16 @@ impl fmt::Display for PolicyKind {
 impl FromStr for PolicyKind {
     type Err = String;
 
-    /// `fifo`, `random`, `mixed`, `pct` (depth 3) or `pct:<depth>` with a depth from 1 to
-    /// [`Pct::MAX_DEPTH`].
+    /// `fifo`, `random`, `mixed`, `pos`, `surw`, `pct` (depth 3) or `pct:<depth>` with a depth
+    /// from 1 to [`Pct::MAX_DEPTH`].
     fn from_str(s: &str) -> Result<PolicyKind, String> {
-        const NAMES: &str = "use mixed, random, pct, pct:<depth> or fifo";
+        const NAMES: &str = "use mixed, random, pct, pct:<depth>, pos, surw or fifo";
         match s.trim() {
             "fifo" => Ok(PolicyKind::Fifo),
             "random" => Ok(PolicyKind::Random),
             "mixed" => Ok(PolicyKind::Mixed),
+            "pos" => Ok(PolicyKind::Pos),
+            "surw" => Ok(PolicyKind::Surw),
             "pct" => Ok(PolicyKind::Pct { depth: 3 }),
             other => match other.strip_prefix("pct:").map(str::trim) {
                 Some(depth) if !depth.is_empty() && depth.bytes().all(|b| b.is_ascii_digit()) => {
@@ -194,8 +223,8 @@ enum ClockChoice {
 ///
 /// | setting | environment | default |
 /// | --- | --- | --- |
-/// | [`schedules`](Explore::schedules) | `TRIO_SCHEDULES=N` (N ≥ 1) | 100 (`#[trio_test]`: 1) |
-/// | [`policy`](Explore::policy) | `TRIO_POLICY=mixed\|random\|pct\|pct:D\|fifo` | mixed |
+/// | [`schedules`](Explore::schedules) | `TRIO_SCHEDULES=N` (N ≥ 1) | [`DEFAULT_SCHEDULES`] (`#[trio_test]`: 1) |
+/// | [`policy`](Explore::policy) | `TRIO_POLICY=mixed\|random\|pct\|pct:D\|pos\|surw\|fifo` | mixed |
 /// | [`only_seed`](Explore::only_seed) | `TRIO_SEED=N` or `0x…` | explore |
 /// | [`replay`](Explore::replay) | `TRIO_REPLAY=v1:…` | explore |
 /// | [`check_determinism`](Explore::check_determinism) | `TRIO_CHECK_DETERMINISM=1\|0\|true\|false\|yes\|no` | off |
@@ -296,7 +325,8 @@ pub struct Explore {
 
 impl Explore {
     /// Exploration of the test called `name` (used in reports, replay lines and the
-    /// regressions file; `#[trio_test]` passes the test's path). Defaults: 100 schedules under
+    /// regressions file; `#[trio_test]` passes the test's path). Defaults:
+    /// [`DEFAULT_SCHEDULES`] (1,000) schedules under
     /// [`PolicyKind::Mixed`], a seed derived from the name, an autojump `MockClock` per schedule,
     /// shrinking on, failing schedules saved, every available core.
     ///
@@ -320,7 +350,7 @@ impl Explore {
             name: name.into(),
             source: Location::caller(),
             attribute: false,
-            schedules: 100,
+            schedules: DEFAULT_SCHEDULES,
             first_schedule: 0,
             ranged: false,
             policy: PolicyKind::Mixed,
@@ -395,10 +425,10 @@ impl Explore {
         self
     }
 
-    /// The policy (env `TRIO_POLICY`: `mixed`, `random`, `pct`, `pct:<depth>`, `fifo`). PCT
-    /// places its change points within the length of a run, which it measures first: an
-    /// exploration that uses PCT (so also `mixed`, from two schedules on) runs the test once
-    /// more, in the default order.
+    /// The policy (env `TRIO_POLICY`: `mixed`, `random`, `pct`, `pct:<depth>`, `pos`, `surw`,
+    /// `fifo`). PCT places its change points within the length of a run, and SURW weighs tasks
+    /// by their steps, both measured first: an exploration that uses either (so also `mixed`,
+    /// from two schedules on) runs the test once more, in the default order.
     ///
     /// # Examples
     ///
@@ -691,7 +721,9 @@ impl Explore {
     }
 
     /// Whether to save failing schedules to the regressions file and replay it first (default
-    /// on; for `#[trio_test]`, on when it explores).
+    /// on; for `#[trio_test]`, on when it explores). A saved schedule that passes is followed
+    /// by eight runs that replay a prefix of it and continue at random, to catch a bug next to
+    /// the one it once found.
     ///
     /// # Examples
     ///
@@ -746,10 +778,16 @@ impl Explore {
         self
     }
 
-    /// Cancellation injection: after the schedules, runs the test once more for every task and
-    /// every `k` up to `bound`, cancelling the innermost scope around the task's `k`-th cancel
-    /// point — as if a timeout had fired exactly there. Finds code that loses values or breaks
-    /// invariants when cancelled.
+    /// Cancellation injection: runs the test once more for every task and every `k` up to
+    /// `bound`, cancelling the innermost scope around the task's `k`-th cancel point — as if a
+    /// timeout had fired exactly there. Finds code that loses values or breaks invariants when
+    /// cancelled.
+    ///
+    /// A baseline run (schedule 0's seed and policy) lists the tasks and their cancel points;
+    /// the injection runs then take turns with the ordinary schedules — schedule, injection,
+    /// schedule, injection — until one kind runs out, so a cancel-safety bug is found within
+    /// the first runs instead of after the whole budget. Every injection runs, whatever the
+    /// budget: the runs total the schedules, the injections and the baseline.
     ///
     /// # Examples
     ///
@@ -1045,7 +1083,7 @@ impl Explore {
     ///
     /// // Unless `TRIO_SCHEDULES` says otherwise:
     /// if std::env::var_os("TRIO_SCHEDULES").is_none() {
-    ///     assert_eq!(Explore::new("t").schedule_count(), 100);
+    ///     assert_eq!(Explore::new("t").schedule_count(), 1_000);
     ///     assert_eq!(Explore::new("t").schedules(7).schedule_count(), 7);
     /// }
     /// ```

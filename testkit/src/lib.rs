@@ -378,18 +378,27 @@
 //!
 //! ### Choosing a policy
 //!
-//! - **Mixed** (the default when exploring) takes turns: Random, PCT with depth 2, PCT with
-//!   depth 3, schedule by schedule. No single policy is best for every bug; taking turns costs at
-//!   most a factor of three against the best one. A report names the policy its failing
-//!   schedule ran under, so the replay line reproduces it.
+//! - **Mixed** (the default when exploring) takes turns: Random, SURW, PCT with depth 3 and
+//!   POS, schedule by schedule, for 1,000 schedules. No single policy is best for every bug;
+//!   taking turns costs at most a factor of four against the best one. A report names the
+//!   policy its failing schedule ran under, so the replay line reproduces it.
 //! - **Random** picks uniformly among runnable tasks at every step, and among
 //!   timers due at the same instant. Bugs that need one or two unlucky steps show up within a
-//!   few hundred schedules.
+//!   few hundred schedules. It keeps tasks level: a task with many steps rarely gets far
+//!   ahead of one with few.
+//! - **SURW** (`TRIO_POLICY=surw`) picks a task in proportion to the steps it has left
+//!   (measured on one run in the default order), so every interleaving is about equally
+//!   likely: the policy for bugs where a long task must race ahead. On a planted bug with
+//!   three ordering constraints it needs a median of 11 schedules where Random, PCT and POS
+//!   need 300 to 500 (`docs/PERFORMANCE.md`).
 //! - **PCT** gives tasks random priorities and lowers the running task's priority at `depth - 1`
 //!   random points. A bug that needs `d - 1` specific preemptions is found with probability at
 //!   least `1 / (n · k^(d-1))` per schedule (n tasks, k decisions): use it when a random walk
 //!   keeps interleaving everything finely and never lets one task race far ahead — order
 //!   violations, ABA, stale reads across several steps. Depth 2–4 covers most real bugs.
+//! - **POS** (`TRIO_POLICY=pos`, partial order sampling) draws a random priority for each
+//!   step; a waiting task keeps its priority until something wakes it, so it can be held back
+//!   through a burst of another task's steps.
 //! - **Cancellation injection** is for cancel safety: code that takes something out, awaits,
 //!   and puts it somewhere else. No schedule exercises the timeout that would cut it in half;
 //!   injection does, at every cancel point in turn.
@@ -495,7 +504,9 @@
 //! order, which keeps working when unrelated code changes (a recorded task that is no longer
 //! runnable falls back to the default). The failing schedule is also appended to
 //! `trio-regressions/<test file>.txt` next to the crate's `Cargo.toml`, and replayed first on
-//! every later run: commit that file. The file is read line by line: a line that does not
+//! every later run: commit that file. A saved schedule that passes is followed by eight runs
+//! that replay a prefix of it and then continue at random (origin "around a saved schedule"
+//! in a report; replay such a failure with its `TRIO_REPLAY` line, not its seed). The file is read line by line: a line that does not
 //! parse (a bad byte, an unknown policy, a missing field) gets a warning naming the file, the
 //! line and what is wrong, and every other line still replays. A replay with `TRIO_SEED` or
 //! `TRIO_REPLAY` runs exactly that schedule, without the regressions file first. Replay is
@@ -508,7 +519,7 @@
 //! | variable | values |
 //! | --- | --- |
 //! | `TRIO_SCHEDULES` | schedules to explore, at least 1 |
-//! | `TRIO_POLICY` | `mixed`, `random`, `pct`, `pct:<depth>` (depth 1 to 100), `fifo` |
+//! | `TRIO_POLICY` | `mixed`, `random`, `pct`, `pct:<depth>` (depth 1 to 100), `pos`, `surw`, `fifo` |
 //! | `TRIO_SEED` | run exactly the schedule of this seed (decimal, or `0x…`) |
 //! | `TRIO_REPLAY` | run exactly this schedule (`v1:…`, as a report prints it) |
 //! | `TRIO_CHECK_DETERMINISM` | `1`/`true`/`yes` or `0`/`false`/`no` |

@@ -107,7 +107,8 @@ fn a_saved_failure_is_replayed_first_and_reproduces_the_minimal_trace() {
 fn the_printed_seed_replays_the_same_trace() {
     let explore = || Explore::new("explore_engine::seed").persist(false);
     let failure = explore().schedules(100).run(lost_update).unwrap_err();
-    let replay = explore().only_seed(failure.seed).shrink(false).run(lost_update).unwrap_err();
+    // The report's replay line names the policy the schedule ran under: Mixed takes turns.
+    let replay = explore().policy(failure.policy).only_seed(failure.seed).shrink(false).run(lost_update).unwrap_err();
     assert_eq!(replay.trace, failure.trace);
     assert_eq!(replay.origin, "TRIO_SEED");
 }
@@ -124,9 +125,10 @@ fn pct_finds_the_bug_and_replays_from_its_seed() {
 #[test]
 fn mixed_takes_turns_and_names_the_policy_that_failed() {
     assert_eq!(PolicyKind::Mixed.for_schedule(0), PolicyKind::Random);
-    assert_eq!(PolicyKind::Mixed.for_schedule(1), PolicyKind::Pct { depth: 2 });
+    assert_eq!(PolicyKind::Mixed.for_schedule(1), PolicyKind::Surw);
     assert_eq!(PolicyKind::Mixed.for_schedule(2), PolicyKind::Pct { depth: 3 });
-    assert_eq!(PolicyKind::Mixed.for_schedule(3), PolicyKind::Random);
+    assert_eq!(PolicyKind::Mixed.for_schedule(3), PolicyKind::Pos);
+    assert_eq!(PolicyKind::Mixed.for_schedule(4), PolicyKind::Random);
     let explore = || Explore::new("explore_engine::mixed").persist(false);
     let failure = explore().schedules(300).run(lost_update).unwrap_err();
     assert_ne!(failure.policy, PolicyKind::Mixed, "the report names a concrete policy");
@@ -485,7 +487,13 @@ fn policy_names_parse() {
     assert_eq!("fifo".parse::<PolicyKind>(), Ok(PolicyKind::Fifo));
     assert_eq!("pct".parse::<PolicyKind>(), Ok(PolicyKind::Pct { depth: 3 }));
     assert_eq!("pct:5".parse::<PolicyKind>(), Ok(PolicyKind::Pct { depth: 5 }));
-    assert!("pct:0".parse::<PolicyKind>().unwrap_err().contains("use mixed, random, pct, pct:<depth> or fifo"));
+    assert!(
+        "pct:0".parse::<PolicyKind>().unwrap_err().contains("use mixed, random, pct, pct:<depth>, pos, surw or fifo")
+    );
+    assert_eq!("pos".parse::<PolicyKind>(), Ok(PolicyKind::Pos));
+    assert_eq!("surw".parse::<PolicyKind>(), Ok(PolicyKind::Surw));
+    assert_eq!(PolicyKind::Pos.to_string().parse::<PolicyKind>(), Ok(PolicyKind::Pos));
+    assert_eq!(PolicyKind::Surw.to_string().parse::<PolicyKind>(), Ok(PolicyKind::Surw));
     assert_eq!("mixed".parse::<PolicyKind>(), Ok(PolicyKind::Mixed));
     assert!("lifo".parse::<PolicyKind>().is_err());
 }

@@ -76,6 +76,8 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
             Policy::Fifo => quote!(Fifo),
             Policy::Random => quote!(Random),
             Policy::Mixed => quote!(Mixed),
+            Policy::Pos => quote!(Pos),
+            Policy::Surw => quote!(Surw),
             Policy::Pct => {
                 let depth = Literal::u32_suffixed(depth.unwrap_or(3));
                 quote!(Pct { depth: #depth })

@@ -47,6 +47,8 @@ pub(crate) enum Policy {
     Fifo,
     Random,
     Pct,
+    Pos,
+    Surw,
     Mixed,
 }
 
@@ -280,9 +282,14 @@ fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
                         "random" => args.policy = Some(Policy::Random),
                         "pct" => args.policy = Some(Policy::Pct),
                         "mixed" => args.policy = Some(Policy::Mixed),
+                        "pos" => args.policy = Some(Policy::Pos),
+                        "surw" => args.policy = Some(Policy::Surw),
                         other => errors.push(syn::Error::new_spanned(
                             &text,
-                            format!("unknown policy \"{other}\": expected \"random\", \"pct\", \"mixed\" or \"fifo\""),
+                            format!(
+                                "unknown policy \"{other}\": expected \"random\", \"pct\", \"pos\", \"surw\", \"mixed\" \
+                                 or \"fifo\""
+                            ),
                         )),
                     }
                 }

@@ -21,10 +21,12 @@ pub(crate) mod parallel;
 pub(crate) mod watch;
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use trio::abc::SchedulePolicy;
 use trio::{Builder, Nursery, RunErrorKind};
@@ -33,7 +35,7 @@ use crate::assertions::{Counting, RunHits};
 use crate::clock::MockClock;
 use crate::config::{ClockFixture, Explore, PolicyKind};
 use crate::fixture::{self, Builtins, FixtureRef, Plan, RunState};
-use crate::policy::{Fifo, InjectCancel, Pct, Random, Replay, Schedule};
+use crate::policy::{Fifo, InjectCancel, Pct, Pos, Random, Replay, Schedule, Surw};
 use crate::sim::SimNet;
 use trace::{Recording, RunSummary, Trace, TraceInstrument, TraceLog};
 
@@ -332,6 +334,9 @@ pub(crate) enum PolicySpec {
     Replay(Schedule),
     /// `kind`, plus one cancellation injected at a task's cancel point.
     Inject { kind: PolicyKind, task: u64, cancel_point: u64 },
+    /// Follow `schedule` up to decision `cut` (its picks and its injection), then `kind`: a
+    /// schedule next to a saved one.
+    Around { schedule: Schedule, cut: u64, kind: PolicyKind },
     /// At decision `n`, option `choices[n - 1]` modulo the options (the default past the end):
     /// a schedule drawn by proptest (`crate::prop`).
     #[cfg_attr(not(feature = "proptest"), allow(dead_code, reason = "only the proptest feature draws choices"))]
@@ -397,15 +402,73 @@ impl SchedulePolicy for Choices {
     }
 }
 
+/// Follows a saved schedule up to decision `cut`, then another policy: the prefix of a known
+/// failure, explored on from there.
+struct Around {
+    prefix: Replay,
+    cut: u64,
+    decisions: u64,
+    then: Box<dyn SchedulePolicy>,
+}
+
+impl Around {
+    /// Whether the next decision still belongs to the prefix.
+    fn in_prefix(&mut self) -> bool {
+        self.decisions += 1;
+        self.decisions <= self.cut
+    }
+}
+
+impl SchedulePolicy for Around {
+    fn start(&mut self, seed: u64) {
+        self.decisions = 0;
+        self.prefix.start(seed);
+        self.then.start(seed);
+    }
+
+    fn pick_task(&mut self, runnable: &trio::lowlevel::RunnableTasks<'_>) -> usize {
+        if self.in_prefix() { self.prefix.pick_task(runnable) } else { self.then.pick_task(runnable) }
+    }
+
+    fn pick_timer(&mut self, due: &[trio::lowlevel::TimerInfo]) -> usize {
+        if self.in_prefix() { self.prefix.pick_timer(due) } else { self.then.pick_timer(due) }
+    }
+
+    fn choose(&mut self, choice: &trio::lowlevel::Choice<'_>) -> usize {
+        if self.in_prefix() { self.prefix.choose(choice) } else { self.then.choose(choice) }
+    }
+
+    fn inject_cancel(&mut self, task: &trio::lowlevel::Task, cancel_point: u64) -> bool {
+        self.prefix.inject_cancel(task, cancel_point)
+    }
+}
+
 // ===== the runner =====
 
 /// Runs schedules of one test on the current thread.
 pub(crate) struct Runner<'a, F> {
     config: &'a Explore,
     test: &'a F,
-    /// PCT's estimate of the decisions in a run (see [`Runner::estimate_steps`]).
-    steps_estimate: u64,
+    /// What the measured run tells PCT and SURW (see [`Runner::estimate_steps`]).
+    steps_estimate: Estimates,
     watch: watch::Slot,
+}
+
+/// What one run in the default order measured, for the policies that need the length of a run
+/// before it starts: PCT (decisions) and SURW (steps per task). The same for every schedule of
+/// an exploration, so a schedule's seed replays it whichever thread runs it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Estimates {
+    /// PCT's bound on the decisions in a run.
+    decisions: u64,
+    /// Steps per task id.
+    task_steps: Arc<BTreeMap<u64, u64>>,
+}
+
+impl From<u64> for Estimates {
+    fn from(decisions: u64) -> Estimates {
+        Estimates { decisions, task_steps: Arc::default() }
+    }
 }
 
 impl<'a, F, Fut> Runner<'a, F>
@@ -415,8 +478,8 @@ where
     Fut::Output: TestResult,
 {
     /// A runner for `test` under the resolved `config`.
-    pub(crate) fn new(config: &'a Explore, test: &'a F, steps_estimate: u64) -> Runner<'a, F> {
-        Runner { config, test, steps_estimate, watch: watch::Slot::new(config) }
+    pub(crate) fn new(config: &'a Explore, test: &'a F, steps_estimate: impl Into<Estimates>) -> Runner<'a, F> {
+        Runner { config, test, steps_estimate: steps_estimate.into(), watch: watch::Slot::new(config) }
     }
 
     pub(crate) fn config(&self) -> &'a Explore {
@@ -427,8 +490,8 @@ where
         self.test
     }
 
-    pub(crate) fn steps_estimate(&self) -> u64 {
-        self.steps_estimate
+    pub(crate) fn steps_estimate(&self) -> Estimates {
+        self.steps_estimate.clone()
     }
 
     /// PCT places its change points among the first `k` decisions, where `k` must bound the
@@ -436,11 +499,18 @@ where
     /// other schedules can take more decisions than the default one (a change point that would
     /// have to fall after the measured length could otherwise never be placed), but too much
     /// room wastes change points after the run has ended. `n + n/2 + 2` did best on the bug
-    /// zoo. Deterministic, so a seed replays under the same `k`.
+    /// zoo. SURW weighs tasks by the steps each took in the same run. Deterministic, so a seed
+    /// replays under the same estimates.
     pub(crate) fn estimate_steps(&mut self) {
-        let outcome = self.run(&PolicySpec::Kind(PolicyKind::Fifo), self.config.base_seed(), Recorded::Summary);
+        let outcome = self.run(&PolicySpec::Kind(PolicyKind::Fifo), self.config.base_seed(), Recorded::Full);
         let n = outcome.summary.decisions();
-        self.steps_estimate = n + n / 2 + 2;
+        let mut task_steps = BTreeMap::new();
+        for event in outcome.trace.events() {
+            if let trace::Event::Step { task, .. } = event {
+                *task_steps.entry(task.as_u64()).or_insert(0) += 1;
+            }
+        }
+        self.steps_estimate = Estimates { decisions: n + n / 2 + 2, task_steps: Arc::new(task_steps) };
     }
 
     /// The policy `spec` describes, and for a replay, its count of picks it could not follow.
@@ -449,7 +519,9 @@ where
             match kind {
                 PolicyKind::Fifo => Box::new(Fifo),
                 PolicyKind::Random | PolicyKind::Mixed => Box::new(Random::new()),
-                PolicyKind::Pct { depth } => Box::new(Pct::new(depth, self.steps_estimate)),
+                PolicyKind::Pct { depth } => Box::new(Pct::new(depth, self.steps_estimate.decisions)),
+                PolicyKind::Pos => Box::new(Pos::new()),
+                PolicyKind::Surw => Box::new(Surw::with_estimates(self.steps_estimate.task_steps.clone())),
             }
         };
         match spec {
@@ -463,6 +535,10 @@ where
                 (Box::new(InjectCancel { inner: build(*kind), task: *task, cancel_point: *cancel_point }), None)
             }
             PolicySpec::Choices(choices) => (Box::new(Choices { choices: choices.clone(), decisions: 0 }), None),
+            PolicySpec::Around { schedule, cut, kind } => (
+                Box::new(Around { prefix: Replay::new(schedule.clone()), cut: *cut, decisions: 0, then: build(*kind) }),
+                None,
+            ),
         }
     }
 

@@ -118,7 +118,10 @@ where
             .map(|i| {
                 std::thread::Builder::new()
                     .name(format!("trio-explore-{i}"))
-                    .spawn_scoped(scope, move || work(&Runner::new(config, test, steps_estimate), count, job, shared))
+                    .spawn_scoped(scope, {
+                        let estimates = steps_estimate.clone();
+                        move || work(&Runner::new(config, test, estimates), count, job, shared)
+                    })
                     .expect("could not start an exploration thread")
             })
             .collect();

@@ -262,6 +262,14 @@ fn report(slot: &SlotInner, state: &SlotState, run: &ActiveRun, now: Instant) ->
                 run.seed
             ),
         ),
+        PolicySpec::Around { schedule, cut, kind } => (
+            format!("TRIO_REPLAY={schedule}"),
+            format!(
+                "following the saved schedule {schedule} up to decision {cut}, then policy {kind}, seed {} (the \
+                 replay line runs the saved schedule alone)",
+                run.seed
+            ),
+        ),
         PolicySpec::Choices(choices) => (
             "PROPTEST_CASES=1".to_string(),
             format!(

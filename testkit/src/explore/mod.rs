@@ -18,8 +18,9 @@
 //! 3. **Failure** — [`Failure`]: what failed and how, the story of the schedule, the replay
 //!    commands, the [`Shrunk`] schedule, the regressions file.
 //!
-//! This module drives them: the regressions file first, then the schedules, then cancellation
-//! injection; on a failure, the report.
+//! This module drives them: the regressions file first (and a few schedules around each saved
+//! one), then the schedules, with cancellation injection taking turns with them; on a
+//! failure, the report.
 //!
 //! # Threads
 //!
@@ -36,13 +37,15 @@ use std::future::Future;
 use std::io::Write as _;
 
 pub use crate::config::{
-    ClockFixture, DEFAULT_MAX_STEPS, DEFAULT_TIMEOUT, Explore, PolicyKind, SettingsError, schedule_seed,
+    ClockFixture, DEFAULT_MAX_STEPS, DEFAULT_SCHEDULES, DEFAULT_TIMEOUT, Explore, PolicyKind, SettingsError,
+    schedule_seed,
 };
 pub use crate::coverage::{Coverage, Spread};
 pub use crate::engine::trace;
 pub use crate::engine::{FailureKind, Fixtures};
 pub use crate::failure::{Failure, Shrunk};
 
+use crate::config::MIXED_TURNS;
 use crate::coverage::{CoverageBuilder, RunRecord};
 use crate::engine::parallel::{self, Job, Sweep};
 use crate::engine::trace::Trace;
@@ -484,12 +487,12 @@ where
         if let Some(schedule) = &config.replay {
             return self.replay(schedule.clone(), coverage);
         }
-        // PCT needs an estimate of a run's length, measured once under the default order.
-        let pct_at = |i: u64| matches!(config.policy.for_schedule(i), PolicyKind::Pct { .. });
+        // PCT and SURW need an estimate of a run's length, measured once under the default order.
+        let pct_at = |i: u64| matches!(config.policy.for_schedule(i), PolicyKind::Pct { .. } | PolicyKind::Surw);
         let first = config.first_schedule;
         let uses_pct = match config.only_seed {
             Some(_) => pct_at(0),
-            None => (first..first + config.schedules.min(3)).any(pct_at),
+            None => (first..first + config.schedules.min(MIXED_TURNS.len() as u64)).any(pct_at),
         };
         if uses_pct {
             self.runner.estimate_steps();
@@ -538,6 +541,7 @@ where
                     failure.found_in_regressions(config);
                     return Err(failure);
                 }
+                self.around(&entry, &mut runs, coverage)?;
             }
         }
 
@@ -551,66 +555,104 @@ where
             runs += 3;
         }
 
-        // The schedules, on every core.
-        let job = |i: u64| Job {
-            policy: PolicySpec::Kind(config.policy.for_schedule(first + i)),
-            seed: schedule_seed(base, first + i),
-        };
-        let sweep = (self.sweep)(&self.runner, config.schedules, &job);
-        coverage.add_all(&sweep.records);
-        if let Some(found) = sweep.failure {
-            runs += found.index + 1;
-            let job = job(found.index);
-            let kind = config.policy.for_schedule(first + found.index);
-            let mut failure = self.report(
-                &job,
-                (found.kind, found.message),
-                found.schedule,
-                kind,
-                Some(first + found.index),
-                runs,
-                "exploration",
-            );
-            failure.shrink_and_save(&self.runner);
-            return Err(failure);
-        }
-        runs += config.schedules;
-
-        // Cancellation injection: one run per (task, cancel point) of a baseline run.
+        // Cancellation injection: a baseline run lists every (task, cancel point); one run per
+        // pair then takes turns with the ordinary schedules (see `Slot`).
+        let inject_kind = config.policy.for_schedule(first);
+        let inject_seed = schedule_seed(base, first);
+        let mut points: Vec<(u64, u64)> = Vec::new();
         if let Some(bound) = config.inject_cancellations {
-            let kind = config.policy.for_schedule(first);
-            let seed = schedule_seed(base, first);
-            let baseline = self.runner.run(&PolicySpec::Kind(kind), seed, Recorded::Full);
+            let baseline = self.runner.run(&PolicySpec::Kind(inject_kind), inject_seed, Recorded::Full);
             runs += 1;
-            let points: Vec<(u64, u64)> = baseline
+            // A failing baseline is schedule `first` failing: the sweep finds it at once.
+            points = baseline
                 .trace
                 .cancel_points()
                 .into_iter()
                 .flat_map(|(task, points)| (1..=points.min(bound)).map(move |k| (task.as_u64(), k)))
                 .collect();
-            let job = |i: u64| {
-                let (task, cancel_point) = points[i as usize];
-                Job { policy: PolicySpec::Inject { kind, task, cancel_point }, seed }
+        }
+        let plan = Plan { schedules: config.schedules, injections: points.len() as u64 };
+
+        // The schedules and the injections, on every core.
+        let job = |j: u64| match plan.slot(j) {
+            Slot::Schedule(i) => Job {
+                policy: PolicySpec::Kind(config.policy.for_schedule(first + i)),
+                seed: schedule_seed(base, first + i),
+            },
+            Slot::Inject(n) => {
+                let (task, cancel_point) = points[n as usize];
+                Job { policy: PolicySpec::Inject { kind: inject_kind, task, cancel_point }, seed: inject_seed }
+            }
+        };
+        let sweep = (self.sweep)(&self.runner, plan.total(), &job);
+        coverage.add_all(&sweep.records);
+        if let Some(found) = sweep.failure {
+            runs += found.index + 1;
+            let failing = job(found.index);
+            let first_failure = (found.kind, found.message);
+            return Err(match plan.slot(found.index) {
+                Slot::Schedule(i) => {
+                    let kind = config.policy.for_schedule(first + i);
+                    let mut failure = self.report(
+                        &failing,
+                        first_failure,
+                        found.schedule,
+                        kind,
+                        Some(first + i),
+                        runs,
+                        "exploration",
+                    );
+                    failure.shrink_and_save(&self.runner);
+                    failure
+                }
+                Slot::Inject(_) => {
+                    let mut failure = self.report(
+                        &failing,
+                        first_failure,
+                        found.schedule,
+                        inject_kind,
+                        None,
+                        runs,
+                        "cancellation injection",
+                    );
+                    failure.save(config);
+                    failure
+                }
+            });
+        }
+        runs += plan.total();
+        Ok(runs)
+    }
+
+    /// A saved schedule that passes now: a few schedules that follow a prefix of it (the
+    /// whole of it up to its last deviation, then shorter ones) and continue at random — the
+    /// neighbourhood of a bug that was once there, where a related one may hide. On this
+    /// thread, in order, like the replays.
+    fn around(
+        &self,
+        entry: &crate::failure::RegressionEntry,
+        runs: &mut u64,
+        coverage: &mut CoverageBuilder,
+    ) -> Result<(), Box<Failure>> {
+        let last = entry.schedule.picks().last().map_or(0, |(number, _)| number);
+        for j in 0..AROUND_A_REGRESSION {
+            let cut = (last * (AROUND_A_REGRESSION - j) / AROUND_A_REGRESSION).max(last.min(1));
+            let job = Job {
+                policy: PolicySpec::Around { schedule: entry.schedule.clone(), cut, kind: PolicyKind::Random },
+                seed: schedule_seed(entry.seed, j + 1),
             };
-            let sweep = (self.sweep)(&self.runner, points.len() as u64, &job);
-            coverage.add_all(&sweep.records);
-            if let Some(found) = sweep.failure {
-                runs += found.index + 1;
-                let mut failure = self.report(
-                    &job(found.index),
-                    (found.kind, found.message),
-                    found.schedule,
-                    kind,
-                    None,
-                    runs,
-                    "cancellation injection",
-                );
-                failure.save(config);
+            let outcome = self.runner.run(&job.policy, job.seed, Recorded::Summary);
+            coverage.add(&RunRecord::new(*runs, &outcome));
+            *runs += 1;
+            if let Some(found) = outcome.failure {
+                let followed = outcome.summary.schedule();
+                let mut failure =
+                    self.report(&job, found, followed, PolicyKind::Random, None, *runs, "around a saved schedule");
+                failure.shrink_and_save(&self.runner);
                 return Err(failure);
             }
-            runs += points.len() as u64;
         }
-        Ok(runs)
+        Ok(())
     }
 
     /// `TRIO_REPLAY` or [`Explore::replay`]: exactly this schedule, and a warning for every
@@ -737,5 +779,45 @@ where
             }
         }
         Ok(())
+    }
+}
+
+/// Schedules run around each saved schedule that passes: few, since every exploration pays
+/// for them before its own schedules.
+const AROUND_A_REGRESSION: u64 = 8;
+
+// ===== interleaving injections with schedules =====
+
+/// What job `j` of a sweep runs: ordinary schedules and cancellation injections take turns
+/// (schedule, injection, schedule, injection, …) until one kind runs out, then the rest of the
+/// other follow. An injection bug is then found after a few dozen runs rather than after the
+/// whole budget of schedules, and an ordering bug at most twice as late as without injection.
+/// A pure function of `j`, so a job is the same run whichever thread takes it.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    schedules: u64,
+    injections: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Ordinary schedule `i` of the exploration (counted from its first).
+    Schedule(u64),
+    /// Injection `n` of the baseline's list.
+    Inject(u64),
+}
+
+impl Plan {
+    fn total(self) -> u64 {
+        self.schedules + self.injections
+    }
+
+    fn slot(self, j: u64) -> Slot {
+        let paired = self.schedules.min(self.injections);
+        if j < 2 * paired {
+            return if j.is_multiple_of(2) { Slot::Schedule(j / 2) } else { Slot::Inject(j / 2) };
+        }
+        let rest = paired + (j - 2 * paired);
+        if self.schedules > paired { Slot::Schedule(rest) } else { Slot::Inject(rest) }
     }
 }

@@ -15,7 +15,7 @@ use crate::engine::trace::{Event, Trace};
 use crate::engine::{FailureKind, Fixtures, Runner, TestResult};
 use crate::policy::Schedule;
 
-pub(crate) use regressions::load as load_regressions;
+pub(crate) use regressions::{Entry as RegressionEntry, load as load_regressions};
 
 /// A failing schedule, with everything needed to understand and replay it.
 ///
