@@ -150,7 +150,7 @@ pub use crate::core::cancel::{
 };
 pub use crate::core::clock::{Instant, SystemClock};
 pub use crate::core::nursery::{Nursery, NurseryOutput, TaskResult, TaskStatus, open_nursery};
-pub use crate::core::runtime::{Builder, RunError, RunErrorKind, run};
+pub use crate::core::runtime::{Builder, RunError, RunErrorKind, Runner, run};
 pub use crate::core::wait::checkpoint;
 pub use crate::error::{
     BrokenResource, BusyResource, CancelSource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result,

@@ -557,6 +557,35 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The shared state of a new run, owned by the current thread's loop.
+    pub(crate) fn new(runtime_id: u64) -> Shared {
+        Shared {
+            runtime_id,
+            injected: Mutex::new(Vec::new()),
+            pending: std::sync::atomic::AtomicBool::new(false),
+            thread: std::thread::current(),
+            entries: Mutex::new(Default::default()),
+            tokens_outside: std::sync::atomic::AtomicUsize::new(0),
+            ki_pending: std::sync::atomic::AtomicBool::new(false),
+            ki_delivered: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(unix)]
+            io_waker: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Back to the state of a new run, keeping the queues' memory (the runtime holds the only
+    /// reference, so nothing can push meanwhile).
+    pub(crate) fn reset(&mut self) {
+        self.injected.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.pending.get_mut() = false;
+        self.entries.get_mut().unwrap_or_else(|e| e.into_inner()).reset();
+        *self.tokens_outside.get_mut() = 0;
+        *self.ki_pending.get_mut() = false;
+        *self.ki_delivered.get_mut() = false;
+        #[cfg(unix)]
+        self.io_waker.take();
+    }
+
     pub(crate) fn inject(&self, key: TaskKey) {
         self.injected.lock().unwrap_or_else(|e| e.into_inner()).push(key);
         self.wake_loop();
