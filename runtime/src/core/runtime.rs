@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::cancel::CancelStatus;
@@ -27,9 +27,13 @@ use super::clock::{Clock, Instant, RealInstant, SystemClock};
 use super::instrument::Instrument;
 use super::nursery::{ExitTarget, NurseryInner, panic_message};
 use super::policy::{RunnableTasks, SchedulePolicy, TimerInfo, TimerKind};
-use super::task::{Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskName, TaskWaker, name_from_type};
+use super::task::{
+    FutureSlot, NoFuture, Outcome, Shared, Task, TaskBody, TaskCell, TaskCore, TaskId, TaskKey, TaskName, TaskWakers,
+    name_from_type,
+};
 use super::timers::{TimerEntry, TimerKey, Timers};
 use super::wait::{Unparker, WaitList, What, make_slot};
+use crate::error::Error;
 use crate::error::{CancelSource, Cancelled};
 
 scoped_tls::scoped_thread_local!(static CONTEXT: Runtime);
@@ -1039,6 +1043,9 @@ pub(crate) struct Runtime {
     /// once, iff its task's `scheduled` flag is set (stale keys of finished tasks may remain;
     /// `step` skips them).
     runq: RefCell<VecDeque<TaskKey>>,
+    /// Wakers of finished tasks that nobody else holds, lent to tasks at their first poll.
+    /// Invariant: each holds one reference to `shared`, and no other reference to itself.
+    waker_pool: RefCell<Vec<TaskWakers>>,
     /// The task being stepped; `None` between steps.
     current_task: RefCell<Option<Task>>,
     /// The cancel status code runs in right now: the innermost scope future being polled
@@ -1137,6 +1144,7 @@ impl Runtime {
             generation: Cell::new(0),
             live_tasks: Cell::new(0),
             runq: RefCell::new(VecDeque::new()),
+            waker_pool: RefCell::new(Vec::new()),
             current_task: RefCell::new(None),
             current_status: RefCell::new(None),
             pending_in: RefCell::new(None),
@@ -1275,11 +1283,14 @@ impl Runtime {
         let had_reactor = self.shared.io_waker.get().is_some();
         #[cfg(not(unix))]
         let had_reactor = false;
-        if !had_reactor && let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.reset();
+        // The run's own reference, and one per pooled waker.
+        let ours = 1 + self.waker_pool.get_mut().len();
+        if !had_reactor && Arc::strong_count(&self.shared) == ours {
+            self.shared.reset();
         } else {
             self.id = RUNTIME_IDS.fetch_add(1, Ordering::Relaxed);
             self.shared = Arc::new(Shared::new(self.id));
+            self.waker_pool.get_mut().clear();
         }
     }
 
@@ -1656,24 +1667,27 @@ impl Runtime {
 
     // ----- tasks -----
 
-    pub(crate) fn spawn_task(
+    pub(crate) fn spawn_task<F>(
         &self,
-        future: TaskFuture,
+        future: F,
         name: TaskName,
         location: &'static Location<'static>,
         base_status: Rc<CancelStatus>,
         exit: ExitTarget,
         parent: Option<TaskId>,
-    ) -> Task {
-        let task = self.new_task(Some(future), name, location, base_status, exit, parent, false);
+    ) -> Task
+    where
+        F: Future<Output = Result<(), Error>> + 'static,
+    {
+        let task = self.new_task(FutureSlot::new(future), name, location, base_status, exit, parent, false);
         self.schedule(task.key());
         task
     }
 
     #[allow(clippy::too_many_arguments, reason = "one private constructor with every field of a task")]
-    fn new_task(
+    fn new_task<B: TaskBody + 'static>(
         &self,
-        future: Option<TaskFuture>,
+        body: B,
         name: TaskName,
         location: &'static Location<'static>,
         base_status: Rc<CancelStatus>,
@@ -1694,12 +1708,10 @@ impl Runtime {
             }
         };
         let key = TaskKey { index, generation };
-        let waker_arc = Arc::new(TaskWaker { key, shared: self.shared.clone() });
-        let waker = Waker::from(waker_arc.clone());
         if matches!(exit, ExitTarget::System) {
             self.system_tasks.set(self.system_tasks.get() + 1);
         }
-        let task = Task(Rc::new(TaskCore {
+        let core = TaskCore {
             key,
             id,
             name_source: name,
@@ -1707,21 +1719,21 @@ impl Runtime {
             location,
             parent,
             is_main,
-            future: RefCell::new(future),
             scheduled: Cell::new(false),
             finished: Cell::new(false),
             foreign: Cell::new(false),
             base_status: RefCell::new(base_status),
             waits: RefCell::new(WaitList::default()),
             exit: RefCell::new(exit),
-            waker_arc,
-            waker,
+            waker: Cell::new(None),
             cancel_points: Cell::new(0),
             schedule_points: Cell::new(0),
             exit_hooks: RefCell::new(Vec::new()),
             nursery_slot: Cell::new(usize::MAX),
             next_exit_hook: Cell::new(0),
-        }));
+        };
+        // One allocation: the bookkeeping and the future together.
+        let task = Task(Rc::new(TaskCell { core, body }));
         self.slab.borrow_mut()[index as usize] = Some(task.clone());
         self.live_tasks.set(self.live_tasks.get() + 1);
         for instrument in &self.instruments {
@@ -1730,12 +1742,10 @@ impl Runtime {
         task
     }
 
-    pub(crate) fn spawn_system(
-        &self,
-        future: TaskFuture,
-        name: TaskName,
-        location: &'static Location<'static>,
-    ) -> Task {
+    pub(crate) fn spawn_system<F>(&self, future: F, name: TaskName, location: &'static Location<'static>) -> Task
+    where
+        F: Future<Output = Result<(), Error>> + 'static,
+    {
         let parent = self.main_task.borrow().as_ref().map(Task::id);
         let system = self.system.get_or_init(|| NurseryInner::new(&self.root_status, None, Location::caller()));
         let status = system.status.clone();
@@ -1793,6 +1803,9 @@ impl Runtime {
             return None;
         }
         self.remove_from_slab(task);
+        if let Some(wakers) = task.0.waker.take() {
+            self.recycle_waker(wakers);
+        }
         task.0.waits.borrow_mut().clear();
         task.run_exit_hooks();
         for instrument in &self.instruments {
@@ -1832,9 +1845,30 @@ impl Runtime {
         if self.retire(task).is_none() {
             return;
         }
-        // `None` while the task is being polled: `step` drops the future when the poll returns.
-        let future = task.0.future.borrow_mut().take();
-        drop(future);
+        // Not while the task is being polled: `step` drops the future when the poll returns.
+        task.0.body.drop_future();
+    }
+
+    /// The waker for a task's poll: the one it has, or one from the pool, or a new one.
+    fn waker_for(&self, task: &Task) -> TaskWakers {
+        if let Some(wakers) = task.0.waker.take() {
+            return wakers;
+        }
+        match self.waker_pool.borrow_mut().pop() {
+            Some(wakers) => {
+                wakers.readdress(task.key());
+                wakers
+            }
+            None => TaskWakers::new(task.key(), &self.shared),
+        }
+    }
+
+    /// A finished task's waker goes back to the pool, unless someone still holds it (a wake
+    /// from there then finds the task gone; it is not lent again).
+    fn recycle_waker(&self, wakers: TaskWakers) {
+        if !wakers.held_elsewhere() {
+            self.waker_pool.borrow_mut().push(wakers);
+        }
     }
 
     /// Polls one task once.
@@ -1846,14 +1880,12 @@ impl Runtime {
     ) -> StepResult {
         let Some(task) = self.task_by_key(key) else { return StepResult::Continue };
         debug_assert!(task.0.scheduled.get(), "a task leaves the run queue only to be stepped");
-        // The main task's future lives in `run`; a child's is taken out while it is polled.
-        let mut child = None;
-        if !task.0.is_main {
-            child = task.0.future.borrow_mut().take();
-            if child.is_none() {
+        // The main task's future lives in `run`; a child's in its own allocation.
+        if task.0.is_main {
+            if main.is_none() {
                 return StepResult::Continue;
             }
-        } else if main.is_none() {
+        } else if !task.0.body.has_future() {
             return StepResult::Continue;
         }
         task.0.scheduled.set(false);
@@ -1866,14 +1898,14 @@ impl Runtime {
         for instrument in &self.instruments {
             instrument.before_task_step(&task);
         }
-        let mut cx = Context::from_waker(&task.0.waker);
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match (&mut child, main.as_mut().as_pin_mut()) {
-            (Some(future), _) => future.as_mut().poll(&mut cx),
-            (None, Some(future)) => future.poll(&mut cx).map(|value| {
+        let wakers = self.waker_for(&task);
+        let mut cx = Context::from_waker(&wakers.waker);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match main.as_mut().as_pin_mut() {
+            Some(future) if task.0.is_main => future.poll(&mut cx).map(|value| {
                 *output = Some(value);
                 Ok(())
             }),
-            (None, None) => unreachable!("checked above"),
+            _ => task.0.body.poll_body(&mut cx).expect("checked above: the future is there"),
         }));
         *self.current_task.borrow_mut() = None;
         *self.current_status.borrow_mut() = None;
@@ -1883,11 +1915,12 @@ impl Runtime {
         self.steps.set(self.steps.get() + 1);
         let outcome = match result {
             Ok(Poll::Pending) => {
-                match child {
+                if task.0.finished.get() {
                     // Dropped with its nursery while it ran: drop the future now.
-                    Some(future) if task.0.finished.get() => drop(future),
-                    Some(future) => *task.0.future.borrow_mut() = Some(future),
-                    None => {}
+                    task.0.body.drop_future();
+                    self.recycle_waker(wakers);
+                } else {
+                    task.0.waker.set(Some(wakers));
                 }
                 if !task.0.scheduled.get() && !task.0.finished.get() && !task.0.waits.borrow().any_waiting() {
                     task.0.foreign.set(true);
@@ -1901,7 +1934,8 @@ impl Runtime {
             Err(payload) => Err(payload),
         };
         // Done: the future goes before the task's exit is reported.
-        drop(child);
+        task.0.body.drop_future();
+        task.0.waker.set(Some(wakers));
         if task.0.is_main {
             main.set(None);
             self.finish_task(&task, Ok(Ok(())));
@@ -1926,7 +1960,7 @@ impl Runtime {
         self.start_time.set(self.clock.current_time());
         let mut main = std::pin::pin!(Some(future));
         let mut output = None;
-        let main_task = self.new_task(None, name, location, self.root_status.clone(), ExitTarget::Main, None, true);
+        let main_task = self.new_task(NoFuture, name, location, self.root_status.clone(), ExitTarget::Main, None, true);
         *self.main_task.borrow_mut() = Some(main_task.clone());
         self.schedule(main_task.key());
 
@@ -2384,10 +2418,12 @@ fn main_name<F>(location: &'static Location<'static>) -> (TaskName, &'static Loc
     (TaskName::Given(if name.contains('@') { "main".to_string() } else { name }), location)
 }
 
-/// Whether anyone but the runtime holds the task's waker: the slab's task holds one reference
-/// to the waker's state and the cached `Waker` another.
+/// Whether anyone but the runtime holds the task's waker (a task not polled yet has none).
 fn waker_held_elsewhere(task: &Task) -> bool {
-    Arc::strong_count(&task.0.waker_arc) > 2
+    let wakers = task.0.waker.take();
+    let held = wakers.as_ref().is_some_and(TaskWakers::held_elsewhere);
+    task.0.waker.set(wakers);
+    held
 }
 
 #[track_caller]
