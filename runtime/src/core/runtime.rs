@@ -607,9 +607,11 @@ impl Runner {
         }
         self.runs += 1;
         self.runtime.begin_run();
+        // Pinned here, where it stays: the main future is never moved again (nor boxed).
+        let main = std::pin::pin!(Some(future));
         let runtime = &self.runtime;
         let result =
-            std::panic::catch_unwind(AssertUnwindSafe(|| CONTEXT.set(runtime, || runtime.run_main(future, main_task))));
+            std::panic::catch_unwind(AssertUnwindSafe(|| CONTEXT.set(runtime, || runtime.run_main(main, main_task))));
         // What the run left behind goes now, as it would with the runtime: `RunVar` values,
         // leftover timers and the like do not outlive their run.
         if self.runtime.clean.get() {
@@ -1478,8 +1480,9 @@ impl Runtime {
     pub(crate) fn current_cancel_point(&self) -> bool {
         let current = self.current_task.borrow();
         let Some(task) = current.as_ref() else { no_task() };
-        let point = task.0.cancel_points.get() + 1;
-        task.0.cancel_points.set(point);
+        let counter = &task.0.core.cancel_points;
+        let point = counter.get() + 1;
+        counter.set(point);
         let Some(policy) = &self.policy else {
             // The default policy never injects: no call, no clone.
             drop(current);
@@ -1762,10 +1765,10 @@ impl Runtime {
     pub(crate) fn schedule(&self, key: TaskKey) {
         let scheduled = {
             let slab = self.slab.borrow();
-            match slab.get(key.index as usize) {
-                Some(Some(task)) if task.key() == key && !task.0.scheduled.get() => {
-                    debug_assert!(!task.0.finished.get(), "a finished task has no slot to be scheduled from");
-                    task.0.scheduled.set(true);
+            match slab.get(key.index as usize).and_then(Option::as_ref).map(|task| (task, &task.0.core)) {
+                Some((task, core)) if core.key == key && !core.scheduled.get() => {
+                    debug_assert!(!core.finished.get(), "a finished task has no slot to be scheduled from");
+                    core.scheduled.set(true);
                     self.runq.borrow_mut().push_back(key);
                     if self.instruments.is_empty() { None } else { Some(task.clone()) }
                 }
@@ -1879,29 +1882,32 @@ impl Runtime {
         output: &mut Option<M::Output>,
     ) -> StepResult {
         let Some(task) = self.task_by_key(key) else { return StepResult::Continue };
-        debug_assert!(task.0.scheduled.get(), "a task leaves the run queue only to be stepped");
+        // The bookkeeping, reached once: through `Task`, every access would first work out
+        // where the core sits behind the `dyn` body's alignment.
+        let core: &TaskCore = &task.0.core;
+        debug_assert!(core.scheduled.get(), "a task leaves the run queue only to be stepped");
         // The main task's future lives in `run`; a child's in its own allocation.
-        if task.0.is_main {
+        if core.is_main {
             if main.is_none() {
                 return StepResult::Continue;
             }
         } else if !task.0.body.has_future() {
             return StepResult::Continue;
         }
-        task.0.scheduled.set(false);
-        task.0.foreign.set(false);
+        core.scheduled.set(false);
+        core.foreign.set(false);
         *self.pending_in.borrow_mut() = None;
         let marker = 0u8;
         self.stack_base.set(std::ptr::addr_of!(marker) as usize);
         *self.current_task.borrow_mut() = Some(task.clone());
-        *self.current_status.borrow_mut() = Some(task.0.base_status.borrow().clone());
+        *self.current_status.borrow_mut() = Some(core.base_status.borrow().clone());
         for instrument in &self.instruments {
             instrument.before_task_step(&task);
         }
         let wakers = self.waker_for(&task);
         let mut cx = Context::from_waker(&wakers.waker);
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| match main.as_mut().as_pin_mut() {
-            Some(future) if task.0.is_main => future.poll(&mut cx).map(|value| {
+            Some(future) if core.is_main => future.poll(&mut cx).map(|value| {
                 *output = Some(value);
                 Ok(())
             }),
@@ -1915,17 +1921,17 @@ impl Runtime {
         self.steps.set(self.steps.get() + 1);
         let outcome = match result {
             Ok(Poll::Pending) => {
-                if task.0.finished.get() {
+                if core.finished.get() {
                     // Dropped with its nursery while it ran: drop the future now.
                     task.0.body.drop_future();
                     self.recycle_waker(wakers);
                 } else {
-                    task.0.waker.set(Some(wakers));
+                    core.waker.set(Some(wakers));
                 }
-                if !task.0.scheduled.get() && !task.0.finished.get() && !task.0.waits.borrow().any_waiting() {
-                    task.0.foreign.set(true);
+                if !core.scheduled.get() && !core.finished.get() && !core.waits.borrow().any_waiting() {
+                    core.foreign.set(true);
                     let status =
-                        self.pending_in.borrow_mut().take().unwrap_or_else(|| task.0.base_status.borrow().clone());
+                        self.pending_in.borrow_mut().take().unwrap_or_else(|| core.base_status.borrow().clone());
                     self.foreign_blocked.borrow_mut().insert(key, ForeignWait { status, cancelled_since: None });
                 }
                 return StepResult::Continue;
@@ -1935,8 +1941,8 @@ impl Runtime {
         };
         // Done: the future goes before the task's exit is reported.
         task.0.body.drop_future();
-        task.0.waker.set(Some(wakers));
-        if task.0.is_main {
+        core.waker.set(Some(wakers));
+        if core.is_main {
             main.set(None);
             self.finish_task(&task, Ok(Ok(())));
             return StepResult::MainDone(outcome.err());
@@ -1949,7 +1955,7 @@ impl Runtime {
 
     fn run_main<F: Future>(
         &self,
-        future: F,
+        mut main: Pin<&mut Option<F>>,
         (name, location): (TaskName, &'static Location<'static>),
     ) -> Result<F::Output, RunError> {
         for instrument in &self.instruments {
@@ -1958,7 +1964,6 @@ impl Runtime {
         self.clean.set(false);
         self.clock.start_clock();
         self.start_time.set(self.clock.current_time());
-        let mut main = std::pin::pin!(Some(future));
         let mut output = None;
         let main_task = self.new_task(NoFuture, name, location, self.root_status.clone(), ExitTarget::Main, None, true);
         *self.main_task.borrow_mut() = Some(main_task.clone());
