@@ -126,7 +126,9 @@
 // Links from other crates' pages (the testkit's) resolve to docs.rs when these pages are not built
 // beside them (`cargo doc --no-deps --workspace` documents the crates side by side).
 #![doc(html_root_url = "https://docs.rs/trio/0.1.0")]
-#![forbid(unsafe_code)]
+// One `unsafe` block in the crate, with its `// SAFETY:` and allowed where it is: pinning a
+// task's future inside the task's own allocation (`core/task.rs`, `FutureSlot`).
+#![deny(unsafe_code)]
 
 pub mod abc;
 mod assertions;
@@ -163,7 +165,7 @@ pub use crate::core::cancel::{
 };
 pub use crate::core::clock::{Instant, SystemClock};
 pub use crate::core::nursery::{Nursery, NurseryOutput, TaskResult, TaskStatus, open_nursery};
-pub use crate::core::runtime::{Builder, RunError, RunErrorKind, run};
+pub use crate::core::runtime::{Builder, RunError, RunErrorKind, Runner, run};
 pub use crate::core::wait::checkpoint;
 pub use crate::error::{
     BrokenResource, BusyResource, CancelSource, Cancelled, ClosedResource, Error, ErrorGroup, GroupEntry, Result,

@@ -228,7 +228,7 @@ where
 {
     let location = Location::caller();
     let name = default_task_name::<F>();
-    let future = Box::pin(async move { future.await.into_task_result() });
+    let future = async move { future.await.into_task_result() };
     Runtime::with_at(location, |rt| rt.spawn_system(future, name, location))
 }
 

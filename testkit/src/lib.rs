@@ -324,8 +324,8 @@
 //!
 //! ## Finding concurrency bugs
 //!
-//! `#[trio_test(schedules = N)]` [explores](mod@explore) N schedules, each on a fresh runtime with
-//! a fresh autojump clock (a `mock_clock` fixture keeps the clock frozen instead), spread over
+//! `#[trio_test(schedules = N)]` [explores](mod@explore) N schedules, each on a runtime reset to
+//! its fresh state (one reused runtime per thread, `trio::Runner`) with a fresh autojump clock (a `mock_clock` fixture keeps the clock frozen instead), spread over
 //! every core, and reports the first one that fails — the lowest-numbered, whatever the number of
 //! threads: schedule `i` always runs under the same seed, so the report is the same on a laptop
 //! and on a CI machine with one core.
@@ -696,8 +696,8 @@
 //! exhaustively (no DFS or partial-order reduction), and a shrunk schedule is minimal only up to
 //! three deviations (the bounded search beyond ddmin stops there).
 //!
-//! Limits of today's engine: every schedule builds a fresh runtime (the runtime cannot be reset
-//! yet; the engine's per-thread runner is where reuse will go); shrinking, the determinism
+//! Limits of today's engine: the testkit still makes a fresh clock, policy and trace summary per
+//! schedule (the runtime itself is reused, reset between schedules); shrinking, the determinism
 //! check and the re-run that records a failure's trace use one thread. Schedules run on several
 //! threads at once, so state a test keeps in a `static` between schedules is shared between
 //! threads as well — such a test depends on what ran before it, which the determinism check

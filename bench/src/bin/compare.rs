@@ -289,7 +289,7 @@ fn schedule_cell(s: f64) -> String {
 fn exploration(args: &Args) {
     section("Exploration (6)");
     println!(
-        "µs per schedule (schedules per second). trio: trio-testkit `Explore` (fresh runtime, autojump clock and \
+        "µs per schedule (schedules per second). trio: trio-testkit `Explore` (one runtime per thread, reset per schedule; fresh autojump clock and \
          recorded trace per schedule; shrinking and persistence off). shuttle 0.9: `check_random` / `check_pct` \
          on threads and a `shuttle::sync::Mutex`; shuttle async: `shuttle::future` tasks. madsim: a fresh \
          simulated runtime per seed.\n"

@@ -43,6 +43,14 @@ impl fmt::Debug for EntryQueue {
     }
 }
 
+impl EntryQueue {
+    /// Open and empty again, as a new run's (its memory kept).
+    pub(crate) fn reset(&mut self) {
+        self.jobs.clear();
+        self.closed = false;
+    }
+}
+
 // ===== TrioToken =====
 
 /// A handle on one run that other threads use to get back into it (Trio's

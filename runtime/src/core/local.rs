@@ -21,6 +21,15 @@ pub(crate) struct RunLocals {
     values: RefCell<BTreeMap<usize, Box<dyn Any>>>,
 }
 
+impl RunLocals {
+    /// Drops every value: the run is over.
+    pub(crate) fn clear(&mut self) {
+        // Taken out first: a value's drop may itself reach for a `RunVar`.
+        let values = std::mem::take(self.values.get_mut());
+        drop(values);
+    }
+}
+
 /// Ids for `RunVar`s, handed out on first use. Process-wide, but only ever used as lookup keys.
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 

@@ -18,7 +18,7 @@ use pin_project_lite::pin_project;
 
 use super::cancel::{CancelScope, CancelStatus, ScopeState, in_status};
 use super::runtime::Runtime;
-use super::task::{Outcome, Task, TaskFuture, TaskName, default_task_name};
+use super::task::{Outcome, Task, TaskName, default_task_name};
 use super::wait::{Unparker, What, cancel_shielded_checkpoint, make_slot};
 use crate::error::{CancelSource, ClosedResource, Error, ErrorGroup, GroupEntry, Result, RuntimeError};
 
@@ -296,12 +296,15 @@ impl NurseryInner {
         (std::mem::take(&mut *self.errors.borrow_mut()), std::mem::take(&mut *self.panics.borrow_mut()))
     }
 
-    fn spawn(
+    fn spawn<F>(
         self: &Rc<Self>,
         name: TaskName,
         location: &'static Location<'static>,
-        future: TaskFuture,
-    ) -> Result<(), ClosedResource> {
+        future: F,
+    ) -> Result<(), ClosedResource>
+    where
+        F: Future<Output = crate::Result<()>> + 'static,
+    {
         if self.closed.get() {
             return Err(ClosedResource::with_message(format!(
                 "the nursery opened at {} is closed to new arrivals",
@@ -773,12 +776,14 @@ impl fmt::Debug for Nursery {
     }
 }
 
-fn wrap<F>(future: F) -> TaskFuture
+/// A child's future as a task runs it: whatever it returns, as a task result. Not boxed: the
+/// task keeps it inline.
+async fn wrap<F>(future: F) -> crate::Result<()>
 where
     F: Future + 'static,
     F::Output: TaskResult,
 {
-    Box::pin(async move { future.await.into_task_result() })
+    future.await.into_task_result()
 }
 
 // ===== open_nursery =====

@@ -17,9 +17,9 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::cancel::CancelStatus;
@@ -27,9 +27,13 @@ use super::clock::{Clock, Instant, RealInstant, SystemClock};
 use super::instrument::Instrument;
 use super::nursery::{ExitTarget, NurseryInner, panic_message};
 use super::policy::{RunnableTasks, SchedulePolicy, TimerInfo, TimerKind};
-use super::task::{Outcome, Shared, Task, TaskCore, TaskFuture, TaskId, TaskKey, TaskName, TaskWaker, name_from_type};
+use super::task::{
+    FutureSlot, NoFuture, Outcome, Shared, Task, TaskBody, TaskCell, TaskCore, TaskId, TaskKey, TaskName, TaskWakers,
+    name_from_type,
+};
 use super::timers::{TimerEntry, TimerKey, Timers};
 use super::wait::{Unparker, WaitList, What, make_slot};
+use crate::error::Error;
 use crate::error::{CancelSource, Cancelled};
 
 scoped_tls::scoped_thread_local!(static CONTEXT: Runtime);
@@ -456,19 +460,31 @@ impl Builder {
     /// assert!(err.to_string().starts_with("deadlock"));
     /// ```
     #[track_caller]
-    pub fn try_run<F: Future>(mut self, future: F) -> Result<F::Output, RunError> {
-        if CONTEXT.is_set() {
-            panic!(
-                "trio::run was called from inside another trio::run on the same thread; a run \
-                 cannot be nested — await the future directly instead, or start it in a nursery"
-            );
-        }
-        let main_task = match self.main_task.take() {
-            Some((name, location)) => (TaskName::Given(name), location),
-            None => main_name::<F>(Location::caller()),
-        };
-        let runtime = Runtime::new(self);
-        CONTEXT.set(&runtime, || runtime.run_main(future, main_task))
+    pub fn try_run<F: Future>(self, future: F) -> Result<F::Output, RunError> {
+        self.build().try_run(future)
+    }
+
+    /// Builds a [`Runner`]: a runtime with these settings that can run one program after
+    /// another, each run starting from the state a fresh runtime would have, while keeping the
+    /// memory the earlier runs allocated (its task slab, run queue, timer heap, wakers). This
+    /// is what makes many short runs cheap — the schedules of an exploration, say.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut runner = trio::Builder::new().seed(1).build();
+    /// for i in 0..3 {
+    ///     let got = runner.run(async move {
+    ///         trio::sleep(Duration::from_micros(1)).await.unwrap();
+    ///         i * 2
+    ///     });
+    ///     assert_eq!(got, i * 2);
+    /// }
+    /// ```
+    pub fn build(self) -> Runner {
+        Runner { runtime: Runtime::new(self), runs: 0 }
     }
 }
 
@@ -491,6 +507,163 @@ impl fmt::Debug for Builder {
             .field("stack_budget", &self.stack_budget)
             .field("main_task", &self.main_task)
             .field("keyboard_interrupt", &self.keyboard_interrupt)
+            .finish()
+    }
+}
+
+// ===== Runner =====
+
+/// A runtime that runs one program after another: made by [`Builder::build`].
+///
+/// Every run starts from exactly the state a fresh runtime built from the same [`Builder`]
+/// would start from — task ids from 1, the clock's start, the sequence numbers that order tied
+/// timers, no [`RunVar`](crate::lowlevel::RunVar) set, no system task, the policy restarted
+/// with the seed — so a run behaves the same, event for event, whatever ran on the runner
+/// before, including a run that panicked, deadlocked or hit its step limit. What carries over
+/// is memory only: the capacity of the task slab, run queue and timer heap, and the wakers of
+/// finished tasks, which the next tasks reuse.
+///
+/// # Limitations
+///
+/// - A clock given with [`Builder::clock`] is the same object in every run: a
+///   `MockClock` keeps the time the previous run left it at. Give each run its own clock with
+///   [`reconfigure`](Runner::reconfigure). Without one, each run gets a fresh [`SystemClock`]
+///   from the seed, as [`Builder::run`] does.
+/// - Likewise instruments and the policy are shared by the runs; the policy's
+///   [`start`](crate::abc::SchedulePolicy::start) is called with the seed at the start of every
+///   run.
+/// - A runner belongs to the thread that built it (it is neither `Send` nor `Sync`).
+///
+/// # Examples
+///
+/// ```
+/// let mut runner = trio::Builder::new().build();
+/// let first = runner.run(async { trio::lowlevel::current_task().id() });
+/// let second = runner.run(async { trio::lowlevel::current_task().id() });
+/// assert_eq!(first, second); // each run numbers its tasks from 1 again
+/// ```
+pub struct Runner {
+    runtime: Runtime,
+    /// Runs started so far.
+    runs: u64,
+}
+
+impl Runner {
+    /// Runs `future` as the main task until it and everything it started are done, and returns
+    /// its output, as [`Builder::run`] does.
+    ///
+    /// # Panics
+    ///
+    /// As [`Builder::run`]: on a deadlock, step limit or watchdog, when a task panic reaches the
+    /// main task, and when called inside another run. The runner stays usable afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut runner = trio::Builder::new().build();
+    /// assert_eq!(runner.run(async { 1 + 1 }), 2);
+    /// assert_eq!(runner.run(async { "again" }), "again");
+    /// ```
+    #[track_caller]
+    pub fn run<F: Future>(&mut self, future: F) -> F::Output {
+        match self.try_run(future) {
+            Ok(output) => output,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// [`run`](Runner::run), reporting a deadlock, step limit or watchdog as an error.
+    ///
+    /// # Errors
+    ///
+    /// A [`RunError`] with the state of every task when the run was stopped.
+    ///
+    /// # Panics
+    ///
+    /// When called inside another run, and when a task panic reaches the main task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut runner = trio::Builder::new().build();
+    /// let err = runner.try_run(trio::sleep_forever()).unwrap_err();
+    /// assert_eq!(err.kind(), trio::RunErrorKind::Deadlock);
+    /// assert_eq!(runner.try_run(async { 5 }).unwrap(), 5); // still usable
+    /// ```
+    #[track_caller]
+    pub fn try_run<F: Future>(&mut self, future: F) -> Result<F::Output, RunError> {
+        if CONTEXT.is_set() {
+            panic!(
+                "trio::run was called from inside another trio::run on the same thread; a run \
+                 cannot be nested — await the future directly instead, or start it in a nursery"
+            );
+        }
+        let main_task = match &self.runtime.main_task_setting {
+            Some((name, location)) => (TaskName::Given(name.clone()), *location),
+            None => main_name::<F>(Location::caller()),
+        };
+        if self.runs > 0 {
+            self.prepare();
+        }
+        self.runs += 1;
+        self.runtime.begin_run();
+        // Pinned here, where it stays: the main future is never moved again (nor boxed).
+        let main = std::pin::pin!(Some(future));
+        let runtime = &self.runtime;
+        let result =
+            std::panic::catch_unwind(AssertUnwindSafe(|| CONTEXT.set(runtime, || runtime.run_main(main, main_task))));
+        // What the run left behind goes now, as it would with the runtime: `RunVar` values,
+        // leftover timers and the like do not outlive their run.
+        if self.runtime.clean.get() {
+            self.runtime.release();
+        }
+        match result {
+            Ok(result) => result,
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Replaces every setting (clock, instruments, policy, seed, limits, main task name) with
+    /// `builder`'s, for the runs that follow. The memory the runner keeps stays.
+    ///
+    /// # Panics
+    ///
+    /// When called inside a run of this runner's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut runner = trio::Builder::new().seed(1).build();
+    /// assert_eq!(runner.run(async { trio::lowlevel::current_seed() }), 1);
+    /// runner.reconfigure(trio::Builder::new().seed(2));
+    /// assert_eq!(runner.run(async { trio::lowlevel::current_seed() }), 2);
+    /// ```
+    #[track_caller]
+    pub fn reconfigure(&mut self, builder: Builder) {
+        assert!(!CONTEXT.is_set(), "Runner::reconfigure was called inside a run; call it between runs");
+        self.runtime.configure(builder);
+    }
+
+    /// Makes the runtime ready for the next run. A run that ended normally — returned,
+    /// panicked in a task, deadlocked — was already reset when it ended; one stopped half-way
+    /// (a panic out of an instrument, policy or clock) left state nobody vouches for, so the
+    /// runner starts over from a runtime built from the same settings.
+    fn prepare(&mut self) {
+        if !self.runtime.clean.get() {
+            let settings = self.runtime.take_settings();
+            let broken = std::mem::replace(&mut self.runtime, Runtime::new(settings));
+            drop(broken);
+        }
+    }
+}
+
+impl fmt::Debug for Runner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runner")
+            .field("runs", &self.runs)
+            .field("seed", &self.runtime.seed)
+            .field("custom_policy", &self.runtime.policy.is_some())
+            .field("instruments", &self.runtime.instruments.len())
             .finish()
     }
 }
@@ -872,6 +1045,9 @@ pub(crate) struct Runtime {
     /// once, iff its task's `scheduled` flag is set (stale keys of finished tasks may remain;
     /// `step` skips them).
     runq: RefCell<VecDeque<TaskKey>>,
+    /// Wakers of finished tasks that nobody else holds, lent to tasks at their first poll.
+    /// Invariant: each holds one reference to `shared`, and no other reference to itself.
+    waker_pool: RefCell<Vec<TaskWakers>>,
     /// The task being stepped; `None` between steps.
     current_task: RefCell<Option<Task>>,
     /// The cancel status code runs in right now: the innermost scope future being polled
@@ -887,6 +1063,8 @@ pub(crate) struct Runtime {
     /// `wait_all_tasks_blocked` waiters by (cushion, sequence number).
     idle_waiters: RefCell<BTreeMap<(Duration, u64), Unparker<()>>>,
     clock: Rc<dyn Clock>,
+    /// No clock was configured: each run gets a fresh [`SystemClock`] from the seed.
+    default_clock: bool,
     /// The configured policy; `None` is the default FIFO order, which needs no calls at all.
     policy: Option<RefCell<Box<dyn SchedulePolicy>>>,
     instruments: Vec<Rc<dyn Instrument>>,
@@ -921,6 +1099,16 @@ pub(crate) struct Runtime {
     /// The address of a local of `step` while a task is stepped: how deep the task's poll
     /// has gone is measured from here (the stack grows down).
     stack_base: Cell<usize>,
+    /// The main task's name and spawn location, if configured ([`Builder::main_task`]).
+    main_task_setting: Option<(String, &'static Location<'static>)>,
+    /// The Ctrl-C setting ([`Builder::keyboard_interrupt`]).
+    keyboard_interrupt: Option<bool>,
+    /// Set once a run has begun on the current settings: the next run needs a fresh root
+    /// status (and a fresh default clock).
+    used: bool,
+    /// `false` from the start of a run until its teardown and reset are done: a runtime left
+    /// unclean (a panic escaped half-way) is rebuilt before the next run, never reused.
+    clean: Cell<bool>,
     /// Real time at the start of the run, for the watchdog.
     started: RealInstant,
     /// The values of `RunVar`s, dropped with the run.
@@ -947,40 +1135,18 @@ const IO_POLL_EVERY: u64 = 64;
 impl Runtime {
     fn new(builder: Builder) -> Runtime {
         let id = RUNTIME_IDS.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::new(Shared {
-            runtime_id: id,
-            injected: Mutex::new(Vec::new()),
-            pending: std::sync::atomic::AtomicBool::new(false),
-            thread: std::thread::current(),
-            entries: Mutex::new(Default::default()),
-            tokens_outside: std::sync::atomic::AtomicUsize::new(0),
-            ki_pending: std::sync::atomic::AtomicBool::new(false),
-            ki_delivered: std::sync::atomic::AtomicBool::new(false),
-            #[cfg(unix)]
-            io_waker: std::sync::OnceLock::new(),
-        });
-        let ki_enabled =
-            cfg!(unix) && builder.keyboard_interrupt.unwrap_or_else(|| std::thread::current().name() == Some("main"));
-        let (root_status, ki_scope) = if ki_enabled {
-            let (scope, status) = super::cancel::ScopeState::new_entered(&CancelStatus::root(), Location::caller());
-            scope.shield.set(true);
-            (status, Some(scope))
-        } else {
-            (CancelStatus::root(), None)
-        };
+        let (root_status, ki_scope) = root_status(builder.keyboard_interrupt);
+        let default_clock = builder.clock.is_none();
         let clock = builder.clock.unwrap_or_else(|| Rc::new(SystemClock::new(builder.seed)));
-        let policy = builder.policy.map(|mut policy| {
-            policy.start(builder.seed);
-            RefCell::new(policy)
-        });
         Runtime {
             id,
-            shared,
+            shared: Arc::new(Shared::new(id)),
             slab: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             generation: Cell::new(0),
             live_tasks: Cell::new(0),
             runq: RefCell::new(VecDeque::new()),
+            waker_pool: RefCell::new(Vec::new()),
             current_task: RefCell::new(None),
             current_status: RefCell::new(None),
             pending_in: RefCell::new(None),
@@ -988,7 +1154,8 @@ impl Runtime {
             traps: RefCell::new(BTreeMap::new()),
             idle_waiters: RefCell::new(BTreeMap::new()),
             clock,
-            policy,
+            default_clock,
+            policy: builder.policy.map(RefCell::new),
             instruments: builder.instruments,
             next_task_id: Cell::new(1),
             next_seq: Cell::new(0),
@@ -1006,15 +1173,126 @@ impl Runtime {
             watchdog: builder.watchdog,
             cancel_grace: builder.cancel_grace,
             stack_budget: builder.stack_budget,
+            main_task_setting: builder.main_task,
+            keyboard_interrupt: builder.keyboard_interrupt,
             stack_base: Cell::new(0),
             started: RealInstant::now(),
             locals: Default::default(),
             ki_scope,
             start_time: Cell::new(Instant::ZERO),
+            used: false,
+            clean: Cell::new(true),
             #[cfg(unix)]
             reactor: std::cell::OnceCell::new(),
             #[cfg(unix)]
             io_polled_at: Cell::new(0),
+        }
+    }
+
+    /// Replaces the settings with `builder`'s (between runs).
+    fn configure(&mut self, builder: Builder) {
+        self.default_clock = builder.clock.is_none();
+        self.clock = builder.clock.unwrap_or_else(|| Rc::new(SystemClock::new(builder.seed)));
+        self.policy = builder.policy.map(RefCell::new);
+        self.instruments = builder.instruments;
+        self.seed = builder.seed;
+        self.max_steps = builder.max_steps;
+        self.watchdog = builder.watchdog;
+        self.cancel_grace = builder.cancel_grace;
+        self.stack_budget = builder.stack_budget;
+        self.main_task_setting = builder.main_task;
+        self.keyboard_interrupt = builder.keyboard_interrupt;
+        (self.root_status, self.ki_scope) = root_status(self.keyboard_interrupt);
+        self.used = false;
+    }
+
+    /// The settings back as a builder, leaving the runtime without them (to build a new one).
+    fn take_settings(&mut self) -> Builder {
+        Builder {
+            clock: (!self.default_clock).then(|| self.clock.clone()),
+            instruments: std::mem::take(&mut self.instruments),
+            policy: self.policy.take().map(RefCell::into_inner),
+            seed: self.seed,
+            max_steps: self.max_steps,
+            watchdog: self.watchdog,
+            cancel_grace: self.cancel_grace,
+            stack_budget: self.stack_budget,
+            main_task: self.main_task_setting.take(),
+            keyboard_interrupt: self.keyboard_interrupt,
+        }
+    }
+
+    /// The start of every run: what a fresh runtime would make now, made again for a run after
+    /// the first (the root cancel status, a default clock), and the policy told the seed.
+    fn begin_run(&mut self) {
+        if self.used {
+            (self.root_status, self.ki_scope) = root_status(self.keyboard_interrupt);
+            if self.default_clock {
+                self.clock = Rc::new(SystemClock::new(self.seed));
+            }
+        }
+        self.used = true;
+        if let Some(policy) = &mut self.policy {
+            policy.get_mut().start(self.seed);
+        }
+        self.started = RealInstant::now();
+    }
+
+    /// After a run that ended cleanly: drops everything the run left (`RunVar` values, dead
+    /// timers, the reactor, stale queue entries) and resets every per-run counter, keeping the
+    /// allocations, so the next run starts as on a fresh runtime.
+    fn release(&mut self) {
+        // Should a drop below panic, the next run rebuilds the runtime instead of trusting it.
+        self.clean.set(false);
+        debug_assert_eq!(self.live_tasks.get(), 0, "the teardown retired every task");
+        self.slab.get_mut().clear();
+        self.free.get_mut().clear();
+        self.live_tasks.set(0);
+        self.runq.get_mut().clear();
+        *self.current_task.get_mut() = None;
+        *self.current_status.get_mut() = None;
+        *self.pending_in.get_mut() = None;
+        self.timers.get_mut().clear();
+        self.traps.get_mut().clear();
+        self.idle_waiters.get_mut().clear();
+        self.next_task_id.set(1);
+        self.next_seq.set(0);
+        self.external_waits.set(0);
+        self.foreign_blocked.get_mut().clear();
+        self.system = std::cell::OnceCell::new();
+        self.system_tasks.set(0);
+        *self.system_failure.get_mut() = None;
+        *self.main_task.get_mut() = None;
+        self.steps.set(0);
+        self.watchdog_checked_at.set(0);
+        self.stack_base.set(0);
+        self.locals.clear();
+        self.start_time.set(Instant::ZERO);
+        #[cfg(unix)]
+        {
+            self.reactor = std::cell::OnceCell::new();
+            self.io_polled_at.set(0);
+        }
+        self.reset_shared();
+        self.clean.set(true);
+    }
+
+    /// The state other threads reach, as a fresh run has it. Kept when nothing outside the
+    /// runtime holds it (no waker or `TrioToken` of the last run survives, so nothing from
+    /// that run can reach the next); otherwise replaced, under a new runtime id.
+    fn reset_shared(&mut self) {
+        #[cfg(unix)]
+        let had_reactor = self.shared.io_waker.get().is_some();
+        #[cfg(not(unix))]
+        let had_reactor = false;
+        // The run's own reference, and one per pooled waker.
+        let ours = 1 + self.waker_pool.get_mut().len();
+        if !had_reactor && Arc::strong_count(&self.shared) == ours {
+            self.shared.reset();
+        } else {
+            self.id = RUNTIME_IDS.fetch_add(1, Ordering::Relaxed);
+            self.shared = Arc::new(Shared::new(self.id));
+            self.waker_pool.get_mut().clear();
         }
     }
 
@@ -1202,8 +1480,9 @@ impl Runtime {
     pub(crate) fn current_cancel_point(&self) -> bool {
         let current = self.current_task.borrow();
         let Some(task) = current.as_ref() else { no_task() };
-        let point = task.0.cancel_points.get() + 1;
-        task.0.cancel_points.set(point);
+        let counter = &task.0.core.cancel_points;
+        let point = counter.get() + 1;
+        counter.set(point);
         let Some(policy) = &self.policy else {
             // The default policy never injects: no call, no clone.
             drop(current);
@@ -1391,24 +1670,27 @@ impl Runtime {
 
     // ----- tasks -----
 
-    pub(crate) fn spawn_task(
+    pub(crate) fn spawn_task<F>(
         &self,
-        future: TaskFuture,
+        future: F,
         name: TaskName,
         location: &'static Location<'static>,
         base_status: Rc<CancelStatus>,
         exit: ExitTarget,
         parent: Option<TaskId>,
-    ) -> Task {
-        let task = self.new_task(Some(future), name, location, base_status, exit, parent, false);
+    ) -> Task
+    where
+        F: Future<Output = Result<(), Error>> + 'static,
+    {
+        let task = self.new_task(FutureSlot::new(future), name, location, base_status, exit, parent, false);
         self.schedule(task.key());
         task
     }
 
     #[allow(clippy::too_many_arguments, reason = "one private constructor with every field of a task")]
-    fn new_task(
+    fn new_task<B: TaskBody + 'static>(
         &self,
-        future: Option<TaskFuture>,
+        body: B,
         name: TaskName,
         location: &'static Location<'static>,
         base_status: Rc<CancelStatus>,
@@ -1429,12 +1711,10 @@ impl Runtime {
             }
         };
         let key = TaskKey { index, generation };
-        let waker_arc = Arc::new(TaskWaker { key, shared: self.shared.clone() });
-        let waker = Waker::from(waker_arc.clone());
         if matches!(exit, ExitTarget::System) {
             self.system_tasks.set(self.system_tasks.get() + 1);
         }
-        let task = Task(Rc::new(TaskCore {
+        let core = TaskCore {
             key,
             id,
             name_source: name,
@@ -1442,22 +1722,22 @@ impl Runtime {
             location,
             parent,
             is_main,
-            future: RefCell::new(future),
             scheduled: Cell::new(false),
             finished: Cell::new(false),
             foreign: Cell::new(false),
             base_status: RefCell::new(base_status),
             waits: RefCell::new(WaitList::default()),
             exit: RefCell::new(exit),
-            waker_arc,
-            waker,
+            waker: Cell::new(None),
             cancel_points: Cell::new(0),
             schedule_points: Cell::new(0),
             sites: Default::default(),
             exit_hooks: RefCell::new(Vec::new()),
             nursery_slot: Cell::new(usize::MAX),
             next_exit_hook: Cell::new(0),
-        }));
+        };
+        // One allocation: the bookkeeping and the future together.
+        let task = Task(Rc::new(TaskCell { core, body }));
         self.slab.borrow_mut()[index as usize] = Some(task.clone());
         self.live_tasks.set(self.live_tasks.get() + 1);
         for instrument in &self.instruments {
@@ -1466,12 +1746,10 @@ impl Runtime {
         task
     }
 
-    pub(crate) fn spawn_system(
-        &self,
-        future: TaskFuture,
-        name: TaskName,
-        location: &'static Location<'static>,
-    ) -> Task {
+    pub(crate) fn spawn_system<F>(&self, future: F, name: TaskName, location: &'static Location<'static>) -> Task
+    where
+        F: Future<Output = Result<(), Error>> + 'static,
+    {
         let parent = self.main_task.borrow().as_ref().map(Task::id);
         let system = self.system.get_or_init(|| NurseryInner::new(&self.root_status, None, Location::caller()));
         let status = system.status.clone();
@@ -1488,10 +1766,10 @@ impl Runtime {
     pub(crate) fn schedule(&self, key: TaskKey) {
         let scheduled = {
             let slab = self.slab.borrow();
-            match slab.get(key.index as usize) {
-                Some(Some(task)) if task.key() == key && !task.0.scheduled.get() => {
-                    debug_assert!(!task.0.finished.get(), "a finished task has no slot to be scheduled from");
-                    task.0.scheduled.set(true);
+            match slab.get(key.index as usize).and_then(Option::as_ref).map(|task| (task, &task.0.core)) {
+                Some((task, core)) if core.key == key && !core.scheduled.get() => {
+                    debug_assert!(!core.finished.get(), "a finished task has no slot to be scheduled from");
+                    core.scheduled.set(true);
                     self.runq.borrow_mut().push_back(key);
                     if self.instruments.is_empty() { None } else { Some(task.clone()) }
                 }
@@ -1529,6 +1807,9 @@ impl Runtime {
             return None;
         }
         self.remove_from_slab(task);
+        if let Some(wakers) = task.0.waker.take() {
+            self.recycle_waker(wakers);
+        }
         task.0.waits.borrow_mut().clear();
         task.run_exit_hooks();
         for instrument in &self.instruments {
@@ -1568,48 +1849,70 @@ impl Runtime {
         if self.retire(task).is_none() {
             return;
         }
-        // `None` while the task is being polled: `step` drops the future when the poll returns.
-        let future = task.0.future.borrow_mut().take();
-        drop(future);
+        // Not while the task is being polled: `step` drops the future when the poll returns.
+        task.0.body.drop_future();
+    }
+
+    /// The waker for a task's poll: the one it has, or one from the pool, or a new one.
+    fn waker_for(&self, task: &Task) -> TaskWakers {
+        if let Some(wakers) = task.0.waker.take() {
+            return wakers;
+        }
+        match self.waker_pool.borrow_mut().pop() {
+            Some(wakers) => {
+                wakers.readdress(task.key());
+                wakers
+            }
+            None => TaskWakers::new(task.key(), &self.shared),
+        }
+    }
+
+    /// A finished task's waker goes back to the pool, unless someone still holds it (a wake
+    /// from there then finds the task gone; it is not lent again).
+    fn recycle_waker(&self, wakers: TaskWakers) {
+        if !wakers.held_elsewhere() {
+            self.waker_pool.borrow_mut().push(wakers);
+        }
     }
 
     /// Polls one task once.
     fn step<M: Future>(
         &self,
         key: TaskKey,
-        main: &mut Option<Pin<Box<M>>>,
+        main: &mut Pin<&mut Option<M>>,
         output: &mut Option<M::Output>,
     ) -> StepResult {
         let Some(task) = self.task_by_key(key) else { return StepResult::Continue };
-        debug_assert!(task.0.scheduled.get(), "a task leaves the run queue only to be stepped");
-        // The main task's future lives in `run`; a child's is taken out while it is polled.
-        let mut child = None;
-        if !task.0.is_main {
-            child = task.0.future.borrow_mut().take();
-            if child.is_none() {
+        // The bookkeeping, reached once: through `Task`, every access would first work out
+        // where the core sits behind the `dyn` body's alignment.
+        let core: &TaskCore = &task.0.core;
+        debug_assert!(core.scheduled.get(), "a task leaves the run queue only to be stepped");
+        // The main task's future lives in `run`; a child's in its own allocation.
+        if core.is_main {
+            if main.is_none() {
                 return StepResult::Continue;
             }
-        } else if main.is_none() {
+        } else if !task.0.body.has_future() {
             return StepResult::Continue;
         }
-        task.0.scheduled.set(false);
-        task.0.foreign.set(false);
+        core.scheduled.set(false);
+        core.foreign.set(false);
         *self.pending_in.borrow_mut() = None;
         let marker = 0u8;
         self.stack_base.set(std::ptr::addr_of!(marker) as usize);
         *self.current_task.borrow_mut() = Some(task.clone());
-        *self.current_status.borrow_mut() = Some(task.0.base_status.borrow().clone());
+        *self.current_status.borrow_mut() = Some(core.base_status.borrow().clone());
         for instrument in &self.instruments {
             instrument.before_task_step(&task);
         }
-        let mut cx = Context::from_waker(&task.0.waker);
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match (&mut child, main.as_mut()) {
-            (Some(future), _) => future.as_mut().poll(&mut cx),
-            (None, Some(future)) => future.as_mut().poll(&mut cx).map(|value| {
+        let wakers = self.waker_for(&task);
+        let mut cx = Context::from_waker(&wakers.waker);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| match main.as_mut().as_pin_mut() {
+            Some(future) if core.is_main => future.poll(&mut cx).map(|value| {
                 *output = Some(value);
                 Ok(())
             }),
-            (None, None) => unreachable!("checked above"),
+            _ => task.0.body.poll_body(&mut cx).expect("checked above: the future is there"),
         }));
         *self.current_task.borrow_mut() = None;
         *self.current_status.borrow_mut() = None;
@@ -1619,16 +1922,17 @@ impl Runtime {
         self.steps.set(self.steps.get() + 1);
         let outcome = match result {
             Ok(Poll::Pending) => {
-                match child {
+                if core.finished.get() {
                     // Dropped with its nursery while it ran: drop the future now.
-                    Some(future) if task.0.finished.get() => drop(future),
-                    Some(future) => *task.0.future.borrow_mut() = Some(future),
-                    None => {}
+                    task.0.body.drop_future();
+                    self.recycle_waker(wakers);
+                } else {
+                    core.waker.set(Some(wakers));
                 }
-                if !task.0.scheduled.get() && !task.0.finished.get() && !task.0.waits.borrow().any_waiting() {
-                    task.0.foreign.set(true);
+                if !core.scheduled.get() && !core.finished.get() && !core.waits.borrow().any_waiting() {
+                    core.foreign.set(true);
                     let status =
-                        self.pending_in.borrow_mut().take().unwrap_or_else(|| task.0.base_status.borrow().clone());
+                        self.pending_in.borrow_mut().take().unwrap_or_else(|| core.base_status.borrow().clone());
                     self.foreign_blocked.borrow_mut().insert(key, ForeignWait { status, cancelled_since: None });
                 }
                 return StepResult::Continue;
@@ -1637,9 +1941,10 @@ impl Runtime {
             Err(payload) => Err(payload),
         };
         // Done: the future goes before the task's exit is reported.
-        drop(child);
-        if task.0.is_main {
-            *main = None;
+        task.0.body.drop_future();
+        core.waker.set(Some(wakers));
+        if core.is_main {
+            main.set(None);
             self.finish_task(&task, Ok(Ok(())));
             return StepResult::MainDone(outcome.err());
         }
@@ -1651,17 +1956,17 @@ impl Runtime {
 
     fn run_main<F: Future>(
         &self,
-        future: F,
+        mut main: Pin<&mut Option<F>>,
         (name, location): (TaskName, &'static Location<'static>),
     ) -> Result<F::Output, RunError> {
         for instrument in &self.instruments {
             instrument.before_run();
         }
+        self.clean.set(false);
         self.clock.start_clock();
         self.start_time.set(self.clock.current_time());
-        let mut main = Some(Box::pin(future));
         let mut output = None;
-        let main_task = self.new_task(None, name, location, self.root_status.clone(), ExitTarget::Main, None, true);
+        let main_task = self.new_task(NoFuture, name, location, self.root_status.clone(), ExitTarget::Main, None, true);
         *self.main_task.borrow_mut() = Some(main_task.clone());
         self.schedule(main_task.key());
 
@@ -1686,7 +1991,7 @@ impl Runtime {
 
         // Teardown: drop the main future first (its nurseries drop their children), then
         // anything left (system tasks, tasks of forgotten nurseries), in id order.
-        drop(main);
+        main.set(None);
         let leftovers: Vec<Task> = self.slab.borrow().iter().flatten().cloned().collect();
         let mut leftovers = leftovers;
         leftovers.sort_by_key(Task::id);
@@ -1696,6 +2001,7 @@ impl Runtime {
         for instrument in &self.instruments {
             instrument.after_run();
         }
+        self.clean.set(true);
         match result {
             Ok(None) => {}
             Ok(Some(payload)) => std::panic::resume_unwind(payload),
@@ -1709,7 +2015,7 @@ impl Runtime {
 
     fn run_loop<M: Future>(
         &self,
-        main: &mut Option<Pin<Box<M>>>,
+        main: &mut Pin<&mut Option<M>>,
         output: &mut Option<M::Output>,
     ) -> Result<Option<Box<dyn std::any::Any + Send>>, RunError> {
         let mut main_done = false;
@@ -2099,16 +2405,31 @@ pub struct RunStatistics {
     pub trio_tokens_held: usize,
 }
 
+/// A run's root cancel status and, with Ctrl-C handling on (by default: on the main thread),
+/// the shielded scope that only Ctrl-C cancels.
+fn root_status(keyboard_interrupt: Option<bool>) -> (Rc<CancelStatus>, Option<Rc<super::cancel::ScopeState>>) {
+    let ki_enabled = cfg!(unix) && keyboard_interrupt.unwrap_or_else(|| std::thread::current().name() == Some("main"));
+    if ki_enabled {
+        let (scope, status) = super::cancel::ScopeState::new_entered(&CancelStatus::root(), Location::caller());
+        scope.shield.set(true);
+        (status, Some(scope))
+    } else {
+        (CancelStatus::root(), None)
+    }
+}
+
 /// The main task's default name: the future's type, or `main` for an async block.
 fn main_name<F>(location: &'static Location<'static>) -> (TaskName, &'static Location<'static>) {
     let name = name_from_type(std::any::type_name::<F>(), location);
     (TaskName::Given(if name.contains('@') { "main".to_string() } else { name }), location)
 }
 
-/// Whether anyone but the runtime holds the task's waker: the slab's task holds one reference
-/// to the waker's state and the cached `Waker` another.
+/// Whether anyone but the runtime holds the task's waker (a task not polled yet has none).
 fn waker_held_elsewhere(task: &Task) -> bool {
-    Arc::strong_count(&task.0.waker_arc) > 2
+    let wakers = task.0.waker.take();
+    let held = wakers.as_ref().is_some_and(TaskWakers::held_elsewhere);
+    task.0.waker.set(wakers);
+    held
 }
 
 #[track_caller]

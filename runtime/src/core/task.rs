@@ -1,13 +1,21 @@
-//! Tasks: identity, the boxed future, per-task bookkeeping and the waker.
+//! Tasks: identity, the future, per-task bookkeeping and the waker.
+//!
+//! A spawned task is one allocation: a [`TaskCell`] holds the bookkeeping ([`TaskCore`]) and
+//! the future itself, inline, reached through the [`TaskBody`] trait object. The waker is not
+//! part of it: a task gets one when it is first polled, from the run's pool of wakers that
+//! finished tasks gave back, so a task that finishes in its first poll costs no allocation for
+//! its waker either.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
 use super::cancel::CancelStatus;
@@ -15,10 +23,6 @@ use super::nursery::ExitTarget;
 use super::runtime::Runtime;
 use super::wait::WaitList;
 use crate::error::Error;
-
-/// A task's boxed future. Children report `Ok(())` or an error; the main task's future is
-/// polled in place by [`run`](crate::run) and never boxed.
-pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
 
 /// What a task ended with: its result, or the payload of the panic that ended it.
 pub(crate) type Outcome = Result<Result<(), Error>, Box<dyn std::any::Any + Send>>;
@@ -94,7 +98,90 @@ pub(crate) struct TaskKey {
 /// });
 /// ```
 #[derive(Clone)]
-pub struct Task(pub(crate) Rc<TaskCore>);
+pub struct Task(pub(crate) Rc<TaskCell<dyn TaskBody>>);
+
+/// A task's one allocation: its bookkeeping, then its future (unsized: `B` is the concrete
+/// future's slot, erased to `dyn TaskBody` once the task is made).
+pub(crate) struct TaskCell<B: ?Sized> {
+    pub(crate) core: TaskCore,
+    pub(crate) body: B,
+}
+
+/// The bookkeeping fields are reached as if `TaskCell` were a `TaskCore`.
+impl<B: ?Sized> Deref for TaskCell<B> {
+    type Target = TaskCore;
+
+    fn deref(&self) -> &TaskCore {
+        &self.core
+    }
+}
+
+/// What the run loop does with a task's future, whatever its type.
+pub(crate) trait TaskBody {
+    /// Polls the future once. `None` if there is none to poll: the main task (its future is
+    /// polled by `run` itself), a finished task, or a task whose future is being polled.
+    fn poll_body(&self, cx: &mut Context<'_>) -> Option<Poll<Result<(), Error>>>;
+
+    /// Whether the future is there to be polled.
+    fn has_future(&self) -> bool;
+
+    /// Drops the future where it lies, unless it is being polled right now (then the caller
+    /// drops it once the poll has returned).
+    fn drop_future(&self);
+}
+
+/// A spawned task's future, inline. Invariant: once the task is made the future never moves
+/// — it is polled in place and dropped in place (`*slot = None`), never taken out — which is
+/// what makes polling it through a pinned reference sound.
+pub(crate) struct FutureSlot<F> {
+    future: RefCell<Option<F>>,
+}
+
+impl<F> FutureSlot<F> {
+    pub(crate) fn new(future: F) -> FutureSlot<F> {
+        FutureSlot { future: RefCell::new(Some(future)) }
+    }
+}
+
+impl<F: Future<Output = Result<(), Error>>> TaskBody for FutureSlot<F> {
+    #[allow(unsafe_code, reason = "pinning a future that lives inside the task's own allocation")]
+    fn poll_body(&self, cx: &mut Context<'_>) -> Option<Poll<Result<(), Error>>> {
+        let mut slot = self.future.try_borrow_mut().ok()?;
+        let future = slot.as_mut()?;
+        // SAFETY: the future lives inside the task's `Rc` allocation, which never moves, and the
+        // slot never moves it out: it is only polled here and dropped in place by `drop_future`
+        // or with the allocation. So it stays at this address until it is dropped, which is
+        // the guarantee `Pin` asks for.
+        let future = unsafe { Pin::new_unchecked(future) };
+        Some(future.poll(cx))
+    }
+
+    fn has_future(&self) -> bool {
+        self.future.try_borrow().is_ok_and(|slot| slot.is_some())
+    }
+
+    fn drop_future(&self) {
+        if let Ok(mut slot) = self.future.try_borrow_mut() {
+            // Dropped in place (assignment drops the old value where it is), keeping the pin.
+            *slot = None;
+        }
+    }
+}
+
+/// The main task's body: its future is polled in place by `run`.
+pub(crate) struct NoFuture;
+
+impl TaskBody for NoFuture {
+    fn poll_body(&self, _cx: &mut Context<'_>) -> Option<Poll<Result<(), Error>>> {
+        None
+    }
+
+    fn has_future(&self) -> bool {
+        false
+    }
+
+    fn drop_future(&self) {}
+}
 
 pub(crate) struct TaskCore {
     /// The task's slot in the run's slab and the generation it was made with.
@@ -112,9 +199,6 @@ pub(crate) struct TaskCore {
     pub(crate) parent: Option<TaskId>,
     /// Invariant: true for exactly one task of a run, the first (`id` 1).
     pub(crate) is_main: bool,
-    /// The boxed future; `None` while it is being polled, after the task finished, and always
-    /// for the main task (whose future `run` polls in place).
-    pub(crate) future: RefCell<Option<TaskFuture>>,
     /// Invariant: `scheduled` is true exactly while the task's key is in the run queue.
     pub(crate) scheduled: Cell<bool>,
     /// Set once the task has exited or been dropped; a finished task is never polled again.
@@ -129,12 +213,9 @@ pub(crate) struct TaskCore {
     pub(crate) waits: RefCell<WaitList>,
     /// Where the task's outcome goes when it exits; `Detached` once it has gone there.
     pub(crate) exit: RefCell<ExitTarget>,
-    /// The waker's shared state. Invariant: the slab's task and `waker` hold one reference
-    /// each; any further one is a clone held elsewhere (how a foreign wait is told from a
-    /// future that can never be woken).
-    pub(crate) waker_arc: Arc<TaskWaker>,
-    /// The task's waker, made once and lent to every poll.
-    pub(crate) waker: Waker,
+    /// The task's waker, lent to every poll: `None` until the first poll, while a poll has
+    /// it out, and once the task has finished (the run then takes it back for reuse).
+    pub(crate) waker: Cell<Option<TaskWakers>>,
     /// Cancel points executed so far (what `assert_checkpoints` reads; numbers injections).
     pub(crate) cancel_points: Cell<u64>,
     /// Schedule points executed so far.
@@ -479,7 +560,7 @@ impl Task {
 
 impl PartialEq for Task {
     fn eq(&self, other: &Task) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        std::ptr::addr_eq(Rc::as_ptr(&self.0), Rc::as_ptr(&other.0))
     }
 }
 
@@ -559,6 +640,34 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The shared state of a new run, owned by the current thread's loop.
+    pub(crate) fn new(runtime_id: u64) -> Shared {
+        Shared {
+            runtime_id,
+            injected: Mutex::new(Vec::new()),
+            pending: std::sync::atomic::AtomicBool::new(false),
+            thread: std::thread::current(),
+            entries: Mutex::new(Default::default()),
+            tokens_outside: std::sync::atomic::AtomicUsize::new(0),
+            ki_pending: std::sync::atomic::AtomicBool::new(false),
+            ki_delivered: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(unix)]
+            io_waker: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Back to the state of a new run, keeping the queues' memory. Only for state that the run
+    /// and its pooled wakers alone hold (so nothing can push meanwhile) and that never had a
+    /// reactor's waker.
+    pub(crate) fn reset(&self) {
+        self.injected.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.pending.store(false, Ordering::Relaxed);
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).reset();
+        self.tokens_outside.store(0, Ordering::Relaxed);
+        self.ki_pending.store(false, Ordering::Relaxed);
+        self.ki_delivered.store(false, Ordering::Relaxed);
+    }
+
     pub(crate) fn inject(&self, key: TaskKey) {
         self.injected.lock().unwrap_or_else(|e| e.into_inner()).push(key);
         self.wake_loop();
@@ -583,10 +692,26 @@ impl Shared {
 
 /// The `Send + Sync` waker of one task. On the run's own thread a wake goes straight into the
 /// run queue; from anywhere else it goes through the injection queue and unparks the loop.
+///
+/// Reused: when its task finishes and nobody else holds it, the run keeps it and lends it to a
+/// later task, with that task's key.
 #[derive(Debug)]
 pub(crate) struct TaskWaker {
-    pub(crate) key: TaskKey,
+    /// The task's key, packed (`index | generation << 32`). Invariant: changed only while the
+    /// run holds the only references (in its pool), so no wake can see a key change.
+    key: AtomicU64,
     pub(crate) shared: Arc<Shared>,
+}
+
+impl TaskWaker {
+    fn key(&self) -> TaskKey {
+        let packed = self.key.load(Ordering::Relaxed);
+        TaskKey { index: packed as u32, generation: (packed >> 32) as u32 }
+    }
+}
+
+fn pack(key: TaskKey) -> u64 {
+    u64::from(key.index) | (u64::from(key.generation) << 32)
 }
 
 impl Wake for TaskWaker {
@@ -595,9 +720,37 @@ impl Wake for TaskWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if Runtime::schedule_if_current(self.shared.runtime_id, self.key) {
+        let key = self.key();
+        if Runtime::schedule_if_current(self.shared.runtime_id, key) {
             return;
         }
-        self.shared.inject(self.key);
+        self.shared.inject(key);
+    }
+}
+
+/// A task's waker with a handle on its shared state, whose reference count tells whether
+/// anyone but the run holds the waker.
+pub(crate) struct TaskWakers {
+    state: Arc<TaskWaker>,
+    pub(crate) waker: Waker,
+}
+
+impl TaskWakers {
+    /// A new waker for the task with `key`.
+    pub(crate) fn new(key: TaskKey, shared: &Arc<Shared>) -> TaskWakers {
+        let state = Arc::new(TaskWaker { key: AtomicU64::new(pack(key)), shared: shared.clone() });
+        TaskWakers { waker: Waker::from(state.clone()), state }
+    }
+
+    /// Whether a clone of the waker is held outside the run (by a wait, a foreign future,
+    /// another thread). Invariant: the run's own two handles are the baseline.
+    pub(crate) fn held_elsewhere(&self) -> bool {
+        Arc::strong_count(&self.state) > 2
+    }
+
+    /// Readdresses a pooled waker to the task with `key`.
+    pub(crate) fn readdress(&self, key: TaskKey) {
+        debug_assert!(!self.held_elsewhere(), "only a waker nobody else holds is lent again");
+        self.state.key.store(pack(key), Ordering::Relaxed);
     }
 }

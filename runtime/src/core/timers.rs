@@ -86,6 +86,12 @@ impl Timers {
         }
     }
 
+    /// No timers, as in a new run (the heap's memory kept).
+    pub(crate) fn clear(&mut self) {
+        self.heap.clear();
+        self.forgotten = 0;
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }

@@ -6,10 +6,9 @@
 //! The second of the testkit's three layers: it depends on the configuration only, never on
 //! how failures are reported.
 //!
-//! - [`Runner`] runs schedules on one thread. It is the seam for reusing one runtime per worker
-//!   thread: today it builds a fresh `trio::Builder` run per schedule, because the runtime
-//!   cannot be reset yet; a runner that keeps its runtime and resets it between schedules can
-//!   replace that without any change to its callers.
+//! - [`Runner`] runs schedules on one thread, all on one reused runtime (`trio::Runner`): each
+//!   schedule reconfigures it (seed, policy, clock, instruments) and runs, and the runtime
+//!   starts every run from the state a fresh one would have, keeping only its memory.
 //! - [`parallel`] spreads a list of jobs over worker threads, one runner each, and finds the
 //!   lowest failing job whatever the thread count.
 //! - [`watch`] stops a run whose task never yields, which no code on the run's own thread can.
@@ -20,7 +19,7 @@ pub(crate) mod panics;
 pub(crate) mod parallel;
 pub(crate) mod watch;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
@@ -452,6 +451,8 @@ pub(crate) struct Runner<'a, F> {
     /// What the measured run tells PCT and SURW (see [`Runner::estimate_steps`]).
     steps_estimate: Estimates,
     watch: watch::Slot,
+    /// The runtime every schedule of this thread runs on; made by the first.
+    runtime: RefCell<Option<trio::Runner>>,
 }
 
 /// What one run in the default order measured, for the policies that need the length of a run
@@ -479,7 +480,13 @@ where
 {
     /// A runner for `test` under the resolved `config`.
     pub(crate) fn new(config: &'a Explore, test: &'a F, steps_estimate: impl Into<Estimates>) -> Runner<'a, F> {
-        Runner { config, test, steps_estimate: steps_estimate.into(), watch: watch::Slot::new(config) }
+        Runner {
+            config,
+            test,
+            steps_estimate: steps_estimate.into(),
+            watch: watch::Slot::new(config),
+            runtime: RefCell::new(None),
+        }
     }
 
     pub(crate) fn config(&self) -> &'a Explore {
@@ -576,7 +583,19 @@ where
             let _watched = self.watch.begin(seed, policy, recorded != Recorded::Summary);
             panics::quietly(|| {
                 std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    builder.try_run(run_main(fixtures, &config.plan, config.nursery, self.test))
+                    let main = run_main(fixtures, &config.plan, config.nursery, self.test);
+                    match self.runtime.try_borrow_mut() {
+                        Ok(mut runtime) => match runtime.as_mut() {
+                            Some(runtime) => {
+                                runtime.reconfigure(builder);
+                                runtime.try_run(main)
+                            }
+                            None => runtime.insert(builder.build()).try_run(main),
+                        },
+                        // A schedule started from inside one of this runner's own runs: the
+                        // runtime will refuse the nested run with its own message.
+                        Err(_) => builder.try_run(main),
+                    }
                 }))
             })
         };
