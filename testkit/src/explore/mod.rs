@@ -496,7 +496,7 @@ where
                     runs,
                     "cancellation injection",
                 );
-                failure.save(config);
+                failure.shrink_and_save(&self.runner);
                 return Err(failure);
             }
             runs += points.len() as u64;
