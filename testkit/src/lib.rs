@@ -393,7 +393,7 @@
 //!   injection does, at every cancel point in turn.
 //! - **Fifo** explores nothing: Trio's own order, for output that must stay the same.
 //!
-//! ### Reading a trace
+//! ### Reading a failure
 //!
 //! A failure report prints the schedule as a story, one line per task step: virtual time,
 //! task id and name, and the task's checkpoint number. A `*` marks a step the policy chose
@@ -406,19 +406,44 @@
 //!     [0s] task 2 `reader-writer` (checkpoint 0)
 //! ```
 //!
-//! After shrinking, the `*` lines are the whole cause: undo any one and the test passes. When
-//! none is left — the test fails in the default order already — the report says "fails in the
-//! default order; no reordering needed". Tasks that share a name are numbered in spawn order
-//! (`worker#1`, `worker#2`). [`explore::trace::Trace`] holds the same events as data (and prints them all with
-//! `Display`), so a test can snapshot a trace with insta.
+//! Before the story, the report shrinks the failing schedule and says what is left of it, in
+//! *changes* to the default order — the few things that have to go differently for the test
+//! to fail:
+//!
+//! ```text
+//! shrunk from 40 deviation(s) from the default order to 2 changes in 559 runs:
+//!   - task 2 `early#1` held back from decision 5 to decision 26
+//!   - task 5 `late#2` run ahead of task 4 `early#2` at decision 6 (a preemption)
+//! ```
+//!
+//! A **preemption** runs a task at one decision although another was first in line. A
+//! **hold** keeps a task waiting over a span of decisions while others run — one change, however
+//! many `*` lines it makes in the story (a schedule found by a random walk deviates at almost
+//! every decision; held back over twenty decisions is still one reason). A failure found by
+//! cancellation injection also lists its injected cancellation, moved to the earliest cancel
+//! point that still fails. Undo any one change and the test passes (as far as shrinking could
+//! tell). When none is needed — the test fails in the default order already — the report says
+//! "fails in the default order; no reordering needed" (with an injected cancellation: "fails
+//! in the default order with the injected cancellation"). Decision numbers count the steps
+//! where two or more tasks were runnable; the story prints them. Tasks that share a name are
+//! numbered in spawn order (`worker#1`, `worker#2`). [`explore::trace::Trace`] holds the same
+//! events as data (and prints them all with `Display`), so a test can snapshot a trace with
+//! insta; [`explore::Shrunk::describe`] gives the list of changes as one line.
+//!
+//! Shrinking has limits: it spends at most 2,000 runs, and a failure stopped by the watchdog
+//! is not shrunk at all (each run could take the whole limit again). Holds are placed by
+//! decision number, so a shrunk schedule names the decisions of its own run, not those of the
+//! schedule that found the bug.
 //!
 //! ### Replaying
 //!
 //! Every report ends with two commands: `TRIO_SEED=… TRIO_POLICY=… cargo test … -- name --exact`
 //! replays the failing schedule exactly (same seed, same policy, same trace), and
-//! `TRIO_REPLAY=v1:…` replays the shrunk schedule — a short list of deviations from the default
+//! `TRIO_REPLAY=v1:…` replays the shrunk schedule — a short list of changes to the default
 //! order, which keeps working when unrelated code changes (a recorded task that is no longer
-//! runnable falls back to the default). The failing schedule is also appended to
+//! runnable falls back to the default). `v1:12=t3` runs task 3 at decision 12; a schedule with
+//! holds prints as `v2:…`, where `5-26=h2` holds task 2 back from decision 5 to decision 26
+//! (`5-=h2`: to the end). Both versions are accepted wherever a schedule is read. The failing schedule is also appended to
 //! `trio-regressions/<test file>.txt` next to the crate's `Cargo.toml`, and replayed first on
 //! every later run: commit that file. The file is read line by line: a line that does not
 //! parse (a bad byte, an unknown policy, a missing field) gets a warning naming the file, the
@@ -435,7 +460,7 @@
 //! | `TRIO_SCHEDULES` | schedules to explore, at least 1 |
 //! | `TRIO_POLICY` | `mixed`, `random`, `pct`, `pct:<depth>` (depth 1 to 100), `fifo` |
 //! | `TRIO_SEED` | run exactly the schedule of this seed (decimal, or `0x…`) |
-//! | `TRIO_REPLAY` | run exactly this schedule (`v1:…`, as a report prints it) |
+//! | `TRIO_REPLAY` | run exactly this schedule (`v1:…` or `v2:…`, as a report prints it) |
 //! | `TRIO_CHECK_DETERMINISM` | `1`/`true`/`yes` or `0`/`false`/`no` |
 //! | `TRIO_THREADS` | worker threads, at least 1 (default: every available core) |
 //!
