@@ -76,6 +76,38 @@ async fn lost_updates(k: usize) {
     assert!(lost < k, "every counter lost an update");
 }
 
+/// A bug that needs `k` changes, one per independent race: `k` pairs of a writer and a reader,
+/// each taking `FILLER` checkpoints and then writing (or reading) its pair's flag; it fails
+/// when every reader reads before its writer wrote. In the default order each writer goes
+/// first; every pair needs its reader to get ahead of its writer.
+async fn stale_reads(k: usize) {
+    let flags: Rc<Vec<Cell<bool>>> = Rc::new((0..k).map(|_| Cell::new(false)).collect());
+    let stale = Rc::new(Cell::new(0));
+    let (f, st) = (flags.clone(), stale.clone());
+    trio::open_nursery(|nursery| async move {
+        for pair in 0..k {
+            for writer in [true, false] {
+                let (f, st) = (f.clone(), st.clone());
+                nursery.start_soon_named(if writer { "writer" } else { "reader" }, async move {
+                    for _ in 0..FILLER {
+                        trio::checkpoint().await?;
+                    }
+                    if writer {
+                        f[pair].set(true);
+                    } else if !f[pair].get() {
+                        st.set(st.get() + 1);
+                    }
+                    Ok(())
+                });
+            }
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(stale.get() < k, "every reader read before its writer wrote");
+}
+
 fn explore(name: &str, policy: PolicyKind, seed: u64) -> Explore {
     Explore::new(name).policy(policy).seed(seed).schedules(3000).persist(false).threads(1)
 }
@@ -131,6 +163,18 @@ fn k_lost_updates_shrink_to_at_most_k_plus_one_changes() {
             let test = move || Box::pin(lost_updates(k)) as std::pin::Pin<Box<dyn Future<Output = ()>>>;
             let failure = explore(&format!("lost_updates_{k}"), policy, seed).run(test).unwrap_err();
             assert!(failure.message.contains("every counter lost an update"), "{failure}");
+            check_shrunk(&failure, k, test);
+        }
+    }
+}
+
+#[test]
+fn k_independent_races_shrink_to_at_most_k_plus_one_changes() {
+    for k in 1..=3 {
+        for (policy, seed) in RUNS {
+            let test = move || Box::pin(stale_reads(k)) as std::pin::Pin<Box<dyn Future<Output = ()>>>;
+            let failure = explore(&format!("stale_reads_{k}"), policy, seed).run(test).unwrap_err();
+            assert!(failure.message.contains("every reader read before its writer wrote"), "{failure}");
             check_shrunk(&failure, k, test);
         }
     }
