@@ -268,25 +268,39 @@ fn a_saved_schedule_with_holds_replays_from_the_regressions_file() {
 fn the_report_names_each_change() {
     let failure = explore("shrinking::report", PolicyKind::Random, 1).run(|| reverse_order(2)).unwrap_err();
     let shrunk = failure.shrunk.as_ref().unwrap();
+    let picks: Vec<_> = shrunk.schedule.picks().collect();
     let holds: Vec<_> = shrunk.schedule.holds().collect();
-    assert_eq!(holds.len(), 2, "{}", shrunk.schedule);
+    assert_eq!((picks.len(), holds.len()), (1, 1), "a preemption and a hold: {}", shrunk.schedule);
     let described = shrunk.describe();
     assert!(described.starts_with("2 changes: "), "{described}");
+    for (n, pick) in picks {
+        let Pick::Task(task) = pick else { panic!("a task pick: {pick}") };
+        let text = format!("task {task} `stage#{}` run ahead of task ", task - 1);
+        assert!(described.contains(&text), "{text} in {described}");
+        assert!(described.contains(&format!("at decision {n} (a preemption)")), "{described}");
+    }
     for (task, range) in holds {
         let name = format!("task {task} `stage#{}`", task - 1);
         let text = format!("{name} held back from decision {} to decision {}", range.start(), range.end());
         assert!(described.contains(&text), "{text} in {described}");
     }
     let report = failure.to_string();
-    assert!(
-        report.contains(&format!(
-            "shrunk from {} deviation(s) from the default order to 2 changes in ",
-            failure.schedule.len()
-        )),
-        "{report}"
-    );
-    assert!(report.contains("  - task "), "one line per change:\n{report}");
+    let head = format!("shrunk from {} deviation(s) from the default order to 2 changes in ", failure.schedule.len());
+    assert!(report.contains(&head), "{report}");
+    assert_eq!(report.matches("\n  - task ").count(), 2, "one line per change:\n{report}");
     assert!(report.contains(&format!("TRIO_REPLAY={} ", shrunk.schedule)), "{report}");
+}
+
+#[test]
+fn a_task_let_ahead_once_shrinks_to_a_preemption_not_a_hold() {
+    // Two stages: running the second first once keeps it ahead to the end.
+    for (policy, seed) in RUNS {
+        let failure = explore("shrinking::one", policy, seed).run(|| reverse_order(1)).unwrap_err();
+        let shrunk = failure.shrunk.as_ref().unwrap();
+        assert_eq!(shrunk.schedule.holds().count(), 0, "{}", shrunk.schedule);
+        assert_eq!(shrunk.schedule.picks().collect::<Vec<_>>().len(), 1, "{}", shrunk.schedule);
+        assert!(shrunk.describe().ends_with("(a preemption)"), "{}", shrunk.describe());
+    }
 }
 
 /// A task that moves an item with a checkpoint between taking it and putting it back: the

@@ -23,8 +23,10 @@
 //!    failing schedule with fewer changes placed anywhere, each a pick or a hold of the default
 //!    task for 2, 4, 8, … decisions or to the end; at most 500 runs, as it grows with the
 //!    run's length and rarely finds what the earlier phases missed;
-//! 5. tidying: each hold is cut to the decisions where it changed what ran, and a hold of one
-//!    decision becomes the pick it amounts to.
+//! 5. tidying: each hold ends as early as the schedule still fails (a binary search), is cut
+//!    to the decisions where it changed what ran, and a hold of one decision becomes the pick
+//!    it amounts to — of two schedules with as many changes, the one that holds tasks back for
+//!    fewer decisions says more precisely what the bug needs.
 //!
 //! Every candidate is run and counts only if it fails the same way (the same kind of failure).
 //! All phases share one budget of 2,000 runs.
@@ -80,6 +82,7 @@ where
         }
     }
     current = shrinker.search(current);
+    current = shrinker.shorten(current);
     current = shrinker.tidy(current);
     let last = shrinker.run(&current, Recorded::Full);
     Some(Shrunk { schedule: schedule_of(&current), trace: last.trace, from, runs: shrinker.runs })
@@ -427,6 +430,32 @@ where
                     next
                 }));
             }
+        }
+        current
+    }
+
+    /// Ends each hold as early as the candidate still fails (a binary search over its last
+    /// decision): of two schedules with as many changes, the one that holds tasks back for
+    /// fewer decisions says more precisely what the bug needs — often a single preemption.
+    fn shorten(&mut self, mut current: Vec<Change>) -> Vec<Change> {
+        for i in 0..current.len() {
+            let Change::Hold { task, from, to } = current[i] else { continue };
+            let horizon = if to == u64::MAX { self.run(&current, Recorded::Summary).summary.decisions() } else { to };
+            // Invariant: holding to `high` fails; holding to below `low` is not known to.
+            let (mut low, mut high) = (from, to);
+            let mut bound = horizon.max(from);
+            while low < bound && !self.exhausted() {
+                let middle = low + (bound - low) / 2;
+                let mut candidate = current.clone();
+                candidate[i] = Change::Hold { task, from, to: middle };
+                if self.fails(&candidate) {
+                    high = middle;
+                    bound = middle;
+                } else {
+                    low = middle + 1;
+                }
+            }
+            current[i] = Change::Hold { task, from, to: high };
         }
         current
     }
