@@ -631,8 +631,8 @@
 //! Compared with pytest-trio and `trio.testing`: fixtures shared across tests (module or
 //! session scope), overriding a fixture by defining one of the same name closer to the test,
 //! `wait_all_threads_completed`, UDP and Unix sockets on the simulated network. Exploration does not yet search
-//! exhaustively (no DFS or partial-order reduction), and a shrunk schedule is minimal only up to
-//! three deviations (the bounded search beyond ddmin stops there).
+//! exhaustively (no DFS or partial-order reduction), and a shrunk schedule is minimal only as far
+//! as ddmin, refitting and a bounded search (up to three changes, 500 runs) can tell.
 //!
 //! Limits of today's engine: every schedule builds a fresh runtime (the runtime cannot be reset
 //! yet; the engine's per-thread runner is where reuse will go); shrinking, the determinism
