@@ -66,7 +66,7 @@ where
     } else {
         let trace = shrinker.trace_if_fails(&original)?;
         let rewritten = as_holds(&trace, &injections);
-        if rewritten.len() < original.len() && shrinker.fails(&rewritten) { rewritten } else { original }
+        if shrinker.fails(&rewritten) { rewritten } else { original }
     };
     loop {
         let before = current.clone();
