@@ -238,6 +238,8 @@ fn schedules_with_holds_print_as_v2_and_parse_back() {
     assert_eq!(two.injections().collect::<Vec<_>>(), [(2, 1), (3, 4)]);
     assert_eq!(two.to_string(), "v2:c2.1,c3.4");
     assert_eq!("v1:c2.1".parse::<Schedule>().unwrap().to_string(), "v1:c2.1");
+    let (from, to) = (9, 5);
+    assert!(std::panic::catch_unwind(|| Schedule::new().hold(2, from..=to)).is_err(), "an empty hold is refused");
     for bad in ["v1:5-9=h2", "v2:9-5=h2", "v2:5=h2", "v2:a-9=h2", "v2:5-9=hx", "v3:1=t2"] {
         assert!(bad.parse::<Schedule>().is_err(), "{bad} is not a schedule");
     }

@@ -66,7 +66,8 @@ where
     } else {
         let trace = shrinker.trace_if_fails(&original)?;
         let rewritten = as_holds(&trace, &injections);
-        if shrinker.fails(&rewritten) { rewritten } else { original }
+        // Invariant: `original` fails; every later candidate is kept only if it fails too.
+        if shrinker.fails(&rewritten) { rewritten } else { original.clone() }
     };
     loop {
         let before = current.clone();
@@ -84,6 +85,10 @@ where
     current = shrinker.search(current);
     current = shrinker.shorten(current);
     current = shrinker.tidy(current);
+    if schedule_of(&current).len() > from {
+        // Rewriting as holds cost more changes than it saved: the failing schedule is smaller.
+        current = original;
+    }
     let last = shrinker.run(&current, Recorded::Full);
     Some(Shrunk { schedule: schedule_of(&current), trace: last.trace, from, runs: shrinker.runs })
 }

@@ -132,7 +132,8 @@ impl Schedule {
         self.picks.remove(&number)
     }
 
-    /// Injects a cancellation at the `cancel_point`-th cancel point of task `task`.
+    /// Injects a cancellation at the `cancel_point`-th cancel point of task `task`. Each call
+    /// adds one: a schedule can inject several (it then prints as `v2`).
     ///
     /// # Examples
     ///
@@ -163,6 +164,10 @@ impl Schedule {
     /// decisions the task runs only when no other task is runnable. `u64::MAX` as the end
     /// holds it to the end of the run.
     ///
+    /// # Panics
+    ///
+    /// If the range is empty (it ends before it starts).
+    ///
     /// # Examples
     ///
     /// Hold the first child back while the others run:
@@ -192,7 +197,9 @@ impl Schedule {
     /// });
     /// assert_eq!(*log.borrow(), [1, 2, 0]);
     /// ```
+    #[track_caller]
     pub fn hold(&mut self, task: u64, decisions: RangeInclusive<u64>) {
+        assert!(decisions.start() <= decisions.end(), "a hold must not end before it starts: {decisions:?}");
         self.holds.insert((*decisions.start(), *decisions.end(), task));
     }
 
