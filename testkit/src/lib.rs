@@ -411,9 +411,9 @@
 //! to fail:
 //!
 //! ```text
-//! shrunk from 40 deviation(s) from the default order to 2 changes in 559 runs:
-//!   - task 2 `early#1` held back from decision 5 to decision 26
-//!   - task 5 `late#2` run ahead of task 4 `early#2` at decision 6 (a preemption)
+//! shrunk from 16 deviation(s) from the default order to 2 changes in 206 runs:
+//!   - task 4 `stage#3` run ahead of task 3 `stage#2` at decision 2 (a preemption)
+//!   - task 2 `stage#1` held back from decision 4 to decision 5
 //! ```
 //!
 //! A **preemption** runs a task at one decision although another was first in line. A
