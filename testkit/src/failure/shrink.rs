@@ -356,7 +356,7 @@ where
     }
 
     /// Drops one order change and refits one of the others in its place — moves a hold's
-    /// first or last decision, or a pick's decision, by 1, 2, 4, … decisions either way — and
+    /// first or last decision, or a task pick's decision, by 1, 2, 4, … decisions either way — and
     /// keeps the first such candidate that fails, until none does. Dropping a change shifts
     /// the decisions after it, so a change ddmin cannot drop where it stands may become
     /// unneeded once another is moved.
@@ -518,14 +518,15 @@ where
 }
 
 /// A change moved by 1, 2, 4, … decisions either way, nearest first, within decisions
-/// `1..=horizon`: a pick's decision, a hold's first or its last decision. None for an
-/// injection.
+/// `1..=horizon`: a task pick's decision, a hold's first or its last decision. None for an
+/// injection, a timer or an option pick (an index that means nothing at another decision).
 fn moves(change: &Change, horizon: u64) -> Vec<Change> {
     let mut moves = Vec::new();
     let mut step = 1;
     while step < horizon {
         match *change {
-            Change::Pick(n, pick) => {
+            // A timer or option index means nothing at another decision: only task picks move.
+            Change::Pick(n, pick @ Pick::Task(_)) => {
                 if n > step {
                     moves.push(Change::Pick(n - step, pick));
                 }
@@ -546,7 +547,7 @@ fn moves(change: &Change, horizon: u64) -> Vec<Change> {
                     moves.push(Change::Hold { task, from: from - step, to });
                 }
             }
-            Change::Inject { .. } => {}
+            Change::Pick(..) | Change::Inject { .. } => {}
         }
         step *= 2;
     }
@@ -685,5 +686,7 @@ mod tests {
             .collect();
         assert_eq!(picks, [3, 5, 2, 6]);
         assert!(moves(&Change::Inject { task: 2, point: 3 }, 10).is_empty());
+        assert!(moves(&Change::Pick(4, Pick::Choice(1)), 10).is_empty(), "an option index stays at its decision");
+        assert!(moves(&Change::Pick(4, Pick::Timer(1)), 10).is_empty());
     }
 }
