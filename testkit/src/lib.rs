@@ -404,7 +404,7 @@
 //!   injection does, at every cancel point in turn.
 //! - **Fifo** explores nothing: Trio's own order, for output that must stay the same.
 //!
-//! ### Reading a trace
+//! ### Reading a failure
 //!
 //! A failure report prints the schedule as a story, one line per task step: virtual time,
 //! task id and name, and the task's checkpoint number. A `*` marks a step the policy chose
@@ -417,11 +417,34 @@
 //!     [0s] task 2 `reader-writer` (checkpoint 0)
 //! ```
 //!
-//! After shrinking, the `*` lines are the whole cause: undo any one and the test passes. When
-//! none is left — the test fails in the default order already — the report says "fails in the
-//! default order; no reordering needed". Tasks that share a name are numbered in spawn order
-//! (`worker#1`, `worker#2`). [`explore::trace::Trace`] holds the same events as data (and prints them all with
-//! `Display`), so a test can snapshot a trace with insta.
+//! Before the story, the report shrinks the failing schedule and says what is left of it, in
+//! *changes* to the default order — the few things that have to go differently for the test
+//! to fail:
+//!
+//! ```text
+//! shrunk from 16 deviation(s) from the default order to 2 changes in 206 runs:
+//!   - task 4 `stage#3` run ahead of task 3 `stage#2` at decision 2 (a preemption)
+//!   - task 2 `stage#1` held back from decision 4 to decision 5
+//! ```
+//!
+//! A **preemption** runs a task at one decision although another was first in line. A
+//! **hold** keeps a task waiting over a span of decisions while others run — one change, however
+//! many `*` lines it makes in the story (a schedule found by a random walk deviates at almost
+//! every decision; held back over twenty decisions is still one reason). A failure found by
+//! cancellation injection also lists its injected cancellation, moved to the earliest cancel
+//! point that still fails. Undo any one change and the test passes (as far as shrinking could
+//! tell). When none is needed — the test fails in the default order already — the report says
+//! "fails in the default order; no reordering needed" (with an injected cancellation: "fails
+//! in the default order with the injected cancellation"). Decision numbers count the steps
+//! where two or more tasks were runnable; the story prints them. Tasks that share a name are
+//! numbered in spawn order (`worker#1`, `worker#2`). [`explore::trace::Trace`] holds the same
+//! events as data (and prints them all with `Display`), so a test can snapshot a trace with
+//! insta; [`explore::Shrunk::describe`] gives the list of changes as one line.
+//!
+//! Shrinking has limits: it spends at most 2,000 runs, and a failure stopped by the watchdog
+//! is not shrunk at all (each run could take the whole limit again). Holds are placed by
+//! decision number, so a shrunk schedule names the decisions of its own run, not those of the
+//! schedule that found the bug.
 //!
 //! ### Assertions and coverage
 //!
@@ -500,9 +523,11 @@
 //!
 //! Every report ends with two commands: `TRIO_SEED=… TRIO_POLICY=… cargo test … -- name --exact`
 //! replays the failing schedule exactly (same seed, same policy, same trace), and
-//! `TRIO_REPLAY=v1:…` replays the shrunk schedule — a short list of deviations from the default
+//! `TRIO_REPLAY=v1:…` replays the shrunk schedule — a short list of changes to the default
 //! order, which keeps working when unrelated code changes (a recorded task that is no longer
-//! runnable falls back to the default). The failing schedule is also appended to
+//! runnable falls back to the default). `v1:12=t3` runs task 3 at decision 12; a schedule with
+//! holds prints as `v2:…`, where `5-26=h2` holds task 2 back from decision 5 to decision 26
+//! (`5-=h2`: to the end). Both versions are accepted wherever a schedule is read. The failing schedule is also appended to
 //! `trio-regressions/<test file>.txt` next to the crate's `Cargo.toml`, and replayed first on
 //! every later run: commit that file. A saved schedule that passes is followed by eight runs
 //! that replay a prefix of it and then continue at random (origin "around a saved schedule"
@@ -521,7 +546,7 @@
 //! | `TRIO_SCHEDULES` | schedules to explore, at least 1 |
 //! | `TRIO_POLICY` | `mixed`, `random`, `pct`, `pct:<depth>` (depth 1 to 100), `pos`, `surw`, `fifo` |
 //! | `TRIO_SEED` | run exactly the schedule of this seed (decimal, or `0x…`) |
-//! | `TRIO_REPLAY` | run exactly this schedule (`v1:…`, as a report prints it) |
+//! | `TRIO_REPLAY` | run exactly this schedule (`v1:…` or `v2:…`, as a report prints it) |
 //! | `TRIO_CHECK_DETERMINISM` | `1`/`true`/`yes` or `0`/`false`/`no` |
 //! | `TRIO_THREADS` | worker threads, at least 1 (default: every available core) |
 //! | `TRIO_TRACE_HTML` | write a failing schedule as an HTML page at this path |
@@ -693,8 +718,8 @@
 //! Compared with pytest-trio and `trio.testing`: fixtures shared across tests (module or
 //! session scope), overriding a fixture by defining one of the same name closer to the test,
 //! `wait_all_threads_completed`, UDP and Unix sockets on the simulated network. Exploration does not yet search
-//! exhaustively (no DFS or partial-order reduction), and a shrunk schedule is minimal only up to
-//! three deviations (the bounded search beyond ddmin stops there).
+//! exhaustively (no DFS or partial-order reduction), and a shrunk schedule is minimal only as far
+//! as ddmin, refitting and a bounded search (up to three changes, 500 runs) can tell.
 //!
 //! Limits of today's engine: the testkit still makes a fresh clock, policy and trace summary per
 //! schedule (the runtime itself is reused, reset between schedules); shrinking, the determinism

@@ -615,7 +615,7 @@ where
                         runs,
                         "cancellation injection",
                     );
-                    failure.save(config);
+                    failure.shrink_and_save(&self.runner);
                     failure
                 }
             });

@@ -11,9 +11,9 @@ mod shrink;
 use std::fmt;
 
 use crate::config::{Explore, PolicyKind, ReplayCommand};
-use crate::engine::trace::{Event, Trace};
+use crate::engine::trace::{DecisionKind, Event, Trace};
 use crate::engine::{FailureKind, Fixtures, Runner, TestResult};
-use crate::policy::Schedule;
+use crate::policy::{Pick, Schedule};
 
 pub(crate) use regressions::{Entry as RegressionEntry, load as load_regressions};
 
@@ -145,6 +145,104 @@ pub struct Shrunk {
     pub from: usize,
     /// Runs spent shrinking.
     pub runs: u64,
+}
+
+impl Shrunk {
+    /// The minimal schedule in words: how many changes, and each of them — a task run ahead of
+    /// the default (a preemption), a task held back over a span of decisions, a timer or
+    /// option taken out of order, an injected cancellation — with task names from the trace.
+    /// Decision numbers are the ones the report's story shows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::cell::RefCell;
+    /// # use std::rc::Rc;
+    /// # use trio_testkit::explore::{Explore, PolicyKind};
+    /// // `failure`: an exploration of a test that fails when task `b` runs before task `a`.
+    /// # let failure = Explore::new("a_before_b")
+    /// #     .schedules(20)
+    /// #     .policy(PolicyKind::Random)
+    /// #     .persist(false)
+    /// #     .run(|| async {
+    /// #         let log = Rc::new(RefCell::new(Vec::new()));
+    /// #         let l = log.clone();
+    /// #         trio::open_nursery(|nursery| async move {
+    /// #             for name in ["a", "b"] {
+    /// #                 let l = l.clone();
+    /// #                 nursery.start_soon_named(name, async move { l.borrow_mut().push(name) });
+    /// #             }
+    /// #             Ok(())
+    /// #         })
+    /// #         .await
+    /// #         .unwrap();
+    /// #         assert_eq!(*log.borrow(), ["a", "b"], "b ran first");
+    /// #     })
+    /// #     .unwrap_err();
+    /// let shrunk = failure.shrunk.as_ref().unwrap();
+    /// assert_eq!(shrunk.describe(), "1 change: task 3 `b` run ahead of task 2 `a` at decision 1 (a preemption)");
+    /// ```
+    pub fn describe(&self) -> String {
+        let changes = describe_changes(&self.schedule, &self.trace);
+        let head = self.count();
+        if changes.is_empty() { head } else { format!("{head}: {}", changes.join("; ")) }
+    }
+
+    /// `2 changes`, `1 change and 1 injected cancellation`.
+    fn count(&self) -> String {
+        let mut head = plural(self.schedule.len(), "change");
+        let injected = self.schedule.injections().count();
+        if injected > 0 {
+            head.push_str(&format!(" and {}", plural(injected, "injected cancellation")));
+        }
+        head
+    }
+}
+
+/// `1 change`, `2 changes`.
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+/// Each change of `schedule` in words, in decision order (injections last), named from the
+/// trace of a run of it.
+fn describe_changes(schedule: &Schedule, trace: &Trace) -> Vec<String> {
+    let names = trace.task_names();
+    let task = |id: u64| match names.iter().find(|(t, _)| t.as_u64() == id) {
+        Some((_, name)) => format!("task {id} `{name}`"),
+        None => format!("task {id}"),
+    };
+    let mut changes: Vec<(u64, String)> = Vec::new();
+    for (n, pick) in schedule.picks() {
+        let decision = trace.decisions().find(|d| d.number == n);
+        let text = match (pick, decision.map(|d| &d.kind)) {
+            (Pick::Task(t), Some(DecisionKind::Task { options })) if options[0].as_u64() != t => {
+                format!("{} run ahead of {} at decision {n} (a preemption)", task(t), task(options[0].as_u64()))
+            }
+            (Pick::Task(t), _) => format!("{} run at decision {n}", task(t)),
+            (Pick::Timer(i), _) => format!("due timer {i} fired first at decision {n}"),
+            (Pick::Choice(i), Some(DecisionKind::Choice { what, .. })) => {
+                format!("option {i} of `{what}` taken at decision {n}")
+            }
+            (Pick::Choice(i), _) => format!("option {i} taken at decision {n}"),
+        };
+        changes.push((n, text));
+    }
+    for (t, range) in schedule.holds() {
+        let (from, to) = (*range.start(), *range.end());
+        let span = if to == u64::MAX {
+            format!("from decision {from} to the end of the run")
+        } else if to == from {
+            format!("at decision {from}")
+        } else {
+            format!("from decision {from} to decision {to}")
+        };
+        changes.push((from, format!("{} held back {span}", task(t))));
+    }
+    changes.sort_by_key(|(n, _)| *n);
+    let injections =
+        schedule.injections().map(|(t, point)| format!("cancellation injected at cancel point {point} of {}", task(t)));
+    changes.into_iter().map(|(_, text)| text).chain(injections).collect()
 }
 
 impl Failure {
@@ -369,14 +467,25 @@ impl fmt::Display for Failure {
                 writeln!(f, "fails in the default order; no reordering needed:")?;
                 write!(f, "{}", shrunk.trace.describe_steps(40))?;
             }
-            Some(shrunk) if shrunk.schedule.len() < shrunk.from => {
+            Some(shrunk) if shrunk.schedule.is_empty() => {
+                writeln!(f, "fails in the default order with the injected cancellation; no reordering needed:")?;
+                for change in describe_changes(&shrunk.schedule, &shrunk.trace) {
+                    writeln!(f, "  - {change}")?;
+                }
+                write!(f, "{}", shrunk.trace.describe_steps(40))?;
+            }
+            Some(shrunk) if shrunk.schedule.len() < shrunk.from || shrunk.schedule != self.schedule => {
                 writeln!(
                     f,
-                    "shrunk from {} to {} deviation(s) from the default order in {} runs; the minimal schedule:",
+                    "shrunk from {} deviation(s) from the default order to {} in {} runs:",
                     shrunk.from,
-                    shrunk.schedule.len(),
+                    shrunk.count(),
                     shrunk.runs
                 )?;
+                for change in describe_changes(&shrunk.schedule, &shrunk.trace) {
+                    writeln!(f, "  - {change}")?;
+                }
+                writeln!(f, "the minimal schedule:")?;
                 write!(f, "{}", shrunk.trace.describe_steps(40))?;
             }
             _ if decisions > 0 && default_order => {

@@ -1,18 +1,29 @@
 //! Replaying a recorded schedule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use trio::abc::SchedulePolicy;
 use trio::lowlevel::{Choice, RunnableTasks, Task, TaskId, TimerInfo};
 
-/// A schedule as the deviations from the default order: at decision `n`, pick this instead
-/// of the first option. Every other decision takes the default.
+/// A schedule as its changes to the default order. Two kinds of change:
 ///
-/// Schedules print as a short string (`v1:12=t3,40=x1,57=o2` — at decision 12 run task 3, at
-/// decision 40 fire the second due timer, at decision 57 take option 2 of a
-/// [`choose`](trio::lowlevel::choose)), which `TRIO_REPLAY` accepts.
+/// - a **pick** (a preemption): at decision `n`, take this option instead of the first;
+/// - a **hold** (a delay): from decision `a` to decision `b`, never run task `t` while another
+///   task is runnable — one change that stands for a task held back over many decisions.
+///
+/// Every other decision takes the default. A pick wins over a hold at its own decision; when
+/// every runnable task is held, the default is taken. A schedule can also inject cancellations
+/// (see [`inject_cancel`](Schedule::inject_cancel)).
+///
+/// Schedules print as a short string, which `TRIO_REPLAY` accepts: `v1:12=t3,40=x1,57=o2` — at
+/// decision 12 run task 3, at decision 40 fire the second due timer, at decision 57 take option
+/// 2 of a [`choose`](trio::lowlevel::choose). A schedule with holds (or more than one injected
+/// cancellation) prints as `v2:`, where `5-9=h2` holds task 2 back from decision 5 to decision
+/// 9 (`5-=h2`: to the end of the run). Both versions parse; a schedule that `v1` can express
+/// still prints as `v1`, so saved `v1` lines keep replaying unchanged.
 ///
 /// # Examples
 ///
@@ -26,8 +37,10 @@ use trio::lowlevel::{Choice, RunnableTasks, Task, TaskId, TimerInfo};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schedule {
     picks: BTreeMap<u64, Pick>,
-    /// Cancellation injected at (task, cancel point), if any.
-    inject: Option<(u64, u64)>,
+    /// Holds as (first decision, last decision, task); `u64::MAX` as the last: to the end.
+    holds: BTreeSet<(u64, u64, u64)>,
+    /// Cancellations injected at (task, cancel point).
+    injections: BTreeSet<(u64, u64)>,
 }
 
 /// A non-default pick in a [`Schedule`].
@@ -119,7 +132,8 @@ impl Schedule {
         self.picks.remove(&number)
     }
 
-    /// Injects a cancellation at the `cancel_point`-th cancel point of task `task`.
+    /// Injects a cancellation at the `cancel_point`-th cancel point of task `task`. Each call
+    /// adds one: a schedule can inject several (it then prints as `v2`).
     ///
     /// # Examples
     ///
@@ -143,10 +157,151 @@ impl Schedule {
     /// assert_eq!(outcome, None);
     /// ```
     pub fn inject_cancel(&mut self, task: TaskId, cancel_point: u64) {
-        self.inject = Some((task.as_u64(), cancel_point));
+        self.injections.insert((task.as_u64(), cancel_point));
     }
 
-    /// The injection, as (task id, cancel point).
+    /// Holds task `task` back over the decisions `decisions` (both ends included): at those
+    /// decisions the task runs only when no other task is runnable. `u64::MAX` as the end
+    /// holds it to the end of the run.
+    ///
+    /// # Panics
+    ///
+    /// If the range is empty (it ends before it starts).
+    ///
+    /// # Examples
+    ///
+    /// Hold the first child back while the others run:
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use trio_testkit::policy::{Replay, Schedule};
+    ///
+    /// let mut schedule = Schedule::new();
+    /// schedule.hold(2, 1..=5); // task 2 waits from decision 1 to decision 5
+    /// assert_eq!(schedule.to_string(), "v2:1-5=h2");
+    /// assert_eq!(schedule.len(), 1); // one change
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let l = log.clone();
+    /// trio::Builder::new().policy(Replay::new(schedule)).run(async move {
+    ///     trio::open_nursery(|nursery| async move {
+    ///         for i in 0..3 {
+    ///             let l = l.clone();
+    ///             nursery.start_soon(async move { l.borrow_mut().push(i) }); // tasks 2, 3, 4
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(*log.borrow(), [1, 2, 0]);
+    /// ```
+    #[track_caller]
+    pub fn hold(&mut self, task: u64, decisions: RangeInclusive<u64>) {
+        assert!(decisions.start() <= decisions.end(), "a hold must not end before it starts: {decisions:?}");
+        self.holds.insert((*decisions.start(), *decisions.end(), task));
+    }
+
+    /// Removes a hold added with [`hold`](Schedule::hold); `true` if there was one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::Schedule;
+    ///
+    /// let mut schedule: Schedule = "v2:3=t2,5-9=h4".parse().unwrap();
+    /// assert!(schedule.remove_hold(4, 5..=9));
+    /// assert!(!schedule.remove_hold(4, 5..=9));
+    /// assert_eq!(schedule.to_string(), "v1:3=t2");
+    /// ```
+    pub fn remove_hold(&mut self, task: u64, decisions: RangeInclusive<u64>) -> bool {
+        self.holds.remove(&(*decisions.start(), *decisions.end(), task))
+    }
+
+    /// The holds, as (task id, decisions), by first decision.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::Schedule;
+    ///
+    /// let schedule: Schedule = "v2:5-9=h2,1-=h3".parse().unwrap();
+    /// let holds: Vec<_> = schedule.holds().collect();
+    /// assert_eq!(holds, [(3, 1..=u64::MAX), (2, 5..=9)]);
+    /// ```
+    pub fn holds(&self) -> impl Iterator<Item = (u64, RangeInclusive<u64>)> + '_ {
+        self.holds.iter().map(|&(from, to, task)| (task, from..=to))
+    }
+
+    /// Every injected cancellation, as (task id, cancel point).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::Schedule;
+    ///
+    /// let schedule: Schedule = "v2:c3.7,c2.1".parse().unwrap();
+    /// let injections: Vec<_> = schedule.injections().collect();
+    /// assert_eq!(injections, [(2, 1), (3, 7)]);
+    /// ```
+    pub fn injections(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.injections.iter().copied()
+    }
+
+    /// Removes every injected cancellation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio_testkit::policy::Schedule;
+    ///
+    /// let mut schedule: Schedule = "v1:4=t2,c3.1".parse().unwrap();
+    /// schedule.clear_injections();
+    /// assert_eq!(schedule.to_string(), "v1:4=t2");
+    /// ```
+    pub fn clear_injections(&mut self) {
+        self.injections.clear();
+    }
+
+    /// Adds an injected cancellation by task number (as [`injections`](Schedule::injections)
+    /// lists them).
+    pub(crate) fn inject_cancel_at(&mut self, task: u64, cancel_point: u64) {
+        self.injections.insert((task, cancel_point));
+    }
+
+    /// How this schedule decides task decision `number` among `len` runnable tasks whose ids
+    /// `id` gives, in default order, leaving out `without` among the holds: the index to run,
+    /// and whether the pick recorded there could not be followed.
+    pub(crate) fn resolve_task(
+        &self,
+        number: u64,
+        len: usize,
+        id: impl Fn(usize) -> u64,
+        without: Option<(u64, RangeInclusive<u64>)>,
+    ) -> (usize, bool) {
+        let mut diverged = false;
+        match self.picks.get(&number) {
+            None => {}
+            Some(Pick::Task(task)) => match (0..len).find(|&i| id(i) == *task) {
+                Some(i) => return (i, false),
+                None => diverged = true,
+            },
+            Some(Pick::Timer(_) | Pick::Choice(_)) => diverged = true,
+        }
+        let skip = without.map(|(task, range)| (*range.start(), *range.end(), task));
+        let held = |task: u64| {
+            self.holds.range(..=(number, u64::MAX, u64::MAX)).any(|&hold| {
+                let (_, to, held) = hold;
+                held == task && to >= number && Some(hold) != skip
+            })
+        };
+        let index = (0..len).find(|&i| !held(id(i))).unwrap_or(0);
+        (index, diverged)
+    }
+
+    /// The injection, as (task id, cancel point); the first of them (by task, then cancel
+    /// point) if there are several.
     ///
     /// # Examples
     ///
@@ -158,7 +313,7 @@ impl Schedule {
     /// assert_eq!(Schedule::new().injection(), None);
     /// ```
     pub fn injection(&self) -> Option<(u64, u64)> {
-        self.inject
+        self.injections.first().copied()
     }
 
     /// The picks, by decision number.
@@ -178,7 +333,7 @@ impl Schedule {
         self.picks.iter().map(|(n, p)| (*n, *p))
     }
 
-    /// How many deviations from the default order.
+    /// How many changes to the default order: picks plus holds.
     ///
     /// # Examples
     ///
@@ -186,13 +341,15 @@ impl Schedule {
     /// use trio_testkit::policy::Schedule;
     ///
     /// let schedule: Schedule = "v1:1=t2,8=x1,c2.1".parse().unwrap();
-    /// assert_eq!(schedule.len(), 2); // the injection is not a deviation of the order
+    /// assert_eq!(schedule.len(), 2); // the injection is not a change of the order
+    /// let schedule: Schedule = "v2:1=t2,3-40=h3".parse().unwrap();
+    /// assert_eq!(schedule.len(), 2); // one hold is one change, however long
     /// ```
     pub fn len(&self) -> usize {
-        self.picks.len()
+        self.picks.len() + self.holds.len()
     }
 
-    /// `true` for the default order.
+    /// `true` for the default order (injected cancellations aside).
     ///
     /// # Examples
     ///
@@ -205,7 +362,7 @@ impl Schedule {
     /// assert!(!schedule.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.picks.is_empty()
+        self.picks.is_empty() && self.holds.is_empty()
     }
 }
 
@@ -222,20 +379,20 @@ impl fmt::Display for Pick {
 }
 
 impl fmt::Display for Schedule {
+    /// `v1:` and the picks and injection, or `v2:` when there are holds or several injections.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("v1:")?;
-        let mut first = true;
-        for (n, pick) in &self.picks {
-            if !first {
-                f.write_str(",")?;
-            }
-            first = false;
-            write!(f, "{n}={pick}")?;
+        let v2 = !self.holds.is_empty() || self.injections.len() > 1;
+        f.write_str(if v2 { "v2:" } else { "v1:" })?;
+        // Picks and holds by the decision they start at, then the injections.
+        let mut parts: Vec<(u64, String)> = self.picks.iter().map(|(n, pick)| (*n, format!("{n}={pick}"))).collect();
+        for &(from, to, task) in &self.holds {
+            let to = if to == u64::MAX { String::new() } else { to.to_string() };
+            parts.push((from, format!("{from}-{to}=h{task}")));
         }
-        if let Some((task, point)) = self.inject {
-            write!(f, "{}c{task}.{point}", if first { "" } else { "," })?;
-        }
-        Ok(())
+        parts.sort_by_key(|(n, _)| *n);
+        let injections = self.injections.iter().map(|(task, point)| format!("c{task}.{point}"));
+        let all: Vec<String> = parts.into_iter().map(|(_, part)| part).chain(injections).collect();
+        f.write_str(&all.join(","))
     }
 }
 
@@ -255,7 +412,11 @@ pub struct ScheduleParseError(String);
 
 impl fmt::Display for ScheduleParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not a schedule: {} (expected something like `v1:12=t3,40=x1`)", self.0)
+        write!(
+            f,
+            "not a schedule: {} (expected something like `v1:12=t3,40=x1`, or `v2:12=t3,5-9=h2` with holds)",
+            self.0
+        )
     }
 }
 
@@ -266,19 +427,46 @@ impl FromStr for Schedule {
 
     fn from_str(s: &str) -> Result<Schedule, ScheduleParseError> {
         let bad = |why: &str| ScheduleParseError(format!("{s:?}: {why}"));
-        let body = s.trim().strip_prefix("v1:").ok_or_else(|| bad("it must start with `v1:`"))?;
+        let s_trimmed = s.trim();
+        let (body, v2) = match (s_trimmed.strip_prefix("v1:"), s_trimmed.strip_prefix("v2:")) {
+            (Some(body), _) => (body, false),
+            (_, Some(body)) => (body, true),
+            _ => return Err(bad("it must start with `v1:` (or `v2:`)")),
+        };
         let mut schedule = Schedule::new();
         for part in body.split(',').filter(|p| !p.is_empty()) {
             if let Some(inject) = part.strip_prefix('c') {
                 let (task, point) = inject.split_once('.').ok_or_else(|| bad("an injection is `c<task>.<point>`"))?;
                 let task = task.parse().map_err(|_| bad("bad task number"))?;
                 let point = point.parse().map_err(|_| bad("bad cancel point"))?;
-                schedule.inject = Some((task, point));
+                if !v2 {
+                    // Version 1 kept one injection: the last one written.
+                    schedule.injections.clear();
+                }
+                schedule.injections.insert((task, point));
                 continue;
             }
             let (n, pick) = part
                 .split_once('=')
                 .ok_or_else(|| bad("a pick is `<decision>=t<task>`, `=x<timer>` or `=o<option>`"))?;
+            if let Some(task) = pick.strip_prefix('h') {
+                if !v2 {
+                    return Err(bad("a hold (`<from>-<to>=h<task>`) needs a `v2:` schedule"));
+                }
+                let (from, to) = n.split_once('-').ok_or_else(|| bad("a hold is `<from>-<to>=h<task>`"))?;
+                let from: u64 = from.parse().map_err(|_| bad("bad first decision of a hold"))?;
+                let to: u64 = if to.is_empty() {
+                    u64::MAX
+                } else {
+                    to.parse().map_err(|_| bad("bad last decision of a hold"))?
+                };
+                if to < from {
+                    return Err(bad("a hold ends before it starts"));
+                }
+                let task = task.parse().map_err(|_| bad("bad task id"))?;
+                schedule.holds.insert((from, to, task));
+                continue;
+            }
             let n: u64 = n.parse().map_err(|_| bad("bad decision number"))?;
             let pick = if let Some(t) = pick.strip_prefix('t') {
                 Pick::Task(t.parse().map_err(|_| bad("bad task id"))?)
@@ -287,7 +475,7 @@ impl FromStr for Schedule {
             } else if let Some(i) = pick.strip_prefix('o') {
                 Pick::Choice(i.parse().map_err(|_| bad("bad option index"))?)
             } else {
-                return Err(bad("a pick starts with t, x or o"));
+                return Err(bad(if v2 { "a pick starts with t, x, o or h" } else { "a pick starts with t, x or o" }));
             };
             schedule.picks.insert(n, pick);
         }
@@ -295,7 +483,8 @@ impl FromStr for Schedule {
     }
 }
 
-/// Replays a [`Schedule`]: the recorded picks at their decisions, the default everywhere else.
+/// Replays a [`Schedule`]: the recorded picks at their decisions, its held tasks passed over
+/// while others are runnable, the default everywhere else.
 ///
 /// Replay is tolerant: if the program changed so that a recorded task is not runnable at its
 /// decision, or fewer timers are due, the default is taken and the replay carries on (count
@@ -390,13 +579,12 @@ impl SchedulePolicy for Replay {
 
     fn pick_task(&mut self, runnable: &RunnableTasks<'_>) -> usize {
         self.decisions += 1;
-        match self.schedule.picks.get(&self.decisions) {
-            None => 0,
-            Some(Pick::Task(id)) => {
-                (0..runnable.len()).find(|&i| runnable.id(i).as_u64() == *id).unwrap_or_else(|| self.diverged())
-            }
-            Some(Pick::Timer(_) | Pick::Choice(_)) => self.diverged(),
+        let (index, diverged) =
+            self.schedule.resolve_task(self.decisions, runnable.len(), |i| runnable.id(i).as_u64(), None);
+        if diverged {
+            self.diverged();
         }
+        index
     }
 
     fn pick_timer(&mut self, due: &[TimerInfo]) -> usize {
@@ -418,7 +606,7 @@ impl SchedulePolicy for Replay {
     }
 
     fn inject_cancel(&mut self, task: &Task, cancel_point: u64) -> bool {
-        self.schedule.inject == Some((task.id().as_u64(), cancel_point))
+        self.schedule.injections.contains(&(task.id().as_u64(), cancel_point))
     }
 }
 
