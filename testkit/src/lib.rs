@@ -444,7 +444,9 @@
 //! Shrinking has limits: it spends at most 2,000 runs, and a failure stopped by the watchdog
 //! is not shrunk at all (each run could take the whole limit again). Holds are placed by
 //! decision number, so a shrunk schedule names the decisions of its own run, not those of the
-//! schedule that found the bug.
+//! schedule that found the bug. A bug that needs `k` preemptions shrinks to at most `k + 1`
+//! changes from schedules found by Random and PCT; from a schedule found by POS (a long run
+//! of re-drawn priorities) it has been seen to stop one change later, at `k + 2`.
 //!
 //! ### Assertions and coverage
 //!

@@ -77,11 +77,15 @@ fn a_failing_exploration_writes_a_page_with_a_lane_per_task_and_both_schedules()
     assert_eq!(page.matches("class=\"panel\"").count(), 2);
     // The deviations drawn are the schedules' own.
     let shrunk_panel = &page[shrunk_at..original_at];
-    assert_eq!(shrunk_panel.matches("class=\"step deviation\"").count(), 1);
+    // The one deviation is a task run out of turn (a step) or a timer fired out of turn (a
+    // mark on the timers row): the shrinker may explain the bug either way.
+    let drawn =
+        shrunk_panel.matches("class=\"step deviation\"").count() + shrunk_panel.matches("class=\"mark\"").count();
+    assert_eq!(drawn, 1, "the shrunk schedule {} is drawn with one deviation", shrunk.schedule);
     // Each panel lists its schedule's deviations in words.
     let listed = &shrunk_panel[shrunk_panel.find("<ol class=\"deviations\">").unwrap()..];
     assert_eq!(listed[..listed.find("</ol>").unwrap()].matches("<li>").count(), 1);
-    assert!(listed.contains("instead of task"));
+    assert!(listed.contains("instead of") || listed.contains("fired timer"));
     let original_panel = &page[original_at..];
     assert_eq!(
         original_panel.matches("class=\"step deviation\"").count(),

