@@ -2,7 +2,7 @@
 //! run "should this rare thing go wrong here?", in the spirit of FoundationDB's `BUGGIFY`.
 //!
 //! Each call is a decision of the run's one decision stream (a weighted
-//! [`choose_weighted`](crate::lowlevel::choose_weighted) whose default answer is "no"). So:
+//! [`choose_weighted`] whose default answer is "no"). So:
 //!
 //! - under the default policy ([`Fifo`](crate::lowlevel::Fifo)), in a plain [`run`](crate::run),
 //!   and outside a run, the answer is always `false`: shipped code behaves normally;
@@ -82,7 +82,7 @@ fn weights(probability: f64) -> [u32; 2] {
 /// `buggify!(p)` with probability `p` (an `f64`, clamped to `0.0..=1.0`). Under the default
 /// policy, in a plain run and outside a run, always `false`. Each call is a decision labelled
 /// `buggify at file:line` in traces, so a failing schedule shows which point fired, and replay
-/// and shrinking treat it like any other decision. See the [`buggify`](crate::buggify) module.
+/// and shrinking treat it like any other decision. See the [`buggify`](mod@crate::buggify) module.
 ///
 /// Synchronous; never a checkpoint.
 ///

@@ -53,7 +53,7 @@
 //!
 //! When several branches could finish in the same poll, which one wins is a decision of the
 //! run: every poll of a `select!` asks the run where to start polling (a
-//! [`choose`](crate::lowlevel::choose) labelled `select! at file:line`). The default policy
+//! [`choose`] labelled `select! at file:line`). The default policy
 //! always starts at the first branch, so a plain run is biased towards the top, like tokio's
 //! `biased;` mode; the testkit's exploring policies start anywhere, so a test under exploration
 //! sees every branch win that can.
@@ -95,7 +95,7 @@ pub fn __nth_branch(first: usize, turn: usize, branches: usize) -> usize {
 /// must have the same type. A handler may use `?`, `return` and `.await`: it runs in the
 /// enclosing function, not in a closure. Up to twelve branches.
 ///
-/// See the [`select`](crate::select) module for how this relates to nurseries and cancel
+/// See the [`select`](mod@crate::select) module for how this relates to nurseries and cancel
 /// scopes, and for when dropping a branch is safe. Coming from tokio: there is no `else`
 /// branch, no `if` precondition and no refutable pattern; and without exploration the order is
 /// tokio's `biased;` order.
