@@ -34,7 +34,7 @@ use crate::assertions::{Counting, RunHits};
 use crate::clock::MockClock;
 use crate::config::{ClockFixture, Explore, PolicyKind};
 use crate::fixture::{self, Builtins, FixtureRef, Plan, RunState};
-use crate::policy::{Fifo, InjectCancel, Pct, Pos, Random, Replay, Schedule, Surw};
+use crate::policy::{Fifo, InjectCancel, Pct, Pos, Random, Replay, Schedule, Surw, TaskEstimates};
 use crate::sim::SimNet;
 use trace::{Recording, RunSummary, Trace, TraceInstrument, TraceLog};
 
@@ -462,8 +462,8 @@ pub(crate) struct Runner<'a, F> {
 pub(crate) struct Estimates {
     /// PCT's bound on the decisions in a run.
     decisions: u64,
-    /// Steps per task id.
-    task_steps: Arc<BTreeMap<u64, u64>>,
+    /// SURW's steps per task id, with who spawned whom.
+    task_steps: Arc<TaskEstimates>,
 }
 
 impl From<u64> for Estimates {
@@ -506,18 +506,24 @@ where
     /// other schedules can take more decisions than the default one (a change point that would
     /// have to fall after the measured length could otherwise never be placed), but too much
     /// room wastes change points after the run has ended. `n + n/2 + 2` did best on the bug
-    /// zoo. SURW weighs tasks by the steps each took in the same run. Deterministic, so a seed
-    /// replays under the same estimates.
+    /// zoo. SURW weighs tasks by the steps each took in the same run and by who spawned whom.
+    /// Deterministic, so a seed replays under the same estimates.
     pub(crate) fn estimate_steps(&mut self) {
         let outcome = self.run(&PolicySpec::Kind(PolicyKind::Fifo), self.config.base_seed(), Recorded::Full);
         let n = outcome.summary.decisions();
         let mut task_steps = BTreeMap::new();
+        let mut parents = BTreeMap::new();
         for event in outcome.trace.events() {
-            if let trace::Event::Step { task, .. } = event {
-                *task_steps.entry(task.as_u64()).or_insert(0) += 1;
+            match event {
+                trace::Event::Step { task, .. } => *task_steps.entry(task.as_u64()).or_insert(0) += 1,
+                trace::Event::Spawn { task, parent: Some(parent), .. } => {
+                    parents.insert(task.as_u64(), parent.as_u64());
+                }
+                _ => {}
             }
         }
-        self.steps_estimate = Estimates { decisions: n + n / 2 + 2, task_steps: Arc::new(task_steps) };
+        let task_steps = Arc::new(TaskEstimates::new(task_steps, parents));
+        self.steps_estimate = Estimates { decisions: n + n / 2 + 2, task_steps };
     }
 
     /// The policy `spec` describes, and for a replay, its count of picks it could not follow.

@@ -58,6 +58,7 @@ pub use random::Random;
 pub(crate) use replay::InjectCancel;
 pub use replay::{Pick, Replay, Schedule, ScheduleParseError};
 pub use surw::Surw;
+pub(crate) use surw::TaskEstimates;
 pub use trio::lowlevel::Fifo;
 
 use rand_chacha::rand_core::RngCore;
