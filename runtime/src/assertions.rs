@@ -247,14 +247,7 @@ pub fn __always_failed(site: &'static AssertionSite) -> ! {
 #[macro_export]
 macro_rules! always {
     ($condition:expr, $message:expr $(,)?) => {{
-        static SITE: $crate::lowlevel::AssertionSite = $crate::lowlevel::AssertionSite::__new(
-            $crate::lowlevel::AssertionKind::Always,
-            $message,
-            ::core::stringify!($condition),
-            ::core::file!(),
-            ::core::line!(),
-            ::core::column!(),
-        );
+        $crate::__assertion_site!(Always, $message, ::core::stringify!($condition));
         let holds: bool = $condition;
         $crate::lowlevel::__assertion_hit(&SITE, holds);
         if !holds {
@@ -290,14 +283,7 @@ macro_rules! always {
 #[macro_export]
 macro_rules! sometimes {
     ($condition:expr, $message:expr $(,)?) => {{
-        static SITE: $crate::lowlevel::AssertionSite = $crate::lowlevel::AssertionSite::__new(
-            $crate::lowlevel::AssertionKind::Sometimes,
-            $message,
-            ::core::stringify!($condition),
-            ::core::file!(),
-            ::core::line!(),
-            ::core::column!(),
-        );
+        $crate::__assertion_site!(Sometimes, $message, ::core::stringify!($condition));
         let holds: bool = $condition;
         $crate::lowlevel::__assertion_hit(&SITE, holds);
     }};
@@ -328,14 +314,24 @@ macro_rules! sometimes {
 #[macro_export]
 macro_rules! reachable {
     ($message:expr $(,)?) => {{
+        $crate::__assertion_site!(Reachable, $message, "");
+        $crate::lowlevel::__assertion_hit(&SITE, true);
+    }};
+}
+
+/// The `static` describing one assertion site, named `SITE`, for the three macros above: the
+/// location is the user's call (`file!` and friends report the outermost macro invocation).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __assertion_site {
+    ($kind:ident, $message:expr, $condition:expr) => {
         static SITE: $crate::lowlevel::AssertionSite = $crate::lowlevel::AssertionSite::__new(
-            $crate::lowlevel::AssertionKind::Reachable,
+            $crate::lowlevel::AssertionKind::$kind,
             $message,
-            "",
+            $condition,
             ::core::file!(),
             ::core::line!(),
             ::core::column!(),
         );
-        $crate::lowlevel::__assertion_hit(&SITE, true);
-    }};
+    };
 }
