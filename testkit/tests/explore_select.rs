@@ -132,3 +132,164 @@ fn a_single_branch_needs_no_decision_and_returns_its_handler_value() {
     });
     assert_eq!(value, 42);
 }
+
+/// A future that fails the test if it is ever polled.
+async fn never_polled() -> u32 {
+    panic!("a disabled branch was polled")
+}
+
+#[test]
+fn a_false_precondition_disables_its_branch_without_polling_it() {
+    let value = trio::Builder::new().policy(Random::new()).seed(5).run(async {
+        let ready = false;
+        trio::select! {
+            v = never_polled(), if ready => v,
+            v = async { 2 } => v,
+        }
+    });
+    assert_eq!(value, 2);
+}
+
+#[test]
+fn a_branch_whose_output_does_not_match_is_disabled_and_the_others_polled_on() {
+    let (winner, dropped_value) = trio::Builder::new().policy(Fifo).run(async {
+        let (tx, rx) = trio::open_memory_channel::<u32>(1);
+        drop(tx);
+        let (tx_b, rx_b) = trio::open_memory_channel::<u32>(1);
+        let mut polled_b = 0;
+        let winner = trio::select! {
+            // The channel is closed: `Ok(None)` does not match, so this branch is disabled.
+            Ok(Some(v)) = rx.recv() => v,
+            v = async {
+                polled_b += 1;
+                tx_b.try_send(9).unwrap();
+                rx_b.recv().await.unwrap().unwrap()
+            } => v,
+        };
+        (winner, polled_b)
+    });
+    assert_eq!(winner, 9);
+    assert_eq!(dropped_value, 1);
+}
+
+#[test]
+fn else_runs_when_every_branch_is_disabled() {
+    let value = trio::run(async {
+        let (tx, rx) = trio::open_memory_channel::<u32>(1);
+        drop(tx);
+        trio::select! {
+            v = never_polled(), if false => v,
+            Ok(Some(v)) = rx.recv() => v,
+            else => 100,
+        }
+    });
+    assert_eq!(value, 100);
+}
+
+#[test]
+fn else_does_not_run_while_a_branch_is_enabled() {
+    let value = trio::Builder::new().clock(trio_testkit::MockClock::autojump()).run(async {
+        trio::select! {
+            _ = trio::sleep(Duration::from_secs(1)) => 1,
+            else => 100,
+        }
+    });
+    assert_eq!(value, 1);
+}
+
+#[test]
+fn without_else_a_select_whose_branches_are_all_disabled_panics_naming_it() {
+    let panic = std::panic::catch_unwind(|| {
+        trio::run(async {
+            trio::select! {
+                v = never_polled(), if false => v,
+                v = never_polled(), if 1 > 2 => v,
+            }
+        })
+    })
+    .unwrap_err();
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(message.contains("every branch of the select! at testkit/tests/explore_select.rs:"), "{message}");
+    assert!(message.contains("no `else` branch"), "{message}");
+}
+
+#[test]
+fn patterns_may_bind_with_mut_and_ref_at_any_depth() {
+    let value = trio::run(async {
+        trio::select! {
+            (Some(mut a), ref b, [c, ..], Point { x: mut px, .. }) =
+                async { (Some(1), String::from("two"), [3, 4], Point { x: 5, y: 6 }) } =>
+            {
+                a += 10;
+                px += 100;
+                format!("{a} {b} {c} {px}")
+            }
+        }
+    });
+    assert_eq!(value, "11 two 3 105");
+}
+
+struct Point {
+    x: i32,
+    #[allow(dead_code)]
+    y: i32,
+}
+
+#[test]
+fn biased_always_polls_from_the_top_and_asks_no_decision() {
+    Explore::new("explore_select::biased")
+        .schedules(32)
+        .policy(PolicyKind::Random)
+        .persist(false)
+        .run(|| async {
+            let (tx_a, rx_a) = trio::open_memory_channel::<u32>(1);
+            let (tx_b, rx_b) = trio::open_memory_channel::<u32>(1);
+            tx_a.try_send(1).unwrap();
+            tx_b.try_send(2).unwrap();
+            let winner = trio::select! {
+                biased;
+                _ = rx_a.recv() => "a",
+                _ = rx_b.recv() => "b",
+            };
+            assert_eq!(winner, "a", "a biased select! let a lower branch win");
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_disabled_branch_is_not_an_option_of_the_decision() {
+    let failure = Explore::new("explore_select::disabled_not_offered")
+        .schedules(64)
+        .policy(PolicyKind::Random)
+        .persist(false)
+        .run(|| async {
+            let (tx_a, rx_a) = trio::open_memory_channel::<u32>(1);
+            let (tx_c, rx_c) = trio::open_memory_channel::<u32>(1);
+            tx_a.try_send(1).unwrap();
+            tx_c.try_send(3).unwrap();
+            let winner = trio::select! {
+                _ = rx_a.recv() => "a",
+                v = never_polled(), if false => { let _ = v; "b" }
+                _ = rx_c.recv() => "c",
+            };
+            assert_ne!(winner, "b");
+            assert_eq!(winner, "a", "c won");
+        })
+        .unwrap_err();
+    assert!(failure.message.contains("c won"), "{}", failure.message);
+    let shrunk = failure.shrunk.as_ref().expect("shrunk");
+    let choices: Vec<_> = shrunk
+        .trace
+        .decisions()
+        .filter_map(|d| match &d.kind {
+            DecisionKind::Choice { options, what } if what.starts_with("select! at") => Some(*options),
+            _ => None,
+        })
+        .collect();
+    // Every poll asks again; each time only the two enabled branches are options.
+    assert!(!choices.is_empty() && choices.iter().all(|&options| options == 2), "{}", shrunk.trace);
+}
