@@ -445,8 +445,9 @@
 //! is not shrunk at all (each run could take the whole limit again). Holds are placed by
 //! decision number, so a shrunk schedule names the decisions of its own run, not those of the
 //! schedule that found the bug. A bug that needs `k` preemptions shrinks to at most `k + 1`
-//! changes from schedules found by Random and PCT; from a schedule found by POS (a long run
-//! of re-drawn priorities) it has been seen to stop one change later, at `k + 2`.
+//! changes, whichever policy found it (on the planted bugs of the testkit's own tests it
+//! shrinks to exactly `k`); the bound is what the tests hold it to, not a proof — shrinking
+//! is a search, and a bug whose changes must all move at once can stay larger.
 //!
 //! ### Assertions and coverage
 //!

@@ -14,11 +14,12 @@
 //!    exactly, in far fewer changes;
 //! 3. rounds of: merging the holds of one task into one longer hold; delta debugging (Zeller's
 //!    ddmin) over the changes, until no chunk can be dropped; merging again; moving each
-//!    injected cancellation to the earliest cancel point of its task that still fails; and,
-//!    when that changes nothing, *refitting*: dropping one change while moving another by 1,
-//!    2, 4, … decisions — dropping a change shifts the decisions after it, so a schedule ddmin
-//!    cannot shrink where its changes stand often shrinks once one of them moves. Until a
-//!    round changes nothing;
+//!    injected cancellation to the earliest cancel point of its task that still fails; when
+//!    that changes nothing, ending each hold as early as the schedule still fails (below); and
+//!    when that changes nothing either, *refitting*: dropping one change while moving another
+//!    by 1, 2, 4, … decisions — dropping a change shifts the decisions after it, so a schedule
+//!    ddmin cannot shrink where its changes stand often shrinks once one of them moves. Until
+//!    a round changes nothing;
 //! 4. a bounded exhaustive search (iterative deepening, as in CHESS's preemption bounding) for a
 //!    failing schedule with fewer changes placed anywhere, each a pick or a hold of the default
 //!    task for 2, 4, 8, … decisions or to the end; at most 500 runs, as it grows with the
@@ -75,6 +76,13 @@ where
         current = shrinker.ddmin(current);
         current = shrinker.merge(current);
         current = shrinker.earlier_injections(current);
+        if current == before {
+            // Holds merged from a run that kept tasks waiting in long bursts (POS, SURW) span
+            // most of the run: each then decides nearly every decision its task is runnable
+            // at, so dropping any other change shifts them all and nothing can be dropped.
+            // Ended where the failure needs them, they act locally and the rest can go.
+            current = shrinker.shorten(current);
+        }
         if current == before {
             current = shrinker.refit(current);
         }
