@@ -533,13 +533,16 @@
 //! (`5-=h2`: to the end). Both versions are accepted wherever a schedule is read. The failing schedule is also appended to
 //! `trio-regressions/<test file>.txt` next to the crate's `Cargo.toml`, and replayed first on
 //! every later run: commit that file. A saved schedule that passes is followed by eight runs
-//! that replay a prefix of it and then continue at random (origin "around a saved schedule"
+//! that replay a prefix of it — up to the last decision its picks and holds change, then
+//! shorter — and then continue at random (origin "around a saved schedule"
 //! in a report; replay such a failure with its `TRIO_REPLAY` line, not its seed). The file is read line by line: a line that does not
 //! parse (a bad byte, an unknown policy, a missing field) gets a warning naming the file, the
 //! line and what is wrong, and every other line still replays. A replay with `TRIO_SEED` or
 //! `TRIO_REPLAY` runs exactly that schedule, without the regressions file first. Replay is
 //! tolerant — a pick whose task is no longer runnable falls back to the default order — but
-//! says so: a warning lists the picks that did not apply.
+//! says so: a warning lists the picks that did not apply and the holds that never held their
+//! task back (at no decision of the span was the task runnable ahead of the one that ran),
+//! each as the schedule writes it (`50=t2`, `5-9=h2`).
 //!
 //! Environment variables override any test; a value that does not parse stops the test with a
 //! message naming the variable (an empty one counts as unset):
