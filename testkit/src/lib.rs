@@ -510,17 +510,19 @@
 //!
 //! `TRIO_TRACE_HTML=trace.html cargo test …` (or [`Explore::trace_html`]) writes a failing
 //! schedule as one self-contained HTML page — inline CSS, nothing fetched, so a CI artifact
-//! opens as it is: one lane per task, grouped under the task whose nursery runs it, with the
+//! opens as it is: one lane per task, grouped by the nursery the task runs in (each group
+//! headed by the task that opened it, and where, when that task opened several), with the
 //! virtual time, each step's checkpoint number, deviations from the default order, injected
 //! cancellations and a library's non-default choices (a simulated network's faults) marked,
 //! details on hover, and the shrunk schedule beside the original.
 //! [`Failure::to_html`](explore::Failure::to_html) gives the page as a string;
 //! `cargo run -p trio-testkit --example trace_page` writes the one below.
 //!
-//! ![The trace page of a failing schedule: lanes for the tasks overdraft, audit, salary and rent, the shrunk schedule with one deviation beside the original with two](https://raw.githubusercontent.com/trio-rs/trio-rs/main/docs/trace-page.png)
+//! ![The trace page of a failing schedule: lanes for the tasks overdraft, audit, salary and rent, audit in the outer nursery and salary and rent in the inner one, the shrunk schedule with one deviation beside the original with two](https://raw.githubusercontent.com/trio-rs/trio-rs/main/docs/trace-page.png)
 //!
-//! Its limits: lanes are grouped by the task that started them, so the children of two
-//! nurseries of one task share a group; a run longer than 2,000 steps shows its last 2,000.
+//! Its limits: a task started with `Nursery::start` is drawn in the nursery it is started
+//! into from its first step, although it joins it only when it calls `started`; a run longer
+//! than 2,000 steps shows its last 2,000.
 //!
 //! ### Replaying
 //!
