@@ -407,14 +407,16 @@
 //! ### Reading a failure
 //!
 //! A failure report prints the schedule as a story, one line per task step: virtual time,
-//! task id and name, and the task's checkpoint number. A `*` marks a step the policy chose
-//! *against* the default order, and the line under it says which task would have run instead:
+//! task id and name, and where the task resumed — the line of the trio call it last yielded
+//! at, or `(start)` for its first step. A `*` marks a step the policy chose *against* the
+//! default order, and the line under it says which task would have run instead:
 //!
 //! ```text
-//!     [0s] task 1 `tests::every_update_counts` (checkpoint 0)
-//!   * [0s] task 3 `incrementer` (checkpoint 0)
+//!     [0s] task 1 `tests::every_update_counts` (start)
+//!   * [0s] task 3 `incrementer` (start)
 //!         ^ decision 1 at 0s: ran task 3 `incrementer` instead of task 2 `reader-writer` (of 2 runnable)
-//!     [0s] task 2 `reader-writer` (checkpoint 0)
+//!     [0s] task 2 `reader-writer` (start)
+//!     [0s] task 3 `incrementer` (at src/counter.rs:14)
 //! ```
 //!
 //! Before the story, the report shrinks the failing schedule and says what is left of it, in
@@ -422,7 +424,7 @@
 //! to fail:
 //!
 //! ```text
-//! shrunk from 16 deviation(s) from the default order to 2 changes in 206 runs:
+//! shrunk from 16 deviation(s) from the default order to 2 changes in 201 runs:
 //!   - task 4 `stage#3` run ahead of task 3 `stage#2` at decision 2 (a preemption)
 //!   - task 2 `stage#1` held back from decision 4 to decision 5
 //! ```
@@ -439,7 +441,9 @@
 //! where two or more tasks were runnable; the story prints them. Tasks that share a name are
 //! numbered in spawn order (`worker#1`, `worker#2`). [`explore::trace::Trace`] holds the same
 //! events as data (and prints them all with `Display`), so a test can snapshot a trace with
-//! insta; [`explore::Shrunk::describe`] gives the list of changes as one line.
+//! insta; [`explore::Shrunk::describe`] gives the list of changes as one line. The same story
+//! drawn as a timeline, a lane per task and a group of lanes per nursery, is [the trace
+//! page](#the-schedule-as-a-page).
 //!
 //! Shrinking has limits: it spends at most 2,000 runs, and a failure stopped by the watchdog
 //! is not shrunk at all (each run could take the whole limit again). Holds are placed by
