@@ -4,11 +4,12 @@
 //! Each recorded run (the shrunk schedule and the original one, side by side) is drawn as a
 //! timeline: one column per task step, one lane per task. Lanes are grouped by the nursery
 //! their tasks run in, each group headed by the task that opened it (and, when that task
-//! opened several, where it was opened), after the group of that task. A cell is a step of its task,
-//! labelled with the task's checkpoint number; the row above the lanes gives the virtual time
-//! where it changes and marks the moments the run went idle. Deviations from the default order
-//! are highlighted, with the decision in the cell's tooltip; injected cancellations and
-//! non-default choices a library asked for (a simulated network's faults) are marked too.
+//! opened several, where it was opened), after the group of that task. A cell is a step of
+//! its task, labelled with the task's checkpoint number; the row above the lanes gives the
+//! virtual time where it changes and marks the moments the run went idle. Deviations from the
+//! default order are highlighted, with the decision in the cell's tooltip; injected
+//! cancellations and non-default choices a library asked for (a simulated network's faults)
+//! are marked too.
 //!
 //! # Limitations
 //!
@@ -306,7 +307,7 @@ impl Layout {
 struct Group<'l> {
     /// `None` for the run's own tasks.
     nursery: Option<&'l InNursery>,
-    /// How many nurseries the opener of this one opened in the run.
+    /// How many nurseries with tasks in the trace the opener of this one opened.
     siblings: usize,
     tasks: Vec<TaskId>,
 }
