@@ -544,15 +544,22 @@ fn moves(change: &Change, horizon: u64) -> Vec<Change> {
             }
             Change::Hold { task, from, to } => {
                 let to = to.min(horizon);
+                // A hold that starts past the run's end (earlier changes made the run shorter)
+                // still moves, but never into an empty span: a schedule refuses those.
+                let mut hold = |from: u64, to: u64| {
+                    if from <= to {
+                        moves.push(Change::Hold { task, from, to });
+                    }
+                };
                 if to >= from + step {
-                    moves.push(Change::Hold { task, from, to: to - step });
-                    moves.push(Change::Hold { task, from: from + step, to });
+                    hold(from, to - step);
+                    hold(from + step, to);
                 }
                 if to + step <= horizon {
-                    moves.push(Change::Hold { task, from, to: to + step });
+                    hold(from, to + step);
                 }
                 if from > step {
-                    moves.push(Change::Hold { task, from: from - step, to });
+                    hold(from - step, to);
                 }
             }
             Change::Pick(..) | Change::Inject { .. } => {}
@@ -684,6 +691,15 @@ mod tests {
         for change in moves(&Change::Hold { task: 2, from: 3, to: 5 }, 8) {
             let Change::Hold { from, to, .. } = change else { panic!("a hold moves as a hold") };
             assert!(1 <= from && from <= to && to <= 8, "{change:?}");
+        }
+        // A hold that starts after the run's last decision (the run got shorter) moves back
+        // into it, and never into an empty span, which `Schedule::hold` refuses.
+        let late = moves(&Change::Hold { task: 2, from: 30, to: 40 }, 25);
+        assert!(!late.is_empty());
+        for change in late {
+            let Change::Hold { from, to, .. } = change else { panic!("a hold moves as a hold") };
+            assert!(from <= to, "{change:?}");
+            schedule_of(&[change]);
         }
         let picks: Vec<u64> = moves(&Change::Pick(4, Pick::Task(2)), 6)
             .iter()
