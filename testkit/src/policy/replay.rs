@@ -325,10 +325,7 @@ impl Schedule {
         self.holds
             .iter()
             .filter(|hold| !applied.contains(*hold))
-            .map(|&(from, to, task)| {
-                let to = if to == u64::MAX { String::new() } else { to.to_string() };
-                format!("{from}-{to}=h{task}")
-            })
+            .map(|&(from, to, task)| hold_text(from, to, task))
             .collect()
     }
 
@@ -418,14 +415,18 @@ impl fmt::Display for Schedule {
         // Picks and holds by the decision they start at, then the injections.
         let mut parts: Vec<(u64, String)> = self.picks.iter().map(|(n, pick)| (*n, format!("{n}={pick}"))).collect();
         for &(from, to, task) in &self.holds {
-            let to = if to == u64::MAX { String::new() } else { to.to_string() };
-            parts.push((from, format!("{from}-{to}=h{task}")));
+            parts.push((from, hold_text(from, to, task)));
         }
         parts.sort_by_key(|(n, _)| *n);
         let injections = self.injections.iter().map(|(task, point)| format!("c{task}.{point}"));
         let all: Vec<String> = parts.into_iter().map(|(_, part)| part).chain(injections).collect();
         f.write_str(&all.join(","))
     }
+}
+
+/// A hold as a schedule string writes it: `5-9=h2`, or `5-=h2` to the end of the run.
+fn hold_text(from: u64, to: u64, task: u64) -> String {
+    if to == u64::MAX { format!("{from}-=h{task}") } else { format!("{from}-{to}=h{task}") }
 }
 
 /// A schedule string that could not be read.
