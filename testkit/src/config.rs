@@ -934,8 +934,8 @@ impl Explore {
     }
 
     /// Writes the failing schedule, if the exploration fails, as one self-contained HTML page
-    /// at `path` (env `TRIO_TRACE_HTML`): a lane per task, grouped under the task that started
-    /// it, with virtual time, checkpoints, deviations from the default order and injected
+    /// at `path` (env `TRIO_TRACE_HTML`): a lane per task, grouped by the nursery it runs in,
+    /// with virtual time, checkpoints, deviations from the default order and injected
     /// faults marked, the shrunk schedule beside the original. See
     /// [`Failure::to_html`](crate::explore::Failure::to_html).
     ///

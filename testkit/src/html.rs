@@ -2,18 +2,19 @@
 //! fetched, so it opens from a CI artifact as it is.
 //!
 //! Each recorded run (the shrunk schedule and the original one, side by side) is drawn as a
-//! timeline: one column per task step, one lane per task. Lanes are grouped under the task
-//! that started them — the task whose nursery they run in. A cell is a step of its task,
-//! labelled with the task's checkpoint number; the row above the lanes gives the virtual time
-//! where it changes and marks the moments the run went idle. Deviations from the default order
-//! are highlighted, with the decision in the cell's tooltip; injected cancellations and
-//! non-default choices a library asked for (a simulated network's faults) are marked too.
+//! timeline: one column per task step, one lane per task. Lanes are grouped by the nursery
+//! their tasks run in, each group headed by the task that opened it (and, when that task
+//! opened several, where it was opened), after the group of that task. A cell is a step of
+//! its task, labelled with the task's checkpoint number; the row above the lanes gives the
+//! virtual time where it changes and marks the moments the run went idle. Deviations from the
+//! default order are highlighted, with the decision in the cell's tooltip; injected
+//! cancellations and non-default choices a library asked for (a simulated network's faults)
+//! are marked too.
 //!
 //! # Limitations
 //!
-//! - Groups follow the task that started a task, not the nursery itself: the children of two
-//!   nurseries opened by one task share a group (a trace does not record which nursery a task
-//!   was started in).
+//! - A task started with `Nursery::start` is drawn in the nursery it is started into from its
+//!   first step, although it joins that nursery only when it calls `started`.
 //! - A run longer than [`MAX_COLUMNS`] steps shows its last [`MAX_COLUMNS`] steps.
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ use trio::Instant;
 use trio::lowlevel::TaskId;
 
 use crate::coverage::Coverage;
-use crate::engine::trace::{Decision, DecisionKind, Event, Trace};
+use crate::engine::trace::{Decision, DecisionKind, Event, InNursery, Trace};
 use crate::failure::Failure;
 
 /// Steps drawn at most per timeline; a longer run shows its tail.
@@ -36,7 +37,7 @@ const COLUMN: usize = 26;
 impl Failure {
     /// The failing schedule as one self-contained HTML page: the failure and how to replay it,
     /// then the shrunk schedule (if shrinking made it smaller) beside the original one, each a
-    /// timeline with one lane per task, grouped under the task that started it, with virtual
+    /// timeline with one lane per task, grouped by the nursery it runs in, with virtual
     /// time, checkpoint numbers, deviations from the default order and injected faults
     /// marked; then the exploration's coverage. [`Explore::trace_html`](crate::Explore::trace_html)
     /// and `TRIO_TRACE_HTML=path` write it when an exploration fails.
@@ -173,7 +174,8 @@ struct Cell {
 /// A task's lane.
 struct Lane {
     name: String,
-    parent: Option<TaskId>,
+    /// The nursery the task runs in; `None` for the main task and system tasks.
+    nursery: Option<InNursery>,
     spawned_at: String,
     first: usize,
     last: Option<usize>,
@@ -204,12 +206,12 @@ impl Layout {
         for event in trace.events() {
             let at = column.unwrap_or(0);
             match event {
-                Event::Spawn { task, name, at: location, parent } => {
+                Event::Spawn { task, name, at: location, nursery, .. } => {
                     layout.lanes.insert(
                         *task,
                         Lane {
                             name: names.get(task).cloned().unwrap_or_else(|| name.clone()),
-                            parent: *parent,
+                            nursery: nursery.clone(),
                             spawned_at: location.clone(),
                             first: column.map_or(0, |c| c + 1),
                             last: None,
@@ -259,24 +261,55 @@ impl Layout {
         layout
     }
 
-    /// Lanes in tree order: each task's children as a group after it, the root first.
-    fn groups(&self) -> Vec<(Option<TaskId>, Vec<TaskId>)> {
-        let mut children: BTreeMap<Option<TaskId>, Vec<TaskId>> = BTreeMap::new();
+    /// Lanes grouped by nursery, in tree order: first the run's own tasks (the main task,
+    /// system tasks), then depth first the nurseries each of a group's tasks opened, in the
+    /// order they were opened. A nursery whose opener has no lane goes under the run.
+    fn groups(&self) -> Vec<Group<'_>> {
+        let mut members: BTreeMap<Option<u64>, Vec<TaskId>> = BTreeMap::new();
+        let mut nurseries: BTreeMap<u64, &InNursery> = BTreeMap::new();
         for (id, lane) in &self.lanes {
-            let parent = lane.parent.filter(|p| self.lanes.contains_key(p));
-            children.entry(parent).or_default().push(*id);
+            members.entry(lane.nursery.as_ref().map(|n| n.id)).or_default().push(*id);
+            if let Some(nursery) = &lane.nursery {
+                nurseries.entry(nursery.id).or_insert(nursery);
+            }
+        }
+        // By opener (`None`: the run), each in the order opened.
+        let mut opened: BTreeMap<Option<TaskId>, Vec<u64>> = BTreeMap::new();
+        for (id, nursery) in &nurseries {
+            let opener = nursery.opened_by.filter(|t| self.lanes.contains_key(t));
+            opened.entry(opener).or_default().push(*id);
         }
         let mut groups = Vec::new();
-        let mut stack = vec![None];
-        while let Some(parent) = stack.pop() {
-            if let Some(kids) = children.get(&parent) {
-                groups.push((parent, kids.clone()));
-                // Depth first, the first child's group first.
-                stack.extend(kids.iter().rev().map(|k| Some(*k)));
+        let mut stack: Vec<Option<u64>> = vec![None];
+        while let Some(key) = stack.pop() {
+            let tasks = members.get(&key).cloned().unwrap_or_default();
+            let mut below: Vec<u64> = Vec::new();
+            if key.is_none() {
+                below.extend(opened.get(&None).into_iter().flatten());
+            }
+            for task in &tasks {
+                below.extend(opened.get(&Some(*task)).into_iter().flatten());
+            }
+            // In reverse, so the first nursery's group comes next.
+            stack.extend(below.iter().rev().map(|id| Some(*id)));
+            let nursery = key.and_then(|id| nurseries.get(&id).copied());
+            let siblings = nursery
+                .map_or(0, |n| opened.get(&n.opened_by.filter(|t| self.lanes.contains_key(t))).map_or(0, Vec::len));
+            if !tasks.is_empty() {
+                groups.push(Group { nursery, siblings, tasks });
             }
         }
         groups
     }
+}
+
+/// The lanes of one nursery's tasks (or of the run's own tasks), as the page draws them.
+struct Group<'l> {
+    /// `None` for the run's own tasks.
+    nursery: Option<&'l InNursery>,
+    /// How many nurseries with tasks in the trace the opener of this one opened.
+    siblings: usize,
+    tasks: Vec<TaskId>,
 }
 
 fn panel(page: &mut String, title: &str, trace: &Trace) {
@@ -353,16 +386,27 @@ fn panel(page: &mut String, title: &str, trace: &Trace) {
         page.push_str("</div></div>\n");
     }
 
-    for (parent, lanes) in layout.groups() {
-        let heading = match parent {
+    for group in layout.groups() {
+        let heading = match group.nursery {
             None => "the run".to_string(),
-            Some(id) => {
-                let name = layout.lanes.get(&id).map_or("?", |l| l.name.as_str());
-                format!("nursery of task {id} <code>{}</code>", escape(name))
+            Some(nursery) => {
+                let opener = nursery.opened_by.and_then(|id| layout.lanes.get(&id).map(|lane| (id, lane)));
+                match opener {
+                    // One nursery of its task: the task names it. Several: where it was opened too.
+                    Some((id, lane)) if group.siblings <= 1 => {
+                        format!("nursery of task {id} <code>{}</code>", escape(&lane.name))
+                    }
+                    Some((id, lane)) => format!(
+                        "nursery of task {id} <code>{}</code> opened at <code>{}</code>",
+                        escape(&lane.name),
+                        escape(&nursery.opened_at)
+                    ),
+                    None => format!("nursery opened at <code>{}</code>", escape(&nursery.opened_at)),
+                }
             }
         };
         let _ = writeln!(page, "<div class=\"group\"><div class=\"group-title\">{heading}</div>");
-        for id in lanes {
+        for id in group.tasks {
             let lane = &layout.lanes[&id];
             let _ = write!(
                 page,

@@ -407,14 +407,16 @@
 //! ### Reading a failure
 //!
 //! A failure report prints the schedule as a story, one line per task step: virtual time,
-//! task id and name, and the task's checkpoint number. A `*` marks a step the policy chose
-//! *against* the default order, and the line under it says which task would have run instead:
+//! task id and name, and where the task resumed — the line of the trio call it last yielded
+//! at, or `(start)` for its first step. A `*` marks a step the policy chose *against* the
+//! default order, and the line under it says which task would have run instead:
 //!
 //! ```text
-//!     [0s] task 1 `tests::every_update_counts` (checkpoint 0)
-//!   * [0s] task 3 `incrementer` (checkpoint 0)
+//!     [0s] task 1 `tests::every_update_counts` (start)
+//!   * [0s] task 3 `incrementer` (start)
 //!         ^ decision 1 at 0s: ran task 3 `incrementer` instead of task 2 `reader-writer` (of 2 runnable)
-//!     [0s] task 2 `reader-writer` (checkpoint 0)
+//!     [0s] task 2 `reader-writer` (start)
+//!     [0s] task 3 `incrementer` (at src/counter.rs:14)
 //! ```
 //!
 //! Before the story, the report shrinks the failing schedule and says what is left of it, in
@@ -422,7 +424,7 @@
 //! to fail:
 //!
 //! ```text
-//! shrunk from 16 deviation(s) from the default order to 2 changes in 206 runs:
+//! shrunk from 16 deviation(s) from the default order to 2 changes in 201 runs:
 //!   - task 4 `stage#3` run ahead of task 3 `stage#2` at decision 2 (a preemption)
 //!   - task 2 `stage#1` held back from decision 4 to decision 5
 //! ```
@@ -439,14 +441,17 @@
 //! where two or more tasks were runnable; the story prints them. Tasks that share a name are
 //! numbered in spawn order (`worker#1`, `worker#2`). [`explore::trace::Trace`] holds the same
 //! events as data (and prints them all with `Display`), so a test can snapshot a trace with
-//! insta; [`explore::Shrunk::describe`] gives the list of changes as one line.
+//! insta; [`explore::Shrunk::describe`] gives the list of changes as one line. The same story
+//! drawn as a timeline, a lane per task and a group of lanes per nursery, is [the trace
+//! page](#the-schedule-as-a-page).
 //!
 //! Shrinking has limits: it spends at most 2,000 runs, and a failure stopped by the watchdog
 //! is not shrunk at all (each run could take the whole limit again). Holds are placed by
 //! decision number, so a shrunk schedule names the decisions of its own run, not those of the
 //! schedule that found the bug. A bug that needs `k` preemptions shrinks to at most `k + 1`
-//! changes from schedules found by Random and PCT; from a schedule found by POS (a long run
-//! of re-drawn priorities) it has been seen to stop one change later, at `k + 2`.
+//! changes, whichever policy found it (on the planted bugs of the testkit's own tests it
+//! shrinks to exactly `k`); the bound is what the tests hold it to, not a proof — shrinking
+//! is a search, and a bug whose changes must all move at once can stay larger.
 //!
 //! ### Assertions and coverage
 //!
@@ -509,17 +514,19 @@
 //!
 //! `TRIO_TRACE_HTML=trace.html cargo test …` (or [`Explore::trace_html`]) writes a failing
 //! schedule as one self-contained HTML page — inline CSS, nothing fetched, so a CI artifact
-//! opens as it is: one lane per task, grouped under the task whose nursery runs it, with the
+//! opens as it is: one lane per task, grouped by the nursery the task runs in (each group
+//! headed by the task that opened it, and where, when that task opened several), with the
 //! virtual time, each step's checkpoint number, deviations from the default order, injected
 //! cancellations and a library's non-default choices (a simulated network's faults) marked,
 //! details on hover, and the shrunk schedule beside the original.
 //! [`Failure::to_html`](explore::Failure::to_html) gives the page as a string;
 //! `cargo run -p trio-testkit --example trace_page` writes the one below.
 //!
-//! ![The trace page of a failing schedule: lanes for the tasks overdraft, audit, salary and rent, the shrunk schedule with one deviation beside the original with two](https://raw.githubusercontent.com/trio-rs/trio-rs/main/docs/trace-page.png)
+//! ![The trace page of a failing schedule: lanes for the tasks overdraft, audit, salary and rent, audit in the outer nursery and salary and rent in the inner one, the shrunk schedule with one deviation beside the original with two](https://raw.githubusercontent.com/trio-rs/trio-rs/main/docs/trace-page.png)
 //!
-//! Its limits: lanes are grouped by the task that started them, so the children of two
-//! nurseries of one task share a group; a run longer than 2,000 steps shows its last 2,000.
+//! Its limits: a task started with `Nursery::start` is drawn in the nursery it is started
+//! into from its first step, although it joins it only when it calls `started`; a run longer
+//! than 2,000 steps shows its last 2,000.
 //!
 //! ### Replaying
 //!
@@ -532,13 +539,16 @@
 //! (`5-=h2`: to the end). Both versions are accepted wherever a schedule is read. The failing schedule is also appended to
 //! `trio-regressions/<test file>.txt` next to the crate's `Cargo.toml`, and replayed first on
 //! every later run: commit that file. A saved schedule that passes is followed by eight runs
-//! that replay a prefix of it and then continue at random (origin "around a saved schedule"
+//! that replay a prefix of it — up to the last decision its picks and holds change, then
+//! shorter — and then continue at random (origin "around a saved schedule"
 //! in a report; replay such a failure with its `TRIO_REPLAY` line, not its seed). The file is read line by line: a line that does not
 //! parse (a bad byte, an unknown policy, a missing field) gets a warning naming the file, the
 //! line and what is wrong, and every other line still replays. A replay with `TRIO_SEED` or
 //! `TRIO_REPLAY` runs exactly that schedule, without the regressions file first. Replay is
 //! tolerant — a pick whose task is no longer runnable falls back to the default order — but
-//! says so: a warning lists the picks that did not apply.
+//! says so: a warning lists the picks that did not apply and the holds that never held their
+//! task back (at no decision of the span was the task runnable ahead of the one that ran),
+//! each as the schedule writes it (`50=t2`, `5-9=h2`).
 //!
 //! Environment variables override any test; a value that does not parse stops the test with a
 //! message naming the variable (an empty one counts as unset):

@@ -1,5 +1,5 @@
 //! The failing schedule as an HTML page: written where `Explore::trace_html` or
-//! `TRIO_TRACE_HTML` says, with a lane per task grouped under the task that started it,
+//! `TRIO_TRACE_HTML` says, with a lane per task grouped by the nursery it runs in,
 //! virtual time, deviations, injected cancellations and a library's non-default choices
 //! marked, and the shrunk schedule beside the original.
 
@@ -93,6 +93,70 @@ fn a_failing_exploration_writes_a_page_with_a_lane_per_task_and_both_schedules()
     );
     // And the coverage up to the failure.
     assert!(page.contains("distinct interleavings in"));
+}
+
+/// The main task opens two nurseries, one inside the other; in the inner one, `starter` starts
+/// `started` into the outer one with `Nursery::start`. Fails when `late` runs before `early`.
+async fn two_nurseries() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    trio::open_nursery(|outer| async move {
+        let (l1, l2) = (l.clone(), l.clone());
+        outer.start_soon_named("early", async move { l1.borrow_mut().push("early") });
+        trio::open_nursery(|inner| async move {
+            let outer = outer.clone();
+            inner.start_soon_named("starter", async move {
+                outer
+                    .start_named("started", |status: trio::TaskStatus| async move {
+                        status.started(());
+                        Ok(())
+                    })
+                    .await
+            });
+            inner.start_soon_named("late", async move { l2.borrow_mut().push("late") });
+            Ok(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+    assert_eq!(log.borrow()[0], "early", "late ran first");
+}
+
+#[test]
+fn lanes_are_grouped_by_the_nursery_their_tasks_run_in() {
+    let failure = Explore::new("two_nurseries")
+        .schedules(50)
+        .policy(PolicyKind::Random)
+        .persist(false)
+        .run(two_nurseries)
+        .unwrap_err();
+    let page = failure.to_html();
+    let original = &page[page.find("<h2>original").unwrap()..];
+    // Tasks: 1 main, 2 early (outer), 3 starter (inner), 4 late (inner), 5 started (outer,
+    // though `starter` started it).
+    let titles: Vec<&str> =
+        original.match_indices("<div class=\"group-title\">").map(|(i, _)| &original[i..]).collect();
+    assert_eq!(titles.len(), 3, "the run and two nurseries:\n{original}");
+    assert!(titles[0].starts_with("<div class=\"group-title\">the run</div>"));
+    // Task 1 opened both: each heading says where.
+    for title in &titles[1..] {
+        assert!(
+            title.starts_with(
+                "<div class=\"group-title\">nursery of task 1 <code>two_nurseries</code> opened at <code>"
+            ),
+            "{}",
+            &title[..120]
+        );
+        assert!(title[..200].contains("explore_trace_html.rs:"), "{}", &title[..200]);
+    }
+    let group_of = |task: u32| {
+        let lane = original.find(&format!("id=\"task-{task}\"")).unwrap();
+        original[..lane].matches("<div class=\"group-title\">").count() - 1
+    };
+    assert_eq!(group_of(1), 0, "the main task is the run's");
+    assert_eq!((group_of(2), group_of(5)), (1, 1), "early and started run in the outer nursery");
+    assert_eq!((group_of(3), group_of(4)), (2, 2), "starter and late run in the inner one");
 }
 
 #[test]

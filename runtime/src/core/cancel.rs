@@ -282,6 +282,12 @@ impl ScopeState {
         }
     }
 
+    /// The scope's number in its run (see `seq`): `None` only for a scope made outside a
+    /// run and not entered yet.
+    pub(crate) fn number(&self) -> Option<u64> {
+        self.seq.get()
+    }
+
     /// Cancels the scope (idempotent: the first cause sticks, as in Trio).
     pub(crate) fn cancel(
         self: &Rc<ScopeState>,

@@ -207,6 +207,8 @@ pub(crate) enum ExitTarget {
 
 pub(crate) trait StartExit {
     fn child_exited(&self, outcome: Outcome);
+    /// The nursery the task is being started into.
+    fn target(&self) -> &Rc<NurseryInner>;
 }
 
 // ===== NurseryInner =====
@@ -764,6 +766,85 @@ impl Nursery {
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
     }
+
+    /// A number that tells this nursery apart from every other nursery of the run: the same
+    /// for the same nursery on every run of the same program under the same schedule (never an
+    /// address). Numbers grow in the order nurseries are opened but are not consecutive (cancel
+    /// scopes are numbered from the same counter). Traces use it to group a nursery's tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     trio::open_nursery(|outer| async move {
+    ///         trio::open_nursery(|inner| async move {
+    ///             assert!(inner.id() > outer.id()); // opened later
+    ///             assert_eq!(inner.clone().id(), inner.id()); // a handle to the same nursery
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.inner.scope.number().unwrap_or(0)
+    }
+
+    /// Where the nursery was opened (the `open_nursery` call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     let line = line!() + 1;
+    ///     trio::open_nursery(|nursery| async move {
+    ///         assert_eq!(nursery.opened_at().line(), line);
+    ///         assert_eq!(nursery.opened_at().file(), file!());
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    pub fn opened_at(&self) -> &'static Location<'static> {
+        self.inner.origin
+    }
+}
+
+impl Task {
+    /// The nursery the task runs in (Trio's `parent_nursery`); `None` for the main task,
+    /// system tasks, and a task that has exited (its nursery has let go of it). A task started with [`Nursery::start`] belongs to the nursery it is
+    /// started into from the moment it is spawned — unlike Trio, where it runs in a hidden
+    /// nursery of the caller until it calls `started` — but is among that nursery's
+    /// [`child_tasks`](Nursery::child_tasks) only once it has called
+    /// [`started`](TaskStatus::started).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     assert!(trio::lowlevel::current_task().parent_nursery().is_none()); // the main task
+    ///     trio::open_nursery(|nursery| async move {
+    ///         let id = nursery.id();
+    ///         nursery.start_soon(async move {
+    ///             let mine = trio::lowlevel::current_task().parent_nursery().unwrap();
+    ///             assert_eq!(mine.id(), id);
+    ///         });
+    ///         Ok(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// ```
+    pub fn parent_nursery(&self) -> Option<Nursery> {
+        match &*self.0.exit.borrow() {
+            ExitTarget::Nursery(inner) => Some(Nursery { inner: inner.clone() }),
+            ExitTarget::Start(start) => Some(Nursery { inner: start.target().clone() }),
+            ExitTarget::Main | ExitTarget::System | ExitTarget::Detached => None,
+        }
+    }
 }
 
 impl fmt::Debug for Nursery {
@@ -1006,6 +1087,10 @@ impl<V> StartExit for StartState<V> {
         self.private.detach();
         self.resolve();
         self.wake_caller();
+    }
+
+    fn target(&self) -> &Rc<NurseryInner> {
+        &self.target
     }
 }
 

@@ -65,6 +65,8 @@ pub enum Event {
         at: String,
         /// The task that started it.
         parent: Option<TaskId>,
+        /// The nursery it runs in; `None` for the main task and system tasks.
+        nursery: Option<InNursery>,
     },
     /// A scheduling decision with a real choice (two or more options).
     Decision(Decision),
@@ -102,6 +104,56 @@ pub enum Event {
         /// Which of its cancel points.
         cancel_point: u64,
     },
+}
+
+/// The nursery a task was spawned in, as a trace records it ([`Event::Spawn`]).
+///
+/// # Examples
+///
+/// ```
+/// # use trio_testkit::explore::Explore;
+/// use trio_testkit::explore::trace::Event;
+///
+/// let failure = Explore::new("two_nurseries")
+///     .schedules(1)
+///     .persist(false)
+///     .run(|| async {
+///         trio::open_nursery(|nursery| async move {
+///             nursery.start_soon_named("first", async {});
+///             Ok(())
+///         })
+///         .await?;
+///         trio::open_nursery(|nursery| async move {
+///             nursery.start_soon_named("second", async {});
+///             Ok(())
+///         })
+///         .await?;
+///         Err::<(), _>(trio::Error::msg("fails after both"))
+///     })
+///     .unwrap_err();
+/// let nurseries: Vec<_> = failure
+///     .trace
+///     .events()
+///     .iter()
+///     .filter_map(|event| match event {
+///         Event::Spawn { nursery: Some(nursery), .. } => Some(nursery.clone()),
+///         _ => None,
+///     })
+///     .collect();
+/// assert_eq!(nurseries.len(), 2);
+/// assert_ne!(nurseries[0].id, nurseries[1].id); // one task each, in two nurseries
+/// assert_eq!(nurseries[0].opened_by, nurseries[1].opened_by); // both opened by the main task
+/// assert!(nurseries[0].opened_at.contains(".rs:"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InNursery {
+    /// Tells the nursery apart from the run's other nurseries ([`trio::Nursery::id`]).
+    pub id: u64,
+    /// Where it was opened (`file:line:column`).
+    pub opened_at: String,
+    /// The task that opened it.
+    pub opened_by: Option<TaskId>,
 }
 
 /// A scheduling decision as recorded.
@@ -911,7 +963,7 @@ impl fmt::Display for Trace {
         let names = self.task_names();
         for event in &self.events {
             match event {
-                Event::Spawn { task, name, at, parent } => {
+                Event::Spawn { task, name, at, parent, .. } => {
                     let name = names.get(task).map_or(name.as_str(), String::as_str);
                     match parent {
                         Some(p) => writeln!(f, "spawn task {task} `{name}` from task {p} at {at}")?,
@@ -1027,6 +1079,11 @@ impl Instrument for TraceInstrument {
             name: task.name().to_string(),
             at: task.spawn_location().to_string(),
             parent: task.parent(),
+            nursery: task.parent_nursery().map(|nursery| InNursery {
+                id: nursery.id(),
+                opened_at: nursery.opened_at().to_string(),
+                opened_by: nursery.parent_task().map(|t| t.id()),
+            }),
         });
     }
 

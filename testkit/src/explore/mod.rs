@@ -541,7 +541,7 @@ where
                     failure.found_in_regressions(config);
                     return Err(failure);
                 }
-                self.around(&entry, &mut runs, coverage)?;
+                self.around(&entry, outcome.summary.decisions(), &mut runs, coverage)?;
             }
         }
 
@@ -625,16 +625,22 @@ where
     }
 
     /// A saved schedule that passes now: a few schedules that follow a prefix of it (the
-    /// whole of it up to its last deviation, then shorter ones) and continue at random — the
-    /// neighbourhood of a bug that was once there, where a related one may hide. On this
-    /// thread, in order, like the replays.
+    /// whole of it up to the last decision it changes, then shorter ones) and continue at
+    /// random — the neighbourhood of a bug that was once there, where a related one may hide.
+    /// The last decision it changes is its last pick or the end of its last hold, whichever
+    /// comes later; a hold to the end of the run, or past it, ends at the run's last decision
+    /// (`decisions`: how many the saved schedule's replay made). On this thread, in order,
+    /// like the replays.
     fn around(
         &self,
         entry: &crate::failure::RegressionEntry,
+        decisions: u64,
         runs: &mut u64,
         coverage: &mut CoverageBuilder,
     ) -> Result<(), Box<Failure>> {
-        let last = entry.schedule.picks().last().map_or(0, |(number, _)| number);
+        let picks = entry.schedule.picks().map(|(number, _)| number);
+        let holds = entry.schedule.holds().map(|(_, span)| (*span.end()).min(decisions));
+        let last = picks.chain(holds).max().unwrap_or(0);
         for j in 0..AROUND_A_REGRESSION {
             let cut = (last * (AROUND_A_REGRESSION - j) / AROUND_A_REGRESSION).max(last.min(1));
             let job = Job {
@@ -656,12 +662,14 @@ where
     }
 
     /// `TRIO_REPLAY` or [`Explore::replay`]: exactly this schedule, and a warning for every
-    /// pick that did not apply.
+    /// change that did not apply — a pick whose task was not runnable or whose decision never
+    /// came, a hold that never held its task back, an injection that never happened.
     fn replay(&mut self, schedule: Schedule, coverage: &mut CoverageBuilder) -> Result<u64, Box<Failure>> {
         let config = self.config();
         let seed = config.base_seed();
         let job = Job { policy: PolicySpec::Replay(schedule.clone()), seed };
-        let outcome = self.runner.run(&job.policy, seed, Recorded::Tasks);
+        // Fully recorded: the tasks each decision passed over tell which holds applied.
+        let outcome = self.runner.run(&job.policy, seed, Recorded::Full);
         coverage.add(&RunRecord::new(0, &outcome));
         let decisions = outcome.summary.decisions();
         let unreached: Vec<String> = schedule
@@ -670,23 +678,41 @@ where
             .map(|(number, pick)| format!("{number}={pick}"))
             .collect();
         let missed = outcome.diverged + unreached.len() as u64;
+        let passed_over = outcome.trace.decisions().filter_map(|d| match &d.kind {
+            trace::DecisionKind::Task { options } => Some((d.number, &options[..d.index.min(options.len())])),
+            _ => None,
+        });
+        let holds_missed = schedule.holds_not_applied(passed_over);
         let injection_missed = schedule.injection().is_some() && outcome.summary.schedule().injection().is_none();
-        if missed > 0 || injection_missed {
-            let mut warning = format!(
-                "the replayed schedule {schedule} did not fully apply: {missed} of its {} pick(s) could not be \
-                 followed",
-                schedule.len()
-            );
-            if !unreached.is_empty() {
-                warning
-                    .push_str(&format!(" ({} never came: the run made {decisions} decision(s))", unreached.join(", ")));
+        if missed > 0 || !holds_missed.is_empty() || injection_missed {
+            let mut parts = Vec::new();
+            if missed > 0 {
+                let mut part = format!("{missed} of its {} pick(s) could not be followed", schedule.picks().count());
+                if !unreached.is_empty() {
+                    part.push_str(&format!(
+                        " ({} never came: the run made {decisions} decision(s))",
+                        unreached.join(", ")
+                    ));
+                }
+                parts.push(part);
+            }
+            if !holds_missed.is_empty() {
+                parts.push(format!(
+                    "{} of its {} hold(s) never held their task back ({}: in that span the task was never \
+                     runnable ahead of the one that ran)",
+                    holds_missed.len(),
+                    schedule.holds().count(),
+                    holds_missed.join(", ")
+                ));
             }
             if injection_missed {
-                warning.push_str(", and its cancellation injection never happened");
+                parts.push("its cancellation injection never happened".to_string());
             }
-            warning.push_str(
-                "; the run took the default order there, so it is not the recorded schedule — the test \
-                 changed since it was recorded, or the schedule belongs to another test",
+            let warning = format!(
+                "the replayed schedule {schedule} did not fully apply: {}; the run took the default order \
+                 there, so it is not the recorded schedule — the test changed since it was recorded, or the \
+                 schedule belongs to another test",
+                parts.join(", and ")
             );
             self.warn(warning);
         }

@@ -14,11 +14,12 @@
 //!    exactly, in far fewer changes;
 //! 3. rounds of: merging the holds of one task into one longer hold; delta debugging (Zeller's
 //!    ddmin) over the changes, until no chunk can be dropped; merging again; moving each
-//!    injected cancellation to the earliest cancel point of its task that still fails; and,
-//!    when that changes nothing, *refitting*: dropping one change while moving another by 1,
-//!    2, 4, … decisions — dropping a change shifts the decisions after it, so a schedule ddmin
-//!    cannot shrink where its changes stand often shrinks once one of them moves. Until a
-//!    round changes nothing;
+//!    injected cancellation to the earliest cancel point of its task that still fails; when
+//!    that changes nothing, ending each hold as early as the schedule still fails (below); and
+//!    when that changes nothing either, *refitting*: dropping one change while moving another
+//!    by 1, 2, 4, … decisions — dropping a change shifts the decisions after it, so a schedule
+//!    ddmin cannot shrink where its changes stand often shrinks once one of them moves. Until
+//!    a round changes nothing;
 //! 4. a bounded exhaustive search (iterative deepening, as in CHESS's preemption bounding) for a
 //!    failing schedule with fewer changes placed anywhere, each a pick or a hold of the default
 //!    task for 2, 4, 8, … decisions or to the end; at most 500 runs, as it grows with the
@@ -75,6 +76,13 @@ where
         current = shrinker.ddmin(current);
         current = shrinker.merge(current);
         current = shrinker.earlier_injections(current);
+        if current == before {
+            // Holds merged from a run that kept tasks waiting in long bursts (POS, SURW) span
+            // most of the run: each then decides nearly every decision its task is runnable
+            // at, so dropping any other change shifts them all and nothing can be dropped.
+            // Ended where the failure needs them, they act locally and the rest can go.
+            current = shrinker.shorten(current);
+        }
         if current == before {
             current = shrinker.refit(current);
         }
@@ -536,15 +544,22 @@ fn moves(change: &Change, horizon: u64) -> Vec<Change> {
             }
             Change::Hold { task, from, to } => {
                 let to = to.min(horizon);
+                // A hold that starts past the run's end (earlier changes made the run shorter)
+                // still moves, but never into an empty span: a schedule refuses those.
+                let mut hold = |from: u64, to: u64| {
+                    if from <= to {
+                        moves.push(Change::Hold { task, from, to });
+                    }
+                };
                 if to >= from + step {
-                    moves.push(Change::Hold { task, from, to: to - step });
-                    moves.push(Change::Hold { task, from: from + step, to });
+                    hold(from, to - step);
+                    hold(from + step, to);
                 }
                 if to + step <= horizon {
-                    moves.push(Change::Hold { task, from, to: to + step });
+                    hold(from, to + step);
                 }
                 if from > step {
-                    moves.push(Change::Hold { task, from: from - step, to });
+                    hold(from - step, to);
                 }
             }
             Change::Pick(..) | Change::Inject { .. } => {}
@@ -676,6 +691,15 @@ mod tests {
         for change in moves(&Change::Hold { task: 2, from: 3, to: 5 }, 8) {
             let Change::Hold { from, to, .. } = change else { panic!("a hold moves as a hold") };
             assert!(1 <= from && from <= to && to <= 8, "{change:?}");
+        }
+        // A hold that starts after the run's last decision (the run got shorter) moves back
+        // into it, and never into an empty span, which `Schedule::hold` refuses.
+        let late = moves(&Change::Hold { task: 2, from: 30, to: 40 }, 25);
+        assert!(!late.is_empty());
+        for change in late {
+            let Change::Hold { from, to, .. } = change else { panic!("a hold moves as a hold") };
+            assert!(from <= to, "{change:?}");
+            schedule_of(&[change]);
         }
         let picks: Vec<u64> = moves(&Change::Pick(4, Pick::Task(2)), 6)
             .iter()

@@ -300,6 +300,35 @@ impl Schedule {
         (index, diverged)
     }
 
+    /// The holds that never held their task back in a run of this schedule, as they print
+    /// (`5-9=h2`), given the run's task decisions as (decision number, the runnable tasks
+    /// passed over there: those before the one that ran, in default order). A hold applied if
+    /// its task was passed over at a decision of its span; one that never was changed nothing
+    /// — the task was not runnable there, would not have run anyway, or the run ended before
+    /// the span began.
+    pub(crate) fn holds_not_applied<'t>(
+        &self,
+        passed_over: impl IntoIterator<Item = (u64, &'t [TaskId])>,
+    ) -> Vec<String> {
+        let mut applied = BTreeSet::new();
+        for (number, tasks) in passed_over {
+            for task in tasks {
+                let task = task.as_u64();
+                applied.extend(
+                    self.holds
+                        .range(..=(number, u64::MAX, u64::MAX))
+                        .filter(|&&(_, to, held)| held == task && to >= number)
+                        .copied(),
+                );
+            }
+        }
+        self.holds
+            .iter()
+            .filter(|hold| !applied.contains(*hold))
+            .map(|&(from, to, task)| hold_text(from, to, task))
+            .collect()
+    }
+
     /// The injection, as (task id, cancel point); the first of them (by task, then cancel
     /// point) if there are several.
     ///
@@ -386,14 +415,18 @@ impl fmt::Display for Schedule {
         // Picks and holds by the decision they start at, then the injections.
         let mut parts: Vec<(u64, String)> = self.picks.iter().map(|(n, pick)| (*n, format!("{n}={pick}"))).collect();
         for &(from, to, task) in &self.holds {
-            let to = if to == u64::MAX { String::new() } else { to.to_string() };
-            parts.push((from, format!("{from}-{to}=h{task}")));
+            parts.push((from, hold_text(from, to, task)));
         }
         parts.sort_by_key(|(n, _)| *n);
         let injections = self.injections.iter().map(|(task, point)| format!("c{task}.{point}"));
         let all: Vec<String> = parts.into_iter().map(|(_, part)| part).chain(injections).collect();
         f.write_str(&all.join(","))
     }
+}
+
+/// A hold as a schedule string writes it: `5-9=h2`, or `5-=h2` to the end of the run.
+fn hold_text(from: u64, to: u64, task: u64) -> String {
+    if to == u64::MAX { format!("{from}-=h{task}") } else { format!("{from}-{to}=h{task}") }
 }
 
 /// A schedule string that could not be read.
@@ -488,7 +521,9 @@ impl FromStr for Schedule {
 ///
 /// Replay is tolerant: if the program changed so that a recorded task is not runnable at its
 /// decision, or fewer timers are due, the default is taken and the replay carries on (count
-/// them with [`Replay::divergences`]).
+/// them with [`Replay::divergences`]). A hold whose task is never runnable ahead of the task
+/// that runs in its span changes nothing; it is not counted there (an exploration's replay,
+/// `TRIO_REPLAY`, names such holds in a warning).
 ///
 /// # Examples
 ///
