@@ -93,3 +93,36 @@ fn lockstep_streams_name_where_they_were_made() {
     );
     assert!(line_of_task(&report, "receiver").ends_with(&expected), "no `{expected}` in\n{report}");
 }
+
+#[test]
+fn simulated_sockets_name_where_the_connection_and_the_listener_were_opened() {
+    let report = deadlock_report(async {
+        let net = trio_testkit::sim::SimNet::new();
+        let db = net.add_host("db");
+        net.install();
+        let listener = db.listen(5432).unwrap(); // the listener
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon_named("server", async move {
+                let conn = trio::abc::Listener::accept(&listener).await?;
+                conn.receive_some(100).await?; // the client never sends
+                Ok(())
+            });
+            nursery.start_soon_named("client", async {
+                let stream = trio::net::open_tcp_stream("db", 5432).await?; // the connection
+                stream.receive_some(100).await?; // the server never answers
+                Ok(())
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+    let connection = site("// the connection", "trio::net::open_tcp_stream");
+    let expected = format!("waiting to receive on the stream to db:5432 opened at {connection}");
+    assert!(line_of_task(&report, "client").contains(&expected), "no `{expected}` in\n{report}");
+    let listener = site("// the listener", "listen(5432)"); // a method call is located at its name
+    let expected = format!("accepted from the listener on db:5432 opened at {listener}");
+    let server = line_of_task(&report, "server");
+    assert!(server.contains("waiting to receive on the stream from "), "{report}");
+    assert!(server.contains(&expected), "no `{expected}` in\n{report}");
+}

@@ -1292,6 +1292,23 @@ impl super::task::Task {
     pub fn last_schedule_point(&self) -> Option<&'static std::panic::Location<'static>> {
         self.0.sites.last.get()
     }
+
+    /// The line of the public trio call the task is inside now (the outermost one, as its
+    /// caller wrote it), or `None` outside any. A network provider reads it to say where the
+    /// user opened a connection or a listener — `trio::net::open_tcp_stream` and
+    /// `open_tcp_listeners` are such calls — so that waits on the result name that line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     // Not inside any trio call here.
+    ///     assert_eq!(trio::lowlevel::current_task().operation_site(), None);
+    /// });
+    /// ```
+    pub fn operation_site(&self) -> Option<&'static std::panic::Location<'static>> {
+        self.0.sites.operation.get()
+    }
 }
 
 // ===== checkpoints =====
