@@ -285,3 +285,42 @@ fn a_notified_condition_waits_on_its_lock_and_loses_the_claim() {
     assert!(line.contains("Condition::wait on the Condition created at "), "{report}");
     assert!(!line.contains("nothing can ever"), "{report}");
 }
+
+#[test]
+fn a_lot_with_a_breaker_can_be_woken_by_its_exit_and_is_not_claimed() {
+    // The breaker is the main task, blocked in its nursery: were it ever to exit, the lot would
+    // break and wake the parker. Both orders: breaker first, and breaker added while parked.
+    let report = deadlock_report(async {
+        let main = trio::lowlevel::current_task();
+        trio::open_nursery(|nursery| async move {
+            let breaker = main.clone();
+            nursery.start_soon_named("breaker-first", async move {
+                let lot = trio::lowlevel::ParkingLot::new();
+                lot.add_breaker(&breaker);
+                lot.park().await?;
+                Ok(())
+            });
+            nursery.start_soon_named("breaker-later", async move {
+                let lot = trio::lowlevel::ParkingLot::new();
+                let add_breaker = async {
+                    trio::checkpoint().await?; // the park below has queued by now
+                    lot.add_breaker(&main);
+                    trio::sleep_forever().await?;
+                    Ok::<_, trio::Error>(())
+                };
+                let (parked, added) = futures::join!(lot.park(), add_breaker);
+                parked?;
+                added?;
+                Ok(())
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+    for task in ["breaker-first", "breaker-later"] {
+        let line = line_of_task(&report, task);
+        assert!(line.contains("ParkingLot::park on the ParkingLot created at "), "{report}");
+        assert!(!line.contains("nothing can ever"), "{report}");
+    }
+}
