@@ -2,8 +2,12 @@
 //! when nothing can ever wake the wait: the primitive lies inside the waiting task's own
 //! future, where no other task can reach it.
 
-use std::rc::Rc;
+mod common;
 
+use std::rc::Rc;
+use std::time::Duration;
+
+use common::ManualClock;
 use trio::{Builder, RunErrorKind};
 
 fn deadlock_report<F: std::future::Future>(future: F) -> String {
@@ -323,4 +327,97 @@ fn a_lot_with_a_breaker_can_be_woken_by_its_exit_and_is_not_claimed() {
         assert!(line.contains("ParkingLot::park on the ParkingLot created at "), "{report}");
         assert!(!line.contains("nothing can ever"), "{report}");
     }
+}
+
+#[test]
+fn while_the_run_goes_on_the_claim_is_not_made() {
+    // Another branch of the same task may still set the event: only a deadlock, which stops
+    // every task for good, makes "nothing can ever set it" true.
+    trio::run(async {
+        let go = Rc::new(trio::Event::new());
+        let go_in_child = go.clone();
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon_named("both", async move {
+                let ready = trio::Event::new();
+                let set_later = async {
+                    go_in_child.wait().await?;
+                    ready.set();
+                    Ok::<_, trio::Error>(())
+                };
+                let (waited, set) = futures::join!(ready.wait(), set_later);
+                waited?;
+                set?;
+                Ok(())
+            });
+            trio::lowlevel::wait_all_tasks_blocked(Duration::ZERO).await?;
+            let both = nursery.child_tasks().pop().expect("the child is running");
+            let waits = both.waiting_on();
+            assert!(waits.iter().any(|w| w.starts_with("Event::wait on the Event created at ")), "{waits:?}");
+            assert!(!waits.iter().any(|w| w.contains("nothing can ever")), "{waits:?}");
+            go.set(); // ... and the other branch does set it
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_deadlock_on_a_frozen_clock_makes_no_claim() {
+    // A sleep is pending on a clock that does not move: the run stops, but moving the clock
+    // would let the same task's other branch set the event.
+    let err = Builder::new()
+        .clock(ManualClock::new())
+        .try_run(async {
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon_named("both", async {
+                    let ready = trio::Event::new();
+                    let set_later = async {
+                        trio::sleep(Duration::from_secs(1)).await?;
+                        ready.set();
+                        Ok::<_, trio::Error>(())
+                    };
+                    let (waited, set) = futures::join!(ready.wait(), set_later);
+                    waited?;
+                    set?;
+                    Ok(())
+                });
+                Ok(())
+            })
+            .await
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), RunErrorKind::Deadlock, "{err}");
+    let report = err.to_string();
+    assert!(report.contains("the clock is frozen"), "{report}");
+    assert!(line_of_task(&report, "both").contains("Event::wait on the Event created at "), "{report}");
+    assert!(!report.contains("nothing can ever"), "{report}");
+}
+
+#[test]
+fn a_watchdog_report_makes_no_claim() {
+    // Stopped by the watchdog while a foreign wait is outstanding, a task might still be woken.
+    let err = Builder::new()
+        .watchdog(Duration::from_millis(20))
+        .try_run(async {
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon_named("lonely", async {
+                    let ready = trio::Event::new();
+                    ready.wait().await?;
+                    Ok(())
+                });
+                nursery.start_soon_named("outside", async {
+                    let (slot, _unparker) = trio::lowlevel::park_slot::<()>("a reply from another process");
+                    slot.external().await?;
+                    Ok(())
+                });
+                Ok(())
+            })
+            .await
+        })
+        .unwrap_err();
+    assert!(matches!(err.kind(), RunErrorKind::Watchdog(_)), "{err}");
+    let report = err.to_string();
+    assert!(line_of_task(&report, "lonely").contains("Event::wait on the Event created at "), "{report}");
+    assert!(!report.contains("nothing can ever"), "{report}");
 }

@@ -30,6 +30,11 @@ pub(crate) trait WaitRecord {
     fn abort(&self);
     fn is_waiting(&self) -> bool;
     fn describe(&self) -> String;
+    /// The description in a deadlock report, where nothing will ever run again: it may add
+    /// that nothing can ever wake the wait.
+    fn describe_in_deadlock(&self) -> String {
+        self.describe()
+    }
 }
 
 /// A list of registered waits, pruned of finished ones as it grows (amortised O(1) per push).
@@ -80,6 +85,12 @@ impl WaitList {
 
     pub(crate) fn live_descriptions(&self) -> Vec<String> {
         self.iter().filter(|w| w.is_waiting()).map(|w| w.describe()).collect()
+    }
+
+    /// [`live_descriptions`](WaitList::live_descriptions) for a deadlock report (a run stopped
+    /// with every task blocked on the runtime, no deadline pending and nothing outside awaited).
+    pub(crate) fn deadlock_descriptions(&self) -> Vec<String> {
+        self.iter().filter(|w| w.is_waiting()).map(|w| w.describe_in_deadlock()).collect()
     }
 
     pub(crate) fn clear(&mut self) {
@@ -246,7 +257,9 @@ impl WaitDescription {
     /// "release", "notify"), so that a deadlock report can tell when nothing ever will: if
     /// `object` lies inside the waiting task's own future when the run deadlocks, no other
     /// task can reach it — a spawned task's future is `'static`, so no other task can borrow
-    /// from it — and the report adds "nothing can ever `verb` it".
+    /// from it — and the report adds "nothing can ever `verb` it". Only a deadlock report
+    /// says so: elsewhere ([`Task::waiting_on`](super::task::Task::waiting_on), a watchdog's
+    /// report) another branch of the same task may still wake the wait.
     ///
     /// The rule is sound only if the promise holds: everything that can wake the wait must be
     /// reachable through `object` alone (not through an `Rc` it shares with others, and not
@@ -382,7 +395,14 @@ impl<T> WaitRecord for WaitCell<T> {
     }
 
     fn describe(&self) -> String {
-        let mut text = self.what.describe_on(self.origin.as_ref());
+        self.what.describe_on(self.origin.as_ref())
+    }
+
+    /// Adds "nothing can ever `verb` it" when the wait's home lies inside the waiting task's
+    /// own future. Only in a deadlock: while the run goes on, another branch of the same task
+    /// (a `join!`) may still wake it.
+    fn describe_in_deadlock(&self) -> String {
+        let mut text = self.describe();
         if let (Some(home), Some((start, len))) = (self.home.get(), self.future.get())
             && (start..start + len).contains(&home.address)
         {
