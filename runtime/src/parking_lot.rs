@@ -83,6 +83,10 @@ struct LotInner {
     broken_by: Vec<Task>,
     /// Tasks whose exit breaks the lot, with the exit hook that does it.
     breakers: Vec<(Task, ExitHook)>,
+    /// Set when `park` queues a wait that promises to be woken only through this lot; cleared
+    /// when `add_breaker` withdraws the promises. Invariant: false ⇒ no parked wait promises,
+    /// so a lock's hand-off (which adds a breaker each time) never walks its queue.
+    promised: bool,
 }
 
 /// A snapshot of a [`ParkingLot`] (Trio's `ParkingLotStatistics`).
@@ -198,6 +202,7 @@ impl ParkingLot {
             // `enqueue` and `add_breaker` account for.
             let what = WaitDescription::from("ParkingLot::park").woken_only_through(self, "unpark");
             let slot = self.enqueue(current_task(), what).map_err(SyncError::Broken)?;
+            self.inner.borrow_mut().promised = true;
             match slot.await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(broken)) => Err(SyncError::Broken(broken)),
@@ -502,7 +507,10 @@ impl ParkingLot {
     /// Withdraws every parked wait's promise to be woken only through this lot: a breaker's
     /// exit can wake them now.
     fn forget_homes(&self) {
-        let inner = self.inner.borrow();
+        let mut inner = self.inner.borrow_mut();
+        if !std::mem::replace(&mut inner.promised, false) {
+            return;
+        }
         for (unparker, task) in inner.parked.take_all() {
             unparker.clear_woken_only_through();
             inner.parked.push_with(unparker, task);
