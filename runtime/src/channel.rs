@@ -141,6 +141,7 @@ pub fn open_memory_channel<T: 'static>(capacity: impl Into<Capacity>) -> (Memory
         recv_waiters: WaitQueue::new(),
         next_handle: 2,
         created_at: Location::caller(),
+        name: None,
     }));
     let tx = MemorySender { handle: Rc::new(Handle::new(chan.clone(), 0)), flushing: None };
     let rx = MemoryReceiver { handle: Rc::new(Handle::new(chan, 1)), next: None };
@@ -321,6 +322,36 @@ impl<T: 'static> MemorySender<T> {
 }
 
 impl<T> MemorySender<T> {
+    /// Names the channel — both ends, every clone — for people reading about it: deadlock
+    /// reports read "MemoryReceiver::recv on the memory channel \`jobs\` created at …", and
+    /// `Debug` shows it. Call it on either end; naming again replaces the name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = trio::open_memory_channel::<u32>(0);
+    /// let tx = tx.named("jobs");
+    /// assert_eq!(tx.name().as_deref(), Some("jobs"));
+    /// assert_eq!(rx.name().as_deref(), Some("jobs"));
+    /// assert!(format!("{rx:?}").contains("jobs"));
+    /// ```
+    pub fn named(self, name: impl Into<Rc<str>>) -> MemorySender<T> {
+        self.handle.chan.borrow_mut().name = Some(name.into());
+        self
+    }
+
+    /// The channel's name, given with [`named`](MemorySender::named) on either end, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = trio::open_memory_channel::<u32>(0);
+    /// assert_eq!(tx.name(), None);
+    /// ```
+    pub fn name(&self) -> Option<Rc<str>> {
+        self.handle.chan.borrow().name.clone()
+    }
+
     /// Closes this handle (Trio's `close`): tasks blocked in `send` on it fail with
     /// [`SendError::Closed`], later sends on it fail the same way, and once every sender is
     /// closed, receivers get `None` after draining the buffer. Closing twice does nothing.
@@ -556,6 +587,36 @@ impl<T: 'static> MemoryReceiver<T> {
 }
 
 impl<T> MemoryReceiver<T> {
+    /// Names the channel — both ends, every clone — for people reading about it: deadlock
+    /// reports read "MemoryReceiver::recv on the memory channel \`jobs\` created at …", and
+    /// `Debug` shows it. Call it on either end; naming again replaces the name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = trio::open_memory_channel::<u32>(0);
+    /// let rx = rx.named("jobs");
+    /// assert_eq!(tx.name().as_deref(), Some("jobs"));
+    /// assert_eq!(rx.name().as_deref(), Some("jobs"));
+    /// assert!(format!("{rx:?}").contains("jobs"));
+    /// ```
+    pub fn named(self, name: impl Into<Rc<str>>) -> MemoryReceiver<T> {
+        self.handle.chan.borrow_mut().name = Some(name.into());
+        self
+    }
+
+    /// The channel's name, given with [`named`](MemoryReceiver::named) on either end, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = trio::open_memory_channel::<u32>(0);
+    /// assert_eq!(tx.name(), None);
+    /// ```
+    pub fn name(&self) -> Option<Rc<str>> {
+        self.handle.chan.borrow().name.clone()
+    }
+
     /// Closes this handle (Trio's `close`): tasks blocked in `recv` on it fail with
     /// [`RecvError::Closed`], and once every receiver is closed the buffer is discarded and
     /// senders fail with [`SendError::Broken`]. Closing twice does nothing. Dropping the
@@ -1036,6 +1097,8 @@ struct State<T> {
     next_handle: u64,
     /// Where `open_memory_channel` was called: blocked sends and receives name it in reports.
     created_at: &'static Location<'static>,
+    /// The name given with `named` on either end, shown next to `created_at`.
+    name: Option<Rc<str>>,
 }
 
 struct SendWaiter<T> {
@@ -1109,6 +1172,11 @@ impl<T> Handle<T> {
 
     fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct(name);
+        if let Ok(state) = self.chan.try_borrow()
+            && let Some(name) = &state.name
+        {
+            s.field("name", name);
+        }
         s.field("closed", &self.closed.get());
         if let Ok(state) = self.chan.try_borrow() {
             s.field("statistics", &state.statistics());
@@ -1249,6 +1317,13 @@ impl<T> Handle<T> {
 }
 
 impl<T: 'static> Handle<T> {
+    /// A wait on this channel, naming it. No `woken_only_through`: any handle — and the
+    /// channel has many, wherever their owners put them — can wake it.
+    fn describe(&self, what: &'static str) -> WaitDescription {
+        let state = self.chan.borrow();
+        WaitDescription::from(what).on_instance("memory channel", state.created_at).named(state.name.clone())
+    }
+
     async fn send(&self, value: T) -> Result<(), SendError<T>> {
         if checkpoint_if_cancelled().await.is_err() {
             return Err(SendError::Cancelled(value));
@@ -1262,8 +1337,7 @@ impl<T: 'static> Handle<T> {
             Err(TrySendError::Closed(value)) => return Err(SendError::Closed(value)),
             Err(TrySendError::Broken(value)) => return Err(SendError::Broken(value)),
         };
-        let created_at = self.chan.borrow().created_at;
-        let what = WaitDescription::from("MemorySender::send").on_instance("memory channel", created_at);
+        let what = self.describe("MemorySender::send");
         let (slot, unparker) = park_slot::<SendWake>(what);
         let cell = Rc::new(Cell::new(Some(value)));
         self.chan.borrow_mut().send_waiters.push_with(unparker, SendWaiter { value: cell.clone(), handle: self.id });
@@ -1298,8 +1372,7 @@ impl<T: 'static> Handle<T> {
             Err(TryRecvError::Closed) => return Err(RecvError::Closed),
             Err(TryRecvError::WouldBlock) => {}
         }
-        let created_at = self.chan.borrow().created_at;
-        let what = WaitDescription::from("MemoryReceiver::recv").on_instance("memory channel", created_at);
+        let what = self.describe("MemoryReceiver::recv");
         let (slot, unparker) = park_slot::<RecvWake<T>>(what);
         self.chan.borrow_mut().recv_waiters.push_with(unparker, self.id);
         let mut parked = Parked { handle: self, slot };

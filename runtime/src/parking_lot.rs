@@ -61,6 +61,8 @@ pub struct ParkingLot {
     /// What the lot belongs to ("ParkingLot", or the primitive built on it) and where that was
     /// created: every wait in the lot names it in reports.
     owner: (&'static str, &'static Location<'static>),
+    /// The name the owner's user gave it, shown next to `owner` in reports and `Debug`.
+    name: std::cell::OnceCell<Rc<str>>,
 }
 
 impl Default for ParkingLot {
@@ -81,6 +83,10 @@ struct LotInner {
     broken_by: Vec<Task>,
     /// Tasks whose exit breaks the lot, with the exit hook that does it.
     breakers: Vec<(Task, ExitHook)>,
+    /// Set when `park` queues a wait that promises to be woken only through this lot; cleared
+    /// when `add_breaker` withdraws the promises. Invariant: false ⇒ no parked wait promises,
+    /// so a lock's hand-off (which adds a breaker each time) never walks its queue.
+    promised: bool,
 }
 
 /// A snapshot of a [`ParkingLot`] (Trio's `ParkingLotStatistics`).
@@ -113,7 +119,38 @@ impl ParkingLot {
 
     /// The lot of a primitive: its waits read "`what` on the `kind` created at `created_at`".
     pub(crate) fn owned_by(kind: &'static str, created_at: &'static Location<'static>) -> ParkingLot {
-        ParkingLot { inner: Rc::default(), breaker_hook: std::cell::OnceCell::new(), owner: (kind, created_at) }
+        ParkingLot {
+            inner: Rc::default(),
+            breaker_hook: std::cell::OnceCell::new(),
+            owner: (kind, created_at),
+            name: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The same lot with a name: its waits read "ParkingLot::park on the ParkingLot \`name\`
+    /// created at …" in deadlock reports, and `Debug` shows it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lot = trio::lowlevel::ParkingLot::new().named("door");
+    /// assert_eq!(lot.name(), Some("door"));
+    /// assert!(format!("{lot:?}").contains("door"));
+    /// ```
+    pub fn named(mut self, name: impl Into<Rc<str>>) -> ParkingLot {
+        self.set_name(name.into());
+        self
+    }
+
+    /// The name given with [`named`](ParkingLot::named), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(trio::lowlevel::ParkingLot::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name.get().map(|name| &**name)
     }
 
     /// Parks the current task until an [`unpark`](ParkingLot::unpark) (or
@@ -161,7 +198,11 @@ impl ParkingLot {
         let location = Location::caller();
         async move {
             let _site = crate::lowlevel::enter_operation(location);
-            let slot = self.enqueue(current_task(), "ParkingLot::park").map_err(SyncError::Broken)?;
+            // Woken only through `self` — unless a breaker's exit can break it, which
+            // `enqueue` and `add_breaker` account for.
+            let what = WaitDescription::from("ParkingLot::park").woken_only_through(self, "unpark");
+            let slot = self.enqueue(current_task(), what).map_err(SyncError::Broken)?;
+            self.inner.borrow_mut().promised = true;
             match slot.await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(broken)) => Err(SyncError::Broken(broken)),
@@ -241,7 +282,11 @@ impl ParkingLot {
                 Some(error) => {
                     let _ = unparker.unpark(Err(error.clone()));
                 }
-                None => new_lot.inner.borrow_mut().parked.push_with(unparker, task),
+                None => {
+                    // The new lot's owner wakes it now, and may be reachable by anyone.
+                    unparker.clear_woken_only_through();
+                    new_lot.inner.borrow_mut().parked.push_with(unparker, task)
+                }
             }
         }
     }
@@ -351,11 +396,12 @@ impl ParkingLot {
             let owner = self.owner;
             Rc::new(move |_task: &Task| {
                 if let Some(inner) = lot.upgrade() {
-                    ParkingLot { inner, breaker_hook: std::cell::OnceCell::new(), owner }.check_breakers();
+                    ParkingLot::owned_by(owner.0, owner.1).with_inner(inner).check_breakers();
                 }
             })
         });
         let hook = task.on_exit_shared(hook);
+        self.forget_homes();
         if task.has_exited() {
             // The hook already ran, before the task was a breaker: break now.
             self.inner.borrow_mut().breakers.push((task.clone(), hook));
@@ -449,9 +495,41 @@ impl ParkingLot {
             return Err(error);
         }
         let (kind, created_at) = self.owner;
-        let (slot, unparker) = park_slot(what.into().on_instance(kind, created_at));
+        let (slot, unparker) = park_slot(what.into().on_instance(kind, created_at).named(self.name.get().cloned()));
+        if !self.inner.borrow().breakers.is_empty() {
+            // A breaker's exit wakes the lot from outside it.
+            unparker.clear_woken_only_through();
+        }
         self.inner.borrow_mut().parked.push_with(unparker, task);
         Ok(slot)
+    }
+
+    /// Withdraws every parked wait's promise to be woken only through this lot: a breaker's
+    /// exit can wake them now.
+    fn forget_homes(&self) {
+        let mut inner = self.inner.borrow_mut();
+        if !std::mem::replace(&mut inner.promised, false) {
+            return;
+        }
+        for (unparker, task) in inner.parked.take_all() {
+            unparker.clear_woken_only_through();
+            inner.parked.push_with(unparker, task);
+        }
+    }
+
+    /// Names the lot (and so the primitive that owns it).
+    pub(crate) fn set_name(&mut self, name: Rc<str>) {
+        self.name = std::cell::OnceCell::from(name);
+    }
+
+    /// Names the lot if it has no name yet, through a shared reference.
+    pub(crate) fn name_if_unnamed(&self, name: Rc<str>) {
+        let _ = self.name.set(name);
+    }
+
+    fn with_inner(mut self, inner: Rc<RefCell<LotInner>>) -> ParkingLot {
+        self.inner = inner;
+        self
     }
 
     /// Wakes the longest-waiting task, if any, and returns it.
@@ -493,11 +571,13 @@ impl ParkingLot {
 impl fmt::Debug for ParkingLot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.inner.try_borrow() {
-            Ok(inner) => f
-                .debug_struct("ParkingLot")
-                .field("tasks_waiting", &inner.parked.len())
-                .field("broken", &!inner.broken_by.is_empty())
-                .finish(),
+            Ok(inner) => {
+                let mut s = f.debug_struct("ParkingLot");
+                if let Some(name) = self.name() {
+                    s.field("name", &name);
+                }
+                s.field("tasks_waiting", &inner.parked.len()).field("broken", &!inner.broken_by.is_empty()).finish()
+            }
             Err(_) => f.debug_struct("ParkingLot").finish_non_exhaustive(),
         }
     }

@@ -453,6 +453,26 @@
 //! shrinks to exactly `k`); the bound is what the tests hold it to, not a proof — shrinking
 //! is a search, and a bug whose changes must all move at once can stay larger.
 //!
+//! A schedule that ends in a **deadlock** prints the task tree instead of a panic: each task,
+//! where it was spawned, and what it waits on, naming the instance — the primitive, channel or
+//! stream, where it was created, and its name if you gave it one:
+//!
+//! ```text
+//!   task 3 `consumer` (spawned at tests/pipeline.rs:14:21): MemoryReceiver::recv on the memory channel `jobs` created at tests/pipeline.rs:9:22
+//!   task 4 `worker#2` (spawned at tests/pipeline.rs:17:25): Event::wait on the Event `done 2` created at tests/pipeline.rs:11:46
+//!   task 5 `client` (spawned at tests/pipeline.rs:20:21): waiting to receive on the stream to db:5432 opened at tests/pipeline.rs:21:30
+//! ```
+//!
+//! Give primitives made in a loop or by one helper a name (`trio::Event::new().named(format!("done
+//! {i}"))`, `tx.named("jobs")`): their creation sites are the same line. Streams name the line
+//! that made them ([`streams::memory_stream_pair`], [`streams::lockstep_stream_pair`], the
+//! simulated network's `open_tcp_stream` and listeners). When a task waits on an `Event`,
+//! `Semaphore`, `CapacityLimiter`, `Condition` or `ParkingLot` that lives inside its own future,
+//! the line ends with "nothing can ever set it" (or release, notify, unpark): no other task can
+//! reach it, so the wait was doomed from the start — usually the setter was never given the
+//! object. The report says it only when it is sure; an object behind an `Rc`, a wait in the
+//! main task, a lock or a channel never get it (`docs/design.md` of the runtime explains why).
+//!
 //! ### Assertions and coverage
 //!
 //! A passing exploration says nothing about the schedules it never took. Three macros of the
@@ -658,7 +678,8 @@
 //!   [`restart`](sim::SimHost::restart) (its programs run again). To let exploration pick *when*
 //!   trouble starts, draw it with `trio::lowlevel::choose` in the test.
 //! - **Reports**: a task blocked on the network says on what, in deadlock reports and traces —
-//!   ``task 5 `client` (spawned at …): waiting to receive on the stream to db:5432``.
+//!   ``task 5 `client` (spawned at …): waiting to receive on the stream to db:5432 opened at
+//!   tests/db.rs:21:30`` — the line of the `open_tcp_stream` call.
 //! - **Your own stream types**: [`streams`] has Trio's memory and lockstep streams and the
 //!   conformance suites ([`streams::check_half_closeable_stream`] and friends). Point them at your
 //!   type through a [`streams::StreamMaker`] and run them under `schedules = N`.

@@ -2282,10 +2282,12 @@ impl Runtime {
 
     /// Builds the report for a run that is being stopped.
     fn stop(&self, kind: RunErrorKind, frozen_clock: bool) -> RunError {
-        RunError { kind, report: self.report(frozen_clock) }
+        // Only a true deadlock stops every task for good: waits may then say nothing can wake them.
+        let deadlocked = kind == RunErrorKind::Deadlock && !frozen_clock;
+        RunError { kind, report: self.report(frozen_clock, deadlocked) }
     }
 
-    fn report(&self, frozen_clock: bool) -> RunReport {
+    fn report(&self, frozen_clock: bool, deadlocked: bool) -> RunReport {
         let running = self.current_task();
         let uncancellable = self.uncancellable_tasks();
         let mut tasks: Vec<Task> = self.slab.borrow().iter().flatten().cloned().collect();
@@ -2294,7 +2296,10 @@ impl Runtime {
             .iter()
             .map(|task| {
                 let running = running.as_ref() == Some(task);
-                let mut waiting_on = task.0.waits.borrow().live_descriptions();
+                let mut waiting_on = {
+                    let waits = task.0.waits.borrow();
+                    if deadlocked { waits.deadlock_descriptions() } else { waits.live_descriptions() }
+                };
                 if waiting_on.is_empty() && !task.0.scheduled.get() && !running {
                     if uncancellable.contains(&task.id()) {
                         waiting_on.push(
@@ -2341,7 +2346,7 @@ impl Runtime {
     }
 
     pub(crate) fn snapshot(&self) -> RunReport {
-        self.report(false)
+        self.report(false, false)
     }
 
     pub(crate) fn root_task(&self) -> Option<Task> {

@@ -30,6 +30,11 @@ pub(crate) trait WaitRecord {
     fn abort(&self);
     fn is_waiting(&self) -> bool;
     fn describe(&self) -> String;
+    /// The description in a deadlock report, where nothing will ever run again: it may add
+    /// that nothing can ever wake the wait.
+    fn describe_in_deadlock(&self) -> String {
+        self.describe()
+    }
 }
 
 /// A list of registered waits, pruned of finished ones as it grows (amortised O(1) per push).
@@ -82,6 +87,12 @@ impl WaitList {
         self.iter().filter(|w| w.is_waiting()).map(|w| w.describe()).collect()
     }
 
+    /// [`live_descriptions`](WaitList::live_descriptions) for a deadlock report (a run stopped
+    /// with every task blocked on the runtime, no deadline pending and nothing outside awaited).
+    pub(crate) fn deadlock_descriptions(&self) -> Vec<String> {
+        self.iter().filter(|w| w.is_waiting()).map(|w| w.describe_in_deadlock()).collect()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.first = None;
         self.rest.clear();
@@ -123,14 +134,31 @@ pub(crate) enum What {
     Io(super::io::Direction, std::os::fd::RawFd, Option<super::io::IoLabel>),
 }
 
-/// The instance a wait is on: its kind ("Event") and where it was created.
-pub(crate) type Origin = (&'static str, &'static std::panic::Location<'static>);
+/// The instance a wait is on: its kind ("Event"), where it was created, and the name its user
+/// gave it, if any.
+#[derive(Clone)]
+pub(crate) struct Origin {
+    kind: &'static str,
+    created_at: &'static std::panic::Location<'static>,
+    name: Option<Rc<str>>,
+}
+
+/// The object through which alone a wait can be woken (see
+/// [`WaitDescription::woken_only_through`]): its address, and the verb for waking it ("set").
+#[derive(Clone, Copy)]
+struct Home {
+    address: usize,
+    verb: &'static str,
+}
 
 impl What {
     /// The description, naming the instance waited on if `origin` says which.
-    fn describe_on(&self, origin: Option<Origin>) -> String {
+    fn describe_on(&self, origin: Option<&Origin>) -> String {
         let on = |what: &str| match origin {
-            Some((kind, at)) => format!("{what} on the {kind} created at {at}"),
+            Some(Origin { kind, created_at, name: Some(name) }) => {
+                format!("{what} on the {kind} `{name}` created at {created_at}")
+            }
+            Some(Origin { kind, created_at, name: None }) => format!("{what} on the {kind} created at {created_at}"),
             None => what.to_string(),
         };
         match self {
@@ -172,7 +200,14 @@ impl What {
 ///     assert!(unparker.what().starts_with("Lock::acquire (held by task 1 "));
 /// });
 /// ```
-pub struct WaitDescription(pub(crate) What, pub(crate) Option<Origin>);
+pub struct WaitDescription {
+    what: What,
+    /// The kind of instance waited on and where it was created.
+    origin: Option<(&'static str, &'static std::panic::Location<'static>)>,
+    /// The instance's name; shown only with `origin`.
+    name: Option<Rc<str>>,
+    home: Option<Home>,
+}
 
 impl WaitDescription {
     /// The same description, naming the instance waited on: reports read
@@ -195,7 +230,76 @@ impl WaitDescription {
         kind: &'static str,
         created_at: &'static std::panic::Location<'static>,
     ) -> WaitDescription {
-        WaitDescription(self.0, Some((kind, created_at)))
+        WaitDescription { origin: Some((kind, created_at)), ..self }
+    }
+
+    /// The same description, with the name the instance's user gave it: reports read
+    /// "`what` on the `kind` \`name\` created at `file:line:column`". Primitives made with a
+    /// `named` builder (such as [`Event::named`](crate::Event::named)) pass their name here.
+    /// Without [`on_instance`](WaitDescription::on_instance) the name is not shown.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::Location;
+    /// use trio::lowlevel::{WaitDescription, park_slot};
+    ///
+    /// let created_at = Location::caller();
+    /// let what = WaitDescription::from("Gate::wait").on_instance("Gate", created_at).named(Some("front".into()));
+    /// let (_slot, unparker) = park_slot::<()>(what);
+    /// assert_eq!(unparker.what(), format!("Gate::wait on the Gate `front` created at {created_at}"));
+    /// ```
+    pub fn named(self, name: Option<Rc<str>>) -> WaitDescription {
+        WaitDescription { name, ..self }
+    }
+
+    /// Promises that only code holding `object` can wake this wait (by `verb`: "set",
+    /// "release", "notify"), so that a deadlock report can tell when nothing ever will: if
+    /// `object` lies inside the waiting task's own future when the run deadlocks, no other
+    /// task can reach it — a spawned task's future is `'static`, so no other task can borrow
+    /// from it — and the report adds "nothing can ever `verb` it". Only a deadlock report
+    /// says so: elsewhere ([`Task::waiting_on`](super::task::Task::waiting_on), a watchdog's
+    /// report) another branch of the same task may still wake the wait.
+    ///
+    /// The rule is sound only if the promise holds: everything that can wake the wait must be
+    /// reachable through `object` alone (not through an `Rc` it shares with others, and not
+    /// through an exit hook or a timer). A primitive that later moves the wait to another
+    /// queue calls [`Unparker::clear_woken_only_through`]. The rule never fires for waits in
+    /// the main task, whose future `run` polls in place, nor for an object behind an `Rc` or a
+    /// `Box` (it lies outside the task's future even when only the waiting task holds it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::panic::Location;
+    /// use trio::RunErrorKind;
+    /// use trio::lowlevel::{WaitDescription, WaitQueue};
+    ///
+    /// /// A gate only its own `open` can open.
+    /// struct Gate(WaitQueue<()>, &'static Location<'static>);
+    ///
+    /// let error = trio::Builder::new()
+    ///     .try_run(async {
+    ///         trio::open_nursery(|nursery| async move {
+    ///             nursery.start_soon(async {
+    ///                 let gate = Gate(WaitQueue::new(), Location::caller());
+    ///                 let what = WaitDescription::from("Gate::wait")
+    ///                     .on_instance("Gate", gate.1)
+    ///                     .woken_only_through(&gate, "open");
+    ///                 gate.0.park(what).await?; // nobody else can reach `gate`
+    ///                 Ok(())
+    ///             });
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(error.kind(), RunErrorKind::Deadlock);
+    /// assert!(error.to_string().contains("nothing can ever open it"));
+    /// ```
+    pub fn woken_only_through<O: ?Sized>(self, object: &O, verb: &'static str) -> WaitDescription {
+        let address = (object as *const O).cast::<u8>() as usize;
+        WaitDescription { home: Some(Home { address, verb }), ..self }
     }
 
     /// A wait for a resource that `holder` holds now: reports read
@@ -206,31 +310,42 @@ impl WaitDescription {
     ///
     /// See [`WaitDescription`].
     pub fn held_by(what: &'static str, holder: &super::task::Task) -> WaitDescription {
-        WaitDescription(What::HeldBy { what, holder: holder.clone() }, None)
+        WaitDescription::of(What::HeldBy { what, holder: holder.clone() })
     }
 }
 
 impl From<&'static str> for WaitDescription {
     fn from(text: &'static str) -> WaitDescription {
-        WaitDescription(What::Text(Cow::Borrowed(text)), None)
+        WaitDescription::of(What::Text(Cow::Borrowed(text)))
     }
 }
 
 impl From<String> for WaitDescription {
     fn from(text: String) -> WaitDescription {
-        WaitDescription(What::Text(Cow::Owned(text)), None)
+        WaitDescription::of(What::Text(Cow::Owned(text)))
     }
 }
 
 impl From<Cow<'static, str>> for WaitDescription {
     fn from(text: Cow<'static, str>) -> WaitDescription {
-        WaitDescription(What::Text(text), None)
+        WaitDescription::of(What::Text(text))
     }
 }
 
 impl fmt::Debug for WaitDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("WaitDescription").field(&self.0.describe_on(self.1)).finish()
+        f.debug_tuple("WaitDescription").field(&self.what.describe_on(self.origin().as_ref())).finish()
+    }
+}
+
+impl WaitDescription {
+    /// The instance waited on, with its name.
+    fn origin(&self) -> Option<Origin> {
+        self.origin.map(|(kind, created_at)| Origin { kind, created_at, name: self.name.clone() })
+    }
+
+    fn of(what: What) -> WaitDescription {
+        WaitDescription { what, origin: None, name: None, home: None }
     }
 }
 
@@ -239,6 +354,12 @@ struct WaitCell<T> {
     what: What,
     /// The instance waited on, when the description names one.
     origin: Option<Origin>,
+    /// The object through which alone the wait can be woken, if its maker promised one.
+    home: Cell<Option<Home>>,
+    /// The waiting task's future, as an address range `(start, len)`; recorded when a wait
+    /// with a `home` parks. Invariant: a spawned task's future never moves (see `FutureSlot`),
+    /// so the range stays true while the wait lives.
+    future: Cell<Option<(usize, usize)>>,
     /// Where the wait was made, for traces (overridden by the trio call around it, if any).
     site: Cell<Option<&'static std::panic::Location<'static>>>,
     /// Waits for something outside the runtime; autojump and deadlock detection hold off.
@@ -274,7 +395,24 @@ impl<T> WaitRecord for WaitCell<T> {
     }
 
     fn describe(&self) -> String {
-        self.what.describe_on(self.origin)
+        self.what.describe_on(self.origin.as_ref())
+    }
+
+    /// Adds "nothing can ever `verb` it" when the wait's home lies inside the waiting task's
+    /// own future. Only in a deadlock: while the run goes on, another branch of the same task
+    /// (a `join!`) may still wake it.
+    fn describe_in_deadlock(&self) -> String {
+        let mut text = self.describe();
+        if let (Some(home), Some((start, len))) = (self.home.get(), self.future.get())
+            && (start..start + len).contains(&home.address)
+        {
+            let kind = self.origin.as_ref().map_or("object", |origin| origin.kind);
+            text.push_str(&format!(
+                "; nothing can ever {} it: the {kind} lives inside this task's own future, so no other task can reach it",
+                home.verb
+            ));
+        }
+        text
     }
 }
 
@@ -307,9 +445,12 @@ impl<T> WaitRecord for WaitCell<T> {
 /// ```
 #[track_caller]
 pub fn park_slot<T: 'static>(what: impl Into<WaitDescription>) -> (ParkSlot<T>, Unparker<T>) {
-    let WaitDescription(what, origin) = what.into();
+    let what = what.into();
+    let (origin, home) = (what.origin(), what.home);
+    let what = what.what;
     let (slot, unparker) = new_slot(what, origin, false, true);
     slot.cell.site.set(Some(std::panic::Location::caller()));
+    slot.cell.home.set(home);
     (slot, unparker)
 }
 
@@ -327,6 +468,8 @@ fn new_slot<T: 'static>(
         state: RefCell::new(CellState::Fresh),
         what,
         origin,
+        home: Cell::new(None),
+        future: Cell::new(None),
         site: Cell::new(None),
         external: Cell::new(external),
         abortable: Cell::new(abortable),
@@ -561,7 +704,12 @@ impl Runtime {
         if abortable {
             self.with_current_status(|status| status.register_wait(cell.clone()));
         }
-        self.with_current_task(|task| task.0.waits.borrow_mut().push(cell));
+        self.with_current_task(|task| {
+            if cell.home.get().is_some() {
+                cell.future.set(Some(task.future_range()));
+            }
+            task.0.waits.borrow_mut().push(cell)
+        });
     }
 }
 
@@ -655,6 +803,24 @@ impl<T> Unparker<T> {
     /// ```
     pub fn is_waiting(&self) -> bool {
         matches!(&*self.cell.state.borrow(), CellState::Waiting(_) | CellState::Fresh)
+    }
+
+    /// Withdraws the promise made with [`WaitDescription::woken_only_through`]: from now on
+    /// something else may wake this wait — say, a condition variable moved it to its lock's
+    /// queue — so deadlock reports no longer say that nothing can wake it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use trio::lowlevel::{WaitDescription, park_slot};
+    ///
+    /// let gate = ();
+    /// let (_slot, unparker) = park_slot::<()>(WaitDescription::from("Gate::wait").woken_only_through(&gate, "open"));
+    /// unparker.clear_woken_only_through(); // moved to a queue others can reach
+    /// assert_eq!(unparker.what(), "Gate::wait");
+    /// ```
+    pub fn clear_woken_only_through(&self) {
+        self.cell.home.set(None);
     }
 
     /// What the wait was described as.
@@ -1118,6 +1284,14 @@ impl Runtime {
 }
 
 impl super::task::Task {
+    /// The address range `(start, len)` of the task's own future: empty for the main task, whose
+    /// future `run` polls in place. Only this task can reach what lies inside it: spawned
+    /// futures are `'static`, so no other task can borrow from it.
+    fn future_range(&self) -> (usize, usize) {
+        let body: &dyn super::task::TaskBody = &self.0.body;
+        ((body as *const dyn super::task::TaskBody).cast::<u8>() as usize, std::mem::size_of_val(body))
+    }
+
     /// Where the task last yielded to the scheduler: the line of the trio call that yielded —
     /// `checkpoint()`, a sleep, a channel or lock operation, as the caller wrote it — or `None`
     /// before its first schedule point (and for the runtime's own waits, such as a nursery
@@ -1137,6 +1311,23 @@ impl super::task::Task {
     /// ```
     pub fn last_schedule_point(&self) -> Option<&'static std::panic::Location<'static>> {
         self.0.sites.last.get()
+    }
+
+    /// The line of the public trio call the task is inside now (the outermost one, as its
+    /// caller wrote it), or `None` outside any. A network provider reads it to say where the
+    /// user opened a connection or a listener — `trio::net::open_tcp_stream` and
+    /// `open_tcp_listeners` are such calls — so that waits on the result name that line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// trio::run(async {
+    ///     // Not inside any trio call here.
+    ///     assert_eq!(trio::lowlevel::current_task().operation_site(), None);
+    /// });
+    /// ```
+    pub fn operation_site(&self) -> Option<&'static std::panic::Location<'static>> {
+        self.0.sites.operation.get()
     }
 }
 

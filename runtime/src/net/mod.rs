@@ -91,8 +91,11 @@ pub use socket::{ProviderListener, ProviderStream, SocketListener, SocketStream}
 /// See [the module](self).
 #[track_caller]
 pub fn open_tcp_stream(host: &str, port: u16) -> impl std::future::Future<Output = crate::Result<SocketStream>> + '_ {
-    let provider = provider_at_call("open_tcp_stream");
-    async move { provider?.open_tcp_stream(host, port).await }
+    let (provider, location) = (provider_at_call("open_tcp_stream"), std::panic::Location::caller());
+    async move {
+        let _site = crate::lowlevel::enter_operation(location);
+        provider?.open_tcp_stream(host, port).await
+    }
 }
 
 /// Listens on `port` on every address of this machine (Trio's `open_tcp_listeners`); port 0
@@ -112,8 +115,11 @@ pub fn open_tcp_stream(host: &str, port: u16) -> impl std::future::Future<Output
 /// See [`SocketListener`].
 #[track_caller]
 pub fn open_tcp_listeners(port: u16) -> impl std::future::Future<Output = crate::Result<Vec<SocketListener>>> {
-    let provider = provider_at_call("open_tcp_listeners");
-    async move { provider?.open_tcp_listeners(port, None, None).await }
+    let (provider, location) = (provider_at_call("open_tcp_listeners"), std::panic::Location::caller());
+    async move {
+        let _site = crate::lowlevel::enter_operation(location);
+        provider?.open_tcp_listeners(port, None, None).await
+    }
 }
 
 /// [`open_tcp_listeners`] on the addresses of `host` only (Trio's `host=`), with a
@@ -145,8 +151,11 @@ pub fn open_tcp_listeners_on<'a>(
     port: u16,
     backlog: Option<usize>,
 ) -> impl std::future::Future<Output = crate::Result<Vec<SocketListener>>> + 'a {
-    let provider = provider_at_call("open_tcp_listeners");
-    async move { provider?.open_tcp_listeners(port, host, backlog).await }
+    let (provider, location) = (provider_at_call("open_tcp_listeners"), std::panic::Location::caller());
+    async move {
+        let _site = crate::lowlevel::enter_operation(location);
+        provider?.open_tcp_listeners(port, host, backlog).await
+    }
 }
 
 /// The addresses `host` resolves to, each with `port` (Trio's `getaddrinfo`, reduced to what

@@ -144,6 +144,8 @@ pub struct CapacityLimiter {
     state: RefCell<LimiterState>,
     /// Where the limiter was made: its waits name it in reports.
     created_at: &'static Location<'static>,
+    /// The name given with `named`, shown next to `created_at`.
+    name: Option<std::rc::Rc<str>>,
 }
 
 struct LimiterState {
@@ -216,7 +218,35 @@ impl CapacityLimiter {
         CapacityLimiter {
             state: RefCell::new(LimiterState { total, borrowers: Vec::new(), waiters: WaitQueue::new() }),
             created_at: Location::caller(),
+            name: None,
         }
+    }
+
+    /// The same limiter with a name: deadlock reports read
+    /// "CapacityLimiter::acquire on the CapacityLimiter \`pool\` created at …", and `Debug`
+    /// shows it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = trio::CapacityLimiter::new(4).named("pool");
+    /// assert_eq!(pool.name(), Some("pool"));
+    /// assert!(format!("{pool:?}").contains("pool"));
+    /// ```
+    pub fn named(mut self, name: impl Into<std::rc::Rc<str>>) -> CapacityLimiter {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The name given with [`named`](CapacityLimiter::named), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(trio::CapacityLimiter::new(1).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// The size of the sack.
@@ -549,7 +579,11 @@ impl CapacityLimiter {
             Err(SyncError::WouldBlock(_)) => {}
             Err(error) => return Err(error),
         }
-        let what = WaitDescription::from("CapacityLimiter::acquire").on_instance("CapacityLimiter", self.created_at);
+        // Only a release through `self` (or a token borrowing it) hands out tokens.
+        let what = WaitDescription::from("CapacityLimiter::acquire")
+            .on_instance("CapacityLimiter", self.created_at)
+            .named(self.name.clone())
+            .woken_only_through(self, "release");
         let (slot, unparker) = park_slot(what);
         self.state.borrow_mut().waiters.push_with(unparker, borrower.clone());
         let mut waiting = Handoff {
@@ -583,7 +617,11 @@ impl CapacityLimiter {
 
 impl fmt::Debug for CapacityLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CapacityLimiter").field("statistics", &self.statistics()).finish()
+        let mut s = f.debug_struct("CapacityLimiter");
+        if let Some(name) = self.name() {
+            s.field("name", &name);
+        }
+        s.field("statistics", &self.statistics()).finish()
     }
 }
 

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::lock::{Lock, LockCore, LockGuard, LockStatistics};
 use crate::error::{RuntimeError, SyncError};
-use crate::lowlevel::{ParkingLot, current_task};
+use crate::lowlevel::{ParkingLot, WaitDescription, current_task};
 
 /// A condition variable (Trio's `trio.Condition`): tasks holding its lock
 /// [`wait`](Condition::wait) until another task [`notify`](Condition::notify)s them.
@@ -77,6 +77,37 @@ impl Condition {
     #[track_caller]
     pub fn new() -> Condition {
         Condition { lock: Rc::new(LockCore::new("Lock")), lot: ParkingLot::owned_by("Condition", Location::caller()) }
+    }
+
+    /// The same condition with a name: deadlock reports read
+    /// "Condition::wait on the Condition \`changed\` created at …", and `Debug` shows it. A
+    /// condition made with [`new`](Condition::new) gives the name to its own lock too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let changed = trio::Condition::new().named("changed");
+    /// assert_eq!(changed.name(), Some("changed"));
+    /// assert!(format!("{changed:?}").contains("changed"));
+    /// ```
+    pub fn named(mut self, name: impl Into<Rc<str>>) -> Condition {
+        let name = name.into();
+        if let Some(own_lock) = Rc::get_mut(&mut self.lock) {
+            own_lock.lot.name_if_unnamed(name.clone());
+        }
+        self.lot.set_name(name);
+        self
+    }
+
+    /// The name given with [`named`](Condition::named), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(trio::Condition::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.lot.name()
     }
 
     /// A condition that uses `lock` (Trio's `Condition(lock)`): holding `lock` is holding the
@@ -264,8 +295,10 @@ impl Condition {
                 )));
             }
             self.lock.release_owned(&task);
-            let slot =
-                self.lot.enqueue(task.clone(), "Condition::wait").expect("a Condition's own lot is never broken");
+            // Until notified, only `notify` through `self` wakes the wait; `repark` withdraws
+            // this when it moves the wait to the lock's lot.
+            let what = WaitDescription::from("Condition::wait").woken_only_through(self, "notify");
+            let slot = self.lot.enqueue(task.clone(), what).expect("a Condition's own lot is never broken");
             // Notified, the wait moves to the lock's lot; a release there hands us the lock.
             match slot.await {
                 Ok(Ok(())) => Ok(()),
@@ -377,6 +410,10 @@ impl Default for Condition {
 
 impl fmt::Debug for Condition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Condition").field("statistics", &self.statistics()).finish()
+        let mut s = f.debug_struct("Condition");
+        if let Some(name) = self.name() {
+            s.field("name", &name);
+        }
+        s.field("statistics", &self.statistics()).finish()
     }
 }

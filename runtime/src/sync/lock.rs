@@ -150,6 +150,38 @@ macro_rules! lock_api {
                 $ty { core: Rc::new(LockCore::new($name)) }
             }
 
+            /// The same lock with a name: deadlock reports read
+            #[doc = concat!("\"", $name, "::acquire on the ", $name, " \\`state\\` created at …\",")]
+            /// and `Debug` shows it.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let lock = trio::", $name, "::new().named(\"state\");")]
+            /// assert_eq!(lock.name(), Some("state"));
+            /// assert!(format!("{lock:?}").contains("state"));
+            /// ```
+            pub fn named(mut self, name: impl Into<Rc<str>>) -> $ty {
+                let name = name.into();
+                match Rc::get_mut(&mut self.core) {
+                    Some(core) => core.lot.set_name(name),
+                    // Already shared with a `Condition`: name it unless it has a name.
+                    None => self.core.lot.name_if_unnamed(name),
+                }
+                self
+            }
+
+            /// The name given with [`named`]($ty::named), if any.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("assert_eq!(trio::", $name, "::new().name(), None);")]
+            /// ```
+            pub fn name(&self) -> Option<&str> {
+                self.core.lot.name()
+            }
+
             /// `true` while a task holds the lock. A broken lock stays locked.
             ///
             /// # Examples
@@ -344,7 +376,11 @@ macro_rules! lock_api {
 
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct($name).field("statistics", &self.core.statistics()).finish()
+                let mut s = f.debug_struct($name);
+                if let Some(name) = self.name() {
+                    s.field("name", &name);
+                }
+                s.field("statistics", &self.core.statistics()).finish()
             }
         }
     };

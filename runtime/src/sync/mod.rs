@@ -11,6 +11,11 @@
 //! [`Semaphore::acquire_permit`], [`CapacityLimiter::acquire_token`]). A future dropped after
 //! the resource was handed to it gives the resource back, so dropping an acquire (say, the
 //! losing branch of a `select!`) never leaks it.
+//!
+//! Each records where it was created, and takes a name with `named` (`Event::new().named("ready")`):
+//! deadlock reports name the instance a task waits on with both. A wait on an [`Event`],
+//! [`Semaphore`], [`CapacityLimiter`] or [`Condition`] that lives inside the waiting task's own
+//! future is reported as one that nothing can ever wake — no other task can reach it.
 
 mod capacity_limiter;
 mod condition;

@@ -7,7 +7,7 @@ use std::panic::Location;
 
 use super::lock::Handoff;
 use crate::error::{Cancelled, RuntimeError, WouldBlock};
-use crate::lowlevel::{ParkingLot, cancel_shielded_checkpoint, checkpoint_if_cancelled, current_task};
+use crate::lowlevel::{ParkingLot, WaitDescription, cancel_shielded_checkpoint, checkpoint_if_cancelled, current_task};
 
 /// A counter that [`acquire`](Semaphore::acquire) decrements, waiting while it is zero, and
 /// [`release`](Semaphore::release) increments (Trio's `trio.Semaphore`).
@@ -75,6 +75,32 @@ pub struct SemaphoreStatistics {
 }
 
 impl Semaphore {
+    /// The same Semaphore with a name: deadlock reports read
+    /// "Semaphore::acquire on the Semaphore \`slots\` created at …", and `Debug` shows it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let x = trio::Semaphore::new(2).named("slots");
+    /// assert_eq!(x.name(), Some("slots"));
+    /// assert!(format!("{x:?}").contains("slots"));
+    /// ```
+    pub fn named(mut self, name: impl Into<std::rc::Rc<str>>) -> Semaphore {
+        self.lot.set_name(name.into());
+        self
+    }
+
+    /// The name given with [`named`](Semaphore::named), if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(trio::Semaphore::new(1).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.lot.name()
+    }
+
     /// A semaphore whose counter starts at `initial_value`, with no upper bound.
     ///
     /// # Examples
@@ -268,8 +294,9 @@ impl Semaphore {
                 cancel_shielded_checkpoint().await;
                 return Ok(permit);
             }
-            let slot =
-                self.lot.enqueue(current_task(), "Semaphore::acquire").expect("a Semaphore's lot is never broken");
+            // Only a release through `self` (or a permit borrowing it) wakes the lot.
+            let what = WaitDescription::from("Semaphore::acquire").woken_only_through(self, "release");
+            let slot = self.lot.enqueue(current_task(), what).expect("a Semaphore's lot is never broken");
             let mut waiting = Handoff {
                 slot,
                 on_drop: Some(|| {
@@ -314,7 +341,11 @@ impl Semaphore {
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Semaphore").field("statistics", &self.statistics()).finish()
+        let mut s = f.debug_struct("Semaphore");
+        if let Some(name) = self.name() {
+            s.field("name", &name);
+        }
+        s.field("statistics", &self.statistics()).finish()
     }
 }
 

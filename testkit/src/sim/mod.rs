@@ -798,9 +798,10 @@ impl SimHost {
     ///     client.send_all(b"hi").await.unwrap();
     /// });
     /// ```
+    #[track_caller]
     pub fn listen(&self, port: u16) -> std::io::Result<trio::net::SocketListener> {
         let addr = self.addr();
-        self.core.clone().listen_on(self.id, addr, port, None)
+        self.core.clone().listen_on(self.id, addr, port, None, Some(std::panic::Location::caller()))
     }
 
     /// Crashes the host: its programs ([`run`](SimHost::run)) are cancelled, its listeners

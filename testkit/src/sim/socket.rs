@@ -140,7 +140,10 @@ impl Core {
         trio::lowlevel::checkpoint_if_cancelled().await?;
         let from = self.current_host();
         let (to, ip) = self.resolve(from, host)?;
-        let label = format!("the stream to {host}:{port}");
+        let label = match trio::lowlevel::current_task().operation_site() {
+            Some(at) => format!("the stream to {host}:{port} opened at {at}"),
+            None => format!("the stream to {host}:{port}"),
+        };
         let conn = self.update(|state, _| state.connect(from, to, SocketAddr::new(ip, port), label));
         let timeout = self.state.borrow().connect_timeout;
         let deadline = trio::current_time() + timeout;
@@ -215,7 +218,8 @@ impl Core {
                 ip
             }
         };
-        Ok(vec![self.listen_on(on, ip, port, backlog)?])
+        let opened_at = trio::lowlevel::current_task().operation_site();
+        Ok(vec![self.listen_on(on, ip, port, backlog, opened_at)?])
     }
 
     /// Binds a listener on `host` at once.
@@ -225,11 +229,15 @@ impl Core {
         ip: IpAddr,
         port: u16,
         backlog: Option<usize>,
+        opened_at: Option<&'static std::panic::Location<'static>>,
     ) -> Result<SocketListener, std::io::Error> {
         let bound = self.update(|state, _| state.listen(host, port, backlog));
         let (id, port) =
             bound.map_err(|why| std::io::Error::new(std::io::ErrorKind::AddrInUse, format!("sim: {why}")))?;
-        let label = format!("{}:{port}", self.state.borrow().host_name(host));
+        let label = match opened_at {
+            Some(at) => format!("{}:{port} opened at {at}", self.state.borrow().host_name(host)),
+            None => format!("{}:{port}", self.state.borrow().host_name(host)),
+        };
         Ok(SocketListener::new(SimListener { core: self, id, addr: SocketAddr::new(ip, port), label }))
     }
 
@@ -583,6 +591,7 @@ impl SimListener {
                         let conn = state.listeners.get_mut(&id).expect("live").queue.pop_front().expect("checked");
                         let c = state.conns.get_mut(&conn).expect("a live connection");
                         c.ends[1].phase = Phase::Established;
+                        c.labels[1] = format!("{}, accepted from the listener on {}", c.labels[1], self.label);
                         (conn, c.addrs[1], c.addrs[0])
                     });
                     let (conn, local, peer) = accepted;

@@ -3,12 +3,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::panic::Location;
 use std::rc::Rc;
 
 use trio::StapledStream;
 use trio::abc::{AsyncResource, ReceiveStream, SendStream};
 use trio::io::{ConflictDetector, IoFuture, StreamError, StreamResult};
-use trio::lowlevel::WaitQueue;
+use trio::lowlevel::{WaitDescription, WaitQueue};
 
 /// Trio's `_LockstepByteQueue`: one slot of data that `send_all` fills and then waits to see
 /// emptied by `receive_some`.
@@ -20,6 +21,8 @@ struct Lockstep {
     waiters: WaitQueue<()>,
     sending: ConflictDetector,
     receiving: ConflictDetector,
+    /// Where the pair was made: waits on it name it in deadlock reports.
+    created_at: &'static Location<'static>,
 }
 
 impl Lockstep {
@@ -30,7 +33,7 @@ impl Lockstep {
     /// Waits until `done` holds or either side is closed, then checkpoints.
     async fn wait_for(&self, what: &'static str, done: impl Fn(&Lockstep) -> bool) -> StreamResult<()> {
         while !done(self) && !self.sender_closed.get() && !self.receiver_closed.get() {
-            self.waiters.park(what).await?;
+            self.waiters.park(WaitDescription::from(what).on_instance("lockstep stream", self.created_at)).await?;
         }
         trio::checkpoint().await?;
         Ok(())
@@ -254,6 +257,7 @@ impl ReceiveStream for LockstepReceiveStream {
 ///     .unwrap();
 /// });
 /// ```
+#[track_caller]
 pub fn lockstep_stream_one_way_pair() -> (LockstepSendStream, LockstepReceiveStream) {
     let queue = Rc::new(Lockstep {
         data: RefCell::new(Vec::new()),
@@ -263,6 +267,7 @@ pub fn lockstep_stream_one_way_pair() -> (LockstepSendStream, LockstepReceiveStr
         waiters: WaitQueue::new(),
         sending: ConflictDetector::new("another task is already sending"),
         receiving: ConflictDetector::new("another task is already receiving"),
+        created_at: Location::caller(),
     });
     (LockstepSendStream { queue: queue.clone() }, LockstepReceiveStream { queue })
 }
@@ -289,6 +294,7 @@ pub fn lockstep_stream_one_way_pair() -> (LockstepSendStream, LockstepReceiveStr
 ///     .unwrap();
 /// });
 /// ```
+#[track_caller]
 pub fn lockstep_stream_pair() -> (LockstepStream, LockstepStream) {
     let (send1, receive1) = lockstep_stream_one_way_pair();
     let (send2, receive2) = lockstep_stream_one_way_pair();

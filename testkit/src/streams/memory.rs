@@ -5,13 +5,14 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use trio::StapledStream;
 use trio::abc::{AsyncResource, ReceiveStream, SendStream};
 use trio::io::{ConflictDetector, IoFuture, StreamError, StreamResult};
-use trio::lowlevel::WaitQueue;
+use trio::lowlevel::{WaitDescription, WaitQueue};
 
 /// A hook called from inside a stream operation; what it returns is what the operation returns.
 type AsyncHook = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = StreamResult<()>>>>>;
@@ -40,16 +41,19 @@ struct ByteQueue {
     fetching: ConflictDetector,
     /// What a task waiting in `get` waits for, in deadlock reports.
     what: &'static str,
+    /// The stream the queue belongs to and where it was made, for the same reports.
+    owner: (&'static str, &'static Location<'static>),
 }
 
 impl ByteQueue {
-    fn new(what: &'static str) -> ByteQueue {
+    fn new(what: &'static str, owner: (&'static str, &'static Location<'static>)) -> ByteQueue {
         ByteQueue {
             data: RefCell::new(super::Chunks::default()),
             closed: Cell::new(false),
             waiters: WaitQueue::new(),
             fetching: ConflictDetector::new("another task is already fetching data"),
             what,
+            owner,
         }
     }
 
@@ -101,7 +105,8 @@ impl ByteQueue {
             return Err(StreamError::invalid_argument(ZERO_MAX_BYTES));
         }
         if !self.closed.get() && self.data.borrow().is_empty() {
-            self.waiters.park(self.what).await?;
+            let (kind, created_at) = self.owner;
+            self.waiters.park(WaitDescription::from(self.what).on_instance(kind, created_at)).await?;
         } else if !checkpointed {
             trio::checkpoint().await?;
         }
@@ -159,11 +164,15 @@ impl MemorySendStream {
     /// # Examples
     ///
     /// See [`MemorySendStream`].
+    #[track_caller]
     pub fn new() -> MemorySendStream {
         MemorySendStream {
             inner: Rc::new(SendInner {
                 conflict: ConflictDetector::new("another task is using this stream"),
-                outgoing: ByteQueue::new("MemorySendStream::get_data, waiting for data"),
+                outgoing: ByteQueue::new(
+                    "MemorySendStream::get_data, waiting for data",
+                    ("MemorySendStream", Location::caller()),
+                ),
                 send_all_hook: RefCell::new(None),
                 wait_send_all_might_not_block_hook: RefCell::new(None),
                 close_hook: RefCell::new(None),
@@ -364,6 +373,7 @@ impl MemorySendStream {
 }
 
 impl Default for MemorySendStream {
+    #[track_caller]
     fn default() -> Self {
         MemorySendStream::new()
     }
@@ -475,11 +485,15 @@ impl MemoryReceiveStream {
     /// # Examples
     ///
     /// See [`MemoryReceiveStream`].
+    #[track_caller]
     pub fn new() -> MemoryReceiveStream {
         MemoryReceiveStream {
             inner: Rc::new(ReceiveInner {
                 conflict: ConflictDetector::new("another task is using this stream"),
-                incoming: ByteQueue::new("MemoryReceiveStream::receive_some, waiting for data"),
+                incoming: ByteQueue::new(
+                    "MemoryReceiveStream::receive_some, waiting for data",
+                    ("MemoryReceiveStream", Location::caller()),
+                ),
                 closed: Cell::new(false),
                 receive_some_hook: RefCell::new(None),
                 close_hook: RefCell::new(None),
@@ -610,6 +624,7 @@ impl MemoryReceiveStream {
 }
 
 impl Default for MemoryReceiveStream {
+    #[track_caller]
     fn default() -> Self {
         MemoryReceiveStream::new()
     }
@@ -753,6 +768,7 @@ fn pump(send: &SendInner, receive: &ReceiveInner, max_bytes: Option<usize>) -> S
 ///     assert!(send.send_all(b"y").await.unwrap_err().is_broken()); // the receiver is gone
 /// });
 /// ```
+#[track_caller]
 pub fn memory_stream_one_way_pair() -> (MemorySendStream, MemoryReceiveStream) {
     let send = MemorySendStream::new();
     let receive = MemoryReceiveStream::new();
@@ -790,6 +806,7 @@ pub fn memory_stream_one_way_pair() -> (MemorySendStream, MemoryReceiveStream) {
 ///     assert_eq!(left.receive_some(10).await.unwrap(), b"456");
 /// });
 /// ```
+#[track_caller]
 pub fn memory_stream_pair() -> (MemoryStream, MemoryStream) {
     let (send1, receive1) = memory_stream_one_way_pair();
     let (send2, receive2) = memory_stream_one_way_pair();
