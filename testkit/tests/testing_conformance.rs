@@ -550,3 +550,37 @@ async fn breakage_does_not_disturb_a_running_block() -> trio::Result<()> {
     assert_eq!(*record.borrow(), ["2 broken: true", "1 broken: true", "0 still running"]);
     Ok(())
 }
+
+/// Deliberately unlike Trio (deviations list): block 0 checkpoints too, so entering it in a
+/// cancelled scope breaks the sequencer instead of running the block.
+#[trio_test]
+async fn block_zero_in_a_cancelled_scope_breaks_it() -> trio::Result<()> {
+    let seq = Sequencer::new();
+    let scope = CancelScope::new();
+    scope.cancel();
+    let outcome = scope.run(async { Ok(seq.block(0).await.map(drop)) }).await?;
+    let error = outcome.expect("the body returned").unwrap_err();
+    assert!(error.is::<BrokenResource>(), "{error:?}");
+    assert!(seq.is_broken());
+    Ok(())
+}
+
+/// Deliberately unlike Trio (deviations list): an infinite rate is refused, like a negative one.
+#[test]
+#[should_panic(expected = "MockClock rate must be >= 0 and finite")]
+fn an_infinite_rate_is_refused() {
+    MockClock::new().set_rate(f64::INFINITY);
+}
+
+/// Deliberately unlike Trio (deviations list): a body that panics is not checked by
+/// `assert_no_checkpoints`; its own panic comes through, not an assertion about checkpoints.
+#[trio_test]
+#[should_panic(expected = "the body's own panic")]
+async fn assert_no_checkpoints_lets_a_panic_through() {
+    let panics = true;
+    assert_no_checkpoints(async {
+        let _ = trio::checkpoint().await;
+        assert!(!panics, "the body's own panic");
+    })
+    .await;
+}
