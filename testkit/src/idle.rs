@@ -8,8 +8,10 @@ use trio::Cancelled;
 /// is pending (Trio's `trio.testing.wait_all_tasks_blocked()`).
 ///
 /// The usual way to let the tasks a test started reach the point where they wait, before the
-/// test pokes them. Several waiters wake together. A task waiting here wins over autojump: the
-/// [`MockClock`](crate::MockClock) does not jump while it waits.
+/// test pokes them. Several waiters wake together, woken in the order they started waiting. A
+/// task waiting here wins over autojump: the [`MockClock`](crate::MockClock) does not jump
+/// while it waits (for the one exception, with a cushion, see
+/// [`wait_all_tasks_blocked_with_cushion`]).
 ///
 /// # Errors
 ///
@@ -53,8 +55,17 @@ pub async fn wait_all_tasks_blocked() -> Result<(), Cancelled> {
 /// Waits until every other task is blocked and the run has stayed idle for `cushion` of
 /// **real** time (Trio's `wait_all_tasks_blocked(cushion)`).
 ///
-/// Waiters with the smallest cushion wake first, all together; a waiter whose cushion is longer
-/// than the real time to the next deadline waits for that deadline to pass first.
+/// Waiters with the smallest cushion wake first, all together (woken in the order they started
+/// waiting); the others' cushions then count again from the next moment the run is idle. A
+/// waiter whose cushion is longer than the real time to the next deadline waits for that
+/// deadline to pass first.
+///
+/// # Limitations
+///
+/// On a [`MockClock`](crate::MockClock) that runs (rate above zero) with an autojump threshold,
+/// a waiter whose cushion is longer than the real time to the next deadline does not stop the
+/// clock from jumping to that deadline; Trio never autojumps while any task waits here. At rate
+/// zero (the fixtures' clocks) every waiter holds the jump, as in Trio.
 ///
 /// # Errors
 ///

@@ -23,6 +23,13 @@ use trio::{BrokenResource, RuntimeError};
 /// later, gets a [`BrokenResource`] error — not a `Cancelled` that a cancel scope would
 /// quietly swallow — so the test fails instead of passing by accident.
 ///
+/// Two differences from Trio, both on purpose (see the deviations list of `docs/design.md`):
+/// Trio raises `RuntimeError` for a broken sequencer, here it is [`BrokenResource`] (reusing a
+/// number stays a [`RuntimeError`], and is reported before a breakage, as in Trio); and Trio's
+/// block 0 does not checkpoint, so a block 0 entered in a cancelled scope still runs there,
+/// while here [`block`](Sequencer::block) always checkpoints and block 0 in a cancelled scope
+/// breaks the sequencer like any other number.
+///
 /// `Sequencer` is a cheap handle: clone it into the tasks that share it.
 ///
 /// # Examples
