@@ -41,12 +41,9 @@ use trio::abc::Clock;
 ///    waker is held elsewhere, and no wake-up arriving from another thread. (Trio jumps in this
 ///    situation — its issue #456 — which makes tests that wait on threads or sockets time out
 ///    for no reason. Here the clock waits for the outside world instead.)
-/// 4. no task waits in [`wait_all_tasks_blocked`](crate::wait_all_tasks_blocked) with a cushion
-///    shorter than the real time until that deadline: those waiters wake first, as in Trio. At
-///    rate zero the deadline never arrives by itself, so any waiter holds the jump. On a
-///    running clock a waiter whose every cushion is *longer* than the real time to the deadline
-///    does not hold it (Trio holds autojump while any task waits there; see "Autojump and long
-///    cushions" in the deviations list of `docs/design.md`);
+/// 4. no task waits in [`wait_all_tasks_blocked`](crate::wait_all_tasks_blocked), whatever its
+///    cushion: such a waiter is woken without the clock jumping, as in Trio (on a running clock,
+///    the deadline may arrive first by itself);
 /// 5. `t` is shorter than the real time until the deadline (always true at rate zero, where the
 ///    deadline never arrives by itself), and the run has stayed in this state for `t` of real
 ///    time (with `t` zero, at once).

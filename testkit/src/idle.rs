@@ -60,13 +60,6 @@ pub async fn wait_all_tasks_blocked() -> Result<(), Cancelled> {
 /// waiter whose cushion is longer than the real time to the next deadline waits for that
 /// deadline to pass first.
 ///
-/// # Limitations
-///
-/// On a [`MockClock`](crate::MockClock) that runs (rate above zero) with an autojump threshold,
-/// a waiter whose cushion is longer than the real time to the next deadline does not stop the
-/// clock from jumping to that deadline; Trio never autojumps while any task waits here. At rate
-/// zero (the fixtures' clocks) every waiter holds the jump, as in Trio.
-///
 /// # Errors
 ///
 /// [`Cancelled`] if an enclosing scope is cancelled while it waits.

@@ -177,11 +177,9 @@ impl Instrument for Timeouts {
 /// 10 ms of real time away and the waiter's cushion 50 ms: the run must wait for the deadline
 /// to arrive by itself, never with a zero timeout.
 ///
-/// This needs the run loop to hold autojump while *any* idle waiter exists; today it only holds
-/// it while the smallest cushion is shorter than the wait for the next deadline (see the
-/// deviations list: "Autojump and long cushions").
+/// The run loop holds autojump while *any* idle waiter exists, not only while the smallest
+/// cushion is shorter than the wait for the next deadline.
 #[test]
-#[ignore = "the run loop autojumps when every idle waiter's cushion is longer than the time to the next deadline"]
 fn an_idle_waiter_with_a_long_cushion_still_holds_autojump() {
     let clock = MockClock::new();
     clock.set_rate(1000.0); // the 10 s sleep below takes 10 ms of real time

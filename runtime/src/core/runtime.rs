@@ -2051,15 +2051,18 @@ impl Runtime {
                     || self.foreign_outstanding();
                 let external = beyond_io || io_waits > 0;
                 let mut timeout = next_deadline.and_then(|d| self.clock.deadline_to_sleep_time(d));
+                let idle_cushion = self.min_idle_cushion();
                 if !beyond_io
-                    && let Some(cushion) = self.min_idle_cushion()
+                    && let Some(cushion) = idle_cushion
                     && timeout.is_none_or(|t| cushion < t)
                 {
                     primed = Primed::Idle(cushion);
                     timeout = Some(cushion);
                 }
                 if !external {
-                    if matches!(primed, Primed::No)
+                    // As in Trio, a task waiting for idleness holds autojump off whatever its
+                    // cushion: it will be woken without the clock jumping.
+                    if idle_cushion.is_none()
                         && next_deadline.is_some()
                         && let Some(threshold) = self.clock.autojump_threshold()
                         && timeout.is_none_or(|t| threshold < t)
