@@ -35,7 +35,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use shuttle::scheduler::{PctScheduler, RandomScheduler, UrwRandomScheduler};
 use shuttle::sync::Mutex as ShuttleMutex;
 use shuttle::sync::atomic::AtomicI64;
-use trio::{Lock, LockGuard, Nursery};
+use trio::Nursery;
+use trio::lowlevel::ParkingLot;
 use trio_testkit::explore::{Explore, FailureKind, PolicyKind};
 
 /// The trio form of a program: one run, as [`Explore::run`] takes it.
@@ -146,22 +147,49 @@ impl Var {
     }
 }
 
-/// Takes `lock` after a scheduling point, as shuttle's `Mutex::lock` does. (`Lock::lock` alone
-/// would take a free lock at once and yield only after, holding it: then no other task could
-/// run between the access before the lock and the acquisition, which hides some of the bugs.)
-/// A busy lock parks the task until a release hands the lock over.
-async fn acquire(lock: &Lock) -> LockGuard<'_> {
-    point().await;
-    match lock.try_lock() {
-        Ok(guard) => guard,
-        Err(_) => lock.lock().await.expect("nothing is cancelled"),
+/// A lock with shuttle's `Mutex` semantics in the trio form: unfair. A release wakes every
+/// waiting task and they race for the lock again, the releasing task included; trio's own
+/// [`trio::Lock`] instead hands itself to the longest waiter, which rules out interleavings
+/// in which the releasing task takes the lock again first (the `stack` bug needs two pops in
+/// a row while the pusher waits).
+pub struct Mutex {
+    held: Cell<bool>,
+    waiters: ParkingLot,
+}
+
+impl Mutex {
+    fn new() -> Mutex {
+        Mutex { held: Cell::new(false), waiters: ParkingLot::new() }
     }
 }
 
-/// Releases a lock and yields, as shuttle's unlock does.
-async fn release(guard: LockGuard<'_>) {
-    drop(guard);
+/// Holding a [`Mutex`]; dropping it releases the lock and wakes every waiter.
+pub struct MutexGuard<'a>(&'a Mutex);
+
+impl Drop for MutexGuard<'_> {
+    fn drop(&mut self) {
+        self.0.held.set(false);
+        self.0.waiters.unpark_all();
+    }
+}
+
+/// Takes `lock` after a scheduling point, as shuttle's `Mutex::lock` does. A busy lock parks
+/// the task until a release; woken, it tries again (and may lose the race, and park again),
+/// as a thread blocked on shuttle's unfair mutex does.
+async fn acquire(lock: &Mutex) -> MutexGuard<'_> {
     point().await;
+    while lock.held.get() {
+        lock.waiters.park().await.expect("nothing is cancelled or broken");
+    }
+    lock.held.set(true);
+    MutexGuard(lock)
+}
+
+/// Yields, then releases the lock, as shuttle's unlock does (its release is a scheduling point
+/// taken before the permit goes back).
+async fn release(guard: MutexGuard<'_>) {
+    point().await;
+    drop(guard);
 }
 
 /// Starts `task` after a scheduling point, as shuttle's `spawn` switches before it creates the
@@ -225,7 +253,7 @@ struct Account {
     balance: Var,
     deposited: Var,
     withdrawn: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 fn account() -> Pin<Box<dyn Future<Output = ()>>> {
@@ -234,7 +262,7 @@ fn account() -> Pin<Box<dyn Future<Output = ()>>> {
             balance: Var::new(ACCOUNT_START),
             deposited: Var::new(0),
             withdrawn: Var::new(0),
-            lock: Lock::new(),
+            lock: Mutex::new(),
         });
         with_nursery(|nursery| async move {
             let c = s.clone();
@@ -311,7 +339,7 @@ struct Driver {
     stopping: Var,
     drained: Var,
     stopped: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 impl Driver {
@@ -344,7 +372,7 @@ fn bluetooth() -> Pin<Box<dyn Future<Output = ()>>> {
             stopping: Var::new(0),
             drained: Var::new(0),
             stopped: Var::new(0),
-            lock: Lock::new(),
+            lock: Mutex::new(),
         });
         with_nursery(|nursery| async move {
             let stopper = d.clone();
@@ -434,7 +462,7 @@ struct Ring {
     next: Var,
     send: Var,
     receive: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 fn circular_buffer() -> Pin<Box<dyn Future<Output = ()>>> {
@@ -445,7 +473,7 @@ fn circular_buffer() -> Pin<Box<dyn Future<Output = ()>>> {
             next: Var::new(0),
             send: Var::new(1),
             receive: Var::new(0),
-            lock: Lock::new(),
+            lock: Mutex::new(),
         });
         with_nursery(|nursery| async move {
             let w = r.clone();
@@ -543,12 +571,12 @@ const LAZY_VALUE: i64 = 42;
 struct Lazy {
     ready: Var,
     value: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 fn lazy_init() -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async {
-        let l = Rc::new(Lazy { ready: Var::new(0), value: Var::new(0), lock: Lock::new() });
+        let l = Rc::new(Lazy { ready: Var::new(0), value: Var::new(0), lock: Mutex::new() });
         with_nursery(|nursery| async move {
             for _ in 0..LAZY_TASKS {
                 let l = l.clone();
@@ -667,13 +695,13 @@ fn reorder_10_shuttle() {
 struct TwoStage {
     data1: Var,
     data2: Var,
-    lock1: Lock,
-    lock2: Lock,
+    lock1: Mutex,
+    lock2: Mutex,
 }
 
 fn twostage() -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async {
-        let s = Rc::new(TwoStage { data1: Var::new(0), data2: Var::new(0), lock1: Lock::new(), lock2: Lock::new() });
+        let s = Rc::new(TwoStage { data1: Var::new(0), data2: Var::new(0), lock1: Mutex::new(), lock2: Mutex::new() });
         with_nursery(|nursery| async move {
             let w = s.clone();
             spawn(&nursery, async move {
@@ -755,13 +783,13 @@ const WRONGLOCK_OTHERS: usize = 7;
 
 struct WrongLock {
     data: Var,
-    lock_a: Lock,
-    lock_b: Lock,
+    lock_a: Mutex,
+    lock_b: Mutex,
 }
 
 fn wronglock() -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async {
-        let s = Rc::new(WrongLock { data: Var::new(0), lock_a: Lock::new(), lock_b: Lock::new() });
+        let s = Rc::new(WrongLock { data: Var::new(0), lock_a: Mutex::new(), lock_b: Mutex::new() });
         with_nursery(|nursery| async move {
             let c = s.clone();
             spawn(&nursery, async move {
@@ -829,7 +857,7 @@ struct Stack {
     items: Vec<Var>,
     top: Var,
     flag: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 fn stack() -> Pin<Box<dyn Future<Output = ()>>> {
@@ -838,7 +866,7 @@ fn stack() -> Pin<Box<dyn Future<Output = ()>>> {
             items: (0..STACK).map(|_| Var::new(0)).collect(),
             top: Var::new(0),
             flag: Var::new(0),
-            lock: Lock::new(),
+            lock: Mutex::new(),
         });
         with_nursery(|nursery| async move {
             let p = s.clone();
