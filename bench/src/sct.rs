@@ -14,14 +14,15 @@
 //! | | trio | shuttle |
 //! | --- | --- | --- |
 //! | read or write a shared variable | [`Var::get`] / [`Var::set`]: `checkpoint()`, then the `Cell` | `AtomicI64::load` / `store` (`SeqCst`), which switch first |
-//! | take a lock | `checkpoint()`, then `try_lock()`, or `lock()` if busy | `Mutex::lock()` (yields first) |
-//! | release a lock | drop the guard, then `checkpoint()` | drop the guard (a yield point) |
+//! | take a lock | `checkpoint()`, then take it, or park until a release and try again | `Mutex::lock()` (yields first) |
+//! | release a lock | `checkpoint()`, then release it and wake every waiter | drop the guard (yields, then releases) |
 //! | start a task or thread | `checkpoint()`, then `start_soon` | `thread::spawn` (yields first) |
 //! | local work between accesses | `checkpoint()` | `thread::yield_now()` |
 //!
 //! A read-modify-write such as `x += 1` is a read and a write, two points, in both forms. The
-//! remaining differences: trio's `Lock` is fair (a release hands the lock to the first waiter),
-//! shuttle's `Mutex` is not; the parent waits for its children at the nursery's end in trio and
+//! trio form's lock is the bench's own [`Mutex`], unfair like shuttle's: trio's `Lock` hands
+//! itself to the longest waiter, which would rule out interleavings the shuttle form has. The
+//! remaining difference: the parent waits for its children at the nursery's end in trio and
 //! joins each thread in turn in shuttle (a join is one more scheduling point of the parent's).
 //! Every bug is an assertion whose message starts with `bug:`.
 
@@ -1198,6 +1199,39 @@ mod tests {
         for program in &PROGRAMS {
             assert_eq!(trio_schedules_to_failure(program, PolicyKind::Fifo, 1, 1), None, "{}", program.name);
         }
+    }
+
+    // The trio form's lock is unfair, like shuttle's `Mutex`: when its holder releases it and
+    // asks again while another task waits, either may get it, depending on the schedule. (A
+    // fair lock would always hand it to the waiter.)
+    #[test]
+    fn the_trio_forms_lock_lets_the_releasing_task_take_it_again() {
+        let mut winners = std::collections::BTreeSet::new();
+        for seed in 0..40 {
+            let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+            let log = order.clone();
+            trio::Builder::new().policy(trio_testkit::policy::Random::new()).seed(seed).run(async move {
+                let lock = Rc::new(Mutex::new());
+                with_nursery(|nursery| async move {
+                    let guard = acquire(&lock).await;
+                    let (l, o) = (lock.clone(), log.clone());
+                    nursery.start_soon(async move {
+                        let _guard = acquire(&l).await;
+                        o.borrow_mut().push("waiter");
+                    });
+                    // Hold the lock until the other task waits for it.
+                    while lock.waiters.is_empty() {
+                        point().await;
+                    }
+                    release(guard).await;
+                    let _again = acquire(&lock).await;
+                    log.borrow_mut().push("holder");
+                })
+                .await;
+            });
+            winners.insert(order.borrow()[0]);
+        }
+        assert_eq!(winners.len(), 2, "{winners:?}");
     }
 
     #[test]
