@@ -14,14 +14,15 @@
 //! | | trio | shuttle |
 //! | --- | --- | --- |
 //! | read or write a shared variable | [`Var::get`] / [`Var::set`]: `checkpoint()`, then the `Cell` | `AtomicI64::load` / `store` (`SeqCst`), which switch first |
-//! | take a lock | `checkpoint()`, then `try_lock()`, or `lock()` if busy | `Mutex::lock()` (yields first) |
-//! | release a lock | drop the guard, then `checkpoint()` | drop the guard (a yield point) |
+//! | take a lock | `checkpoint()`, then take it, or park until a release and try again | `Mutex::lock()` (yields first) |
+//! | release a lock | `checkpoint()`, then release it and wake every waiter | drop the guard (yields, then releases) |
 //! | start a task or thread | `checkpoint()`, then `start_soon` | `thread::spawn` (yields first) |
 //! | local work between accesses | `checkpoint()` | `thread::yield_now()` |
 //!
 //! A read-modify-write such as `x += 1` is a read and a write, two points, in both forms. The
-//! remaining differences: trio's `Lock` is fair (a release hands the lock to the first waiter),
-//! shuttle's `Mutex` is not; the parent waits for its children at the nursery's end in trio and
+//! trio form's lock is the bench's own [`Mutex`], unfair like shuttle's: trio's `Lock` hands
+//! itself to the longest waiter, which would rule out interleavings the shuttle form has. The
+//! remaining difference: the parent waits for its children at the nursery's end in trio and
 //! joins each thread in turn in shuttle (a join is one more scheduling point of the parent's).
 //! Every bug is an assertion whose message starts with `bug:`.
 
@@ -35,7 +36,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use shuttle::scheduler::{PctScheduler, RandomScheduler, UrwRandomScheduler};
 use shuttle::sync::Mutex as ShuttleMutex;
 use shuttle::sync::atomic::AtomicI64;
-use trio::{Lock, LockGuard, Nursery};
+use trio::Nursery;
+use trio::lowlevel::ParkingLot;
 use trio_testkit::explore::{Explore, FailureKind, PolicyKind};
 
 /// The trio form of a program: one run, as [`Explore::run`] takes it.
@@ -146,22 +148,49 @@ impl Var {
     }
 }
 
-/// Takes `lock` after a scheduling point, as shuttle's `Mutex::lock` does. (`Lock::lock` alone
-/// would take a free lock at once and yield only after, holding it: then no other task could
-/// run between the access before the lock and the acquisition, which hides some of the bugs.)
-/// A busy lock parks the task until a release hands the lock over.
-async fn acquire(lock: &Lock) -> LockGuard<'_> {
-    point().await;
-    match lock.try_lock() {
-        Ok(guard) => guard,
-        Err(_) => lock.lock().await.expect("nothing is cancelled"),
+/// A lock with shuttle's `Mutex` semantics in the trio form: unfair. A release wakes every
+/// waiting task and they race for the lock again, the releasing task included; trio's own
+/// [`trio::Lock`] instead hands itself to the longest waiter, which rules out interleavings
+/// in which the releasing task takes the lock again first (the `stack` bug needs two pops in
+/// a row while the pusher waits).
+pub struct Mutex {
+    held: Cell<bool>,
+    waiters: ParkingLot,
+}
+
+impl Mutex {
+    fn new() -> Mutex {
+        Mutex { held: Cell::new(false), waiters: ParkingLot::new() }
     }
 }
 
-/// Releases a lock and yields, as shuttle's unlock does.
-async fn release(guard: LockGuard<'_>) {
-    drop(guard);
+/// Holding a [`Mutex`]; dropping it releases the lock and wakes every waiter.
+pub struct MutexGuard<'a>(&'a Mutex);
+
+impl Drop for MutexGuard<'_> {
+    fn drop(&mut self) {
+        self.0.held.set(false);
+        self.0.waiters.unpark_all();
+    }
+}
+
+/// Takes `lock` after a scheduling point, as shuttle's `Mutex::lock` does. A busy lock parks
+/// the task until a release; woken, it tries again (and may lose the race, and park again),
+/// as a thread blocked on shuttle's unfair mutex does.
+async fn acquire(lock: &Mutex) -> MutexGuard<'_> {
     point().await;
+    while lock.held.get() {
+        lock.waiters.park().await.expect("nothing is cancelled or broken");
+    }
+    lock.held.set(true);
+    MutexGuard(lock)
+}
+
+/// Yields, then releases the lock, as shuttle's unlock does (its release is a scheduling point
+/// taken before the permit goes back).
+async fn release(guard: MutexGuard<'_>) {
+    point().await;
+    drop(guard);
 }
 
 /// Starts `task` after a scheduling point, as shuttle's `spawn` switches before it creates the
@@ -225,7 +254,7 @@ struct Account {
     balance: Var,
     deposited: Var,
     withdrawn: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 fn account() -> Pin<Box<dyn Future<Output = ()>>> {
@@ -234,7 +263,7 @@ fn account() -> Pin<Box<dyn Future<Output = ()>>> {
             balance: Var::new(ACCOUNT_START),
             deposited: Var::new(0),
             withdrawn: Var::new(0),
-            lock: Lock::new(),
+            lock: Mutex::new(),
         });
         with_nursery(|nursery| async move {
             let c = s.clone();
@@ -311,7 +340,7 @@ struct Driver {
     stopping: Var,
     drained: Var,
     stopped: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 impl Driver {
@@ -344,7 +373,7 @@ fn bluetooth() -> Pin<Box<dyn Future<Output = ()>>> {
             stopping: Var::new(0),
             drained: Var::new(0),
             stopped: Var::new(0),
-            lock: Lock::new(),
+            lock: Mutex::new(),
         });
         with_nursery(|nursery| async move {
             let stopper = d.clone();
@@ -434,7 +463,7 @@ struct Ring {
     next: Var,
     send: Var,
     receive: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 fn circular_buffer() -> Pin<Box<dyn Future<Output = ()>>> {
@@ -445,7 +474,7 @@ fn circular_buffer() -> Pin<Box<dyn Future<Output = ()>>> {
             next: Var::new(0),
             send: Var::new(1),
             receive: Var::new(0),
-            lock: Lock::new(),
+            lock: Mutex::new(),
         });
         with_nursery(|nursery| async move {
             let w = r.clone();
@@ -543,12 +572,12 @@ const LAZY_VALUE: i64 = 42;
 struct Lazy {
     ready: Var,
     value: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 fn lazy_init() -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async {
-        let l = Rc::new(Lazy { ready: Var::new(0), value: Var::new(0), lock: Lock::new() });
+        let l = Rc::new(Lazy { ready: Var::new(0), value: Var::new(0), lock: Mutex::new() });
         with_nursery(|nursery| async move {
             for _ in 0..LAZY_TASKS {
                 let l = l.clone();
@@ -667,13 +696,13 @@ fn reorder_10_shuttle() {
 struct TwoStage {
     data1: Var,
     data2: Var,
-    lock1: Lock,
-    lock2: Lock,
+    lock1: Mutex,
+    lock2: Mutex,
 }
 
 fn twostage() -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async {
-        let s = Rc::new(TwoStage { data1: Var::new(0), data2: Var::new(0), lock1: Lock::new(), lock2: Lock::new() });
+        let s = Rc::new(TwoStage { data1: Var::new(0), data2: Var::new(0), lock1: Mutex::new(), lock2: Mutex::new() });
         with_nursery(|nursery| async move {
             let w = s.clone();
             spawn(&nursery, async move {
@@ -755,13 +784,13 @@ const WRONGLOCK_OTHERS: usize = 7;
 
 struct WrongLock {
     data: Var,
-    lock_a: Lock,
-    lock_b: Lock,
+    lock_a: Mutex,
+    lock_b: Mutex,
 }
 
 fn wronglock() -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async {
-        let s = Rc::new(WrongLock { data: Var::new(0), lock_a: Lock::new(), lock_b: Lock::new() });
+        let s = Rc::new(WrongLock { data: Var::new(0), lock_a: Mutex::new(), lock_b: Mutex::new() });
         with_nursery(|nursery| async move {
             let c = s.clone();
             spawn(&nursery, async move {
@@ -829,7 +858,7 @@ struct Stack {
     items: Vec<Var>,
     top: Var,
     flag: Var,
-    lock: Lock,
+    lock: Mutex,
 }
 
 fn stack() -> Pin<Box<dyn Future<Output = ()>>> {
@@ -838,7 +867,7 @@ fn stack() -> Pin<Box<dyn Future<Output = ()>>> {
             items: (0..STACK).map(|_| Var::new(0)).collect(),
             top: Var::new(0),
             flag: Var::new(0),
-            lock: Lock::new(),
+            lock: Mutex::new(),
         });
         with_nursery(|nursery| async move {
             let p = s.clone();
@@ -1170,6 +1199,39 @@ mod tests {
         for program in &PROGRAMS {
             assert_eq!(trio_schedules_to_failure(program, PolicyKind::Fifo, 1, 1), None, "{}", program.name);
         }
+    }
+
+    // The trio form's lock is unfair, like shuttle's `Mutex`: when its holder releases it and
+    // asks again while another task waits, either may get it, depending on the schedule. (A
+    // fair lock would always hand it to the waiter.)
+    #[test]
+    fn the_trio_forms_lock_lets_the_releasing_task_take_it_again() {
+        let mut winners = std::collections::BTreeSet::new();
+        for seed in 0..40 {
+            let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+            let log = order.clone();
+            trio::Builder::new().policy(trio_testkit::policy::Random::new()).seed(seed).run(async move {
+                let lock = Rc::new(Mutex::new());
+                with_nursery(|nursery| async move {
+                    let guard = acquire(&lock).await;
+                    let (l, o) = (lock.clone(), log.clone());
+                    nursery.start_soon(async move {
+                        let _guard = acquire(&l).await;
+                        o.borrow_mut().push("waiter");
+                    });
+                    // Hold the lock until the other task waits for it.
+                    while lock.waiters.is_empty() {
+                        point().await;
+                    }
+                    release(guard).await;
+                    let _again = acquire(&lock).await;
+                    log.borrow_mut().push("holder");
+                })
+                .await;
+            });
+            winners.insert(order.borrow()[0]);
+        }
+        assert_eq!(winners.len(), 2, "{winners:?}");
     }
 
     #[test]

@@ -99,7 +99,9 @@ pub enum PolicyKind {
     /// No single policy is best for every bug (a random walk keeps tasks level and rarely
     /// lets a long task race ahead; PCT rarely interleaves finely; SURW is slow on bugs where
     /// a short task must race ahead), and taking turns costs at most a factor of four against
-    /// the best one. A failure names the policy its schedule ran under.
+    /// the best one. Per schedule the mix fails with the mean of its policies' chances, so it
+    /// never beats the best of them on a given bug. A failure names the policy its schedule
+    /// ran under.
     Mixed,
 }
 

@@ -380,8 +380,9 @@
 //!
 //! - **Mixed** (the default when exploring) takes turns: Random, SURW, PCT with depth 3 and
 //!   POS, schedule by schedule, for 1,000 schedules. No single policy is best for every bug;
-//!   taking turns costs at most a factor of four against the best one. A report names the
-//!   policy its failing schedule ran under, so the replay line reproduces it.
+//!   taking turns costs at most a factor of four against the best one (per schedule the mix
+//!   fails with the mean of its policies' chances, so it never beats the best of them). A
+//!   report names the policy its failing schedule ran under, so the replay line reproduces it.
 //! - **Random** picks uniformly among runnable tasks at every step, and among
 //!   timers due at the same instant. Bugs that need one or two unlucky steps show up within a
 //!   few hundred schedules. It keeps tasks level: a task with many steps rarely gets far
@@ -392,10 +393,11 @@
 //!   three ordering constraints it needs a median of 11 schedules where Random, PCT and POS
 //!   need 300 to 500 (`docs/PERFORMANCE.md`).
 //! - **PCT** gives tasks random priorities and lowers the running task's priority at `depth - 1`
-//!   random points. A bug that needs `d - 1` specific preemptions is found with probability at
-//!   least `1 / (n · k^(d-1))` per schedule (n tasks, k decisions): use it when a random walk
-//!   keeps interleaving everything finely and never lets one task race far ahead — order
-//!   violations, ABA, stale reads across several steps. Depth 2–4 covers most real bugs.
+//!   distinct random decisions. A bug that needs `d - 1` specific preemptions is found with
+//!   probability at least `1 / (n · k^(d-1))` per schedule (n tasks, k decisions): use it
+//!   when a random walk keeps interleaving everything finely and never lets one task race far
+//!   ahead — order violations, ABA, stale reads across several steps. Depth 2–4 covers most
+//!   real bugs.
 //! - **POS** (`TRIO_POLICY=pos`, partial order sampling) draws a random priority for each
 //!   step; a waiting task keeps its priority until something wakes it, so it can be held back
 //!   through a burst of another task's steps.

@@ -2,8 +2,11 @@
 //! trio-testkit and of shuttle, the median number of schedules until the program first fails,
 //! over several seeds, as a Markdown table.
 //!
-//! `cargo run --release --bin sctbench -- [--seeds N] [--cap N] [--only NAME,NAME]`
-//! (defaults: 21 seeds, a cap of 100,000 schedules, every program).
+//! `cargo run --release --bin sctbench -- [--seeds N] [--cap N] [--only NAME,NAME]
+//! [--trio POLICY,POLICY] [--shuttle STRATEGY,STRATEGY]`
+//! (defaults: 21 seeds, a cap of 100,000 schedules, every program, every strategy; `--trio`
+//! and `--shuttle` keep only the named columns, by their names in the header, and `none`
+//! keeps none).
 
 use std::io::Write;
 use std::time::Instant;
@@ -16,10 +19,12 @@ struct Args {
     seeds: u64,
     cap: u64,
     only: Option<Vec<String>>,
+    trio: Option<Vec<String>>,
+    shuttle: Option<Vec<String>>,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { seeds: 21, cap: 100_000, only: None };
+    let mut args = Args { seeds: 21, cap: 100_000, only: None, trio: None, shuttle: None };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -27,6 +32,8 @@ fn parse_args() -> Args {
             "--seeds" => args.seeds = value().parse().expect("--seeds N"),
             "--cap" => args.cap = value().parse().expect("--cap N"),
             "--only" => args.only = Some(value().split(',').map(str::to_string).collect()),
+            "--trio" => args.trio = Some(value().split(',').map(str::to_string).collect()),
+            "--shuttle" => args.shuttle = Some(value().split(',').map(str::to_string).collect()),
             other => panic!("unknown argument {other}; see the top of bench/src/bin/sctbench.rs"),
         }
     }
@@ -40,7 +47,11 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
-    let (trio, missing) = trio_strategies();
+    let (mut trio, missing) = trio_strategies();
+    let kept = |list: &Option<Vec<String>>, name: String| list.as_ref().is_none_or(|l| l.contains(&name));
+    trio.retain(|policy| kept(&args.trio, policy.to_string()));
+    let shuttle: Vec<_> =
+        SHUTTLE_STRATEGIES.iter().copied().filter(|strategy| kept(&args.shuttle, strategy.to_string())).collect();
     let programs: Vec<_> = PROGRAMS
         .iter()
         .filter(|p| args.only.as_ref().is_none_or(|only| only.iter().any(|name| name == p.name)))
@@ -53,11 +64,11 @@ fn main() {
     for policy in &trio {
         header.push_str(&format!(" trio {policy} |"));
     }
-    for strategy in SHUTTLE_STRATEGIES {
+    for strategy in &shuttle {
         header.push_str(&format!(" shuttle {strategy} |"));
     }
     println!("{header}");
-    println!("| --- |{}", " ---: |".repeat(trio.len() + SHUTTLE_STRATEGIES.len()));
+    println!("| --- |{}", " ---: |".repeat(trio.len() + shuttle.len()));
     let start = Instant::now();
     let mut times = Vec::new();
     for program in programs {
@@ -68,7 +79,7 @@ fn main() {
                 (1..=args.seeds).map(|seed| trio_schedules_to_failure(program, policy, seed, args.cap)).collect();
             line.push_str(&format!(" {} |", median_cell(found, args.cap)));
         }
-        for &strategy in SHUTTLE_STRATEGIES {
+        for &strategy in &shuttle {
             let found =
                 (1..=args.seeds).map(|seed| shuttle_schedules_to_failure(program, strategy, seed, args.cap)).collect();
             line.push_str(&format!(" {} |", median_cell(found, args.cap)));

@@ -22,7 +22,9 @@
 //! Random, SURW, PCT with depth 3 and POS ([`PolicyKind::Mixed`](crate::explore::PolicyKind::Mixed)),
 //! for [`DEFAULT_SCHEDULES`](crate::explore::DEFAULT_SCHEDULES) (1,000) schedules. Each policy
 //! has bugs it finds quickly and bugs it almost never finds; taking turns costs at most a
-//! factor of four against the best of them, and no bug is left to the worst.
+//! factor of four against the best of them, and no bug is left to the worst. Per schedule the
+//! mix fails with the mean of its policies' chances, so it is never faster than the best one:
+//! when you know which policy suits a bug, that policy alone finds it sooner.
 //!
 //! - **Random** finds shallow bugs (one or two unlucky interleavings, a short task racing
 //!   ahead of a long one) quickly. It keeps tasks level, so a bug that needs a task with many
@@ -36,7 +38,11 @@
 //!   schedules are weighed by the mean.
 //! - **PCT** finds bugs that need a task held back over many steps, or several preemptions
 //!   in a row, with a guaranteed probability per schedule; give it the depth you suspect (2
-//!   or 3 is typical). A bug that needs two preemptions is never found at depth 2.
+//!   or 3 is typical). A bug that needs two preemptions is never found at depth 2. Its
+//!   change points are distinct decisions among the first `n + n/2 + 2`, `n` measured in the
+//!   default order: room for a preemption late in a run longer than the measured one, at the
+//!   price of fewer change points early in the run (a bound of `n/2` finds bugs early in a
+//!   run several times faster and misses some late ones entirely; `docs/PERFORMANCE.md`).
 //! - **POS** holds a waiting task back until something wakes it, while every step of the
 //!   running task is a fresh draw. Its notion of which pending steps *race* with the one that
 //!   ran is an approximation (see [`Pos`]); it does best on bugs that need one task to wait

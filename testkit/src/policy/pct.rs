@@ -20,13 +20,15 @@ const LOWERED: u64 = 1 << 32;
 const STARVATION_LIMIT: u32 = 64;
 
 /// PCT with a bug depth `d`: every task gets a random priority when it first becomes runnable,
-/// the highest-priority runnable task always runs, and at `d - 1` random decision points the
-/// running task drops below every other. A bug that needs `d - 1` specific preemptions is found
+/// the highest-priority runnable task always runs, and at `d - 1` distinct random decisions
+/// (drawn among the first `k`) the running task drops below every other. A bug that needs `d - 1` specific preemptions is found
 /// with probability at least `1 / (n · k^(d-1))` per schedule, for `n` tasks and `k` decisions —
 /// far better than a random walk for deep bugs.
 ///
-/// `k` is an estimate of the number of decisions in a run; the exploration engine measures it
-/// on a first run and keeps it up to date.
+/// `k` is an estimate of the number of decisions in a run; the exploration engine measures one
+/// run in the default order (`n` decisions) and takes `k = n + n/2 + 2`, room for runs longer
+/// than the measured one. A smaller `k` finds bugs early in a run faster and misses those that
+/// need a preemption late in a long run (measured in `docs/PERFORMANCE.md`).
 ///
 /// # Examples
 ///
@@ -167,7 +169,17 @@ impl SchedulePolicy for Pct {
         self.next_lowered = LOWERED - 1;
         self.last = None;
         self.streak = 0;
-        let mut points: Vec<u64> = (1..self.depth).map(|_| 1 + self.rng.next_u64() % self.steps_estimate).collect();
+        // Distinct decisions (as the paper draws them): two change points at one decision
+        // would lower two tasks at once and leave the bug one preemption short. When the
+        // estimate has fewer decisions than change points, every decision is one.
+        let wanted = u64::from(self.depth - 1).min(self.steps_estimate);
+        let mut points: Vec<u64> = Vec::with_capacity(wanted as usize);
+        while (points.len() as u64) < wanted {
+            let point = 1 + self.rng.next_u64() % self.steps_estimate;
+            if !points.contains(&point) {
+                points.push(point);
+            }
+        }
         points.sort_unstable();
         self.change_points = points;
     }
@@ -202,5 +214,24 @@ impl SchedulePolicy for Pct {
     /// Choices have no priorities: a random option, following the weights.
     fn choose(&mut self, choice: &Choice<'_>) -> usize {
         pick_option(&mut self.rng, choice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The change points are distinct decisions: with room for exactly `depth - 1` of them,
+    // they are every decision of the range, whatever the seed.
+    #[test]
+    fn change_points_are_distinct() {
+        for seed in 0..200 {
+            let mut pct = Pct::new(4, 3);
+            pct.start(seed);
+            assert_eq!(pct.change_points, [1, 2, 3], "seed {seed}");
+            let mut short = Pct::new(4, 2);
+            short.start(seed);
+            assert_eq!(short.change_points, [1, 2], "seed {seed}");
+        }
     }
 }
