@@ -1127,6 +1127,15 @@ pub(crate) struct Runtime {
     io_polled_at: Cell<u64>,
 }
 
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // The Ctrl-C scope and the root status point at each other (see `renew_root_status`).
+        if let Some(scope) = self.ki_scope.take() {
+            scope.exit();
+        }
+    }
+}
+
 /// While tasks keep running, the loop polls the reactor (without waiting) once this many task
 /// steps have passed since it last did, so a busy run still notices I/O.
 #[cfg(unix)]
@@ -1202,7 +1211,7 @@ impl Runtime {
         self.stack_budget = builder.stack_budget;
         self.main_task_setting = builder.main_task;
         self.keyboard_interrupt = builder.keyboard_interrupt;
-        (self.root_status, self.ki_scope) = root_status(self.keyboard_interrupt);
+        self.renew_root_status();
         self.used = false;
     }
 
@@ -1222,11 +1231,20 @@ impl Runtime {
         }
     }
 
+    /// A fresh root status (and Ctrl-C scope) for the next run. The old Ctrl-C scope is left
+    /// first: a scope and its status point at each other until then, and would outlive the run.
+    fn renew_root_status(&mut self) {
+        if let Some(scope) = self.ki_scope.take() {
+            scope.exit();
+        }
+        (self.root_status, self.ki_scope) = root_status(self.keyboard_interrupt);
+    }
+
     /// The start of every run: what a fresh runtime would make now, made again for a run after
     /// the first (the root cancel status, a default clock), and the policy told the seed.
     fn begin_run(&mut self) {
         if self.used {
-            (self.root_status, self.ki_scope) = root_status(self.keyboard_interrupt);
+            self.renew_root_status();
             if self.default_clock {
                 self.clock = Rc::new(SystemClock::new(self.seed));
             }

@@ -100,6 +100,28 @@ pub(crate) struct TaskKey {
 #[derive(Clone)]
 pub struct Task(pub(crate) Rc<TaskCell<dyn TaskBody>>);
 
+/// A handle that does not keep its task alive: for what a task's own waits say about other
+/// tasks (the holder of a lock, the task a `start` waits for). A strong handle there would
+/// close a cycle — task → cancel status → its waits → the wait's description → task — and
+/// every task on it would outlive its run.
+#[derive(Clone)]
+pub(crate) struct WeakTask {
+    /// The task's id, which stays known after the task is gone.
+    pub(crate) id: TaskId,
+    task: std::rc::Weak<TaskCell<dyn TaskBody>>,
+}
+
+impl WeakTask {
+    pub(crate) fn new(task: &Task) -> WeakTask {
+        WeakTask { id: task.0.id, task: Rc::downgrade(&task.0) }
+    }
+
+    /// The task, if something still holds it.
+    pub(crate) fn upgrade(&self) -> Option<Task> {
+        self.task.upgrade().map(Task)
+    }
+}
+
 /// A task's one allocation: its bookkeeping, then its future (unsized: `B` is the concrete
 /// future's slot, erased to `dyn TaskBody` once the task is made).
 pub(crate) struct TaskCell<B: ?Sized> {

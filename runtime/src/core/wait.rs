@@ -110,12 +110,12 @@ pub(crate) enum What {
     /// Waiting for a resource that `holder` held when the wait began.
     HeldBy {
         what: &'static str,
-        holder: super::task::Task,
+        holder: super::task::WeakTask,
     },
     /// A nursery waiting for its children.
     Children(&'static std::panic::Location<'static>),
     /// `start` waiting for its task to call `started()`.
-    Started(super::task::Task),
+    Started(super::task::WeakTask),
     /// A sleep that ends at this instant, or never.
     Sleep(Option<super::clock::Instant>),
     /// A wait for a file descriptor, with what the descriptor is when known.
@@ -135,11 +135,17 @@ impl What {
         };
         match self {
             What::Text(text) => on(text),
-            What::HeldBy { what, holder } => {
-                format!("{} (held by task {} `{}` when this wait began)", on(what), holder.id(), holder.name())
-            }
+            What::HeldBy { what, holder } => match holder.upgrade() {
+                Some(holder) => {
+                    format!("{} (held by task {} `{}` when this wait began)", on(what), holder.id(), holder.name())
+                }
+                None => format!("{} (held by task {} when this wait began)", on(what), holder.id),
+            },
             What::Children(origin) => format!("waiting for the children of the nursery opened at {origin}"),
-            What::Started(task) => format!("waiting for task `{}` to call started()", task.name()),
+            What::Started(task) => match task.upgrade() {
+                Some(task) => format!("waiting for task `{}` to call started()", task.name()),
+                None => format!("waiting for task {} to call started()", task.id),
+            },
             What::Sleep(Some(deadline)) => format!("sleep until {deadline}"),
             What::Sleep(None) => "sleep_forever".to_string(),
             #[cfg(unix)]
@@ -206,7 +212,7 @@ impl WaitDescription {
     ///
     /// See [`WaitDescription`].
     pub fn held_by(what: &'static str, holder: &super::task::Task) -> WaitDescription {
-        WaitDescription(What::HeldBy { what, holder: holder.clone() }, None)
+        WaitDescription(What::HeldBy { what, holder: super::task::WeakTask::new(holder) }, None)
     }
 }
 
