@@ -1049,7 +1049,7 @@ pub(crate) struct Runtime {
     /// Invariant: each holds one reference to `shared`, and no other reference to itself.
     waker_pool: RefCell<Vec<TaskWakers>>,
     /// The task being stepped; `None` between steps.
-    current_task: RefCell<Option<Task>>,
+    pub(super) current_task: RefCell<Option<Task>>,
     /// The cancel status code runs in right now: the innermost scope future being polled
     /// installs its own and restores its parent (`in_status`). `None` between steps.
     current_status: RefCell<Option<Rc<CancelStatus>>>,
@@ -1480,14 +1480,6 @@ impl Runtime {
         }
     }
 
-    /// A schedule point of the current task.
-    pub(crate) fn count_schedule_point(&self) {
-        match &*self.current_task.borrow() {
-            Some(task) => task.0.schedule_points.set(task.0.schedule_points.get() + 1),
-            None => no_task(),
-        }
-    }
-
     /// A cancel point of the current task: counts it, lets the policy inject a cancellation
     /// here, and says whether the code here is now cancelled.
     ///
@@ -1506,20 +1498,20 @@ impl Runtime {
             drop(current);
             return self.with_current_status(|s| s.effectively_cancelled());
         };
-        let task = task.clone();
+        // The policy sees the task borrowed, not cloned: it is user code, but it cannot step a
+        // task, the only thing that replaces the current one.
+        let injected = self.with_current_status(|status| {
+            if status.effectively_cancelled() {
+                return None;
+            }
+            let scope = status.innermost_scope().filter(|scope| !scope.shield.get())?;
+            policy.borrow_mut().inject_cancel(task, point).then(|| (scope, task.name().to_string()))
+        });
         drop(current);
-        let status = self.current_status();
-        if !status.effectively_cancelled()
-            && let Some(scope) = status.innermost_scope().filter(|scope| !scope.shield.get())
-            && policy.borrow_mut().inject_cancel(&task, point)
-        {
-            scope.cancel(
-                CancelSource::Explicit,
-                Some("injected by the schedule policy".into()),
-                Some(task.name().to_string()),
-            );
+        if let Some((scope, name)) = injected {
+            scope.cancel(CancelSource::Explicit, Some("injected by the schedule policy".into()), Some(name));
         }
-        status.effectively_cancelled()
+        self.with_current_status(|status| status.effectively_cancelled())
     }
 
     /// A choice a library asks for (`lowlevel::choose`): the policy's pick, or 0 — the default —

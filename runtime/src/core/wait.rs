@@ -1091,16 +1091,18 @@ pub(crate) struct TaskSites {
 pub(crate) struct OperationSite(Option<super::task::Task>);
 
 impl OperationSite {
-    pub(crate) fn enter(location: &'static std::panic::Location<'static>) -> OperationSite {
-        let mut task = None;
-        Runtime::with_opt(|rt| task = rt.current_task());
-        OperationSite(task.filter(|task| {
-            let operation = &task.0.sites.operation;
-            operation.get().is_none() && {
-                operation.set(Some(location));
-                true
+    /// Marks the current task of `rt` (if code runs in one) as inside the call at `location`.
+    /// The caller already holds the runtime: one thread-local access per operation in all.
+    pub(crate) fn enter_in(rt: &Runtime, location: &'static std::panic::Location<'static>) -> OperationSite {
+        let Ok(current) = rt.current_task.try_borrow() else { return OperationSite(None) };
+        match &*current {
+            // Only the outermost call marks the task, and only it holds a handle to unmark it.
+            Some(task) if task.0.sites.operation.get().is_none() => {
+                task.0.sites.operation.set(Some(location));
+                OperationSite(Some(task.clone()))
             }
-        }))
+            _ => OperationSite(None),
+        }
     }
 }
 
@@ -1115,10 +1117,11 @@ impl Drop for OperationSite {
 impl Runtime {
     /// A schedule point of the current task at `location` (or at the trio call around it).
     fn schedule_point_at(&self, location: Option<&'static std::panic::Location<'static>>) {
-        self.count_schedule_point();
         self.with_current_task(|task| {
-            let sites = &task.0.sites;
-            sites.last.set(sites.operation.get().or(location));
+            // The bookkeeping once: each access through `Task` works out its offset again.
+            let core = &task.0.core;
+            core.schedule_points.set(core.schedule_points.get() + 1);
+            core.sites.last.set(core.sites.operation.get().or(location));
         });
     }
 }
