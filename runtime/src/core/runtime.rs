@@ -1058,6 +1058,9 @@ pub(crate) struct Runtime {
     pending_in: RefCell<Option<Rc<CancelStatus>>>,
     /// Sleeps and scope deadlines, earliest first; ties by the run's sequence numbers.
     pub(crate) timers: RefCell<Timers>,
+    /// The buffers `expire_timers` reuses: the timers due at one instant, and their
+    /// descriptions for the policy. Invariant: both empty outside `expire_timers`.
+    timer_scratch: RefCell<(Vec<DueTimer>, Vec<TimerInfo>)>,
     /// Tasks waiting in `wait_task_rescheduled`, for `reschedule` to find.
     pub(crate) traps: RefCell<BTreeMap<TaskKey, Rc<super::wait::Trap>>>,
     /// `wait_all_tasks_blocked` waiters by (cushion, sequence number).
@@ -1160,6 +1163,7 @@ impl Runtime {
             current_status: RefCell::new(None),
             pending_in: RefCell::new(None),
             timers: RefCell::new(Timers::default()),
+            timer_scratch: RefCell::default(),
             traps: RefCell::new(BTreeMap::new()),
             idle_waiters: RefCell::new(BTreeMap::new()),
             clock,
@@ -1578,59 +1582,51 @@ impl Runtime {
     /// policy picks (creation order by default). Returns whether anything fired.
     fn expire_timers(&self, now: Instant) -> bool {
         let mut fired = false;
+        // The buffers of the last call, taken out (firing may reach the runtime) and put back
+        // empty: no allocation per instant once they have grown.
+        let (mut due, mut infos) = std::mem::take(&mut *self.timer_scratch.borrow_mut());
+        debug_assert!(due.is_empty() && infos.is_empty(), "the last call left its buffers empty");
         loop {
-            let due = {
+            {
                 let mut timers = self.timers.borrow_mut();
                 let Some((deadline, _)) = timers.first() else { break };
                 if deadline > now {
                     break;
                 }
-                timers.take_due_at(deadline)
-            };
+                timers.take_due_at(deadline, &mut due);
+            }
             // Fire them in the order the policy picks: in creation order, without asking, under
             // the default policy (linear in the number due); otherwise one pick at a time from
             // the ones left, described once.
-            let mut due: VecDeque<(TimerKey, TimerEntry)> = due.into();
-            let mut infos: Vec<TimerInfo> = match &self.policy {
-                Some(_) if due.len() > 1 => due
-                    .iter()
-                    .map(|((deadline, seq), entry)| TimerInfo {
+            match &self.policy {
+                Some(policy) if due.len() > 1 => {
+                    infos.extend(due.iter().map(|((deadline, seq), entry)| TimerInfo {
                         deadline: *deadline,
                         seq: *seq,
                         kind: match entry {
                             TimerEntry::Scope(_) => TimerKind::Deadline,
                             TimerEntry::Sleep(_) => TimerKind::Sleep,
                         },
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            while !due.is_empty() {
-                let index = match &self.policy {
-                    Some(policy) if due.len() > 1 => {
-                        let pick = policy.borrow_mut().pick_timer(&infos);
+                    }));
+                    while !due.is_empty() {
+                        let pick = if due.len() > 1 { policy.borrow_mut().pick_timer(&infos) } else { 0 };
                         assert!(
                             pick < due.len(),
                             "SchedulePolicy::pick_timer returned {pick} for {} timers",
                             due.len()
                         );
                         infos.remove(pick);
-                        pick
+                        fired |= fire_timer(due.remove(pick).1);
                     }
-                    _ => 0,
-                };
-                let (_, entry) = if index == 0 { due.pop_front() } else { due.remove(index) }.expect("index checked");
-                match entry {
-                    TimerEntry::Sleep(unparker) => fired |= unparker.unpark(()).is_ok(),
-                    TimerEntry::Scope(scope) => {
-                        if let Some(scope) = scope.upgrade() {
-                            scope.deadline_fired();
-                            fired = true;
-                        }
+                }
+                _ => {
+                    for (_, entry) in due.drain(..) {
+                        fired |= fire_timer(entry);
                     }
                 }
             }
         }
+        *self.timer_scratch.borrow_mut() = (due, infos);
         fired
     }
 
@@ -2425,6 +2421,23 @@ fn root_status(keyboard_interrupt: Option<bool>) -> (Rc<CancelStatus>, Option<Rc
         (status, Some(scope))
     } else {
         (CancelStatus::root(), None)
+    }
+}
+
+/// A timer taken out of the heap to fire.
+type DueTimer = (TimerKey, TimerEntry);
+
+/// Fires one due timer; `true` if it woke something (a sleep still waiting, a live scope).
+fn fire_timer(entry: TimerEntry) -> bool {
+    match entry {
+        TimerEntry::Sleep(unparker) => unparker.unpark(()).is_ok(),
+        TimerEntry::Scope(scope) => match scope.upgrade() {
+            Some(scope) => {
+                scope.deadline_fired();
+                true
+            }
+            None => false,
+        },
     }
 }
 
