@@ -1048,6 +1048,9 @@ pub(crate) struct Runtime {
     /// Wakers of finished tasks that nobody else holds, lent to tasks at their first poll.
     /// Invariant: each holds one reference to `shared`, and no other reference to itself.
     waker_pool: RefCell<Vec<TaskWakers>>,
+    /// Emptied exit-hook lists of finished tasks, for tasks that register hooks (a lock's
+    /// holder does, on every acquire). At most `SPARE_EXIT_HOOK_LISTS`. Invariant: each empty.
+    spare_exit_hooks: RefCell<Vec<super::task::ExitHooks>>,
     /// The task being stepped; `None` between steps.
     pub(super) current_task: RefCell<Option<Task>>,
     /// The cancel status code runs in right now: the innermost scope future being polled
@@ -1139,6 +1142,9 @@ impl Drop for Runtime {
     }
 }
 
+/// How many emptied exit-hook lists a runtime keeps for reuse.
+const SPARE_EXIT_HOOK_LISTS: usize = 64;
+
 /// While tasks keep running, the loop polls the reactor (without waiting) once this many task
 /// steps have passed since it last did, so a busy run still notices I/O.
 #[cfg(unix)]
@@ -1159,6 +1165,7 @@ impl Runtime {
             live_tasks: Cell::new(0),
             runq: RefCell::new(VecDeque::new()),
             waker_pool: RefCell::new(Vec::new()),
+            spare_exit_hooks: RefCell::new(Vec::new()),
             current_task: RefCell::new(None),
             current_status: RefCell::new(None),
             pending_in: RefCell::new(None),
@@ -1817,7 +1824,13 @@ impl Runtime {
             self.recycle_waker(wakers);
         }
         task.0.waits.borrow_mut().clear();
-        task.run_exit_hooks();
+        let spare = task.run_exit_hooks();
+        if spare.capacity() > 0 {
+            let mut pool = self.spare_exit_hooks.borrow_mut();
+            if pool.len() < SPARE_EXIT_HOOK_LISTS {
+                pool.push(spare);
+            }
+        }
         for instrument in &self.instruments {
             instrument.task_exited(task);
         }
@@ -1871,6 +1884,13 @@ impl Runtime {
             }
             None => TaskWakers::new(task.key(), &self.shared),
         }
+    }
+
+    /// An emptied exit-hook list a finished task left, if any.
+    pub(crate) fn spare_exit_hooks(&self) -> Option<super::task::ExitHooks> {
+        let spare = self.spare_exit_hooks.borrow_mut().pop();
+        debug_assert!(spare.as_ref().is_none_or(Vec::is_empty), "spare lists are empty");
+        spare
     }
 
     /// A finished task's waker goes back to the pool, unless someone still holds it (a wake

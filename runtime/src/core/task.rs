@@ -252,6 +252,9 @@ pub(crate) struct TaskCore {
     pub(crate) next_exit_hook: Cell<u64>,
 }
 
+/// A task's exit hooks with their ids (registration order is id order).
+pub(crate) type ExitHooks = Vec<(u64, ExitCallback)>;
+
 pub(crate) enum ExitCallback {
     Once(Box<dyn FnOnce(&Task)>),
     Shared(Rc<dyn Fn(&Task)>),
@@ -524,7 +527,17 @@ impl Task {
         if self.0.finished.get() {
             hook.call(self);
         } else {
-            self.0.exit_hooks.borrow_mut().push((id, hook));
+            let mut hooks = self.0.exit_hooks.borrow_mut();
+            if hooks.capacity() == 0 {
+                // A list a finished task of the run left, if there is one: hooks registered
+                // and undone on every lock acquire then allocate nothing per task.
+                Runtime::with_opt(|rt| {
+                    if let Some(spare) = rt.spare_exit_hooks() {
+                        *hooks = spare;
+                    }
+                });
+            }
+            hooks.push((id, hook));
         }
         ExitHook(id)
     }
@@ -566,13 +579,15 @@ impl Task {
         }
     }
 
-    /// Runs and clears the exit hooks (the task has just finished).
-    pub(crate) fn run_exit_hooks(&self) {
+    /// Runs and clears the exit hooks (the task has just finished), and returns their list,
+    /// empty, for another task to reuse.
+    pub(crate) fn run_exit_hooks(&self) -> ExitHooks {
         let mut hooks = std::mem::take(&mut *self.0.exit_hooks.borrow_mut());
         hooks.sort_by_key(|(id, _)| *id);
-        for (_, hook) in hooks {
+        for (_, hook) in hooks.drain(..) {
             hook.call(self);
         }
+        hooks
     }
 
     pub(crate) fn key(&self) -> TaskKey {
