@@ -1053,6 +1053,10 @@ pub(crate) struct Runtime {
     spare_exit_hooks: RefCell<Vec<super::task::ExitHooks>>,
     /// The task being stepped; `None` between steps.
     pub(super) current_task: RefCell<Option<Task>>,
+    /// Which waker the current step polls with (its data and vtable pointers, compared, never
+    /// followed): a schedule point handed that very waker re-queues the task directly. Null
+    /// between steps.
+    step_waker: Cell<(*const (), *const std::task::RawWakerVTable)>,
     /// The cancel status code runs in right now: the innermost scope future being polled
     /// installs its own and restores its parent (`in_status`). `None` between steps.
     current_status: RefCell<Option<Rc<CancelStatus>>>,
@@ -1167,6 +1171,7 @@ impl Runtime {
             waker_pool: RefCell::new(Vec::new()),
             spare_exit_hooks: RefCell::new(Vec::new()),
             current_task: RefCell::new(None),
+            step_waker: Cell::new((std::ptr::null(), std::ptr::null())),
             current_status: RefCell::new(None),
             pending_in: RefCell::new(None),
             timers: RefCell::new(Timers::default()),
@@ -1279,6 +1284,7 @@ impl Runtime {
         self.live_tasks.set(0);
         self.runq.get_mut().clear();
         *self.current_task.get_mut() = None;
+        self.step_waker.set((std::ptr::null(), std::ptr::null()));
         *self.current_status.get_mut() = None;
         *self.pending_in.get_mut() = None;
         self.timers.get_mut().clear();
@@ -1488,6 +1494,30 @@ impl Runtime {
         match &*self.current_status.borrow() {
             Some(status) => f(status),
             None => f(&self.root_status),
+        }
+    }
+
+    /// Wakes the current task through `waker`, which a schedule point was polled with: onto
+    /// the run queue at once when it is the waker the task's step polls with (what waking it
+    /// would do, without the trip through the waker), otherwise through `waker` itself — a
+    /// combinator that polls its futures with wakers of its own must hear which one woke.
+    pub(crate) fn wake_current(&self, waker: &std::task::Waker) {
+        let (data, vtable) = self.step_waker.get();
+        if std::ptr::eq(waker.data(), data) && std::ptr::eq(waker.vtable(), vtable) {
+            self.with_current_task(|task| {
+                // What `schedule` does once it has found the task in the slab: a task that is
+                // running is live (a finished one has left the slab) unless dropped meanwhile.
+                let core: &TaskCore = &task.0.core;
+                if !core.finished.get() && !core.scheduled.get() {
+                    core.scheduled.set(true);
+                    self.runq.borrow_mut().push_back(core.key);
+                    for instrument in &self.instruments {
+                        instrument.task_scheduled(task);
+                    }
+                }
+            });
+        } else {
+            waker.wake_by_ref();
         }
     }
 
@@ -1932,6 +1962,7 @@ impl Runtime {
             instrument.before_task_step(&task);
         }
         let wakers = self.waker_for(&task);
+        self.step_waker.set((wakers.waker.data(), wakers.waker.vtable()));
         let mut cx = Context::from_waker(&wakers.waker);
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| match main.as_mut().as_pin_mut() {
             Some(future) if core.is_main => future.poll(&mut cx).map(|value| {
@@ -1942,6 +1973,7 @@ impl Runtime {
         }));
         *self.current_task.borrow_mut() = None;
         *self.current_status.borrow_mut() = None;
+        self.step_waker.set((std::ptr::null(), std::ptr::null()));
         for instrument in &self.instruments {
             instrument.after_task_step(&task);
         }

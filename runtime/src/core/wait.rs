@@ -1252,8 +1252,10 @@ impl Future for Checkpoint {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         if !self.yielded {
             self.yielded = true;
-            Runtime::with_at(self.location, |rt| rt.schedule_point_at(Some(self.location)));
-            cx.waker().wake_by_ref();
+            Runtime::with_at(self.location, |rt| {
+                rt.schedule_point_at(Some(self.location));
+                rt.wake_current(cx.waker());
+            });
             return Poll::Pending;
         }
         if !self.check_cancel {
