@@ -56,8 +56,7 @@ pub(crate) fn ensure_in_run(location: &'static Location<'static>) {
 /// `location` until the guard drops: its schedule points are traced at that line.
 #[track_caller]
 pub(crate) fn enter_operation(location: &'static Location<'static>) -> crate::core::wait::OperationSite {
-    ensure_in_run(location);
-    crate::core::wait::OperationSite::enter(location)
+    Runtime::with_at(location, |rt| crate::core::wait::OperationSite::enter_in(rt, location))
 }
 
 /// The task this code runs in.

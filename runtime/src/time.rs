@@ -194,18 +194,17 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         let this = &mut *self;
         if let State::Start = this.state {
-            let now = Runtime::with_at(this.location, |rt| rt.now());
-            this.state = match this.deadline {
-                Some(deadline) if deadline <= now => State::Yield(checkpoint().at(this.location)),
+            let (deadline, location) = (this.deadline, this.location);
+            // One look-up of the runtime for the clock and the timer.
+            this.state = Runtime::with_at(location, |rt| match deadline {
+                Some(deadline) if deadline <= rt.now() => State::Yield(checkpoint().at(location)),
                 Some(deadline) => {
                     let (slot, unparker) = make_slot(What::Sleep(Some(deadline)), false, true);
-                    Runtime::with(|rt| rt.add_sleep_timer(deadline, unparker));
-                    State::Parked { slot: slot.at(this.location), timer: true }
+                    rt.add_sleep_timer(deadline, unparker);
+                    State::Parked { slot: slot.at(location), timer: true }
                 }
-                None => {
-                    State::Parked { slot: make_slot(What::Sleep(None), false, true).0.at(this.location), timer: false }
-                }
-            };
+                None => State::Parked { slot: make_slot(What::Sleep(None), false, true).0.at(location), timer: false },
+            });
         }
         let result = match &mut this.state {
             State::Yield(checkpoint) => Pin::new(checkpoint).poll(cx),

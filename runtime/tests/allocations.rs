@@ -96,3 +96,19 @@ fn a_sleeping_task_costs_at_most_three_allocations() {
     let (allocated, tasks) = per_task(|| async { Ok(trio::sleep(Duration::from_secs(1)).await?) });
     assert!(allocated <= 3 * tasks, "{allocated} allocations for {tasks} sleeping tasks");
 }
+
+#[test]
+fn a_task_that_takes_a_lock_reuses_a_finished_task_s_exit_hook_list() {
+    // The holder of a lock is the breaker of its parking lot: an exit hook is registered on
+    // every acquire and undone on release (`try_lock`, so that no task waits for another). The list holding it comes from a task that
+    // finished, so the task is still its one allocation.
+    let lock = std::rc::Rc::new(trio::Lock::new());
+    let (allocated, tasks) = per_task(move || {
+        let lock = lock.clone();
+        async move {
+            drop(lock.try_lock().expect("each task finishes before the next runs"));
+            Ok(())
+        }
+    });
+    assert_eq!(allocated, tasks, "allocations for {tasks} tasks that take a lock once");
+}

@@ -167,7 +167,7 @@ impl RunRecord {
             index,
             fingerprint: outcome.summary.fingerprint(),
             decisions: outcome.summary.decisions(),
-            preemptions: outcome.summary.schedule().len() as u64,
+            preemptions: outcome.summary.changes() as u64,
             hits: outcome.assertions.clone(),
         }
     }

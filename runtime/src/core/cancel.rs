@@ -142,7 +142,10 @@ impl CancelStatus {
 
     /// The scope of this status or of the nearest ancestor that has one.
     pub(crate) fn innermost_scope(self: &Rc<CancelStatus>) -> Option<Rc<ScopeState>> {
-        let mut node = Some(self.clone());
+        if let Some(scope) = &self.scope {
+            return Some(scope.clone());
+        }
+        let mut node = self.parent();
         while let Some(status) = node {
             if let Some(scope) = &status.scope {
                 return Some(scope.clone());

@@ -1260,7 +1260,7 @@ where
     let future = wrap(f(TaskStatus { state: Some(state.clone()) }));
     let exit = ExitTarget::Start(state.clone());
     let task = Runtime::with(|rt| rt.spawn_task(future, name, location, private, exit, Some(caller_id)));
-    let what = What::Started(task.clone());
+    let what = What::Started(super::task::WeakTask::new(&task));
     *state.task.borrow_mut() = Some(task);
     let (slot, unparker) = make_slot::<()>(what, false, false);
     *state.caller.borrow_mut() = Some(unparker);

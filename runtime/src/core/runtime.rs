@@ -1048,8 +1048,15 @@ pub(crate) struct Runtime {
     /// Wakers of finished tasks that nobody else holds, lent to tasks at their first poll.
     /// Invariant: each holds one reference to `shared`, and no other reference to itself.
     waker_pool: RefCell<Vec<TaskWakers>>,
+    /// Emptied exit-hook lists of finished tasks, for tasks that register hooks (a lock's
+    /// holder does, on every acquire). At most `SPARE_EXIT_HOOK_LISTS`. Invariant: each empty.
+    spare_exit_hooks: RefCell<Vec<super::task::ExitHooks>>,
     /// The task being stepped; `None` between steps.
-    current_task: RefCell<Option<Task>>,
+    pub(super) current_task: RefCell<Option<Task>>,
+    /// Which waker the current step polls with (its data and vtable pointers, compared, never
+    /// followed): a schedule point handed that very waker re-queues the task directly. Null
+    /// between steps.
+    step_waker: Cell<(*const (), *const std::task::RawWakerVTable)>,
     /// The cancel status code runs in right now: the innermost scope future being polled
     /// installs its own and restores its parent (`in_status`). `None` between steps.
     current_status: RefCell<Option<Rc<CancelStatus>>>,
@@ -1058,6 +1065,9 @@ pub(crate) struct Runtime {
     pending_in: RefCell<Option<Rc<CancelStatus>>>,
     /// Sleeps and scope deadlines, earliest first; ties by the run's sequence numbers.
     pub(crate) timers: RefCell<Timers>,
+    /// The buffers `expire_timers` reuses: the timers due at one instant, and their
+    /// descriptions for the policy. Invariant: both empty outside `expire_timers`.
+    timer_scratch: RefCell<(Vec<DueTimer>, Vec<TimerInfo>)>,
     /// Tasks waiting in `wait_task_rescheduled`, for `reschedule` to find.
     pub(crate) traps: RefCell<BTreeMap<TaskKey, Rc<super::wait::Trap>>>,
     /// `wait_all_tasks_blocked` waiters by (cushion, sequence number).
@@ -1127,6 +1137,18 @@ pub(crate) struct Runtime {
     io_polled_at: Cell<u64>,
 }
 
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // The Ctrl-C scope and the root status point at each other (see `renew_root_status`).
+        if let Some(scope) = self.ki_scope.take() {
+            scope.exit();
+        }
+    }
+}
+
+/// How many emptied exit-hook lists a runtime keeps for reuse.
+const SPARE_EXIT_HOOK_LISTS: usize = 64;
+
 /// While tasks keep running, the loop polls the reactor (without waiting) once this many task
 /// steps have passed since it last did, so a busy run still notices I/O.
 #[cfg(unix)]
@@ -1147,10 +1169,13 @@ impl Runtime {
             live_tasks: Cell::new(0),
             runq: RefCell::new(VecDeque::new()),
             waker_pool: RefCell::new(Vec::new()),
+            spare_exit_hooks: RefCell::new(Vec::new()),
             current_task: RefCell::new(None),
+            step_waker: Cell::new((std::ptr::null(), std::ptr::null())),
             current_status: RefCell::new(None),
             pending_in: RefCell::new(None),
             timers: RefCell::new(Timers::default()),
+            timer_scratch: RefCell::default(),
             traps: RefCell::new(BTreeMap::new()),
             idle_waiters: RefCell::new(BTreeMap::new()),
             clock,
@@ -1202,7 +1227,7 @@ impl Runtime {
         self.stack_budget = builder.stack_budget;
         self.main_task_setting = builder.main_task;
         self.keyboard_interrupt = builder.keyboard_interrupt;
-        (self.root_status, self.ki_scope) = root_status(self.keyboard_interrupt);
+        self.renew_root_status();
         self.used = false;
     }
 
@@ -1222,11 +1247,20 @@ impl Runtime {
         }
     }
 
+    /// A fresh root status (and Ctrl-C scope) for the next run. The old Ctrl-C scope is left
+    /// first: a scope and its status point at each other until then, and would outlive the run.
+    fn renew_root_status(&mut self) {
+        if let Some(scope) = self.ki_scope.take() {
+            scope.exit();
+        }
+        (self.root_status, self.ki_scope) = root_status(self.keyboard_interrupt);
+    }
+
     /// The start of every run: what a fresh runtime would make now, made again for a run after
     /// the first (the root cancel status, a default clock), and the policy told the seed.
     fn begin_run(&mut self) {
         if self.used {
-            (self.root_status, self.ki_scope) = root_status(self.keyboard_interrupt);
+            self.renew_root_status();
             if self.default_clock {
                 self.clock = Rc::new(SystemClock::new(self.seed));
             }
@@ -1250,6 +1284,7 @@ impl Runtime {
         self.live_tasks.set(0);
         self.runq.get_mut().clear();
         *self.current_task.get_mut() = None;
+        self.step_waker.set((std::ptr::null(), std::ptr::null()));
         *self.current_status.get_mut() = None;
         *self.pending_in.get_mut() = None;
         self.timers.get_mut().clear();
@@ -1462,11 +1497,27 @@ impl Runtime {
         }
     }
 
-    /// A schedule point of the current task.
-    pub(crate) fn count_schedule_point(&self) {
-        match &*self.current_task.borrow() {
-            Some(task) => task.0.schedule_points.set(task.0.schedule_points.get() + 1),
-            None => no_task(),
+    /// Wakes the current task through `waker`, which a schedule point was polled with: onto
+    /// the run queue at once when it is the waker the task's step polls with (what waking it
+    /// would do, without the trip through the waker), otherwise through `waker` itself — a
+    /// combinator that polls its futures with wakers of its own must hear which one woke.
+    pub(crate) fn wake_current(&self, waker: &std::task::Waker) {
+        let (data, vtable) = self.step_waker.get();
+        if std::ptr::eq(waker.data(), data) && std::ptr::eq(waker.vtable(), vtable) {
+            self.with_current_task(|task| {
+                // What `schedule` does once it has found the task in the slab: a task that is
+                // running is live (a finished one has left the slab) unless dropped meanwhile.
+                let core: &TaskCore = &task.0.core;
+                if !core.finished.get() && !core.scheduled.get() {
+                    core.scheduled.set(true);
+                    self.runq.borrow_mut().push_back(core.key);
+                    for instrument in &self.instruments {
+                        instrument.task_scheduled(task);
+                    }
+                }
+            });
+        } else {
+            waker.wake_by_ref();
         }
     }
 
@@ -1488,20 +1539,20 @@ impl Runtime {
             drop(current);
             return self.with_current_status(|s| s.effectively_cancelled());
         };
-        let task = task.clone();
+        // The policy sees the task borrowed, not cloned: it is user code, but it cannot step a
+        // task, the only thing that replaces the current one.
+        let injected = self.with_current_status(|status| {
+            if status.effectively_cancelled() {
+                return None;
+            }
+            let scope = status.innermost_scope().filter(|scope| !scope.shield.get())?;
+            policy.borrow_mut().inject_cancel(task, point).then(|| (scope, task.name().to_string()))
+        });
         drop(current);
-        let status = self.current_status();
-        if !status.effectively_cancelled()
-            && let Some(scope) = status.innermost_scope().filter(|scope| !scope.shield.get())
-            && policy.borrow_mut().inject_cancel(&task, point)
-        {
-            scope.cancel(
-                CancelSource::Explicit,
-                Some("injected by the schedule policy".into()),
-                Some(task.name().to_string()),
-            );
+        if let Some((scope, name)) = injected {
+            scope.cancel(CancelSource::Explicit, Some("injected by the schedule policy".into()), Some(name));
         }
-        status.effectively_cancelled()
+        self.with_current_status(|status| status.effectively_cancelled())
     }
 
     /// A choice a library asks for (`lowlevel::choose`): the policy's pick, or 0 — the default —
@@ -1568,59 +1619,51 @@ impl Runtime {
     /// policy picks (creation order by default). Returns whether anything fired.
     fn expire_timers(&self, now: Instant) -> bool {
         let mut fired = false;
+        // The buffers of the last call, taken out (firing may reach the runtime) and put back
+        // empty: no allocation per instant once they have grown.
+        let (mut due, mut infos) = std::mem::take(&mut *self.timer_scratch.borrow_mut());
+        debug_assert!(due.is_empty() && infos.is_empty(), "the last call left its buffers empty");
         loop {
-            let due = {
+            {
                 let mut timers = self.timers.borrow_mut();
                 let Some((deadline, _)) = timers.first() else { break };
                 if deadline > now {
                     break;
                 }
-                timers.take_due_at(deadline)
-            };
+                timers.take_due_at(deadline, &mut due);
+            }
             // Fire them in the order the policy picks: in creation order, without asking, under
             // the default policy (linear in the number due); otherwise one pick at a time from
             // the ones left, described once.
-            let mut due: VecDeque<(TimerKey, TimerEntry)> = due.into();
-            let mut infos: Vec<TimerInfo> = match &self.policy {
-                Some(_) if due.len() > 1 => due
-                    .iter()
-                    .map(|((deadline, seq), entry)| TimerInfo {
+            match &self.policy {
+                Some(policy) if due.len() > 1 => {
+                    infos.extend(due.iter().map(|((deadline, seq), entry)| TimerInfo {
                         deadline: *deadline,
                         seq: *seq,
                         kind: match entry {
                             TimerEntry::Scope(_) => TimerKind::Deadline,
                             TimerEntry::Sleep(_) => TimerKind::Sleep,
                         },
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            while !due.is_empty() {
-                let index = match &self.policy {
-                    Some(policy) if due.len() > 1 => {
-                        let pick = policy.borrow_mut().pick_timer(&infos);
+                    }));
+                    while !due.is_empty() {
+                        let pick = if due.len() > 1 { policy.borrow_mut().pick_timer(&infos) } else { 0 };
                         assert!(
                             pick < due.len(),
                             "SchedulePolicy::pick_timer returned {pick} for {} timers",
                             due.len()
                         );
                         infos.remove(pick);
-                        pick
+                        fired |= fire_timer(due.remove(pick).1);
                     }
-                    _ => 0,
-                };
-                let (_, entry) = if index == 0 { due.pop_front() } else { due.remove(index) }.expect("index checked");
-                match entry {
-                    TimerEntry::Sleep(unparker) => fired |= unparker.unpark(()).is_ok(),
-                    TimerEntry::Scope(scope) => {
-                        if let Some(scope) = scope.upgrade() {
-                            scope.deadline_fired();
-                            fired = true;
-                        }
+                }
+                _ => {
+                    for (_, entry) in due.drain(..) {
+                        fired |= fire_timer(entry);
                     }
                 }
             }
         }
+        *self.timer_scratch.borrow_mut() = (due, infos);
         fired
     }
 
@@ -1811,7 +1854,13 @@ impl Runtime {
             self.recycle_waker(wakers);
         }
         task.0.waits.borrow_mut().clear();
-        task.run_exit_hooks();
+        let spare = task.run_exit_hooks();
+        if spare.capacity() > 0 {
+            let mut pool = self.spare_exit_hooks.borrow_mut();
+            if pool.len() < SPARE_EXIT_HOOK_LISTS {
+                pool.push(spare);
+            }
+        }
         for instrument in &self.instruments {
             instrument.task_exited(task);
         }
@@ -1867,6 +1916,13 @@ impl Runtime {
         }
     }
 
+    /// An emptied exit-hook list a finished task left, if any.
+    pub(crate) fn spare_exit_hooks(&self) -> Option<super::task::ExitHooks> {
+        let spare = self.spare_exit_hooks.borrow_mut().pop();
+        debug_assert!(spare.as_ref().is_none_or(Vec::is_empty), "spare lists are empty");
+        spare
+    }
+
     /// A finished task's waker goes back to the pool, unless someone still holds it (a wake
     /// from there then finds the task gone; it is not lent again).
     fn recycle_waker(&self, wakers: TaskWakers) {
@@ -1906,6 +1962,7 @@ impl Runtime {
             instrument.before_task_step(&task);
         }
         let wakers = self.waker_for(&task);
+        self.step_waker.set((wakers.waker.data(), wakers.waker.vtable()));
         let mut cx = Context::from_waker(&wakers.waker);
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| match main.as_mut().as_pin_mut() {
             Some(future) if core.is_main => future.poll(&mut cx).map(|value| {
@@ -1916,6 +1973,7 @@ impl Runtime {
         }));
         *self.current_task.borrow_mut() = None;
         *self.current_status.borrow_mut() = None;
+        self.step_waker.set((std::ptr::null(), std::ptr::null()));
         for instrument in &self.instruments {
             instrument.after_task_step(&task);
         }
@@ -2423,6 +2481,23 @@ fn root_status(keyboard_interrupt: Option<bool>) -> (Rc<CancelStatus>, Option<Rc
         (status, Some(scope))
     } else {
         (CancelStatus::root(), None)
+    }
+}
+
+/// A timer taken out of the heap to fire.
+type DueTimer = (TimerKey, TimerEntry);
+
+/// Fires one due timer; `true` if it woke something (a sleep still waiting, a live scope).
+fn fire_timer(entry: TimerEntry) -> bool {
+    match entry {
+        TimerEntry::Sleep(unparker) => unparker.unpark(()).is_ok(),
+        TimerEntry::Scope(scope) => match scope.upgrade() {
+            Some(scope) => {
+                scope.deadline_fired();
+                true
+            }
+            None => false,
+        },
     }
 }
 

@@ -100,6 +100,28 @@ pub(crate) struct TaskKey {
 #[derive(Clone)]
 pub struct Task(pub(crate) Rc<TaskCell<dyn TaskBody>>);
 
+/// A handle that does not keep its task alive: for what a task's own waits say about other
+/// tasks (the holder of a lock, the task a `start` waits for). A strong handle there would
+/// close a cycle — task → cancel status → its waits → the wait's description → task — and
+/// every task on it would outlive its run.
+#[derive(Clone)]
+pub(crate) struct WeakTask {
+    /// The task's id, which stays known after the task is gone.
+    pub(crate) id: TaskId,
+    task: std::rc::Weak<TaskCell<dyn TaskBody>>,
+}
+
+impl WeakTask {
+    pub(crate) fn new(task: &Task) -> WeakTask {
+        WeakTask { id: task.0.id, task: Rc::downgrade(&task.0) }
+    }
+
+    /// The task, if something still holds it.
+    pub(crate) fn upgrade(&self) -> Option<Task> {
+        self.task.upgrade().map(Task)
+    }
+}
+
 /// A task's one allocation: its bookkeeping, then its future (unsized: `B` is the concrete
 /// future's slot, erased to `dyn TaskBody` once the task is made).
 pub(crate) struct TaskCell<B: ?Sized> {
@@ -229,6 +251,9 @@ pub(crate) struct TaskCore {
     /// The id the next exit hook gets.
     pub(crate) next_exit_hook: Cell<u64>,
 }
+
+/// A task's exit hooks with their ids (registration order is id order).
+pub(crate) type ExitHooks = Vec<(u64, ExitCallback)>;
 
 pub(crate) enum ExitCallback {
     Once(Box<dyn FnOnce(&Task)>),
@@ -502,7 +527,17 @@ impl Task {
         if self.0.finished.get() {
             hook.call(self);
         } else {
-            self.0.exit_hooks.borrow_mut().push((id, hook));
+            let mut hooks = self.0.exit_hooks.borrow_mut();
+            if hooks.capacity() == 0 {
+                // A list a finished task of the run left, if there is one: hooks registered
+                // and undone on every lock acquire then allocate nothing per task.
+                Runtime::with_opt(|rt| {
+                    if let Some(spare) = rt.spare_exit_hooks() {
+                        *hooks = spare;
+                    }
+                });
+            }
+            hooks.push((id, hook));
         }
         ExitHook(id)
     }
@@ -544,13 +579,15 @@ impl Task {
         }
     }
 
-    /// Runs and clears the exit hooks (the task has just finished).
-    pub(crate) fn run_exit_hooks(&self) {
+    /// Runs and clears the exit hooks (the task has just finished), and returns their list,
+    /// empty, for another task to reuse.
+    pub(crate) fn run_exit_hooks(&self) -> ExitHooks {
         let mut hooks = std::mem::take(&mut *self.0.exit_hooks.borrow_mut());
         hooks.sort_by_key(|(id, _)| *id);
-        for (_, hook) in hooks {
+        for (_, hook) in hooks.drain(..) {
             hook.call(self);
         }
+        hooks
     }
 
     pub(crate) fn key(&self) -> TaskKey {

@@ -107,15 +107,13 @@ impl Timers {
         }
     }
 
-    /// Takes out every live timer due at exactly `deadline`, in key order.
-    pub(crate) fn take_due_at(&mut self, deadline: Instant) -> Vec<(TimerKey, TimerEntry)> {
-        let mut due = Vec::new();
+    /// Moves every live timer due at exactly `deadline` into `due`, in key order.
+    pub(crate) fn take_due_at(&mut self, deadline: Instant, due: &mut Vec<(TimerKey, TimerEntry)>) {
         while self.heap.peek().is_some_and(|t| t.key.0 == deadline) {
             let timer = self.heap.pop().expect("peeked");
             if timer.is_live() {
                 due.push((timer.key, timer.entry));
             }
         }
-        due
     }
 }

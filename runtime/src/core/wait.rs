@@ -121,12 +121,12 @@ pub(crate) enum What {
     /// Waiting for a resource that `holder` held when the wait began.
     HeldBy {
         what: &'static str,
-        holder: super::task::Task,
+        holder: super::task::WeakTask,
     },
     /// A nursery waiting for its children.
     Children(&'static std::panic::Location<'static>),
     /// `start` waiting for its task to call `started()`.
-    Started(super::task::Task),
+    Started(super::task::WeakTask),
     /// A sleep that ends at this instant, or never.
     Sleep(Option<super::clock::Instant>),
     /// A wait for a file descriptor, with what the descriptor is when known.
@@ -163,11 +163,17 @@ impl What {
         };
         match self {
             What::Text(text) => on(text),
-            What::HeldBy { what, holder } => {
-                format!("{} (held by task {} `{}` when this wait began)", on(what), holder.id(), holder.name())
-            }
+            What::HeldBy { what, holder } => match holder.upgrade() {
+                Some(holder) => {
+                    format!("{} (held by task {} `{}` when this wait began)", on(what), holder.id(), holder.name())
+                }
+                None => format!("{} (held by task {} when this wait began)", on(what), holder.id),
+            },
             What::Children(origin) => format!("waiting for the children of the nursery opened at {origin}"),
-            What::Started(task) => format!("waiting for task `{}` to call started()", task.name()),
+            What::Started(task) => match task.upgrade() {
+                Some(task) => format!("waiting for task `{}` to call started()", task.name()),
+                None => format!("waiting for task {} to call started()", task.id),
+            },
             What::Sleep(Some(deadline)) => format!("sleep until {deadline}"),
             What::Sleep(None) => "sleep_forever".to_string(),
             #[cfg(unix)]
@@ -310,7 +316,7 @@ impl WaitDescription {
     ///
     /// See [`WaitDescription`].
     pub fn held_by(what: &'static str, holder: &super::task::Task) -> WaitDescription {
-        WaitDescription::of(What::HeldBy { what, holder: holder.clone() })
+        WaitDescription::of(What::HeldBy { what, holder: super::task::WeakTask::new(holder) })
     }
 }
 
@@ -1251,16 +1257,18 @@ pub(crate) struct TaskSites {
 pub(crate) struct OperationSite(Option<super::task::Task>);
 
 impl OperationSite {
-    pub(crate) fn enter(location: &'static std::panic::Location<'static>) -> OperationSite {
-        let mut task = None;
-        Runtime::with_opt(|rt| task = rt.current_task());
-        OperationSite(task.filter(|task| {
-            let operation = &task.0.sites.operation;
-            operation.get().is_none() && {
-                operation.set(Some(location));
-                true
+    /// Marks the current task of `rt` (if code runs in one) as inside the call at `location`.
+    /// The caller already holds the runtime: one thread-local access per operation in all.
+    pub(crate) fn enter_in(rt: &Runtime, location: &'static std::panic::Location<'static>) -> OperationSite {
+        let Ok(current) = rt.current_task.try_borrow() else { return OperationSite(None) };
+        match &*current {
+            // Only the outermost call marks the task, and only it holds a handle to unmark it.
+            Some(task) if task.0.sites.operation.get().is_none() => {
+                task.0.sites.operation.set(Some(location));
+                OperationSite(Some(task.clone()))
             }
-        }))
+            _ => OperationSite(None),
+        }
     }
 }
 
@@ -1275,10 +1283,11 @@ impl Drop for OperationSite {
 impl Runtime {
     /// A schedule point of the current task at `location` (or at the trio call around it).
     fn schedule_point_at(&self, location: Option<&'static std::panic::Location<'static>>) {
-        self.count_schedule_point();
         self.with_current_task(|task| {
-            let sites = &task.0.sites;
-            sites.last.set(sites.operation.get().or(location));
+            // The bookkeeping once: each access through `Task` works out its offset again.
+            let core = &task.0.core;
+            core.schedule_points.set(core.schedule_points.get() + 1);
+            core.sites.last.set(core.sites.operation.get().or(location));
         });
     }
 }
@@ -1434,8 +1443,10 @@ impl Future for Checkpoint {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Cancelled>> {
         if !self.yielded {
             self.yielded = true;
-            Runtime::with_at(self.location, |rt| rt.schedule_point_at(Some(self.location)));
-            cx.waker().wake_by_ref();
+            Runtime::with_at(self.location, |rt| {
+                rt.schedule_point_at(Some(self.location));
+                rt.wake_current(cx.waker());
+            });
             return Poll::Pending;
         }
         if !self.check_cancel {

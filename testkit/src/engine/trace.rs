@@ -1047,6 +1047,14 @@ impl RunSummary {
         self.inner.decisions.get()
     }
 
+    /// The changes the run made to the default order: `schedule().len()`, without building
+    /// the schedule (a summary records picks only, one per decision number, and no holds).
+    pub(crate) fn changes(&self) -> usize {
+        let changes = self.inner.deviations.borrow().len();
+        debug_assert_eq!(changes, self.schedule().len(), "one change per deviating decision");
+        changes
+    }
+
     /// A hash of every decision: equal for runs that chose the same way.
     pub(crate) fn fingerprint(&self) -> u64 {
         self.inner.hash.get()
