@@ -342,32 +342,8 @@ async fn a_cancelled_waiter_fails_and_is_forgotten() -> trio::Result<()> {
     Ok(())
 }
 
-/// Trio's `test_wait_all_tasks_blocked_with_timeouts`: on a frozen clock a sleeper stays
-/// blocked until the test jumps the clock past its deadline.
-#[trio_test]
-async fn a_jump_releases_sleepers_before_the_next_idle_wake(mock_clock: MockClock) -> trio::Result<()> {
-    let record = record();
-    trio::open_nursery(|nursery| {
-        let record = record.clone();
-        async move {
-            let r = record.clone();
-            nursery.start_soon(async move {
-                push(&r, "tt start");
-                trio::sleep(Duration::from_secs(5)).await?;
-                push(&r, "tt finished");
-                Ok(())
-            });
-            wait_all_tasks_blocked().await?;
-            assert_eq!(*record.borrow(), ["tt start"]);
-            mock_clock.jump(Duration::from_secs(10));
-            wait_all_tasks_blocked().await?;
-            assert_eq!(*record.borrow(), ["tt start", "tt finished"]);
-            Ok(())
-        }
-    })
-    .await?;
-    Ok(())
-}
+// Trio's `test_wait_all_tasks_blocked_with_timeouts` (a jump releases sleepers before the next
+// idle wake) is `idle_wait_all_tasks_blocked.rs::sees_sleepers_released_by_a_jump`.
 
 // ===== assert_checkpoints / assert_no_checkpoints =====
 
