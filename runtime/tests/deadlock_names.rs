@@ -421,3 +421,59 @@ fn a_watchdog_report_makes_no_claim() {
     assert!(line_of_task(&report, "lonely").contains("Event::wait on the Event created at "), "{report}");
     assert!(!report.contains("nothing can ever"), "{report}");
 }
+
+/// A future completed by another thread, joined in one task with a trio wait: the task's
+/// waker is held outside the run, so the report must not claim that nothing can wake it.
+fn completed_by_a_thread(delay: std::time::Duration) -> impl std::future::Future<Output = ()> {
+    use std::sync::{Arc, Mutex};
+    use std::task::{Poll, Waker};
+    let state: Arc<Mutex<(bool, Option<Waker>)>> = Arc::new(Mutex::new((false, None)));
+    let in_thread = state.clone();
+    let mut start = Some(move || {
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let mut s = in_thread.lock().unwrap();
+            s.0 = true;
+            if let Some(waker) = s.1.take() {
+                waker.wake();
+            }
+        });
+    });
+    std::future::poll_fn(move |cx| {
+        if let Some(start) = start.take() {
+            start();
+        }
+        let mut s = state.lock().unwrap();
+        if s.0 {
+            Poll::Ready(())
+        } else {
+            s.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    })
+}
+
+#[test]
+fn a_task_whose_waker_another_thread_holds_gets_no_claim() {
+    // The thread holds the waker for ten minutes: the run cannot tell that apart from a
+    // deadlock (a task with a live trio wait is not counted as waiting outside the run), but
+    // the report must not say that nothing can ever set the event.
+    let report = deadlock_report(async {
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon_named("waiter", async {
+                let event = trio::Event::new();
+                let (waited, ()) = futures::join!(event.wait(), async {
+                    completed_by_a_thread(std::time::Duration::from_secs(600)).await;
+                    event.set();
+                });
+                waited?;
+                Ok(())
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+    assert!(line_of_task(&report, "waiter").contains("Event::wait on the Event created at "), "{report}");
+    assert!(!report.contains(NEVER_SET), "{report}");
+}

@@ -2358,8 +2358,15 @@ impl Runtime {
             .map(|task| {
                 let running = running.as_ref() == Some(task);
                 let mut waiting_on = {
+                    // A task whose waker someone else holds (a foreign future joined with a
+                    // trio wait) may still be woken from there: then no wait claims that
+                    // nothing can ever wake it.
                     let waits = task.0.waits.borrow();
-                    if deadlocked { waits.deadlock_descriptions() } else { waits.live_descriptions() }
+                    if deadlocked && !waker_held_beyond_its_waits(task, &waits) {
+                        waits.deadlock_descriptions()
+                    } else {
+                        waits.live_descriptions()
+                    }
                 };
                 if waiting_on.is_empty() && !task.0.scheduled.get() && !running {
                     if uncancellable.contains(&task.id()) {
@@ -2511,6 +2518,15 @@ fn main_name<F>(location: &'static Location<'static>) -> (TaskName, &'static Loc
 fn waker_held_elsewhere(task: &Task) -> bool {
     let wakers = task.0.waker.take();
     let held = wakers.as_ref().is_some_and(TaskWakers::held_elsewhere);
+    task.0.waker.set(wakers);
+    held
+}
+
+/// Whether someone holds the task's waker besides the run and the task's own parked trio
+/// waits: a foreign future, another thread, a combinator's waker.
+fn waker_held_beyond_its_waits(task: &Task, waits: &super::wait::WaitList) -> bool {
+    let wakers = task.0.waker.take();
+    let held = wakers.as_ref().is_some_and(|w| w.clones_elsewhere() > waits.wakers_held(&w.waker));
     task.0.waker.set(wakers);
     held
 }

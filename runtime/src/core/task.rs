@@ -785,6 +785,12 @@ impl TaskWakers {
         Arc::strong_count(&self.state) > 2
     }
 
+    /// How many clones of the waker are held outside the run (see
+    /// [`held_elsewhere`](TaskWakers::held_elsewhere)).
+    pub(crate) fn clones_elsewhere(&self) -> usize {
+        Arc::strong_count(&self.state).saturating_sub(2)
+    }
+
     /// Readdresses a pooled waker to the task with `key`.
     pub(crate) fn readdress(&self, key: TaskKey) {
         debug_assert!(!self.held_elsewhere(), "only a waker nobody else holds is lent again");

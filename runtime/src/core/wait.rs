@@ -29,6 +29,8 @@ pub(crate) trait WaitRecord {
     /// If still waiting, mark the wait aborted and wake its waker.
     fn abort(&self);
     fn is_waiting(&self) -> bool;
+    /// Whether the wait is parked with a waker that wakes the same task as `waker`.
+    fn holds_waker_of(&self, waker: &Waker) -> bool;
     fn describe(&self) -> String;
     /// The description in a deadlock report, where nothing will ever run again: it may add
     /// that nothing can ever wake the wait.
@@ -81,6 +83,11 @@ impl WaitList {
 
     pub(crate) fn any_waiting(&self) -> bool {
         self.iter().any(|w| w.is_waiting())
+    }
+
+    /// How many of the parked waits hold a waker that wakes the same task as `waker`.
+    pub(crate) fn wakers_held(&self, waker: &Waker) -> usize {
+        self.iter().filter(|w| w.holds_waker_of(waker)).count()
     }
 
     pub(crate) fn live_descriptions(&self) -> Vec<String> {
@@ -398,6 +405,10 @@ impl<T> WaitRecord for WaitCell<T> {
 
     fn is_waiting(&self) -> bool {
         matches!(&*self.state.borrow(), CellState::Waiting(_))
+    }
+
+    fn holds_waker_of(&self, waker: &Waker) -> bool {
+        matches!(&*self.state.borrow(), CellState::Waiting(held) if held.will_wake(waker))
     }
 
     fn describe(&self) -> String {
@@ -1546,6 +1557,10 @@ impl WaitRecord for Trap {
 
     fn is_waiting(&self) -> bool {
         matches!(&*self.state.borrow(), TrapState::Waiting(_))
+    }
+
+    fn holds_waker_of(&self, waker: &Waker) -> bool {
+        matches!(&*self.state.borrow(), TrapState::Waiting(held) if held.will_wake(waker))
     }
 
     fn describe(&self) -> String {
