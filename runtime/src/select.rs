@@ -127,9 +127,10 @@ pub fn __no_branch_left(what: &str) -> ! {
 /// handler may use `?`, `return` and `.await`: it runs in the enclosing function, not in a
 /// closure. Up to twelve branches.
 ///
-/// Patterns are refutable, as in tokio: `Some(message) = rx.recv_some()` wins only with a
+/// Patterns are refutable, as in tokio: `Ok(Some(message)) = rx.recv()` wins only with a
 /// message. To decide whether it matches, the pattern is tried on a reference to the output
-/// with its `mut` and `ref` removed, so a pattern with a `&` in it cannot be used.
+/// with its `mut`, `ref` and `&` removed (none of them changes which values match); the
+/// handler then binds the output with the pattern as written.
 ///
 /// See the [`select`](mod@crate::select) module for how this relates to nurseries and cancel
 /// scopes, and for when dropping a branch is safe. Coming from tokio: without exploration the
@@ -383,8 +384,8 @@ macro_rules! __select_else {
     };
 }
 
-/// A [`select!`](crate::select!) pattern with its `mut` and `ref` removed, so that it can be
-/// tried on a reference to the output. `[out] [stack] tokens`: the stack holds, for each group
+/// A [`select!`](crate::select!) pattern with its `mut`, `ref` and `&` removed, so that it can
+/// be tried on a reference to the output. `[out] [stack] tokens`: the stack holds, for each group
 /// being cleaned, what came before it, its delimiter and what follows it.
 #[doc(hidden)]
 #[macro_export]
@@ -394,6 +395,14 @@ macro_rules! __select_clean_pattern {
         $crate::__select_clean_pattern!([$($out)*] $stack $($rest)*)
     };
     ([$($out:tt)*] $stack:tt ref $($rest:tt)*) => {
+        $crate::__select_clean_pattern!([$($out)*] $stack $($rest)*)
+    };
+    // A reference pattern always matches its reference, so dropping the `&` keeps what the
+    // pattern accepts; the reference is then followed implicitly.
+    ([$($out:tt)*] $stack:tt & $($rest:tt)*) => {
+        $crate::__select_clean_pattern!([$($out)*] $stack $($rest)*)
+    };
+    ([$($out:tt)*] $stack:tt && $($rest:tt)*) => {
         $crate::__select_clean_pattern!([$($out)*] $stack $($rest)*)
     };
     ([$($out:tt)*] [$($stack:tt)*] ( $($inner:tt)* ) $($rest:tt)*) => {

@@ -293,3 +293,23 @@ fn a_disabled_branch_is_not_an_option_of_the_decision() {
     // Every poll asks again; each time only the two enabled branches are options.
     assert!(!choices.is_empty() && choices.iter().all(|&options| options == 2), "{}", shrunk.trace);
 }
+
+#[test]
+fn reference_patterns_match_as_written() {
+    let value = trio::run(async {
+        let (five, mut six) = (5, 6);
+        let a = trio::select! {
+            Some(&x) = async { Some(&five) } => x,
+        };
+        let b = trio::select! {
+            &mut y = async { &mut six } => y + 1,
+        };
+        let c = trio::select! {
+            // A literal inside a reference pattern still decides whether the branch matches.
+            Some(&7) = async { Some(&five) } => 0,
+            else => 1,
+        };
+        (a, b, c)
+    });
+    assert_eq!(value, (5, 7, 1));
+}
