@@ -87,6 +87,22 @@ fn the_first_run_around_a_saved_schedule_follows_the_whole_of_its_holds() {
     }
 }
 
+#[test]
+fn a_saved_schedule_with_an_absurd_decision_number_is_explored_around_without_overflow() {
+    // A hand-edited or stale line: a pick at the last decision number there is. The runs around
+    // it scale that number down; they must not overflow doing it.
+    let path = regressions_file("absurd");
+    std::fs::write(&path, format!("holds policy=random seed=3 schedule=v1:{}=t2\n", u64::MAX)).unwrap();
+    let summary = Explore::new("explore_replay::holds")
+        .policy(PolicyKind::Fifo)
+        .schedules(1)
+        .regressions_file(&path)
+        .run_local(|| a_and_b(Rc::default()))
+        .unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(summary.runs, 1 + 8 + 1, "the saved schedule, eight around it, the FIFO schedule");
+}
+
 // ===== replays that do not apply =====
 
 #[test]

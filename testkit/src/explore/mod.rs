@@ -642,7 +642,9 @@ where
         let holds = entry.schedule.holds().map(|(_, span)| (*span.end()).min(decisions));
         let last = picks.chain(holds).max().unwrap_or(0);
         for j in 0..AROUND_A_REGRESSION {
-            let cut = (last * (AROUND_A_REGRESSION - j) / AROUND_A_REGRESSION).max(last.min(1));
+            // In u128: a saved decision number may be anything up to u64::MAX.
+            let scaled = u128::from(last) * u128::from(AROUND_A_REGRESSION - j) / u128::from(AROUND_A_REGRESSION);
+            let cut = (scaled as u64).max(last.min(1));
             let job = Job {
                 policy: PolicySpec::Around { schedule: entry.schedule.clone(), cut, kind: PolicyKind::Random },
                 seed: schedule_seed(entry.seed, j + 1),
