@@ -413,34 +413,8 @@ async fn failure_exempts_only_assert_checkpoints() {
 
 // ===== Sequencer =====
 
-/// Trio's `test_Sequencer`: blocks spread over three tasks run in number order, and the main
-/// task's block 5 runs last.
-#[trio_test]
-async fn sequencer_orders_blocks_across_tasks() -> trio::Result<()> {
-    let seq = Sequencer::new();
-    let record = record();
-    trio::open_nursery(|nursery| {
-        let (seq, record) = (seq.clone(), record.clone());
-        async move {
-            for numbers in [vec![1, 3, 4], vec![0, 2]] {
-                let (seq, r) = (seq.clone(), record.clone());
-                nursery.start_soon(async move {
-                    for n in numbers {
-                        let _block = seq.block(n).await?;
-                        push(&r, n.to_string());
-                    }
-                    Ok(())
-                });
-            }
-            let _block = seq.block(5).await?;
-            wait_all_tasks_blocked().await?;
-            assert_eq!(*record.borrow(), ["0", "1", "2", "3", "4"]);
-            Ok(())
-        }
-    })
-    .await?;
-    Ok(())
-}
+// Trio's `test_Sequencer` (blocks over several tasks run in number order) is
+// `sequencer.rs::blocks_run_in_number_order`.
 
 /// Trio: a block ends however it ends — also when the code inside it fails — and then the next
 /// one can start (`finally`).

@@ -1508,9 +1508,7 @@ impl Runtime {
                 // What `schedule` does once it has found the task in the slab: a task that is
                 // running is live (a finished one has left the slab) unless dropped meanwhile.
                 let core: &TaskCore = &task.0.core;
-                if !core.finished.get() && !core.scheduled.get() {
-                    core.scheduled.set(true);
-                    self.runq.borrow_mut().push_back(core.key);
+                if !core.finished.get() && self.enqueue(core) {
                     for instrument in &self.instruments {
                         instrument.task_scheduled(task);
                     }
@@ -1810,11 +1808,9 @@ impl Runtime {
         let scheduled = {
             let slab = self.slab.borrow();
             match slab.get(key.index as usize).and_then(Option::as_ref).map(|task| (task, &task.0.core)) {
-                Some((task, core)) if core.key == key && !core.scheduled.get() => {
+                Some((task, core)) if core.key == key => {
                     debug_assert!(!core.finished.get(), "a finished task has no slot to be scheduled from");
-                    core.scheduled.set(true);
-                    self.runq.borrow_mut().push_back(key);
-                    if self.instruments.is_empty() { None } else { Some(task.clone()) }
+                    (self.enqueue(core) && !self.instruments.is_empty()).then(|| task.clone())
                 }
                 _ => None,
             }
@@ -1824,6 +1820,16 @@ impl Runtime {
                 instrument.task_scheduled(&task);
             }
         }
+    }
+
+    /// Puts a live task on the run queue unless it is there already; `true` if it did.
+    fn enqueue(&self, core: &TaskCore) -> bool {
+        if core.scheduled.get() {
+            return false;
+        }
+        core.scheduled.set(true);
+        self.runq.borrow_mut().push_back(core.key);
+        true
     }
 
     fn remove_from_slab(&self, task: &Task) {
