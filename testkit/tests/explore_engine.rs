@@ -124,11 +124,19 @@ fn pct_finds_the_bug_and_replays_from_its_seed() {
 
 #[test]
 fn mixed_takes_turns_and_names_the_policy_that_failed() {
+    let turns: Vec<PolicyKind> = (0..10).map(|i| PolicyKind::Mixed.for_schedule(i)).collect();
+    let count = |kind: PolicyKind| turns.iter().filter(|&&turn| turn == kind).count();
+    assert_eq!(
+        (
+            count(PolicyKind::Surw),
+            count(PolicyKind::Pos),
+            count(PolicyKind::Random),
+            count(PolicyKind::Pct { depth: 3 })
+        ),
+        (4, 4, 1, 1)
+    );
     assert_eq!(PolicyKind::Mixed.for_schedule(0), PolicyKind::Random);
-    assert_eq!(PolicyKind::Mixed.for_schedule(1), PolicyKind::Surw);
-    assert_eq!(PolicyKind::Mixed.for_schedule(2), PolicyKind::Pct { depth: 3 });
-    assert_eq!(PolicyKind::Mixed.for_schedule(3), PolicyKind::Pos);
-    assert_eq!(PolicyKind::Mixed.for_schedule(4), PolicyKind::Random);
+    assert_eq!(PolicyKind::Mixed.for_schedule(10), PolicyKind::Random, "the turns repeat every ten schedules");
     let explore = || Explore::new("explore_engine::mixed").persist(false);
     let failure = explore().schedules(300).run(lost_update).unwrap_err();
     assert_ne!(failure.policy, PolicyKind::Mixed, "the report names a concrete policy");
