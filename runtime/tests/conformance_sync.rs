@@ -12,7 +12,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use sync_util::run;
+use sync_util::{in_cancelled_scope, run};
 use trio::lowlevel::{ParkingLot, Task, current_task, wait_all_tasks_blocked};
 use trio::{
     Borrower, CancelScope, Capacity, CapacityLimiter, Condition, Event, Lock, MemoryReceiver, MemorySender, Nursery,
@@ -1065,6 +1065,81 @@ fn waiting_while_another_task_holds_the_lock_is_an_error_and_releases_nothing() 
         .await
         .unwrap();
         assert!(!c.locked());
+    });
+}
+
+#[test]
+fn wait_hands_the_lock_straight_to_the_longest_lock_waiter() {
+    run(async {
+        let c = Rc::new(Condition::new());
+        let c2 = c.clone();
+        open_nursery(|nursery| async move {
+            c2.acquire().await?;
+            let lock_waiter: Rc<RefCell<Option<Task>>> = Rc::default();
+            let (c, who) = (c2.clone(), lock_waiter.clone());
+            nursery.start_soon(async move {
+                *who.borrow_mut() = Some(current_task());
+                let _guard = c.lock().await?;
+                c.notify_all()?;
+                Ok(())
+            });
+            wait_all_tasks_blocked(ZERO).await?;
+            assert_eq!(c2.statistics().lock_statistics.tasks_waiting, 1);
+            // The second future runs right after the wait parked, before the lock waiter ran.
+            let (woken, owner_while_waiting) =
+                futures::join!(c2.wait(), async { c2.statistics().lock_statistics.owner });
+            woken?;
+            assert_eq!(owner_while_waiting, *lock_waiter.borrow(), "handed over by the wait's release");
+            assert_eq!(c2.statistics().lock_statistics.owner, Some(current_task()), "held again");
+            c2.release()?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert!(!c.locked());
+    });
+}
+
+#[test]
+fn cancellation_is_checked_before_misuse_and_breakage_but_not_by_condition_wait() {
+    run(async {
+        // Re-acquiring a held lock or token: the cancel point comes first.
+        let lock = Lock::new();
+        lock.acquire().await.unwrap();
+        assert!(in_cancelled_scope(lock.acquire()).await.unwrap_err().is_cancelled());
+        lock.release().unwrap();
+        let c = CapacityLimiter::new(2);
+        c.acquire().await.unwrap();
+        assert!(in_cancelled_scope(c.acquire()).await.unwrap_err().is_cancelled());
+
+        // A broken lock: cancelled first too.
+        let broken = Rc::new(Lock::new());
+        let b = broken.clone();
+        open_nursery(|nursery| async move {
+            nursery.start_soon(async move { Ok(b.acquire().await?) }); // exits holding it
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert!(in_cancelled_scope(broken.acquire()).await.unwrap_err().is_cancelled());
+        assert!(broken.acquire().await.unwrap_err().is_broken());
+
+        // Condition::wait checks the lock before anything else.
+        let cond = Condition::new();
+        assert!(in_cancelled_scope(cond.wait()).await.unwrap_err().is_misuse());
+    });
+}
+
+#[test]
+fn parking_in_a_broken_lot_fails_at_once_even_when_cancelled() {
+    run(async {
+        let lot = ParkingLot::new();
+        lot.break_lot(None);
+        let task = current_task();
+        let (cancel0, schedule0) = (task.cancel_points(), task.schedule_points());
+        assert!(in_cancelled_scope(lot.park()).await.unwrap_err().is_broken(), "Broken, not Cancelled");
+        assert!(lot.park().await.unwrap_err().is_broken());
+        assert_eq!((task.cancel_points(), task.schedule_points()), (cancel0, schedule0), "no checkpoint");
     });
 }
 
