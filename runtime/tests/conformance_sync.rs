@@ -734,6 +734,55 @@ fn a_release_by_a_task_that_does_not_own_the_lock_changes_nothing() {
     });
 }
 
+/// Picks any runnable task at random (xorshift), so a test sees many interleavings.
+struct RandomPolicy(u64);
+
+impl trio::abc::SchedulePolicy for RandomPolicy {
+    fn pick_task(&mut self, runnable: &trio::lowlevel::RunnableTasks<'_>) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % runnable.len() as u64) as usize
+    }
+}
+
+#[test]
+fn a_strict_fifo_lock_serves_chunks_in_the_order_they_were_made() {
+    // Trio's use case: tasks take the next chunk from a shared state machine and queue for the
+    // lock in the same scheduling step; whatever the schedule, chunks go out in order.
+    for seed in 1..=40u64 {
+        let sent = trio::Builder::new()
+            .clock(sync_util::AutojumpClock::default())
+            .policy(RandomPolicy(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1))
+            .run(async {
+                let lock = Rc::new(StrictFifoLock::new());
+                let next_chunk = Rc::new(Cell::new(0u32));
+                let sent = Rc::new(RefCell::new(Vec::new()));
+                let sent2 = sent.clone();
+                open_nursery(|nursery| async move {
+                    for _ in 0..4 {
+                        let (lock, next_chunk, sent) = (lock.clone(), next_chunk.clone(), sent2.clone());
+                        nursery.start_soon(async move {
+                            for _ in 0..5 {
+                                trio::checkpoint().await?;
+                                let chunk = next_chunk.replace(next_chunk.get() + 1);
+                                let _guard = lock.lock().await?; // no await between: same step
+                                trio::checkpoint().await?; // sending takes a while
+                                sent.borrow_mut().push(chunk);
+                            }
+                            Ok(())
+                        });
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap();
+                sent.take()
+            });
+        assert_eq!(sent, (0..20).collect::<Vec<_>>(), "seed {seed}");
+    }
+}
+
 // ===== Semaphore =====
 
 #[test]
@@ -902,6 +951,23 @@ fn a_token_borrowed_for_another_task_is_that_tasks_to_release() {
 }
 
 #[test]
+fn borrowing_twice_is_misuse_even_when_no_token_is_free() {
+    run(async {
+        let c = CapacityLimiter::new(1);
+        c.try_acquire().unwrap();
+        assert_eq!(c.available_tokens(), Capacity::Bounded(0));
+        assert!(c.try_acquire().unwrap_err().is_misuse(), "not WouldBlock");
+        assert!(c.acquire().await.unwrap_err().is_misuse(), "fails at once instead of waiting");
+        assert_eq!(c.statistics().tasks_waiting, 0);
+        let job = Borrower::unique();
+        c.set_total_tokens(2);
+        c.try_acquire_on_behalf_of(&job).unwrap();
+        assert!(c.acquire_on_behalf_of(&job).await.unwrap_err().is_misuse());
+        assert_eq!(c.borrowed_tokens(), 2);
+    });
+}
+
+#[test]
 fn releasing_for_a_borrower_that_is_only_waiting_is_an_error() {
     run(async {
         let c = Rc::new(CapacityLimiter::new(1));
@@ -1007,6 +1073,50 @@ fn a_waiter_cancelled_after_notify_requeues_for_the_lock_at_the_back() {
         .await
         .unwrap();
         assert_eq!(*order.borrow(), ["lock waiter", "cancelled waiter"]);
+    });
+}
+
+#[test]
+fn a_cancelled_wait_whose_lock_breaks_while_requeued_reports_the_breakage() {
+    run(async {
+        let c = Rc::new(Condition::new());
+        let c2 = c.clone();
+        let result = Rc::new(RefCell::new(None));
+        let result2 = result.clone();
+        open_nursery(|nursery| async move {
+            let scope = CancelScope::new();
+            let handle = scope.clone();
+            let (c, result) = (c2.clone(), result2.clone());
+            nursery.start_soon(async move {
+                scope
+                    .run(async {
+                        c.acquire().await?;
+                        *result.borrow_mut() = Some(c.wait().await);
+                        Ok(())
+                    })
+                    .await?;
+                Ok(())
+            });
+            wait_all_tasks_blocked(ZERO).await?;
+            let (c, go) = (c2.clone(), Rc::new(Event::new()));
+            let exit = go.clone();
+            nursery.start_soon(async move {
+                c.acquire().await?;
+                exit.wait().await?;
+                Ok(()) // exits holding the lock
+            });
+            wait_all_tasks_blocked(ZERO).await?;
+            handle.cancel(); // the waiter now re-acquires under a shield ...
+            wait_all_tasks_blocked(ZERO).await?;
+            assert_eq!(c2.statistics().lock_statistics.tasks_waiting, 1);
+            go.set(); // ... and the holder exits without releasing
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let result = result.borrow();
+        let err = result.as_ref().expect("the wait returned").as_ref().unwrap_err();
+        assert!(err.is_broken(), "the breakage replaces the cancellation: {err}");
     });
 }
 
@@ -1168,6 +1278,28 @@ fn a_task_may_be_a_breaker_of_one_lot_several_times() {
         lot.remove_breaker(&me).unwrap();
         assert!(lot.remove_breaker(&me).is_err(), "each add is undone once");
         assert!(!lot.is_broken());
+    });
+}
+
+#[test]
+fn each_registration_still_held_at_exit_breaks_the_lot_once() {
+    run(async {
+        let (twice, removed) = (Rc::new(ParkingLot::new()), Rc::new(ParkingLot::new()));
+        let (t2, r2) = (twice.clone(), removed.clone());
+        let child = open_nursery(|nursery| async move {
+            let child = sleeper(&nursery).await;
+            t2.add_breaker(&child)?;
+            t2.add_breaker(&child)?;
+            r2.add_breaker(&child)?;
+            r2.remove_breaker(&child)?;
+            nursery.cancel_scope().cancel();
+            Ok(Some(child))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(twice.broken_by(), [child.clone(), child], "added twice, recorded twice");
+        assert!(!removed.is_broken(), "a removed breaker's exit breaks nothing");
     });
 }
 
