@@ -2,8 +2,11 @@
 //! `_core/_tests/test_parking_lot.py`), for the rules the other `sync_*` tests leave out:
 //! Trio's generic lock tests run over the semaphore, the limiter and three locks built from
 //! memory channels; cancelled waiters leaving the middle of a queue; a wake-up that already
-//! happened winning over a later cancellation; the queue a notified `Condition` waiter joins;
-//! a `CapacityLimiter` with zero tokens; and the breakers of a `ParkingLot`.
+//! happened winning over a later cancellation; the lock's owner and non-owners; a
+//! `StrictFifoLock` keeping the order in which tasks queued across random schedules; a
+//! `CapacityLimiter` with zero or unbounded tokens and borrowers other than the caller; the
+//! queue a `Condition` waiter joins when notified, cancelled or releasing; which error comes
+//! first when several apply; and the breakers of a `ParkingLot`.
 
 mod sync_util;
 
@@ -1209,6 +1212,8 @@ fn wait_hands_the_lock_straight_to_the_longest_lock_waiter() {
         assert!(!c.locked());
     });
 }
+
+// ===== which error comes first =====
 
 #[test]
 fn cancellation_is_checked_before_misuse_and_breakage_but_not_by_condition_wait() {
