@@ -370,7 +370,15 @@ impl ParkingLot {
 
     /// Makes the exit of `task` break this lot, as a lock does for its owner (Trio's
     /// `add_parking_lot_breaker`): the moment `task` exits, every parked task wakes with
-    /// [`BrokenResource`](crate::BrokenResource), and so will every later parker.
+    /// [`BrokenResource`], and so will every later parker. A task may be added more than once
+    /// (each [`remove_breaker`](ParkingLot::remove_breaker) undoes one), and to a lot that is
+    /// already broken (its exit is then recorded in [`broken_by`](ParkingLot::broken_by)).
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenResource`] if `task` has already exited (as in Trio): nothing is registered and
+    /// the lot is left as it was. To break a lot in the name of an exited task, use
+    /// [`break_lot`](ParkingLot::break_lot).
     ///
     /// # Examples
     ///
@@ -380,7 +388,8 @@ impl ParkingLot {
     ///     let in_child = lot.clone();
     ///     trio::open_nursery(|nursery| async move {
     ///         nursery.start_soon(async move {
-    ///             in_child.add_breaker(&trio::lowlevel::current_task());
+    ///             in_child.add_breaker(&trio::lowlevel::current_task())?;
+    ///             Ok(())
     ///         }); // ... and exits
     ///         Ok(())
     ///     })
@@ -390,7 +399,15 @@ impl ParkingLot {
     /// });
     /// ```
     #[doc(alias = "add_parking_lot_breaker")]
-    pub fn add_breaker(&self, task: &Task) {
+    pub fn add_breaker(&self, task: &Task) -> Result<(), BrokenResource> {
+        if task.has_exited() {
+            return Err(BrokenResource::with_message(format!(
+                "task {} `{}` has already exited, so it cannot become a breaker of this ParkingLot; \
+                 add a task while it runs, or break the lot with break_lot",
+                task.id(),
+                task.name()
+            )));
+        }
         let hook = self.breaker_hook.get_or_init(|| {
             let lot = Rc::downgrade(&self.inner);
             let owner = self.owner;
@@ -402,13 +419,8 @@ impl ParkingLot {
         });
         let hook = task.on_exit_shared(hook);
         self.forget_homes();
-        if task.has_exited() {
-            // The hook already ran, before the task was a breaker: break now.
-            self.inner.borrow_mut().breakers.push((task.clone(), hook));
-            self.check_breakers();
-        } else {
-            self.inner.borrow_mut().breakers.push((task.clone(), hook));
-        }
+        self.inner.borrow_mut().breakers.push((task.clone(), hook));
+        Ok(())
     }
 
     /// Undoes one [`add_breaker`](ParkingLot::add_breaker) for `task` (Trio's
@@ -425,7 +437,7 @@ impl ParkingLot {
     ///     let lot = trio::lowlevel::ParkingLot::new();
     ///     let me = trio::lowlevel::current_task();
     ///     assert!(lot.remove_breaker(&me).is_err());
-    ///     lot.add_breaker(&me);
+    ///     lot.add_breaker(&me).unwrap();
     ///     assert!(lot.remove_breaker(&me).is_ok());
     /// });
     /// ```

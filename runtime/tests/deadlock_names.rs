@@ -300,7 +300,7 @@ fn a_lot_with_a_breaker_can_be_woken_by_its_exit_and_is_not_claimed() {
             let breaker = main.clone();
             nursery.start_soon_named("breaker-first", async move {
                 let lot = trio::lowlevel::ParkingLot::new();
-                lot.add_breaker(&breaker);
+                lot.add_breaker(&breaker)?;
                 lot.park().await?;
                 Ok(())
             });
@@ -308,7 +308,7 @@ fn a_lot_with_a_breaker_can_be_woken_by_its_exit_and_is_not_claimed() {
                 let lot = trio::lowlevel::ParkingLot::new();
                 let add_breaker = async {
                     trio::checkpoint().await?; // the park below has queued by now
-                    lot.add_breaker(&main);
+                    lot.add_breaker(&main)?;
                     trio::sleep_forever().await?;
                     Ok::<_, trio::Error>(())
                 };

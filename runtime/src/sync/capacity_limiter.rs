@@ -201,20 +201,19 @@ pub struct CapacityLimiterStatistics {
 }
 
 impl CapacityLimiter {
-    /// A limiter with `total_tokens` tokens: a number, or [`Capacity::Unbounded`].
-    ///
-    /// # Panics
-    ///
-    /// If `total_tokens` is 0 (Trio requires at least 1).
+    /// A limiter with `total_tokens` tokens: a number, or [`Capacity::Unbounded`]. Zero is
+    /// allowed (as in Trio since 0.32): nobody gets a token until the sack grows.
     ///
     /// # Examples
     ///
     /// ```
     /// assert_eq!(trio::CapacityLimiter::new(40).total_tokens(), trio::Capacity::Bounded(40));
+    /// let closed = trio::CapacityLimiter::new(0);
+    /// assert!(closed.try_acquire_on_behalf_of(&trio::Borrower::unique()).is_err());
     /// ```
     #[track_caller]
     pub fn new(total_tokens: impl Into<Capacity>) -> CapacityLimiter {
-        let total = checked_total(total_tokens.into());
+        let total = total_tokens.into();
         CapacityLimiter {
             state: RefCell::new(LimiterState { total, borrowers: Vec::new(), waiters: WaitQueue::new() }),
             created_at: Location::caller(),
@@ -263,11 +262,7 @@ impl CapacityLimiter {
 
     /// Resizes the sack. Growing it wakes as many waiters as there are new free tokens, at
     /// once; shrinking it below what is borrowed lets the holders finish, and admits nobody
-    /// until enough tokens came back.
-    ///
-    /// # Panics
-    ///
-    /// If `total_tokens` is 0.
+    /// until enough tokens came back. Zero admits nobody (a way to pause the work it guards).
     ///
     /// # Examples
     ///
@@ -275,10 +270,11 @@ impl CapacityLimiter {
     /// let limiter = trio::CapacityLimiter::new(1);
     /// limiter.set_total_tokens(3);
     /// assert_eq!(limiter.available_tokens(), trio::Capacity::Bounded(3));
+    /// limiter.set_total_tokens(0);
+    /// assert_eq!(limiter.available_tokens(), trio::Capacity::Bounded(0));
     /// ```
-    #[track_caller]
     pub fn set_total_tokens(&self, total_tokens: impl Into<Capacity>) {
-        self.state.borrow_mut().total = checked_total(total_tokens.into());
+        self.state.borrow_mut().total = total_tokens.into();
         self.wake_waiters();
     }
 
@@ -643,12 +639,6 @@ impl fmt::Debug for LimiterToken<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LimiterToken").field("borrower", &self.borrower).finish()
     }
-}
-
-#[track_caller]
-fn checked_total(total: Capacity) -> Capacity {
-    assert!(total != Capacity::Bounded(0), "CapacityLimiter: total_tokens must be at least 1");
-    total
 }
 
 fn already_borrowing(borrower: &Borrower) -> SyncError {

@@ -481,16 +481,16 @@ impl LockCore {
         if self.lot.is_broken() {
             return Attempt::Broken;
         }
-        let mut owner = self.owner.borrow_mut();
-        match &*owner {
+        let attempt = match &*self.owner.borrow() {
             Some(holder) if holder == task => Attempt::Reentrant,
-            None if !self.lot.has_waiters() => {
-                *owner = Some(task.clone());
-                self.lot.add_breaker(task);
-                Attempt::Acquired
-            }
+            None if !self.lot.has_waiters() => Attempt::Acquired,
             _ => Attempt::Busy,
+        };
+        if let Attempt::Acquired = attempt {
+            *self.owner.borrow_mut() = Some(task.clone());
+            self.add_owner_as_breaker(task);
         }
+        attempt
     }
 
     pub(super) async fn lock(&self) -> Result<LockGuard<'_>, SyncError> {
@@ -543,10 +543,18 @@ impl LockCore {
         debug_assert!(self.is_owned_by(task));
         let _ = self.lot.remove_breaker(task);
         let next = self.lot.unpark_one();
+        *self.owner.borrow_mut() = next.clone();
         if let Some(next) = &next {
-            self.lot.add_breaker(next);
+            self.add_owner_as_breaker(next);
         }
-        *self.owner.borrow_mut() = next;
+    }
+
+    /// Makes the exit of `owner` break the lock. An owner that has already exited (which a
+    /// live acquire cannot be) breaks it at once.
+    fn add_owner_as_breaker(&self, owner: &Task) {
+        if self.lot.add_breaker(owner).is_err() {
+            self.lot.break_lot(Some(owner));
+        }
     }
 }
 
