@@ -607,6 +607,46 @@ fn a_close_wins_over_a_later_cancel() {
     });
 }
 
+#[test]
+fn a_broken_channel_wins_over_closing_the_blocked_senders_handle_next() {
+    run(async {
+        let (s, r) = open_memory_channel::<u32>(0);
+        let s = Rc::new(s);
+        let s2 = s.clone();
+        open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                assert!(matches!(s2.send(1).await, Err(SendError::Broken(1))));
+            });
+            wait_all_tasks_blocked(ZERO).await?;
+            r.close();
+            s.close();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_closed_receive_stays_closed_when_the_last_sender_closes_next() {
+    run(async {
+        let (s, r) = open_memory_channel::<u32>(0);
+        let r = Rc::new(r);
+        let r2 = r.clone();
+        open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                assert_eq!(r2.recv().await, Err(RecvError::Closed));
+            });
+            wait_all_tasks_blocked(ZERO).await?;
+            r.close();
+            s.close();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
 // ===== the cancellation check comes first =====
 
 #[test]
