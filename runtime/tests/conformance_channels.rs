@@ -2,7 +2,7 @@
 //! `channel_basics.rs` already ports: rendezvous and buffer timing, FIFO service across clones
 //! and around cancelled waiters, closing clones while other tasks are blocked, outcomes that a
 //! hand-off fixes before a later cancel or close, the order of the cancellation check, handle
-//! counting, and the schedule point in every send.
+//! counting, and the schedule point in every send and receive.
 
 mod sync_util;
 
@@ -720,7 +720,7 @@ fn clones_made_after_the_other_side_closed_see_the_end_or_a_broken_channel() {
     });
 }
 
-// ===== every send is a schedule point =====
+// ===== every send and receive is a schedule point =====
 
 #[test]
 fn a_consumer_keeps_up_with_a_producer_on_an_unbounded_channel() {
@@ -748,5 +748,39 @@ fn a_consumer_keeps_up_with_a_producer_on_an_unbounded_channel() {
         .unwrap();
         let peak = r.statistics().peak_buffer_used;
         assert!(peak <= 2, "the buffer grew to {peak}: a send that never yields starves the consumer");
+    });
+}
+
+#[test]
+fn a_consumer_draining_a_full_buffer_lets_other_tasks_run_between_receives() {
+    run(async {
+        let (s, r) = open_memory_channel::<u32>(Capacity::Unbounded);
+        for value in 0..50 {
+            s.try_send(value).unwrap();
+        }
+        drop(s);
+        let ticks = Rc::new(Cell::new(0));
+        let done = Rc::new(Cell::new(false));
+        let (ticks2, done2) = (ticks.clone(), done.clone());
+        let ticks_while_draining = open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                while !done2.get() {
+                    trio::checkpoint().await?;
+                    ticks2.set(ticks2.get() + 1);
+                }
+                Ok(())
+            });
+            let mut count = 0;
+            while r.recv().await?.is_some() {
+                count += 1;
+            }
+            assert_eq!(count, 50);
+            done.set(true);
+            Ok(Some(ticks.get()))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(ticks_while_draining >= 25, "the other task ran only {ticks_while_draining} times during 50 receives");
     });
 }
