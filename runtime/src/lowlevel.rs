@@ -7,8 +7,10 @@
 
 use std::future::Future;
 use std::panic::Location;
+use std::rc::Rc;
 use std::time::Duration;
 
+use crate::core::clock::Clock;
 use crate::core::nursery::TaskResult;
 use crate::core::runtime::Runtime;
 use crate::core::task::default_task_name;
@@ -130,6 +132,32 @@ pub fn try_current_task() -> Option<Task> {
 #[track_caller]
 pub fn current_root_task() -> Task {
     Runtime::with(|rt| rt.root_task().expect("a run always has a main task"))
+}
+
+/// The run's clock (Trio's `current_clock`): the one given to
+/// [`Builder::clock`](crate::Builder::clock), or the run's [`SystemClock`](crate::SystemClock).
+/// [`current_time`](crate::current_time) reads it.
+///
+/// # Panics
+///
+/// Outside a run.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trio::abc::Clock;
+///
+/// trio::run(async {
+///     let clock = trio::lowlevel::current_clock();
+///     assert!(clock.current_time() <= trio::current_time());
+///     // The deadline has passed: no need to sleep.
+///     assert_eq!(clock.deadline_to_sleep_time(trio::Instant::ZERO), Some(Duration::ZERO));
+/// });
+/// ```
+#[track_caller]
+pub fn current_clock() -> Rc<dyn Clock> {
+    Runtime::with(|rt| rt.clock())
 }
 
 /// Numbers about the current run.

@@ -1441,6 +1441,11 @@ impl Runtime {
         self.clock.current_time()
     }
 
+    /// The run's clock.
+    pub(crate) fn clock(&self) -> Rc<dyn Clock> {
+        self.clock.clone()
+    }
+
     pub(crate) fn seed(&self) -> u64 {
         self.seed
     }
@@ -1977,15 +1982,11 @@ impl Runtime {
             }),
             _ => task.0.body.poll_body(&mut cx).expect("checked above: the future is there"),
         }));
-        *self.current_task.borrow_mut() = None;
         *self.current_status.borrow_mut() = None;
         self.step_waker.set((std::ptr::null(), std::ptr::null()));
-        for instrument in &self.instruments {
-            instrument.after_task_step(&task);
-        }
-        self.steps.set(self.steps.get() + 1);
         let outcome = match result {
             Ok(Poll::Pending) => {
+                self.end_step(&task);
                 if core.finished.get() {
                     // Dropped with its nursery while it ran: drop the future now.
                     task.0.body.drop_future();
@@ -2007,13 +2008,27 @@ impl Runtime {
         // Done: the future goes before the task's exit is reported.
         task.0.body.drop_future();
         core.waker.set(Some(wakers));
+        // As in Trio, a task's exit is part of its last step: `task_exited` (and the exit
+        // hooks) run while it is still the current task, before `after_task_step`.
         if core.is_main {
             main.set(None);
             self.finish_task(&task, Ok(Ok(())));
+            self.end_step(&task);
             return StepResult::MainDone(outcome.err());
         }
         self.finish_task(&task, outcome);
+        self.end_step(&task);
         StepResult::Continue
+    }
+
+    /// Ends the step of `task`: the instruments hear of it while the task is still current
+    /// (Trio runs `after_task_step` in the task's context), then it stops being current.
+    fn end_step(&self, task: &Task) {
+        for instrument in &self.instruments {
+            instrument.after_task_step(task);
+        }
+        *self.current_task.borrow_mut() = None;
+        self.steps.set(self.steps.get() + 1);
     }
 
     // ----- the loop -----
