@@ -88,8 +88,10 @@ pub fn current_task() -> Task {
     Runtime::with(|rt| rt.current_task_or_panic())
 }
 
-/// The task this code runs in, or `None` outside a task (outside a run, or in an instrument,
-/// policy or clock callback). Never panics: safe in a panic hook.
+/// The task this code runs in, or `None` outside a task: outside a run, or in a policy or
+/// clock callback, a [`TrioToken::run_sync_soon`] callback, or an instrument hook other than
+/// `before_task_step`, `after_task_step` and `task_exited` (those run in the task's context).
+/// Never panics: safe in a panic hook.
 ///
 /// # Examples
 ///
@@ -235,7 +237,14 @@ pub fn in_run() -> bool {
 
 /// Starts a task that belongs to the run rather than to a nursery (Trio's
 /// `spawn_system_task`). System tasks are cancelled when the main task finishes, and the run
-/// waits for them; an error or panic in one makes [`run`](crate::run) panic.
+/// waits for them; an error or panic in one makes [`run`](crate::run) panic. The cancel scopes
+/// around the call do not reach the task.
+///
+/// # Panics
+///
+/// Outside a run, and once the run is over — its main task and system tasks have exited, so
+/// nothing would run the task (Trio: "closed to new arrivals"); for instance in a
+/// [`TrioToken::run_sync_soon`] callback run as the run ends.
 ///
 /// # Examples
 ///

@@ -879,3 +879,55 @@ fn current_clock_is_the_runs_clock() {
         assert_eq!(trio::current_time(), inside.current_time());
     });
 }
+
+/// Trio's `test_TrioToken_identity`: tokens of two runs differ, in equality and in hash.
+#[test]
+fn tokens_of_two_runs_differ_in_equality_and_hash() {
+    use std::hash::{BuildHasher, RandomState};
+    let (a, b) = (trio::run(async { current_trio_token() }), trio::run(async { current_trio_token() }));
+    assert_ne!(a, b);
+    let hasher = RandomState::new();
+    assert_ne!(hasher.hash_one(&a), hasher.hash_one(&b));
+}
+
+/// A callback may start a system task (the way a thread hands work to the run).
+#[test]
+fn a_callback_can_spawn_a_system_task() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    trio::run(async move {
+        let token = current_trio_token();
+        token
+            .run_sync_soon(move || {
+                spawn_system_task(async move {
+                    trio::checkpoint().await?;
+                    l.lock().unwrap().push("system task ran");
+                    Ok(())
+                });
+            })
+            .unwrap();
+        drop(token);
+        for _ in 0..3 {
+            trio::checkpoint().await.unwrap();
+        }
+    });
+    assert_eq!(*log.lock().unwrap(), ["system task ran"]);
+}
+
+/// Trio: once the main task and the system tasks have exited, the system nursery is closed
+/// and `spawn_system_task` fails ("closed to new arrivals") — for instance in a callback run
+/// as the run ends. The task must not be silently dropped.
+#[test]
+fn spawning_a_system_task_after_the_run_ended_fails_loudly() {
+    let outcome = std::panic::catch_unwind(|| {
+        trio::run(async {
+            current_trio_token()
+                .run_sync_soon(|| {
+                    spawn_system_task(async {});
+                })
+                .unwrap();
+        })
+    });
+    let message = panic_text(outcome.expect_err("the late spawn must not pass silently").as_ref());
+    assert!(message.contains("closed"), "{message}");
+}
