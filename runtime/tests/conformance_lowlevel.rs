@@ -931,3 +931,86 @@ fn spawning_a_system_task_after_the_run_ended_fails_loudly() {
     let message = panic_text(outcome.expect_err("the late spawn must not pass silently").as_ref());
     assert!(message.contains("closed"), "{message}");
 }
+
+/// Trio: every `wait_task_rescheduled` gets exactly one wake-up, and an abort that succeeded
+/// counts as that one, so rescheduling the task afterwards is an error.
+#[test]
+fn rescheduling_after_a_succeeded_abort_panics() {
+    let outcome = std::panic::catch_unwind(|| {
+        trio::run(async {
+            let slot: Slot = Rc::default();
+            let s = slot.clone();
+            let scope = CancelScope::new();
+            let handle = scope.clone();
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon(async move {
+                    scope
+                        .run(async move {
+                            *s.borrow_mut() = Some(current_task());
+                            wait_task_rescheduled(|| Abort::Succeeded).await?;
+                            Ok(())
+                        })
+                        .await
+                        .map(drop)
+                });
+                wait_all_tasks_blocked(Duration::ZERO).await?;
+                handle.cancel();
+                reschedule(&slot.borrow_mut().take().unwrap());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+    });
+    let message = panic_text(outcome.unwrap_err().as_ref());
+    assert!(message.contains("is not waiting in wait_task_rescheduled"), "{message}");
+}
+
+/// Trio breaks an exiting task's parking lots inside `task_exited`, in the task's context; the
+/// exit hooks that do it here (`Task::on_exit`) likewise see the exiting task as current.
+#[test]
+fn exit_hooks_run_in_the_exiting_tasks_context() {
+    let log = Log::default();
+    let l = log.clone();
+    trio::run(async move {
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon_named("leaving", async move {
+                current_task().on_exit(move |task| {
+                    let current = try_current_task();
+                    l.push(format!("hook for {} runs in {:?}", task.name(), current.map(|t| t.name().to_string())));
+                });
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(log.take(), ["hook for leaving runs in Some(\"leaving\")"]);
+}
+
+/// Trio: one `reschedule` per wait; a second one before the task has run is an error.
+#[test]
+fn rescheduling_twice_panics() {
+    let outcome = std::panic::catch_unwind(|| {
+        trio::run(async {
+            let slot: Slot = Rc::default();
+            let s = slot.clone();
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon(async move {
+                    *s.borrow_mut() = Some(current_task());
+                    wait_task_rescheduled(|| Abort::Succeeded).await?;
+                    Ok(())
+                });
+                wait_all_tasks_blocked(Duration::ZERO).await?;
+                let task = slot.borrow_mut().take().unwrap();
+                reschedule(&task);
+                reschedule(&task);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        })
+    });
+    let message = panic_text(outcome.unwrap_err().as_ref());
+    assert!(message.contains("is not waiting in wait_task_rescheduled"), "{message}");
+}
