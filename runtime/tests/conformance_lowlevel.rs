@@ -490,7 +490,11 @@ fn the_run_waits_for_a_system_tasks_shielded_cleanup() {
     });
     assert_eq!(
         log.take(),
-        ["main done".to_string(), "cancelled: true".to_string(), format!("cleaned up at {:?}", trio::Instant::from_secs(4))]
+        [
+            "main done".to_string(),
+            "cancelled: true".to_string(),
+            format!("cleaned up at {:?}", trio::Instant::from_secs(4))
+        ]
     );
 }
 
@@ -531,7 +535,10 @@ fn a_system_task_failing_while_main_waits_forever_fails_the_run() {
         })
     });
     let message = panic_text(outcome.unwrap_err().as_ref());
-    assert!(message.contains("system task") && message.contains("failed") && message.contains("key error"), "{message}");
+    assert!(
+        message.contains("system task") && message.contains("failed") && message.contains("key error"),
+        "{message}"
+    );
     assert!(!message.contains("deadlock"), "{message}");
 }
 
