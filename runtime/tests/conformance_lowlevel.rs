@@ -1021,3 +1021,23 @@ fn rescheduling_twice_panics() {
     let message = panic_text(outcome.unwrap_err().as_ref());
     assert!(message.contains("is not waiting in wait_task_rescheduled"), "{message}");
 }
+
+/// Trio's `test_TrioToken_run_sync_soon_late_crash`: callbacks left for the end of the run
+/// (queued as the main task returns) still all run, in order, even when one of them panics;
+/// the run then fails.
+#[test]
+fn a_callback_panicking_as_the_run_ends_still_fails_it_and_the_next_one_runs() {
+    let record = Arc::new(Mutex::new(Vec::new()));
+    let (r, main_record) = (record.clone(), record.clone());
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        trio::run(async move {
+            let token = current_trio_token();
+            token.run_sync_soon(|| panic!("nope")).unwrap();
+            token.run_sync_soon(move || r.lock().unwrap().push("2nd ran")).unwrap();
+            main_record.lock().unwrap().push("main exiting");
+        })
+    }));
+    let message = panic_text(outcome.unwrap_err().as_ref());
+    assert!(message.contains("run_sync_soon callback panicked: nope"), "{message}");
+    assert_eq!(*record.lock().unwrap(), ["main exiting", "2nd ran"]);
+}
