@@ -7,8 +7,10 @@
 
 use std::future::Future;
 use std::panic::Location;
+use std::rc::Rc;
 use std::time::Duration;
 
+use crate::core::clock::Clock;
 use crate::core::nursery::TaskResult;
 use crate::core::runtime::Runtime;
 use crate::core::task::default_task_name;
@@ -86,8 +88,10 @@ pub fn current_task() -> Task {
     Runtime::with(|rt| rt.current_task_or_panic())
 }
 
-/// The task this code runs in, or `None` outside a task (outside a run, or in an instrument,
-/// policy or clock callback). Never panics: safe in a panic hook.
+/// The task this code runs in, or `None` outside a task: outside a run, or in a policy or
+/// clock callback, a [`TrioToken::run_sync_soon`] callback, or an instrument hook other than
+/// `before_task_step`, `after_task_step` and `task_exited` (those run in the task's context).
+/// Never panics: safe in a panic hook.
 ///
 /// # Examples
 ///
@@ -130,6 +134,32 @@ pub fn try_current_task() -> Option<Task> {
 #[track_caller]
 pub fn current_root_task() -> Task {
     Runtime::with(|rt| rt.root_task().expect("a run always has a main task"))
+}
+
+/// The run's clock (Trio's `current_clock`): the one given to
+/// [`Builder::clock`](crate::Builder::clock), or the run's [`SystemClock`](crate::SystemClock).
+/// [`current_time`](crate::current_time) reads it.
+///
+/// # Panics
+///
+/// Outside a run.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use trio::abc::Clock;
+///
+/// trio::run(async {
+///     let clock = trio::lowlevel::current_clock();
+///     assert!(clock.current_time() <= trio::current_time());
+///     // The deadline has passed: no need to sleep.
+///     assert_eq!(clock.deadline_to_sleep_time(trio::Instant::ZERO), Some(Duration::ZERO));
+/// });
+/// ```
+#[track_caller]
+pub fn current_clock() -> Rc<dyn Clock> {
+    Runtime::with(|rt| rt.clock())
 }
 
 /// Numbers about the current run.
@@ -207,7 +237,14 @@ pub fn in_run() -> bool {
 
 /// Starts a task that belongs to the run rather than to a nursery (Trio's
 /// `spawn_system_task`). System tasks are cancelled when the main task finishes, and the run
-/// waits for them; an error or panic in one makes [`run`](crate::run) panic.
+/// waits for them; an error or panic in one makes [`run`](crate::run) panic. The cancel scopes
+/// around the call do not reach the task.
+///
+/// # Panics
+///
+/// Outside a run, and once the run is over — its main task and system tasks have exited, so
+/// nothing would run the task (Trio: "closed to new arrivals"); for instance in a
+/// [`TrioToken::run_sync_soon`] callback run as the run ends.
 ///
 /// # Examples
 ///

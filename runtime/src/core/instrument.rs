@@ -11,6 +11,13 @@ use super::task::Task;
 /// the same program with the same seed and policy produce the same sequence of calls. The
 /// testkit's traces and determinism check are built on this.
 ///
+/// As in Trio, a task's step is bracketed by `before_task_step` and `after_task_step`, which
+/// run in the task's context ([`current_task`](crate::lowlevel::current_task) is that task); a
+/// wake the step causes (a checkpoint rescheduling the task itself, an event waking another)
+/// is reported by `task_scheduled` in between, and the step that ends a task reports
+/// `task_exited` before its `after_task_step`. The instruments of a run are fixed by the
+/// [`Builder`](crate::Builder); one that panics panics out of [`run`](crate::run).
+///
 /// An instrument must not spawn tasks or add instruments; reading the time and task
 /// information is fine.
 ///
@@ -177,7 +184,7 @@ pub trait Instrument {
     /// assert_eq!(steps.0.borrow().len(), 3); // polled once, then again after each checkpoint
     /// ```
     fn before_task_step(&self, task: &Task) {}
-    /// A task was polled.
+    /// A task was polled. Called in the task's context, as `before_task_step` is.
     ///
     /// # Examples
     ///
@@ -207,7 +214,8 @@ pub trait Instrument {
     /// assert_eq!(balance.0.get(), 0);
     /// ```
     fn after_task_step(&self, task: &Task) {}
-    /// A task exited (or was dropped with its nursery).
+    /// A task exited (or was dropped with its nursery). A task that exits reports it in its own
+    /// context, during its last step, before that step's `after_task_step`.
     ///
     /// # Examples
     ///

@@ -1094,6 +1094,9 @@ pub(crate) struct Runtime {
     system: std::cell::OnceCell<Rc<NurseryInner>>,
     /// Invariant: the number of live tasks whose exit target is the system nursery.
     system_tasks: Cell<usize>,
+    /// Set once the loop has ended: the system nursery takes no new tasks (Trio: "closed to new
+    /// arrivals"), since nothing would ever run them.
+    system_closed: Cell<bool>,
     /// The first failure of a system task; stops the run and panics in `run`.
     system_failure: RefCell<Option<String>>,
     main_task: RefCell<Option<Task>>,
@@ -1189,6 +1192,7 @@ impl Runtime {
             root_status,
             system: std::cell::OnceCell::new(),
             system_tasks: Cell::new(0),
+            system_closed: Cell::new(false),
             system_failure: RefCell::new(None),
             main_task: RefCell::new(None),
             steps: Cell::new(0),
@@ -1296,6 +1300,7 @@ impl Runtime {
         self.foreign_blocked.get_mut().clear();
         self.system = std::cell::OnceCell::new();
         self.system_tasks.set(0);
+        self.system_closed.set(false);
         *self.system_failure.get_mut() = None;
         *self.main_task.get_mut() = None;
         self.steps.set(0);
@@ -1439,6 +1444,11 @@ impl Runtime {
 
     pub(crate) fn now(&self) -> Instant {
         self.clock.current_time()
+    }
+
+    /// The run's clock.
+    pub(crate) fn clock(&self) -> Rc<dyn Clock> {
+        self.clock.clone()
     }
 
     pub(crate) fn seed(&self) -> u64 {
@@ -1791,6 +1801,11 @@ impl Runtime {
     where
         F: Future<Output = Result<(), Error>> + 'static,
     {
+        assert!(
+            !self.system_closed.get(),
+            "spawn_system_task at {location}: the run is over (its main task and system tasks have exited), so \
+             the system nursery is closed to new arrivals; spawn the task while the run is still going"
+        );
         let parent = self.main_task.borrow().as_ref().map(Task::id);
         let system = self.system.get_or_init(|| NurseryInner::new(&self.root_status, None, Location::caller()));
         let status = system.status.clone();
@@ -1977,15 +1992,11 @@ impl Runtime {
             }),
             _ => task.0.body.poll_body(&mut cx).expect("checked above: the future is there"),
         }));
-        *self.current_task.borrow_mut() = None;
         *self.current_status.borrow_mut() = None;
         self.step_waker.set((std::ptr::null(), std::ptr::null()));
-        for instrument in &self.instruments {
-            instrument.after_task_step(&task);
-        }
-        self.steps.set(self.steps.get() + 1);
         let outcome = match result {
             Ok(Poll::Pending) => {
+                self.end_step(&task);
                 if core.finished.get() {
                     // Dropped with its nursery while it ran: drop the future now.
                     task.0.body.drop_future();
@@ -2007,13 +2018,27 @@ impl Runtime {
         // Done: the future goes before the task's exit is reported.
         task.0.body.drop_future();
         core.waker.set(Some(wakers));
+        // As in Trio, a task's exit is part of its last step: `task_exited` (and the exit
+        // hooks) run while it is still the current task, before `after_task_step`.
         if core.is_main {
             main.set(None);
             self.finish_task(&task, Ok(Ok(())));
+            self.end_step(&task);
             return StepResult::MainDone(outcome.err());
         }
         self.finish_task(&task, outcome);
+        self.end_step(&task);
         StepResult::Continue
+    }
+
+    /// Ends the step of `task`: the instruments hear of it while the task is still current
+    /// (Trio runs `after_task_step` in the task's context), then it stops being current.
+    fn end_step(&self, task: &Task) {
+        for instrument in &self.instruments {
+            instrument.after_task_step(task);
+        }
+        *self.current_task.borrow_mut() = None;
+        self.steps.set(self.steps.get() + 1);
     }
 
     // ----- the loop -----
@@ -2040,6 +2065,7 @@ impl Runtime {
             let _ = crate::signal::start_keyboard_interrupt(self.id, KiHandle(self.shared.clone()));
         }
         let result = self.run_loop(&mut main, &mut output);
+        self.system_closed.set(true);
         #[cfg(unix)]
         if self.ki_scope.is_some() {
             crate::signal::stop_keyboard_interrupt(self.id);

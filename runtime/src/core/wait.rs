@@ -1640,11 +1640,15 @@ pub fn wait_task_rescheduled(abort: impl FnOnce() -> Abort + 'static) -> WaitTas
 #[track_caller]
 pub fn reschedule(task: &super::task::Task) {
     let trap = Runtime::with(|rt| rt.traps.borrow().get(&task.key()).cloned());
-    let waker = trap.and_then(|trap| match std::mem::replace(&mut *trap.state.borrow_mut(), TrapState::Rescheduled) {
-        TrapState::Waiting(waker) => Some(waker),
-        other => {
-            *trap.state.borrow_mut() = other;
-            None
+    let waker = trap.and_then(|trap| {
+        // Not in the `match` scrutinee: that borrow would last through the arms.
+        let previous = std::mem::replace(&mut *trap.state.borrow_mut(), TrapState::Rescheduled);
+        match previous {
+            TrapState::Waiting(waker) => Some(waker),
+            other => {
+                *trap.state.borrow_mut() = other;
+                None
+            }
         }
     });
     match waker {
