@@ -457,7 +457,8 @@ fn a_worker_call_with_an_explicit_token_escapes_the_waiting_tasks_cancellation()
                     let probe = || async { (current_task().id().as_u64(), trio::checkpoint().await.is_ok()) };
                     let in_task = from_thread::run(probe).unwrap();
                     let by_token = from_thread::run_with_token(&token, probe).unwrap();
-                    let sync_by_token = from_thread::run_sync_with_token(&token, || try_current_task().is_none()).unwrap();
+                    let sync_by_token =
+                        from_thread::run_sync_with_token(&token, || try_current_task().is_none()).unwrap();
                     (in_task, by_token, sync_by_token)
                 })
                 .await?;
@@ -708,4 +709,43 @@ fn during_shutdown_a_worker_reaches_its_shielded_task_and_a_token_call_starts_ca
         });
     });
     assert_eq!(result_rx.recv().unwrap(), Some((Ok(()), Err(CancelSource::Shutdown))));
+}
+
+/// A `to_thread::run_sync` future dropped while a `from_thread::run` call runs in its task
+/// (dropping is cancelling, design.md) drops that call too: Trio has no such case. The thread
+/// gets `RunFinished` saying so — nothing waits for it now, as for an abandoned job — and its
+/// later calls run in system tasks, since the run goes on.
+#[test]
+fn a_call_running_in_a_dropped_waiting_future_ends_with_run_finished_and_later_calls_still_run() {
+    let (answer_tx, answer_rx) = mpsc::channel();
+    bounded().run(async move {
+        let (entered_tx, mut entered_rx) = oneshot::channel::<()>();
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        let mut call = Box::pin(
+            to_thread::run_sync(move || {
+                let dropped = from_thread::run(move || async move {
+                    entered_tx.send(()).unwrap();
+                    trio::sleep_forever().await
+                });
+                let later = from_thread::run(|| async { trio::checkpoint().await.is_ok() });
+                answer_tx.send((dropped.map_err(|e| e.to_string()), later.ok())).unwrap();
+                done_tx.send(()).unwrap();
+            })
+            .into_future(),
+        );
+        // Poll the call by hand until its thread's call runs in it, then drop it.
+        loop {
+            assert!(futures::poll!(call.as_mut()).is_pending());
+            if let Ok(Some(())) = entered_rx.try_recv() {
+                break;
+            }
+            trio::checkpoint().await.unwrap();
+        }
+        drop(call);
+        trio::cancellable(done_rx).await.unwrap().unwrap();
+    });
+    let (dropped, later) = answer_rx.recv().unwrap();
+    let message = dropped.unwrap_err();
+    assert!(message.contains("dropped unfinished with the to_thread::run_sync future"), "{message}");
+    assert_eq!(later, Some(true), "the run went on, and the next call ran in a system task");
 }
