@@ -749,3 +749,75 @@ fn a_call_running_in_a_dropped_waiting_future_ends_with_run_finished_and_later_c
     assert!(message.contains("dropped unfinished with the to_thread::run_sync future"), "{message}");
     assert_eq!(later, Some(true), "the run went on, and the next call ran in a system task");
 }
+
+/// A system task cancelled by the shutdown while it waits for a job that is not abandoned
+/// waits for the thread, as any such call does: the run ends only after the job's outcome
+/// reached the task.
+#[test]
+fn the_shutdown_waits_for_a_job_a_system_task_did_not_abandon() {
+    let (outcome_tx, outcome_rx) = mpsc::channel();
+    bounded().run(async move {
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        spawn_system_task(async move {
+            let value = to_thread::run_sync(move || {
+                started_tx.send(()).unwrap();
+                // Runs on until the shutdown has cancelled the waiting system task.
+                while from_thread::check_cancelled().is_ok() {
+                    std::thread::yield_now();
+                }
+                "done"
+            })
+            .await;
+            let next = trio::checkpoint().await.map_err(|c| c.source());
+            outcome_tx.send((value.ok(), next)).unwrap();
+        });
+        trio::cancellable(started_rx).await.unwrap().unwrap();
+        // The main task returns while the job runs.
+    });
+    let outcome = outcome_rx.try_recv().expect("the task got its outcome before the run ended");
+    assert_eq!(outcome, (Some("done"), Err(CancelSource::Shutdown)));
+}
+
+/// Trio checks that the worker thread is outside the async library (sniffio) and the call
+/// back into the run is inside it.
+#[test]
+fn a_worker_thread_is_outside_the_run_and_its_calls_are_inside() {
+    bounded().run(async {
+        let seen = to_thread::run_sync(|| {
+            let outside = (trio::lowlevel::in_run(), try_current_task().is_some());
+            let inside = from_thread::run_sync(|| (trio::lowlevel::in_run(), try_current_task().is_some())).unwrap();
+            (outside, inside)
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, ((false, false), (true, true)));
+    });
+}
+
+/// Trio's `test_do_in_trio_thread`: with a token, a call that fails — sync or async — fails on
+/// the calling thread, and the run goes on.
+#[test]
+fn with_a_token_a_failing_call_fails_on_the_calling_thread_and_the_run_goes_on() {
+    let messages = bounded().run(async {
+        let token = current_trio_token();
+        let (done_tx, done_rx) = oneshot::channel();
+        let thread = std::thread::spawn(move || {
+            let sync = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                from_thread::run_sync_with_token(&token, || -> u32 { panic!("sync call failed") })
+            }));
+            let in_task = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                from_thread::run_with_token(&token, || async {
+                    trio::checkpoint().await.unwrap();
+                    panic!("async call failed")
+                })
+            }));
+            let after = from_thread::run_sync_with_token(&token, || 3).unwrap();
+            let messages = (panic_message(&*sync.unwrap_err()), panic_message(&*in_task.unwrap_err()), after);
+            done_tx.send(messages).unwrap();
+        });
+        let messages = trio::cancellable(done_rx).await.unwrap().unwrap();
+        thread.join().unwrap();
+        messages
+    });
+    assert_eq!(messages, ("sync call failed".to_string(), "async call failed".to_string(), 3));
+}
