@@ -821,3 +821,48 @@ fn with_a_token_a_failing_call_fails_on_the_calling_thread_and_the_run_goes_on()
     });
     assert_eq!(messages, ("sync call failed".to_string(), "async call failed".to_string(), 3));
 }
+
+/// Trio's `check_cancelled` raises the very cancellation delivered to the waiting task: the
+/// thread learns its source and reason, as the abandoned call does.
+#[test]
+fn check_cancelled_carries_the_source_and_reason_the_waiting_task_got() {
+    bounded().run(async {
+        let scope = CancelScope::new();
+        let handle = scope.clone();
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (seen_tx, seen_rx) = oneshot::channel();
+        let call = Rc::new(RefCell::new(None));
+        let record = call.clone();
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                trio::cancellable(started_rx).await?.ok();
+                handle.cancel_with_reason("the user pressed stop");
+                Ok(())
+            });
+            let _ = scope
+                .run(async move {
+                    let err = to_thread::run_sync(move || {
+                        started_tx.send(()).unwrap();
+                        go_rx.recv().unwrap();
+                        let seen = from_thread::check_cancelled().unwrap_err();
+                        seen_tx.send((seen.source(), seen.reason().map(str::to_string))).unwrap();
+                    })
+                    .abandon_on_cancel(true)
+                    .await
+                    .unwrap_err();
+                    *record.borrow_mut() = Some((err.source(), err.reason().map(str::to_string)));
+                    Err::<(), _>(err.into())
+                })
+                .await?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        go_tx.send(()).unwrap();
+        let seen = trio::cancellable(seen_rx).await.unwrap().unwrap();
+        let expected = (CancelSource::Explicit, Some("the user pressed stop".to_string()));
+        assert_eq!(call.borrow().clone(), Some(expected.clone()), "what the abandoned call returned");
+        assert_eq!(seen, expected, "what the thread saw");
+    });
+}
