@@ -39,7 +39,9 @@ use crate::to_thread::{Call, Message, deliver, run_in_system_task, with_worker};
 ///
 /// # Errors
 ///
-/// [`RunFinished`] if the run has ended (or ends before the future could run).
+/// [`RunFinished`] if the run has ended (or ends before the future could run), or if the
+/// `to_thread::run_sync` future waiting for this thread is dropped while the future runs in its
+/// task (dropping is cancelling): the future is dropped too, and nothing waits for the thread.
 ///
 /// # Panics
 ///
@@ -84,8 +86,8 @@ where
 {
     let route = worker_route("from_thread::run");
     let (reply, answer) = mpsc::sync_channel(1);
-    send(route, Payload::Async(async_call(f, reply)));
-    receive(answer)
+    let token = send(route, Payload::Async(async_call(f, reply)));
+    receive(&token, answer)
 }
 
 /// Runs `f` on the run this worker thread came from, blocking the thread until it has run,
@@ -141,8 +143,8 @@ where
         Route::Host { .. } => Payload::Async(async_call(move || std::future::ready(f()), reply)),
         Route::System(_) => Payload::Sync(sync_call(f, reply)),
     };
-    send(route, payload);
-    receive(answer)
+    let token = send(route, payload);
+    receive(&token, answer)
 }
 
 /// [`run`] from any thread, given the run's [`TrioToken`]: the future runs in a new system
@@ -187,7 +189,7 @@ where
     not_in_a_run("from_thread::run_with_token");
     let (reply, answer) = mpsc::sync_channel(1);
     send(Route::System(token.clone()), Payload::Async(async_call(f, reply)));
-    receive(answer)
+    receive(token, answer)
 }
 
 /// [`run_sync`] from any thread, given the run's [`TrioToken`]: `f` runs between task steps,
@@ -225,7 +227,7 @@ where
     not_in_a_run("from_thread::run_sync_with_token");
     let (reply, answer) = mpsc::sync_channel(1);
     send(Route::System(token.clone()), Payload::Sync(sync_call(f, reply)));
-    receive(answer)
+    receive(token, answer)
 }
 
 /// Whether the task waiting for this worker thread's job has been cancelled (Trio's
@@ -369,7 +371,11 @@ enum Payload {
 
 /// Queues a call on its route: to the waiting task, a system task, or between task steps. If
 /// the run has ended, the call is dropped, which the thread sees as the reply channel closing.
-fn send(route: Route, payload: Payload) {
+/// Returns the run's token.
+fn send(route: Route, payload: Payload) -> TrioToken {
+    let token = match &route {
+        Route::Host { token, .. } | Route::System(token) => token.clone(),
+    };
     let _ = match (route, payload) {
         (Route::System(token), Payload::Sync(callback)) => token.run_sync_soon(callback),
         (Route::System(token), Payload::Async(call)) => token.run_sync_soon(move || run_in_system_task(call)),
@@ -380,14 +386,24 @@ fn send(route: Route, payload: Payload) {
             unreachable!("sync calls to the waiting task are sent as async calls")
         }
     };
+    token
 }
 
-/// Blocks for the answer: the value, the call's panic resumed here, or `RunFinished` if the run
-/// dropped the call without making it.
-fn receive<T>(answer: mpsc::Receiver<std::thread::Result<T>>) -> Result<T, RunFinished> {
+/// Blocks for the answer: the value, the call's panic resumed here, or `RunFinished` if the
+/// call was dropped unmade or unfinished — because the run ended, or because the
+/// `to_thread::run_sync` future that was running it in its task was dropped (the run goes on,
+/// but nothing waits for this thread any more).
+fn receive<T>(token: &TrioToken, answer: mpsc::Receiver<std::thread::Result<T>>) -> Result<T, RunFinished> {
     match answer.recv() {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(payload)) => std::panic::resume_unwind(payload),
-        Err(mpsc::RecvError) => Err(RunFinished::with_message("the run finished before it could make the call")),
+        // A run that still takes callbacks has not finished: the waiting task dropped the call.
+        Err(mpsc::RecvError) => Err(match token.run_sync_soon(|| ()) {
+            Err(_) => RunFinished::with_message("the run finished before it could make the call"),
+            Ok(()) => RunFinished::with_message(
+                "the call was dropped unfinished with the to_thread::run_sync future that ran it in its task; \
+                 nothing waits for this thread's result any more",
+            ),
+        }),
     }
 }
