@@ -210,6 +210,25 @@ async fn the_send_close_hook_runs_on_every_close() {
     assert_eq!(calls.get(), 2);
 }
 
+/// What the send-all hook returns is what `send_all` returns (its data stays buffered: it was
+/// put before the hook ran); on a closed stream `send_all` fails before the hook runs.
+#[trio_test]
+async fn the_send_all_hooks_error_is_send_alls_and_a_closed_stream_skips_the_hook() {
+    let stream = MemorySendStream::new();
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    stream.set_send_all_hook(move || {
+        c.set(c.get() + 1);
+        async { Err(StreamError::broken("the wire was cut")) }
+    });
+    let error = stream.send_all(b"abc").await.unwrap_err();
+    assert!(error.is_broken() && error.to_string() == "the wire was cut", "{error}");
+    assert_eq!(stream.get_data_nowait(None).unwrap(), b"abc");
+    stream.close();
+    assert!(stream.send_all(b"late").await.unwrap_err().is_closed());
+    assert_eq!(calls.get(), 1);
+}
+
 /// Closing the stream wakes a task blocked in `get_data` with the end (empty data).
 #[trio_test]
 async fn closing_a_memory_send_stream_wakes_a_blocked_get_data_with_the_end() {
@@ -334,6 +353,31 @@ async fn the_receive_some_hook_runs_before_data_is_taken() {
     stream.put_data(b"zzz").unwrap();
     stream.clear_receive_some_hook();
     assert_eq!(stream.receive_some(10).await.unwrap(), b"zzz");
+}
+
+/// What the receive-some hook returns as an error is what `receive_some` returns, and nothing
+/// is taken; on a closed stream `receive_some` fails before the hook runs.
+#[trio_test]
+async fn the_receive_some_hooks_error_is_receive_somes_and_a_closed_stream_skips_the_hook() {
+    let stream = MemoryReceiveStream::new();
+    stream.put_data(b"kept").unwrap();
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    stream.set_receive_some_hook(move || {
+        c.set(c.get() + 1);
+        async { Err(StreamError::broken("no route")) }
+    });
+    assert!(stream.receive_some(10).await.unwrap_err().is_broken());
+    stream.clear_receive_some_hook();
+    assert_eq!(stream.receive_some(10).await.unwrap(), b"kept");
+    let c = calls.clone();
+    stream.set_receive_some_hook(move || {
+        c.set(c.get() + 1);
+        async { Ok(()) }
+    });
+    stream.close();
+    assert!(stream.receive_some(10).await.unwrap_err().is_closed());
+    assert_eq!(calls.get(), 1);
 }
 
 /// `put_eof` twice is fine; the end is returned again and again; data after it is `Closed`.
@@ -825,4 +869,154 @@ fn a_wait_send_all_might_not_block_that_returns_late_is_caught() {
         })
         .unwrap_err();
     assert_eq!(err.kind(), RunErrorKind::Deadlock, "{err}");
+}
+
+/// `StapledStream::send_eof` is the send half's `aclose`, which a lockstep sender does not
+/// count as a use of its sending side: stapled lockstep streams pass the two-way checks but
+/// not the clogged half-closeable ones (Trio's tests run them as two-way streams only).
+#[test]
+fn stapled_lockstep_streams_fail_the_clogged_send_eof_busy_check() {
+    let failure = run(async {
+        let maker =
+            StreamMaker::new(|| async { Ok(trio_testkit::streams::lockstep_stream_pair()) }).duplex_test_size(1 << 12);
+        check_two_way_stream(&maker, Some(&maker)).await.unwrap();
+        check_half_closeable_stream(&maker, Some(&maker)).await
+    })
+    .unwrap_err();
+    assert_eq!(failure.check(), "send_eof is Busy while send_all runs");
+    assert!(failure.detail().contains("expected Busy"), "{failure}");
+}
+
+/// A small one-way stream onto a `MemoryReceiveStream`, with one bug.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bug {
+    /// None: the stream is correct.
+    None,
+    /// `send_all` yields but never checks for cancellation.
+    SendIsNoCancelPoint,
+    /// The first `receive_some` returns empty: the end, before the end.
+    SpuriousEnd,
+    /// A second `aclose` of the receiver fails with `Closed`.
+    CloseNotIdempotent,
+}
+
+struct BuggySend {
+    peer: Rc<MemoryReceiveStream>,
+    closed: Cell<bool>,
+    bug: Bug,
+}
+
+struct BuggyReceive {
+    inner: Rc<MemoryReceiveStream>,
+    calls: Cell<usize>,
+    closed: Cell<bool>,
+    bug: Bug,
+}
+
+fn buggy_pair(bug: Bug) -> (BuggySend, BuggyReceive) {
+    let receive = Rc::new(MemoryReceiveStream::new());
+    (
+        BuggySend { peer: receive.clone(), closed: Cell::new(false), bug },
+        BuggyReceive { inner: receive, calls: Cell::new(0), closed: Cell::new(false), bug },
+    )
+}
+
+impl AsyncResource for BuggySend {
+    fn aclose(&self) -> IoFuture<'_, ()> {
+        Box::pin(async move {
+            self.closed.set(true);
+            self.peer.put_eof();
+            trio::checkpoint().await?;
+            Ok(())
+        })
+    }
+}
+
+impl SendStream for BuggySend {
+    fn send_all<'a>(&'a self, data: &'a [u8]) -> IoFuture<'a, ()> {
+        Box::pin(async move {
+            if self.bug == Bug::SendIsNoCancelPoint {
+                trio::lowlevel::cancel_shielded_checkpoint().await;
+            } else {
+                trio::checkpoint().await?;
+            }
+            if self.closed.get() {
+                return Err(StreamError::closed("closed"));
+            }
+            self.peer.put_data(data).map_err(|_| StreamError::broken("the receiver was closed"))
+        })
+    }
+    fn wait_send_all_might_not_block(&self) -> IoFuture<'_, ()> {
+        Box::pin(async move {
+            trio::checkpoint().await?;
+            if self.closed.get() {
+                return Err(StreamError::closed("closed"));
+            }
+            Ok(())
+        })
+    }
+}
+
+impl AsyncResource for BuggyReceive {
+    fn aclose(&self) -> IoFuture<'_, ()> {
+        Box::pin(async move {
+            let again = self.closed.replace(true);
+            self.inner.aclose().await?;
+            if again && self.bug == Bug::CloseNotIdempotent {
+                return Err(StreamError::closed("closed already"));
+            }
+            Ok(())
+        })
+    }
+}
+
+impl ReceiveStream for BuggyReceive {
+    fn receive_some(&self, max_bytes: usize) -> IoFuture<'_, Vec<u8>> {
+        Box::pin(async move {
+            self.calls.set(self.calls.get() + 1);
+            if self.bug == Bug::SpuriousEnd && self.calls.get() == 1 && max_bytes > 0 {
+                trio::checkpoint().await?;
+                return Ok(Vec::new());
+            }
+            self.inner.receive_some(max_bytes).await
+        })
+    }
+}
+
+fn check_buggy(bug: Bug) -> Result<(), StreamCheckFailure> {
+    run(async move {
+        let maker = StreamMaker::new(move || async move { Ok(buggy_pair(bug)) });
+        check_one_way_stream(&maker, None).await
+    })
+}
+
+#[test]
+fn the_small_stream_without_its_bug_passes_the_one_way_checks() {
+    check_buggy(Bug::None).unwrap();
+}
+
+/// Trio's rule: an operation that returns normally was a cancel point *and* a schedule point.
+/// A `send_all` that only yields is caught by the first check, and would not notice a
+/// cancellation.
+#[test]
+fn a_send_all_that_is_no_cancel_point_is_caught() {
+    let failure = check_buggy(Bug::SendIsNoCancelPoint).unwrap_err();
+    assert_eq!(failure.check(), "send_all and receive_some");
+    assert!(failure.detail().contains("send_all(b\"x\") returned without a checkpoint"), "{failure}");
+}
+
+/// Trio's rule: `receive_some` returns empty if, and only if, the stream has ended.
+#[test]
+fn a_receive_some_that_reports_the_end_too_early_is_caught() {
+    let failure = check_buggy(Bug::SpuriousEnd).unwrap_err();
+    assert_eq!(failure.check(), "send_all and receive_some");
+    assert!(failure.detail().contains("receive_some(1) returned b\"\", expected b\"x\""), "{failure}");
+}
+
+/// Trio's rule: closing a closed resource silently succeeds.
+#[test]
+fn an_aclose_that_fails_the_second_time_is_caught() {
+    let failure = check_buggy(Bug::CloseNotIdempotent).unwrap_err();
+    assert_eq!(failure.check(), "closing the receiver breaks the sender");
+    assert!(failure.detail().contains("aclose() failed"), "{failure}");
 }
