@@ -410,22 +410,6 @@ async fn an_empty_closed_receive_stream_is_closed_not_ended() {
     assert!(stream.put_data(b"123").unwrap_err().is_closed());
 }
 
-/// Two `receive_some`s at once on a memory receive stream: one is `Busy`, the other gets the data.
-#[trio_test]
-async fn of_two_concurrent_memory_receive_somes_one_is_busy() {
-    let stream = Rc::new(MemoryReceiveStream::new());
-    stream.put_data(b"only once").unwrap();
-    let (a, b) = (stream.clone(), stream.clone());
-    let got = Rc::new(RefCell::new(Vec::new()));
-    let (g1, g2) = (got.clone(), got.clone());
-    let busy = busy_count(async move { a.receive_some(100).await.map(|d| g1.borrow_mut().push(d)) }, async move {
-        b.receive_some(100).await.map(|d| g2.borrow_mut().push(d))
-    })
-    .await;
-    assert_eq!(busy, 1);
-    assert_eq!(*got.borrow(), [b"only once".to_vec()]);
-}
-
 // ===== memory_stream_one_way_pair / memory_stream_pair (test_memory_stream_*) =====
 
 /// Data moves on `send_all` (the send hook pumps), so a receiver blocked before the send
@@ -515,6 +499,20 @@ async fn a_memory_send_all_cancelled_at_its_start_sends_nothing() {
     assert_eq!(outcome, None);
     left.send_all(b"kept").await.unwrap();
     assert_eq!(right.receive_some(100).await.unwrap(), b"kept");
+}
+
+/// Closing one end of a pair is the end of the stream for the other end, and the other end's
+/// sending fails with `Broken` (its peer is gone) — for memory and lockstep pairs alike.
+#[trio_test]
+async fn closing_one_end_of_a_pair_ends_the_peers_stream_and_breaks_its_sending() {
+    let (left, right) = memory_stream_pair();
+    left.aclose().await.unwrap();
+    assert_eq!(right.receive_some(10).await.unwrap(), b"");
+    assert!(right.send_all(b"x").await.unwrap_err().is_broken());
+    let (left, right) = trio_testkit::streams::lockstep_stream_pair();
+    left.aclose().await.unwrap();
+    assert_eq!(right.receive_some(10).await.unwrap(), b"");
+    assert!(right.send_all(b"x").await.unwrap_err().is_broken());
 }
 
 // ===== lockstep streams (_LockstepByteQueue) =====
@@ -729,6 +727,53 @@ fn a_send_eof_that_is_not_idempotent_is_caught() {
     .unwrap_err();
     assert_eq!(failure.check(), "send_eof");
     assert!(failure.detail().contains("a second send_eof() failed"), "{failure}");
+}
+
+/// A half-closeable stream whose `send_eof` closes both directions.
+struct EofClosesBoth(MemoryStream);
+
+impl AsyncResource for EofClosesBoth {
+    fn aclose(&self) -> IoFuture<'_, ()> {
+        self.0.aclose()
+    }
+}
+
+impl SendStream for EofClosesBoth {
+    fn send_all<'a>(&'a self, data: &'a [u8]) -> IoFuture<'a, ()> {
+        self.0.send_all(data)
+    }
+    fn wait_send_all_might_not_block(&self) -> IoFuture<'_, ()> {
+        self.0.wait_send_all_might_not_block()
+    }
+}
+
+impl ReceiveStream for EofClosesBoth {
+    fn receive_some(&self, max_bytes: usize) -> IoFuture<'_, Vec<u8>> {
+        self.0.receive_some(max_bytes)
+    }
+}
+
+impl HalfCloseableStream for EofClosesBoth {
+    fn send_eof(&self) -> IoFuture<'_, ()> {
+        self.0.aclose()
+    }
+}
+
+/// Trio's rule: after `send_eof` the stream still receives.
+#[test]
+fn a_send_eof_that_closes_both_directions_is_caught() {
+    let failure = run(async {
+        let maker = StreamMaker::new(|| async {
+            let (left, right) = memory_stream_pair();
+            Ok((EofClosesBoth(left), EofClosesBoth(right)))
+        })
+        .duplex_test_size(1 << 12);
+        check_half_closeable_stream(&maker, None).await
+    })
+    .unwrap_err();
+    assert_eq!(failure.check(), "send_eof");
+    // The other side's reply finds this side's receiving closed.
+    assert!(failure.detail().contains("send_all(b\"x\") failed"), "{failure}");
 }
 
 /// A lockstep sender that reports a close under a blocked `send_all` as `Broken` (Trio:
