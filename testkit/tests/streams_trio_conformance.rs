@@ -229,6 +229,19 @@ async fn the_send_all_hooks_error_is_send_alls_and_a_closed_stream_skips_the_hoo
     assert_eq!(calls.get(), 1);
 }
 
+/// `get_data` checkpoints also when data is there already, and takes data across the chunks
+/// it was sent in: at most `max_bytes`, or everything for `None`.
+#[trio_test]
+async fn get_data_checkpoints_with_data_there_and_takes_across_sends() {
+    let stream = MemorySendStream::new();
+    stream.send_all(b"def").await.unwrap();
+    stream.send_all(b"ghi").await.unwrap();
+    assert_eq!(assert_checkpoints(stream.get_data(Some(1))).await.unwrap(), b"d");
+    assert_eq!(assert_checkpoints(stream.get_data(Some(4))).await.unwrap(), b"efgh");
+    stream.send_all(b"jk").await.unwrap();
+    assert_eq!(assert_checkpoints(stream.get_data(None)).await.unwrap(), b"ijk");
+}
+
 /// Closing the stream wakes a task blocked in `get_data` with the end (empty data).
 #[trio_test]
 async fn closing_a_memory_send_stream_wakes_a_blocked_get_data_with_the_end() {
