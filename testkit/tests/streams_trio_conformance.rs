@@ -915,6 +915,8 @@ impl SendStream for NeverMightNotBlock {
     }
 }
 
+/// Trio's rule: `wait_send_all_might_not_block` must not return late — with a receiver
+/// waiting on an empty stream, `send_all` could not block, so it must return.
 #[test]
 fn a_wait_send_all_might_not_block_that_returns_late_is_caught() {
     let err = trio::Builder::new()
@@ -927,6 +929,9 @@ fn a_wait_send_all_might_not_block_that_returns_late_is_caught() {
         })
         .unwrap_err();
     assert_eq!(err.kind(), RunErrorKind::Deadlock, "{err}");
+    let report = err.to_string();
+    assert!(report.contains("sleep_forever"), "{report}");
+    assert!(report.contains("MemoryReceiveStream::receive_some, waiting for data"), "the waiting receiver: {report}");
 }
 
 /// `StapledStream::send_eof` is the send half's `aclose`, which a lockstep sender does not
