@@ -423,6 +423,30 @@ async fn an_empty_closed_receive_stream_is_closed_not_ended() {
     assert!(stream.put_data(b"123").unwrap_err().is_closed());
 }
 
+/// `receive_some(0)` is checked where Trio's memory stream checks it, after the stream's own
+/// checks: `Busy` while another task receives, `Closed` once closed, else `InvalidArgument`.
+#[trio_test]
+async fn memory_receive_some_zero_is_busy_or_closed_before_it_is_invalid() {
+    let stream = Rc::new(MemoryReceiveStream::new());
+    let s = stream.clone();
+    trio::open_nursery(|nursery| async move {
+        nursery.start_soon(async move {
+            assert!(s.receive_some(10).await.unwrap_err().is_closed());
+            Ok(())
+        });
+        wait_all_tasks_blocked().await?;
+        assert!(stream.receive_some(0).await.unwrap_err().is_busy());
+        stream.close();
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let stream = MemoryReceiveStream::new();
+    assert!(matches!(stream.receive_some(0).await, Err(StreamError::InvalidArgument(_))));
+    stream.close();
+    assert!(stream.receive_some(0).await.unwrap_err().is_closed());
+}
+
 // ===== memory_stream_one_way_pair / memory_stream_pair (test_memory_stream_*) =====
 
 /// Data moves on `send_all` (the send hook pumps), so a receiver blocked before the send
