@@ -345,7 +345,8 @@ async fn send_until_broken<S: SendStream + ?Sized>(s: &S) -> trio::Result<()> {
 // ===== check_one_way_stream =====
 
 /// Checks a one-way stream against Trio's rules, the way Trio's `check_one_way_stream` does:
-/// sending and receiving, empty sends, `receive_some(0)`, `Busy` on concurrent use, `Broken`
+/// sending and receiving, empty sends, `receive_some(0)`, that `receive_some` returns at most
+/// `max_bytes` (Trio's suite does not check this one), `Busy` on concurrent use, `Broken`
 /// after the receiver closes, `Closed` after closing (also for a task blocked in an operation),
 /// graceful and forceful close, cancelled operations and a cancelled `aclose`, and that every
 /// operation checkpoints.
@@ -429,7 +430,13 @@ where
                 })
                 .await?;
             }
-            Ok(())
+            // At most max_bytes: two bytes sent come out one by one.
+            open_nursery(|nursery| async move {
+                nursery.start_soon(async move { do_send_all(&*s, b"xy").await });
+                checked_receive_1(&*r, b"x").await?;
+                checked_receive_1(&*r, b"y").await
+            })
+            .await
         }),
     )
     .await?;
@@ -895,10 +902,15 @@ async fn receive_chunks<R: ReceiveStream>(stream: Rc<R>, expected: Rc<Vec<u8>>, 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut got = Vec::with_capacity(expected.len());
     while got.len() < expected.len() {
-        let chunk = stream
-            .receive_some(chunk_size(&mut rng))
-            .await
-            .map_err(|e| failed("receive_some during the duplex check", e))?;
+        let max_bytes = chunk_size(&mut rng);
+        let chunk =
+            stream.receive_some(max_bytes).await.map_err(|e| failed("receive_some during the duplex check", e))?;
+        if chunk.len() > max_bytes {
+            return Err(complain(format!(
+                "receive_some({max_bytes}) returned {} bytes, more than max_bytes, in the duplex check",
+                chunk.len()
+            )));
+        }
         if chunk.is_empty() {
             return Err(complain(format!(
                 "the stream ended after {} of {} bytes in the duplex check",

@@ -86,11 +86,17 @@ impl ByteQueue {
         }
     }
 
-    fn get_nowait(&self, max_bytes: Option<usize>) -> Result<Vec<u8>, trio::WouldBlock> {
-        if !self.closed.get() && self.data.borrow().is_empty() {
-            return Err(trio::WouldBlock::with_message("no data is buffered yet"));
+    /// Takes data without waiting: `Ok(None)` if there is none yet. Like `get`, it fetches
+    /// under the conflict detector — a task woken in `get` owns the data it was woken for.
+    fn try_get(&self, max_bytes: Option<usize>) -> StreamResult<Option<Vec<u8>>> {
+        let _guard = self.fetching.enter()?;
+        if max_bytes == Some(0) {
+            return Err(StreamError::invalid_argument(ZERO_MAX_BYTES));
         }
-        Ok(self.take(max_bytes))
+        if !self.closed.get() && self.data.borrow().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.take(max_bytes)))
     }
 
     async fn get(&self, max_bytes: Option<usize>) -> StreamResult<Vec<u8>> {
@@ -106,7 +112,11 @@ impl ByteQueue {
         }
         if !self.closed.get() && self.data.borrow().is_empty() {
             let (kind, created_at) = self.owner;
-            self.waiters.park(WaitDescription::from(self.what).on_instance(kind, created_at)).await?;
+            // A wake-up may bring nothing (an empty `put`, which `wait_send_all_might_not_block`
+            // makes): wait on, rather than return an empty chunk that reads as the end.
+            while !self.closed.get() && self.data.borrow().is_empty() {
+                self.waiters.park(WaitDescription::from(self.what).on_instance(kind, created_at)).await?;
+            }
         } else if !checkpointed {
             trio::checkpoint().await?;
         }
@@ -354,6 +364,12 @@ impl MemorySendStream {
     ///
     /// [`trio::WouldBlock`] if nothing is buffered and the stream is open.
     ///
+    /// # Panics
+    ///
+    /// For `Some(0)` (Trio: `ValueError`; an empty result would read as the end), and while
+    /// another task waits in [`get_data`](MemorySendStream::get_data) (Trio:
+    /// `BusyResourceError`): that task owns the data that arrives.
+    ///
     /// # Examples
     ///
     /// ```
@@ -362,8 +378,13 @@ impl MemorySendStream {
     /// stream.close();
     /// assert_eq!(stream.get_data_nowait(None).unwrap(), b"");
     /// ```
+    #[track_caller]
     pub fn get_data_nowait(&self, max_bytes: Option<usize>) -> Result<Vec<u8>, trio::WouldBlock> {
-        self.inner.outgoing.get_nowait(max_bytes)
+        match self.inner.outgoing.try_get(max_bytes) {
+            Ok(Some(data)) => Ok(data),
+            Ok(None) => Err(trio::WouldBlock::with_message("no data is buffered yet")),
+            Err(error) => panic!("MemorySendStream::get_data_nowait: {error}"),
+        }
     }
 
     fn run_hook(hook: &RefCell<Option<AsyncHook>>) -> Option<Pin<Box<dyn Future<Output = StreamResult<()>>>>> {
@@ -659,9 +680,8 @@ impl AsyncResource for MemoryReceiveStream {
 impl ReceiveStream for MemoryReceiveStream {
     fn receive_some(&self, max_bytes: usize) -> IoFuture<'_, Vec<u8>> {
         Box::pin(async move {
-            if max_bytes == 0 {
-                return Err(StreamError::invalid_argument(ZERO_MAX_BYTES));
-            }
+            // `max_bytes` is checked by the fetch below, where Trio checks it: after `Busy`,
+            // the checkpoints, `Closed` and the hook.
             let _guard = self.inner.conflict.enter()?;
             trio::checkpoint().await?;
             trio::checkpoint().await?;
@@ -693,7 +713,9 @@ impl ReceiveStream for MemoryReceiveStream {
 ///
 /// # Errors
 ///
-/// [`StreamError::Broken`] if `receive` is closed.
+/// [`StreamError::Broken`] if `receive` is closed; [`StreamError::InvalidArgument`] for
+/// `Some(0)`; [`StreamError::Busy`] while another task waits in `send`'s
+/// [`get_data`](MemorySendStream::get_data).
 ///
 /// # Examples
 ///
@@ -737,7 +759,7 @@ pub fn memory_stream_pump(
 }
 
 fn pump(send: &SendInner, receive: &ReceiveInner, max_bytes: Option<usize>) -> StreamResult<bool> {
-    let Ok(data) = send.outgoing.get_nowait(max_bytes) else { return Ok(false) };
+    let Some(data) = send.outgoing.try_get(max_bytes)? else { return Ok(false) };
     let outcome = if data.is_empty() {
         receive.incoming.close();
         Ok(())
