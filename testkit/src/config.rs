@@ -102,7 +102,7 @@ pub enum PolicyKind {
     /// ahead). Per schedule the mix fails with the weighted mean of its policies' chances, so
     /// it never beats the best of them on a given bug; the weights are the ones that keep the
     /// worst ratio to the best single policy smallest over the nineteen bugs measured in
-    /// `docs/PERFORMANCE.md` (2.4×, where equal turns of the four gave 3.7×). A failure names
+    /// `docs/PERFORMANCE.md` (at most 2.8×, where equal turns of the four needed 3.9×). A failure names
     /// the policy its schedule ran under.
     Mixed,
 }

@@ -382,7 +382,7 @@
 //!   schedules: of every ten, four SURW, four POS, one Random and one PCT with depth 3. No
 //!   single policy is best for every bug; per schedule the mix fails with the weighted mean
 //!   of its policies' chances, so it never beats the best of them, and its weights keep it
-//!   within 2.4× of the best one on every bug measured in `docs/PERFORMANCE.md`. A report
+//!   within 3× of the best one on every bug measured in `docs/PERFORMANCE.md`. A report
 //!   names the policy its failing schedule ran under, so the replay line reproduces it.
 //! - **Random** picks uniformly among runnable tasks at every step, and among
 //!   timers due at the same instant. Bugs that need one or two unlucky steps show up within a

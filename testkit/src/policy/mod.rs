@@ -25,8 +25,8 @@
 //! has bugs it finds quickly and bugs it almost never finds; no bug is left to the worst. Per
 //! schedule the mix fails with the weighted mean of its policies' chances, so it is never
 //! faster than the best one: when you know which policy suits a bug, that policy alone finds
-//! it sooner. The weights keep the mix within 2.4× of the best single policy on each of the
-//! nineteen bugs measured in `docs/PERFORMANCE.md` (equal turns of the four: 3.7×).
+//! it sooner. The weights keep the mix within 3× of the best single policy on each of the
+//! nineteen bugs measured in `docs/PERFORMANCE.md` (equal turns of the four: 3.9×).
 //!
 //! - **Random** finds shallow bugs (one or two unlucky interleavings, a short task racing
 //!   ahead of a long one) quickly. It keeps tasks level, so a bug that needs a task with many
