@@ -26,10 +26,9 @@ use crate::parking_lot::Wake;
 ///   releases too, as Trio's `async with` does on an exception.
 /// - [`acquire`](Lock::acquire) / [`release`](Lock::release), Trio's explicit pair. If the
 ///   owner task exits without releasing, the lock is **broken**: every waiter and every later
-///   acquire fails with [`SyncError::Broken`] (Trio #3035). The runtime has no task-exit
-///   hook, so the lock notices the owner's exit the next time it is used (acquired, released,
-///   inspected); tasks already waiting are woken then. If nothing touches the lock again, the
-///   waiters stay blocked and the run's deadlock report names the lock and its owner.
+///   acquire fails with [`SyncError::Broken`] (Trio #3035). The lock breaks as the owner
+///   exits, before its nursery hears of it (a task-exit hook, as Trio's run loop does it), and
+///   the tasks already waiting are woken with the error at once.
 ///
 /// A `Lock` protects no data of its own; pair it with a `RefCell` for that, or use it to
 /// serialise a sequence of awaits.
