@@ -478,6 +478,9 @@ impl<T: 'static> Sink<T> for MemorySender<T> {
 /// `MemoryReceiver` also implements [`futures::Stream`] with items
 /// `Result<T, RecvError>`: the stream ends (`None`) at the end of the channel, and a
 /// cancellation arrives as an `Err(RecvError::Cancelled)` item rather than as a silent end.
+/// Such an error item comes again at every poll while the scope stays cancelled (or the handle
+/// closed), as a receive would fail again: stop at the first `Err` — an adapter that skips
+/// errors, such as `filter_map(Result::ok)`, would loop for ever on a cancelled receiver.
 ///
 /// # Examples
 ///
