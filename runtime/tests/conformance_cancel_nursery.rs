@@ -649,3 +649,74 @@ fn run_returns_what_main_returns_even_an_error_and_waits_for_nothing_else() {
     });
     assert_eq!(out.unwrap_err().to_string(), "main failed");
 }
+
+// ===== cancellations inside nested groups =====
+
+/// Every entry of `group`, nested groups spelled out, as text.
+fn describe(error: &Error) -> String {
+    match error.as_group() {
+        Some(group) => {
+            let entries: Vec<String> = group.entries().iter().map(|e| describe(e.error())).collect();
+            format!("[{}]", entries.join(", "))
+        }
+        None if error.is_cancelled() => "Cancelled".to_string(),
+        None => error.to_string(),
+    }
+}
+
+#[test]
+fn the_catching_scope_removes_cancellations_from_nested_groups_too() {
+    // The outer nursery is cancelled while the inner one fails: the inner nursery cannot keep
+    // its own cancellations (the outer cancellation is visible to it), so its group carries a
+    // Cancelled outward; the outer nursery, which catches, must remove it there as well.
+    let mut outer_scope = None;
+    let err = run_auto(async {
+        trio::open_nursery(|outer| {
+            outer_scope = Some(outer.cancel_scope());
+            async move {
+                outer.start_soon(async { Ok(trio::sleep_forever().await?) });
+                outer.start_soon(async { Err(Error::msg("outer child")) });
+                trio::open_nursery(|inner| async move {
+                    inner.start_soon(async { Ok(trio::sleep_forever().await?) });
+                    inner.start_soon(async { Err(Error::msg("inner child")) });
+                    outer.cancel_scope().cancel();
+                    Ok(())
+                })
+                .await
+            }
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(describe(&err), "[outer child, [inner child]]");
+    assert!(outer_scope.unwrap().cancelled_caught());
+}
+
+#[test]
+fn a_cancel_scope_removes_cancellations_from_nested_groups_too() {
+    // The same through a plain scope: neither nursery may keep its cancellations, because the
+    // scope around both is cancelled; the scope removes them at every depth.
+    run_auto(async {
+        let scope = CancelScope::new();
+        let handle = scope.clone();
+        let err = scope
+            .run(async move {
+                trio::open_nursery(|outer| async move {
+                    outer.start_soon(async { Ok(trio::sleep_forever().await?) });
+                    outer.start_soon(async { Err(Error::msg("outer child")) });
+                    trio::open_nursery(|inner| async move {
+                        inner.start_soon(async { Ok(trio::sleep_forever().await?) });
+                        inner.start_soon(async { Err(Error::msg("inner child")) });
+                        handle.cancel();
+                        Ok(())
+                    })
+                    .await
+                })
+                .await
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(describe(&err), "[outer child, [inner child]]");
+        assert!(scope.cancelled_caught());
+    });
+}

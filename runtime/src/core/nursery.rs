@@ -963,9 +963,16 @@ where
             resume_panics(panics, name_failures(errors), inner.origin);
         }
         if catches {
-            let before = errors.len();
-            errors.retain(|(_, error)| !error.is_cancelled());
-            if errors.len() != before {
+            let mut removed = false;
+            errors = errors
+                .into_iter()
+                .filter_map(|(who, error)| {
+                    let (removed_here, rest) = error.without_cancellations();
+                    removed |= removed_here;
+                    rest.map(|error| (who, error))
+                })
+                .collect();
+            if removed {
                 inner.scope.set_cancelled_caught();
             }
         }
