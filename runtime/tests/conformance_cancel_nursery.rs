@@ -12,12 +12,6 @@ use common::{Log, ManualClock, at, run_auto, run_manual, secs};
 use trio::lowlevel::{current_statistics, current_task, wait_all_tasks_blocked};
 use trio::{CancelScope, Error, Nursery, TaskStatus, TooSlow};
 
-/// Waits until every other task is blocked, without being cancellable itself.
-async fn settle() -> trio::Result<()> {
-    CancelScope::shielded().run(async { Ok(wait_all_tasks_blocked(Duration::ZERO).await?) }).await?;
-    Ok(())
-}
-
 // ===== relative deadlines =====
 
 #[test]
@@ -583,6 +577,21 @@ fn start_works_while_the_target_body_is_done_but_children_still_run() {
 }
 
 #[test]
+fn started_can_be_called_at_most_once_because_the_status_cannot_be_copied() {
+    // Trio raises RuntimeError on a second started(); here started() consumes the status, so a
+    // second call does not compile — as long as TaskStatus is neither Clone nor Copy. This
+    // resolves to the blanket impl only when no `Clone` impl competes with it.
+    trait AmbiguousIfClone<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfClone<()> for T {}
+    #[allow(dead_code, reason = "only its existence matters: it makes the call ambiguous for Clone types")]
+    struct IfClone;
+    impl<T: Clone> AmbiguousIfClone<IfClone> for T {}
+    <TaskStatus<u32> as AmbiguousIfClone<_>>::check();
+}
+
+#[test]
 fn a_start_that_fails_before_started_still_lets_the_target_nursery_close() {
     run_auto(async {
         trio::open_nursery(|outer| async move {
@@ -718,5 +727,166 @@ fn a_cancel_scope_removes_cancellations_from_nested_groups_too() {
             .unwrap_err();
         assert_eq!(describe(&err), "[outer child, [inner child]]");
         assert!(scope.cancelled_caught());
+    });
+}
+
+#[test]
+fn started_inside_a_cancelled_scope_of_the_task_itself_still_moves_the_task() {
+    // Whether started() moves the task depends on the caller's scopes only, not on scopes the
+    // task entered itself.
+    run_auto(async {
+        trio::open_nursery(|nursery| async move {
+            let got = nursery
+                .start(|ts: TaskStatus<u8>| async move {
+                    let own = CancelScope::new();
+                    own.cancel();
+                    own.run(async move {
+                        ts.started(1);
+                        Ok(trio::checkpoint().await?)
+                    })
+                    .await?;
+                    trio::sleep(secs(3)).await?;
+                    Ok(())
+                })
+                .await?;
+            assert_eq!(got, 1);
+            assert_eq!(trio::current_time(), at(0), "start returned at started(), not when the task ended");
+            assert_eq!(nursery.child_count(), 1, "the task moved into the nursery");
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(trio::current_time(), at(3));
+    });
+}
+
+#[test]
+fn a_starting_task_sees_the_callers_deadline_until_started_then_the_nursery_s() {
+    run_auto(async {
+        trio::open_nursery(|nursery| async move {
+            nursery.cancel_scope().set_deadline(at(100));
+            let n = nursery.clone();
+            trio::move_on_at(at(10), async move {
+                n.start(|ts: TaskStatus| async move {
+                    assert_eq!(trio::current_effective_deadline(), Some(at(10)), "the caller's scope");
+                    ts.started(());
+                    assert_eq!(trio::current_effective_deadline(), Some(at(100)), "the nursery's scope");
+                    Ok(())
+                })
+                .await
+            })
+            .await?;
+            nursery.cancel_scope().cancel();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_cancelled_scope_keeps_no_timer_even_when_its_deadline_moves() {
+    run_auto(async {
+        let scope = CancelScope::with_deadline(at(100));
+        let handle = scope.clone();
+        scope
+            .run(async move {
+                assert_eq!(current_statistics().next_deadline, Some(at(100)));
+                handle.cancel();
+                assert_eq!(current_statistics().next_deadline, None, "cancelled: the deadline is moot");
+                handle.set_deadline(at(200));
+                assert_eq!(current_statistics().next_deadline, None);
+                assert_eq!(trio::current_effective_deadline(), Some(trio::Instant::ZERO));
+                Ok(())
+            })
+            .await
+            .unwrap();
+    });
+}
+
+// ===== misnesting =====
+
+#[test]
+#[should_panic(expected = "cancel scope stack corrupted")]
+fn a_scope_first_polled_inside_another_scope_cannot_be_finished_outside_it() {
+    // Trio raises RuntimeError when a scope is exited out of order; here the Rust form of that
+    // mistake is a scope's future that outlives the scope it was entered in: an outer
+    // cancellation would never reach its body.
+    run_auto(async {
+        let mut work = Box::pin(CancelScope::new().run(async { Ok(trio::sleep(secs(10)).await?) }));
+        let first = work.as_mut();
+        trio::move_on_after(secs(1), async move {
+            let _ = futures::poll!(first);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let _ = work.await;
+    });
+}
+
+#[test]
+#[should_panic(expected = "cancel scope stack corrupted")]
+fn a_scope_cannot_be_moved_to_another_task() {
+    type Work = std::pin::Pin<Box<dyn std::future::Future<Output = trio::Result<Option<()>>>>>;
+    run_auto(async {
+        let handoff: Rc<std::cell::RefCell<Option<Work>>> = Rc::default();
+        let h = handoff.clone();
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                // Entered inside a scope of the child's own, which the parent cannot see.
+                CancelScope::new()
+                    .run(async move {
+                        let mut work: Work =
+                            Box::pin(CancelScope::new().run(async { Ok(trio::sleep(secs(10)).await?) }));
+                        let _ = futures::poll!(work.as_mut());
+                        *h.borrow_mut() = Some(work);
+                        Ok(trio::sleep_forever().await?)
+                    })
+                    .await?;
+                Ok(())
+            });
+            wait_all_tasks_blocked(Duration::ZERO).await?;
+            let work = handoff.borrow_mut().take().expect("handed over");
+            work.await?; // entered in the child task, polled in this one
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+#[should_panic(expected = "cancel scope stack corrupted")]
+fn a_nursery_first_polled_inside_another_scope_cannot_be_finished_outside_it() {
+    run_auto(async {
+        let mut work = Box::pin(trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async { Ok(trio::sleep(secs(10)).await?) });
+            trio::sleep(secs(10)).await?;
+            Ok(())
+        }));
+        let first = work.as_mut();
+        trio::move_on_after(secs(1), async move {
+            let _ = futures::poll!(first);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let _ = work.await;
+    });
+}
+
+#[test]
+fn a_scope_polled_in_turns_with_others_inside_one_scope_is_fine() {
+    // Not misnesting: two scopes polled side by side (join) inside the same enclosing scope.
+    // (A scope whose task moved into a nursery with started() is another: see
+    // `started_inside_a_cancelled_scope_of_the_task_itself_still_moves_the_task`.)
+    run_auto(async {
+        let (a, b) = futures::join!(
+            trio::move_on_after(secs(1), async { Ok(trio::sleep(secs(5)).await?) }),
+            trio::move_on_after(secs(3), async { Ok(trio::sleep(secs(2)).await?) }),
+        );
+        assert_eq!((a.unwrap(), b.unwrap()), (None, Some(())));
+        assert_eq!(trio::current_time(), at(2));
     });
 }

@@ -1055,6 +1055,11 @@ where
 
 /// Polls `f` with `status` as the current cancel status, restoring its parent afterwards (also
 /// if `f` panics).
+///
+/// # Panics
+///
+/// If `status`'s parent is not the current status: the scope's future is being polled
+/// somewhere other than where it was entered (Trio's "cancel scope stack corrupted").
 pub(crate) fn in_status<R>(status: &Rc<CancelStatus>, f: impl FnOnce() -> R) -> R {
     struct Restore<'a>(&'a Rc<CancelStatus>);
     impl Drop for Restore<'_> {
@@ -1064,10 +1069,29 @@ pub(crate) fn in_status<R>(status: &Rc<CancelStatus>, f: impl FnOnce() -> R) -> 
     }
     Runtime::with(|rt| {
         rt.check_stack();
+        let nested =
+            rt.with_current_status(|current| status.parent.borrow().as_ref().is_some_and(|p| Rc::ptr_eq(p, current)));
+        if !nested {
+            misnested(status);
+        }
         rt.set_current_status(Some(status.clone()));
     });
     let _restore = Restore(status);
     f()
+}
+
+/// A scope's (or nursery's) future polled outside the code that entered it: cancellations
+/// would follow where it was entered, not where it runs. Trio raises `RuntimeError`.
+#[cold]
+fn misnested(status: &CancelStatus) -> ! {
+    let opened = status.scope.as_ref().map_or_else(|| "<unknown>".to_string(), |scope| scope.location.to_string());
+    panic!(
+        "cancel scope stack corrupted: the scope opened at {opened} is being polled outside the \
+         scope or task it was entered in (its cancellations would follow where it was entered, not \
+         where it runs); a CancelScope::run, move_on_*, fail_* or open_nursery future must finish \
+         inside the code that first polled it: do not poll it first inside a timeout or another \
+         scope and then outside, and do not move it to another task"
+    );
 }
 
 // ===== move_on / fail =====
