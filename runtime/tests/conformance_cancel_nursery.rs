@@ -320,6 +320,28 @@ fn fail_after_in_a_shielded_scope_inside_a_cancelled_one_still_fails() {
     });
 }
 
+#[test]
+fn fail_after_lets_a_real_error_through_instead_of_too_slow() {
+    run_auto(async {
+        let err = trio::fail_after(secs(1), async {
+            trio::open_nursery(|nursery| async move {
+                nursery.start_soon(async {
+                    trio::sleep_forever().await.ok();
+                    Err(Error::msg("cleanup failed"))
+                });
+                trio::sleep_forever().await?;
+                Ok(())
+            })
+            .await
+        })
+        .await
+        .unwrap_err();
+        assert!(!err.is::<TooSlow>(), "{err:?}");
+        assert_eq!(describe(&err), "[cleanup failed]", "the timeout's cancellations are gone, the error stays");
+        assert_eq!(trio::current_time(), at(1));
+    });
+}
+
 // ===== nurseries =====
 
 #[test]
@@ -569,6 +591,37 @@ fn start_works_while_the_target_body_is_done_but_children_still_run() {
             })
             .await?;
             assert_eq!(trio::current_time(), at(6), "the target waited for the task started into it");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn the_wait_of_start_is_not_abortable() {
+    // The caller's scope is cancelled while the task starts behind a shield: start() keeps
+    // waiting, started() is then a no-op (the caller is cancelled), and the task's clean exit
+    // hands its value back.
+    run_auto(async {
+        trio::open_nursery(|nursery| async move {
+            let scope = CancelScope::with_deadline(at(1));
+            let n = nursery.clone();
+            let out = scope
+                .run(async move {
+                    let v = n
+                        .start(|ts: TaskStatus<&'static str>| async move {
+                            CancelScope::shielded().run(async { Ok(trio::sleep(secs(5)).await?) }).await?;
+                            ts.started("late");
+                            Ok(())
+                        })
+                        .await?;
+                    Ok(v)
+                })
+                .await?;
+            assert_eq!(out, Some("late"));
+            assert_eq!(trio::current_time(), at(5), "start() returned when the task ended, not at the deadline");
+            assert_eq!(nursery.child_count(), 0, "the task never moved into the nursery");
             Ok(())
         })
         .await
