@@ -555,7 +555,9 @@ impl CancelScope {
     /// # Panics
     ///
     /// If this scope was already entered: a scope runs at most one body (Trio raises
-    /// `RuntimeError`). Panics, too, outside [`trio::run`](crate::run).
+    /// `RuntimeError`). Panics, too, outside [`trio::run`](crate::run), and when the future is
+    /// polled outside the scope or task where it was first polled — say, first inside a
+    /// timeout and then after it, or in another task (Trio's "cancel scope stack corrupted").
     ///
     /// # Cancellation
     ///

@@ -885,7 +885,8 @@ where
 ///
 /// A panic in the body or a child cancels the nursery; once every child has exited, the panic
 /// resumes here. Several panics, or a panic alongside errors, resume as one panic whose message
-/// lists them all.
+/// lists them all. Polling the future outside the scope or task where it was first polled
+/// panics too, as [`CancelScope::run`] does.
 ///
 /// # Cancellation
 ///
