@@ -12,6 +12,20 @@ use common::{Log, ManualClock, at, run_auto, run_manual, secs};
 use trio::lowlevel::{current_statistics, current_task, wait_all_tasks_blocked};
 use trio::{CancelScope, Error, Nursery, TaskStatus, TooSlow};
 
+// ===== helpers =====
+
+/// An error as text, nested groups spelled out: `[a, [b, Cancelled]]`.
+fn describe(error: &Error) -> String {
+    match error.as_group() {
+        Some(group) => {
+            let entries: Vec<String> = group.entries().iter().map(|e| describe(e.error())).collect();
+            format!("[{}]", entries.join(", "))
+        }
+        None if error.is_cancelled() => "Cancelled".to_string(),
+        None => error.to_string(),
+    }
+}
+
 // ===== relative deadlines =====
 
 #[test]
@@ -115,6 +129,26 @@ fn extending_or_clearing_the_deadline_of_an_active_scope_takes_effect_at_once() 
         assert_eq!(out, Some("finished"));
         assert!(!scope.cancel_called());
         assert_eq!(trio::current_time(), at(55));
+    });
+}
+
+#[test]
+fn a_cancelled_scope_keeps_no_timer_even_when_its_deadline_moves() {
+    run_auto(async {
+        let scope = CancelScope::with_deadline(at(100));
+        let handle = scope.clone();
+        scope
+            .run(async move {
+                assert_eq!(current_statistics().next_deadline, Some(at(100)));
+                handle.cancel();
+                assert_eq!(current_statistics().next_deadline, None, "cancelled: the deadline is moot");
+                handle.set_deadline(at(200));
+                assert_eq!(current_statistics().next_deadline, None);
+                assert_eq!(trio::current_effective_deadline(), Some(trio::Instant::ZERO));
+                Ok(())
+            })
+            .await
+            .unwrap();
     });
 }
 
@@ -524,6 +558,65 @@ fn the_wait_for_children_is_not_abortable() {
     });
 }
 
+// ===== cancellations inside nested groups =====
+
+#[test]
+fn the_catching_scope_removes_cancellations_from_nested_groups_too() {
+    // The outer nursery is cancelled while the inner one fails: the inner nursery cannot keep
+    // its own cancellations (the outer cancellation is visible to it), so its group carries a
+    // Cancelled outward; the outer nursery, which catches, must remove it there as well.
+    let mut outer_scope = None;
+    let err = run_auto(async {
+        trio::open_nursery(|outer| {
+            outer_scope = Some(outer.cancel_scope());
+            async move {
+                outer.start_soon(async { Ok(trio::sleep_forever().await?) });
+                outer.start_soon(async { Err(Error::msg("outer child")) });
+                trio::open_nursery(|inner| async move {
+                    inner.start_soon(async { Ok(trio::sleep_forever().await?) });
+                    inner.start_soon(async { Err(Error::msg("inner child")) });
+                    outer.cancel_scope().cancel();
+                    Ok(())
+                })
+                .await
+            }
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(describe(&err), "[outer child, [inner child]]");
+    assert!(outer_scope.unwrap().cancelled_caught());
+}
+
+#[test]
+fn a_cancel_scope_removes_cancellations_from_nested_groups_too() {
+    // The same through a plain scope: neither nursery may keep its cancellations, because the
+    // scope around both is cancelled; the scope removes them at every depth.
+    run_auto(async {
+        let scope = CancelScope::new();
+        let handle = scope.clone();
+        let err = scope
+            .run(async move {
+                trio::open_nursery(|outer| async move {
+                    outer.start_soon(async { Ok(trio::sleep_forever().await?) });
+                    outer.start_soon(async { Err(Error::msg("outer child")) });
+                    trio::open_nursery(|inner| async move {
+                        inner.start_soon(async { Ok(trio::sleep_forever().await?) });
+                        inner.start_soon(async { Err(Error::msg("inner child")) });
+                        handle.cancel();
+                        Ok(())
+                    })
+                    .await
+                })
+                .await
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(describe(&err), "[outer child, [inner child]]");
+        assert!(scope.cancelled_caught());
+    });
+}
+
 // ===== start =====
 
 /// A task that opens a nursery, hands it out through `started`, and waits there until the
@@ -599,6 +692,34 @@ fn start_works_while_the_target_body_is_done_but_children_still_run() {
 }
 
 #[test]
+fn a_start_that_fails_before_started_still_lets_the_target_nursery_close() {
+    run_auto(async {
+        trio::open_nursery(|outer| async move {
+            trio::open_nursery(|target| async move {
+                outer.start_soon(async move {
+                    let err = target
+                        .start(|_ts: TaskStatus| async {
+                            trio::sleep(secs(7)).await?;
+                            Err(Error::msg("never started"))
+                        })
+                        .await
+                        .unwrap_err();
+                    assert_eq!(err.to_string(), "never started");
+                    Ok(())
+                });
+                wait_all_tasks_blocked(Duration::ZERO).await?;
+                Ok(())
+            })
+            .await?;
+            assert_eq!(trio::current_time(), at(7), "the pending start kept the target open until it failed");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
 fn the_wait_of_start_is_not_abortable() {
     // The caller's scope is cancelled while the task starts behind a shield: start() keeps
     // waiting, started() is then a no-op (the caller is cancelled), and the task's clean exit
@@ -630,50 +751,7 @@ fn the_wait_of_start_is_not_abortable() {
 }
 
 #[test]
-fn started_can_be_called_at_most_once_because_the_status_cannot_be_copied() {
-    // Trio raises RuntimeError on a second started(); here started() consumes the status, so a
-    // second call does not compile — as long as TaskStatus is neither Clone nor Copy. This
-    // resolves to the blanket impl only when no `Clone` impl competes with it.
-    trait AmbiguousIfClone<A> {
-        fn check() {}
-    }
-    impl<T: ?Sized> AmbiguousIfClone<()> for T {}
-    #[allow(dead_code, reason = "only its existence matters: it makes the call ambiguous for Clone types")]
-    struct IfClone;
-    impl<T: Clone> AmbiguousIfClone<IfClone> for T {}
-    <TaskStatus<u32> as AmbiguousIfClone<_>>::check();
-}
-
-#[test]
-fn a_start_that_fails_before_started_still_lets_the_target_nursery_close() {
-    run_auto(async {
-        trio::open_nursery(|outer| async move {
-            trio::open_nursery(|target| async move {
-                outer.start_soon(async move {
-                    let err = target
-                        .start(|_ts: TaskStatus| async {
-                            trio::sleep(secs(7)).await?;
-                            Err(Error::msg("never started"))
-                        })
-                        .await
-                        .unwrap_err();
-                    assert_eq!(err.to_string(), "never started");
-                    Ok(())
-                });
-                wait_all_tasks_blocked(Duration::ZERO).await?;
-                Ok(())
-            })
-            .await?;
-            assert_eq!(trio::current_time(), at(7), "the pending start kept the target open until it failed");
-            Ok(())
-        })
-        .await
-        .unwrap();
-    });
-}
-
-#[test]
-fn a_task_started_in_a_cancelled_caller_that_swallows_cancellation_still_reports_started() {
+fn a_starting_task_that_swallows_its_callers_cancellation_and_ends_cleanly_hands_back_its_value() {
     run_auto(async {
         trio::open_nursery(|nursery| async move {
             let scope = CancelScope::new();
@@ -698,88 +776,6 @@ fn a_task_started_in_a_cancelled_caller_that_swallows_cancellation_still_reports
         })
         .await
         .unwrap();
-    });
-}
-
-// ===== run =====
-
-#[test]
-fn run_returns_what_main_returns_even_an_error_and_waits_for_nothing_else() {
-    let out: trio::Result<u8> = run_auto(async {
-        trio::sleep(secs(1)).await?;
-        Err(Error::msg("main failed"))
-    });
-    assert_eq!(out.unwrap_err().to_string(), "main failed");
-}
-
-// ===== cancellations inside nested groups =====
-
-/// Every entry of `group`, nested groups spelled out, as text.
-fn describe(error: &Error) -> String {
-    match error.as_group() {
-        Some(group) => {
-            let entries: Vec<String> = group.entries().iter().map(|e| describe(e.error())).collect();
-            format!("[{}]", entries.join(", "))
-        }
-        None if error.is_cancelled() => "Cancelled".to_string(),
-        None => error.to_string(),
-    }
-}
-
-#[test]
-fn the_catching_scope_removes_cancellations_from_nested_groups_too() {
-    // The outer nursery is cancelled while the inner one fails: the inner nursery cannot keep
-    // its own cancellations (the outer cancellation is visible to it), so its group carries a
-    // Cancelled outward; the outer nursery, which catches, must remove it there as well.
-    let mut outer_scope = None;
-    let err = run_auto(async {
-        trio::open_nursery(|outer| {
-            outer_scope = Some(outer.cancel_scope());
-            async move {
-                outer.start_soon(async { Ok(trio::sleep_forever().await?) });
-                outer.start_soon(async { Err(Error::msg("outer child")) });
-                trio::open_nursery(|inner| async move {
-                    inner.start_soon(async { Ok(trio::sleep_forever().await?) });
-                    inner.start_soon(async { Err(Error::msg("inner child")) });
-                    outer.cancel_scope().cancel();
-                    Ok(())
-                })
-                .await
-            }
-        })
-        .await
-        .unwrap_err()
-    });
-    assert_eq!(describe(&err), "[outer child, [inner child]]");
-    assert!(outer_scope.unwrap().cancelled_caught());
-}
-
-#[test]
-fn a_cancel_scope_removes_cancellations_from_nested_groups_too() {
-    // The same through a plain scope: neither nursery may keep its cancellations, because the
-    // scope around both is cancelled; the scope removes them at every depth.
-    run_auto(async {
-        let scope = CancelScope::new();
-        let handle = scope.clone();
-        let err = scope
-            .run(async move {
-                trio::open_nursery(|outer| async move {
-                    outer.start_soon(async { Ok(trio::sleep_forever().await?) });
-                    outer.start_soon(async { Err(Error::msg("outer child")) });
-                    trio::open_nursery(|inner| async move {
-                        inner.start_soon(async { Ok(trio::sleep_forever().await?) });
-                        inner.start_soon(async { Err(Error::msg("inner child")) });
-                        handle.cancel();
-                        Ok(())
-                    })
-                    .await
-                })
-                .await
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(describe(&err), "[outer child, [inner child]]");
-        assert!(scope.cancelled_caught());
     });
 }
 
@@ -814,7 +810,7 @@ fn started_inside_a_cancelled_scope_of_the_task_itself_still_moves_the_task() {
 }
 
 #[test]
-fn a_starting_task_sees_the_callers_deadline_until_started_then_the_nursery_s() {
+fn a_starting_task_sees_the_callers_deadline_until_started_then_the_nurserys() {
     run_auto(async {
         trio::open_nursery(|nursery| async move {
             nursery.cancel_scope().set_deadline(at(100));
@@ -838,23 +834,18 @@ fn a_starting_task_sees_the_callers_deadline_until_started_then_the_nursery_s() 
 }
 
 #[test]
-fn a_cancelled_scope_keeps_no_timer_even_when_its_deadline_moves() {
-    run_auto(async {
-        let scope = CancelScope::with_deadline(at(100));
-        let handle = scope.clone();
-        scope
-            .run(async move {
-                assert_eq!(current_statistics().next_deadline, Some(at(100)));
-                handle.cancel();
-                assert_eq!(current_statistics().next_deadline, None, "cancelled: the deadline is moot");
-                handle.set_deadline(at(200));
-                assert_eq!(current_statistics().next_deadline, None);
-                assert_eq!(trio::current_effective_deadline(), Some(trio::Instant::ZERO));
-                Ok(())
-            })
-            .await
-            .unwrap();
-    });
+fn started_can_be_called_at_most_once_because_the_status_cannot_be_copied() {
+    // Trio raises RuntimeError on a second started(); here started() consumes the status, so a
+    // second call does not compile — as long as TaskStatus is neither Clone nor Copy. This
+    // resolves to the blanket impl only when no `Clone` impl competes with it.
+    trait AmbiguousIfClone<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfClone<()> for T {}
+    #[allow(dead_code, reason = "only its existence matters: it makes the call ambiguous for Clone types")]
+    struct IfClone;
+    impl<T: Clone> AmbiguousIfClone<IfClone> for T {}
+    <TaskStatus<u32> as AmbiguousIfClone<_>>::check();
 }
 
 // ===== misnesting =====
@@ -942,4 +933,15 @@ fn a_scope_polled_in_turns_with_others_inside_one_scope_is_fine() {
         assert_eq!((a.unwrap(), b.unwrap()), (None, Some(())));
         assert_eq!(trio::current_time(), at(2));
     });
+}
+
+// ===== run =====
+
+#[test]
+fn run_hands_back_an_error_from_main_unchanged() {
+    let out: trio::Result<u8> = run_auto(async {
+        trio::sleep(secs(1)).await?;
+        Err(Error::msg("main failed"))
+    });
+    assert_eq!(out.unwrap_err().to_string(), "main failed");
 }
