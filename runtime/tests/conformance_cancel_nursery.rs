@@ -921,6 +921,26 @@ fn a_nursery_first_polled_inside_another_scope_cannot_be_finished_outside_it() {
 }
 
 #[test]
+#[should_panic(expected = "start them in a nursery")]
+fn timeouts_polled_through_a_set_under_a_timeout_are_misnested() {
+    // The tokio habit `timeout(d, set.next())` in a loop: the timeouts in the set are entered
+    // under the first iteration's scope and then polled under the next one's.
+    use futures::StreamExt;
+    run_auto(async {
+        let mut set = futures::stream::FuturesUnordered::new();
+        for s in [5, 6] {
+            set.push(trio::move_on_after(secs(10), async move { Ok(trio::sleep(secs(s)).await?) }));
+        }
+        loop {
+            let next = trio::move_on_after(secs(1), async { Ok(set.next().await) }).await.unwrap();
+            if let Some(None) = next {
+                break;
+            }
+        }
+    });
+}
+
+#[test]
 fn a_scope_polled_in_turns_with_others_inside_one_scope_is_fine() {
     // Not misnesting: two scopes polled side by side (join) inside the same enclosing scope.
     // (A scope whose task moved into a nursery with started() is another: see

@@ -1092,7 +1092,8 @@ fn misnested(status: &CancelStatus) -> ! {
          scope or task it was entered in (its cancellations would follow where it was entered, not \
          where it runs); a CancelScope::run, move_on_*, fail_* or open_nursery future must finish \
          inside the code that first polled it: do not poll it first inside a timeout or another \
-         scope and then outside, and do not move it to another task"
+         scope and then outside (a `FuturesUnordered` polled under a timeout), and do not move it \
+         to another task; to run bodies side by side, start them in a nursery"
     );
 }
 
