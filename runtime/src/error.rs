@@ -207,7 +207,7 @@ impl Error {
 
     /// Removes every cancellation from this error: returns whether anything was removed, and
     /// what remains (`None` if the error was only a cancellation; a group keeps its other
-    /// entries).
+    /// entries, and a nested group loses its cancellations too, as Trio's `split` does).
     pub(crate) fn without_cancellations(self) -> (bool, Option<Error>) {
         if self.is_cancelled() {
             return (true, None);
@@ -215,9 +215,17 @@ impl Error {
         match self.inner.downcast::<ErrorGroup>() {
             Ok(group) => {
                 let mut group = *group;
-                let before = group.entries.len();
-                group.entries.retain(|entry| !entry.error.is_cancelled());
-                let removed = group.entries.len() != before;
+                let mut removed = false;
+                group.entries = std::mem::take(&mut group.entries)
+                    .into_iter()
+                    .filter_map(|GroupEntry { task, error }| {
+                        let (removed_here, rest) = error.without_cancellations();
+                        removed |= removed_here;
+                        rest.map(|error| GroupEntry { task, error })
+                    })
+                    .collect();
+                // Invariant: a group that was not all cancellations keeps an entry.
+                debug_assert!(!group.entries.is_empty(), "a group of only cancellations is a cancellation");
                 (removed, Some(Error::new(group)))
             }
             Err(inner) => (false, Some(Error { inner })),

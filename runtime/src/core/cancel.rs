@@ -555,7 +555,9 @@ impl CancelScope {
     /// # Panics
     ///
     /// If this scope was already entered: a scope runs at most one body (Trio raises
-    /// `RuntimeError`). Panics, too, outside [`trio::run`](crate::run).
+    /// `RuntimeError`). Panics, too, outside [`trio::run`](crate::run), and when the future is
+    /// polled outside the scope or task where it was first polled — say, first inside a
+    /// timeout and then after it, or in another task (Trio's "cancel scope stack corrupted").
     ///
     /// # Cancellation
     ///
@@ -752,8 +754,17 @@ impl CancelScope {
         self.state.update_timer();
     }
 
-    /// The timeout of a scope made with [`with_timeout`](CancelScope::with_timeout) that has
-    /// not been entered yet.
+    /// The time the scope has left (Trio's `relative_deadline`).
+    ///
+    /// Before entry, the timeout of a scope made with [`with_timeout`](CancelScope::with_timeout)
+    /// (`None` for a scope with an absolute deadline or none: Trio raises `RuntimeError` for
+    /// the first). Once entered, the time from now until the deadline — zero if it has passed,
+    /// `None` if there is no deadline.
+    ///
+    /// # Panics
+    ///
+    /// For a scope that was entered, outside [`trio::run`](crate::run): the answer needs the
+    /// run's clock.
     ///
     /// # Examples
     ///
@@ -763,16 +774,37 @@ impl CancelScope {
     /// let scope = trio::CancelScope::with_timeout(Duration::from_secs(5));
     /// assert_eq!(scope.relative_deadline(), Some(Duration::from_secs(5)));
     /// assert_eq!(trio::CancelScope::new().relative_deadline(), None);
+    ///
+    /// trio::run(async move {
+    ///     let probe = scope.clone();
+    ///     scope
+    ///         .run(async move {
+    ///             // Entered: the time left, which counts down with the clock.
+    ///             assert!(probe.relative_deadline().unwrap() <= Duration::from_secs(5));
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    /// });
     /// ```
+    #[track_caller]
     pub fn relative_deadline(&self) -> Option<Duration> {
-        self.state.relative.get()
+        if !self.state.entered.get() {
+            return self.state.relative.get();
+        }
+        let deadline = self.state.deadline.get()?;
+        Some(Runtime::with_at(Location::caller(), |rt| deadline - rt.now()))
     }
 
-    /// Changes the timeout of a scope that has not been entered yet.
+    /// Sets the timeout (Trio's `relative_deadline` setter). Before entry, the scope's deadline
+    /// becomes `timeout` after it is entered; once entered, the deadline becomes `timeout`
+    /// from now, as [`set_deadline`](CancelScope::set_deadline) would set it (`None`: no
+    /// deadline).
     ///
     /// # Panics
     ///
-    /// If the scope was already entered, or has an absolute deadline.
+    /// If the scope was not entered yet and has an absolute deadline (a scope takes a deadline
+    /// or a timeout, not both); for an entered scope, outside [`trio::run`](crate::run).
     ///
     /// # Examples
     ///
@@ -785,14 +817,29 @@ impl CancelScope {
     ///     assert_eq!(scope.relative_deadline(), Some(Duration::from_millis(1)));
     ///     let outcome = scope.run(async { Ok(trio::sleep_forever().await?) }).await.unwrap();
     ///     assert_eq!(outcome, None); // the timeout ran out
+    ///
+    ///     // Inside the scope, the new timeout counts from now.
+    ///     let scope = trio::CancelScope::with_timeout(Duration::from_secs(3600));
+    ///     let probe = scope.clone();
+    ///     let outcome = scope
+    ///         .run(async move {
+    ///             probe.set_relative_deadline(Some(Duration::from_millis(1)));
+    ///             trio::sleep_forever().await?;
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(outcome, None);
     /// });
     /// ```
     #[track_caller]
     pub fn set_relative_deadline(&self, timeout: Option<Duration>) {
         if self.state.entered.get() {
-            panic!(
-                "the relative deadline of a CancelScope can only be changed before it is entered; use set_deadline on a running scope"
-            );
+            // Too far in the future to represent means "no deadline", as on entry.
+            let deadline =
+                timeout.and_then(|timeout| Runtime::with_at(Location::caller(), |rt| rt.now().checked_add(timeout)));
+            self.set_deadline(deadline);
+            return;
         }
         if timeout.is_some() && self.state.deadline.get().is_some() {
             panic!("this CancelScope already has a deadline: a scope takes a deadline or a timeout, not both");
@@ -1010,6 +1057,11 @@ where
 
 /// Polls `f` with `status` as the current cancel status, restoring its parent afterwards (also
 /// if `f` panics).
+///
+/// # Panics
+///
+/// If `status`'s parent is not the current status: the scope's future is being polled
+/// somewhere other than where it was entered (Trio's "cancel scope stack corrupted").
 pub(crate) fn in_status<R>(status: &Rc<CancelStatus>, f: impl FnOnce() -> R) -> R {
     struct Restore<'a>(&'a Rc<CancelStatus>);
     impl Drop for Restore<'_> {
@@ -1019,10 +1071,30 @@ pub(crate) fn in_status<R>(status: &Rc<CancelStatus>, f: impl FnOnce() -> R) -> 
     }
     Runtime::with(|rt| {
         rt.check_stack();
+        let nested =
+            rt.with_current_status(|current| status.parent.borrow().as_ref().is_some_and(|p| Rc::ptr_eq(p, current)));
+        if !nested {
+            misnested(status);
+        }
         rt.set_current_status(Some(status.clone()));
     });
     let _restore = Restore(status);
     f()
+}
+
+/// A scope's (or nursery's) future polled outside the code that entered it: cancellations
+/// would follow where it was entered, not where it runs. Trio raises `RuntimeError`.
+#[cold]
+fn misnested(status: &CancelStatus) -> ! {
+    let opened = status.scope.as_ref().map_or_else(|| "<unknown>".to_string(), |scope| scope.location.to_string());
+    panic!(
+        "cancel scope stack corrupted: the scope opened at {opened} is being polled outside the \
+         scope or task it was entered in (its cancellations would follow where it was entered, not \
+         where it runs); a CancelScope::run, move_on_*, fail_* or open_nursery future must finish \
+         inside the code that first polled it: do not poll it first inside a timeout or another \
+         scope and then outside (a `FuturesUnordered` polled under a timeout), and do not move it \
+         to another task; to run bodies side by side, start them in a nursery"
+    );
 }
 
 // ===== move_on / fail =====

@@ -885,7 +885,8 @@ where
 ///
 /// A panic in the body or a child cancels the nursery; once every child has exited, the panic
 /// resumes here. Several panics, or a panic alongside errors, resume as one panic whose message
-/// lists them all.
+/// lists them all. Polling the future outside the scope or task where it was first polled
+/// panics too, as [`CancelScope::run`] does.
 ///
 /// # Cancellation
 ///
@@ -963,9 +964,16 @@ where
             resume_panics(panics, name_failures(errors), inner.origin);
         }
         if catches {
-            let before = errors.len();
-            errors.retain(|(_, error)| !error.is_cancelled());
-            if errors.len() != before {
+            let mut removed = false;
+            errors = errors
+                .into_iter()
+                .filter_map(|(who, error)| {
+                    let (removed_here, rest) = error.without_cancellations();
+                    removed |= removed_here;
+                    rest.map(|error| (who, error))
+                })
+                .collect();
+            if removed {
                 inner.scope.set_cancelled_caught();
             }
         }
