@@ -90,7 +90,9 @@ pub fn current_task() -> Task {
 
 /// The task this code runs in, or `None` outside a task: outside a run, or in a policy or
 /// clock callback, a [`TrioToken::run_sync_soon`] callback, or an instrument hook other than
-/// `before_task_step`, `after_task_step` and `task_exited` (those run in the task's context).
+/// `before_task_step`, `after_task_step` and `task_exited` (those run in the task's context —
+/// except `task_exited` for a task dropped with its nursery, which runs in the context of
+/// the code that dropped it, or none).
 /// Never panics: safe in a panic hook.
 ///
 /// # Examples
@@ -138,7 +140,8 @@ pub fn current_root_task() -> Task {
 
 /// The run's clock (Trio's `current_clock`): the one given to
 /// [`Builder::clock`](crate::Builder::clock), or the run's [`SystemClock`](crate::SystemClock).
-/// [`current_time`](crate::current_time) reads it.
+/// [`current_time`](crate::current_time) reads it. Its `start_clock` does nothing: the run
+/// has started the clock already.
 ///
 /// # Panics
 ///
@@ -159,7 +162,33 @@ pub fn current_root_task() -> Task {
 /// ```
 #[track_caller]
 pub fn current_clock() -> Rc<dyn Clock> {
-    Runtime::with(|rt| rt.clock())
+    Rc::new(RunClock(Runtime::with(|rt| rt.clock())))
+}
+
+/// The run's clock as [`current_clock`] hands it out: reading it and its autojump go to the
+/// clock itself, but starting it again does nothing — the run started it, and a `SystemClock`
+/// started twice would move the run's time backwards (Trio's `SystemClock.start_clock` is a
+/// no-op for the same reason).
+struct RunClock(Rc<dyn Clock>);
+
+impl Clock for RunClock {
+    fn start_clock(&self) {}
+
+    fn current_time(&self) -> crate::Instant {
+        self.0.current_time()
+    }
+
+    fn deadline_to_sleep_time(&self, deadline: crate::Instant) -> Option<std::time::Duration> {
+        self.0.deadline_to_sleep_time(deadline)
+    }
+
+    fn autojump_threshold(&self) -> Option<std::time::Duration> {
+        self.0.autojump_threshold()
+    }
+
+    fn autojump(&self, deadline: crate::Instant) {
+        self.0.autojump(deadline);
+    }
 }
 
 /// Numbers about the current run.
@@ -266,6 +295,12 @@ where
     let name = default_task_name::<F>();
     let future = async move { future.await.into_task_result() };
     Runtime::with_at(location, |rt| rt.spawn_system(future, name, location))
+}
+
+/// Whether the current run's loop has ended, so that [`spawn_system_task`] would panic: for the
+/// runtime's own callbacks that answer another thread instead.
+pub(crate) fn system_nursery_closed() -> bool {
+    Runtime::with(Runtime::system_closed)
 }
 
 /// Waits until every other task is blocked — nothing runnable, nothing outside the runtime

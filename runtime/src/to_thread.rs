@@ -447,8 +447,14 @@ pub(crate) fn deliver(job: u64, message: Message) {
     }
 }
 
-/// Runs a `from_thread` call in a system task of its own.
+/// Runs a `from_thread` call in a system task of its own. Once the run's loop has ended the
+/// system nursery takes no new task: the call is dropped, which tells the thread the run
+/// finished (`RunFinished`), as Trio does when its system nursery is closed.
 pub(crate) fn run_in_system_task(call: Call) {
+    if crate::lowlevel::system_nursery_closed() {
+        drop(call);
+        return;
+    }
     spawn_system_task(call());
 }
 

@@ -1041,3 +1041,20 @@ fn a_callback_panicking_as_the_run_ends_still_fails_it_and_the_next_one_runs() {
     assert!(message.contains("run_sync_soon callback panicked: nope"), "{message}");
     assert_eq!(*record.lock().unwrap(), ["main exiting", "2nd ran"]);
 }
+
+/// Starting the run's clock again through `current_clock` does nothing: the run started it, and
+/// a `SystemClock` restarted mid-run would move the run's time backwards (Trio's
+/// `SystemClock.start_clock` is a no-op).
+#[test]
+fn starting_the_current_clock_again_does_not_move_time_back() {
+    trio::Builder::new().clock(trio::SystemClock::new(5)).run(async {
+        let before = trio::current_time();
+        // Let real time pass without relying on how much: until the clock has moved.
+        while trio::current_time() == before {
+            trio::checkpoint().await.unwrap();
+        }
+        let moved = trio::current_time();
+        trio::lowlevel::current_clock().start_clock();
+        assert!(trio::current_time() >= moved, "time went back after start_clock");
+    });
+}

@@ -1440,3 +1440,58 @@ fn a_breaker_exiting_wakes_tasks_parked_in_the_lot() {
         assert!(err.is_broken() && err.to_string().contains("broken by task"), "{err}");
     });
 }
+
+/// An exit hook runs in the exiting task's context; a `try_acquire` there must not make the
+/// dead task the owner (it could never release, and the lock would break at once): it is
+/// refused with `Broken`, and the lock stays free for the others.
+#[test]
+fn an_exit_hook_cannot_take_a_lock_for_its_exited_task() {
+    let outcome = Rc::new(RefCell::new(None));
+    let seen = outcome.clone();
+    run(async move {
+        let lock = Rc::new(Lock::new());
+        let in_hook = lock.clone();
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                current_task().on_exit(move |_| *seen.borrow_mut() = Some(in_hook.try_acquire()));
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert!(!lock.locked(), "the dead task does not own it");
+        lock.try_acquire().expect("the lock is free and unbroken");
+        lock.release().unwrap();
+    });
+    let outcome = outcome.borrow_mut().take().expect("the hook ran");
+    assert!(matches!(outcome, Err(SyncError::Broken(_))), "{outcome:?}");
+}
+
+/// A task dropped with its nursery (the nursery's future was dropped before it finished) while
+/// holding a lock through a guard: its future goes first, so the guard releases the lock, as a
+/// task that finishes would — the lock is not broken for an owner that let go of it.
+#[test]
+fn a_task_dropped_with_its_nursery_releases_its_guard_before_its_exit_breaks_anything() {
+    run(async {
+        let lock = Rc::new(Lock::new());
+        let held = Rc::new(Event::new());
+        let (l, h) = (lock.clone(), held.clone());
+        let nursery = trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                let _guard = l.lock().await.unwrap();
+                h.set();
+                trio::sleep_forever().await?;
+                Ok(())
+            });
+            Ok(())
+        });
+        // Run the nursery until the child holds the lock, then drop the nursery future.
+        trio::select! {
+            _ = nursery => unreachable!("the child sleeps for ever"),
+            _ = held.wait() => {}
+        }
+        assert!(!lock.locked(), "the dropped task's guard released the lock");
+        lock.try_acquire().expect("free, and not broken");
+        lock.release().unwrap();
+    });
+}

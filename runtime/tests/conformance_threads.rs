@@ -682,8 +682,8 @@ fn a_token_call_still_blocked_when_the_main_task_returns_is_cancelled_by_the_shu
 /// Trio's `test_from_thread_run_during_shutdown`, for a system task still running (shielded)
 /// after the main task returned: its worker's calls reach it and complete cleanly, while a call
 /// with the token starts a new system task in the already cancelled system nursery (Trio
-/// answers `RunFinishedError` only once that nursery has closed, a phase with no Rust
-/// counterpart: no async generators are finalized).
+/// answers `RunFinishedError` only once that nursery has closed; here, once the run's loop has
+/// ended — see `a_worker_calling_back_as_the_run_ends_gets_run_finished_and_the_run_ends_cleanly`).
 #[test]
 fn during_shutdown_a_worker_reaches_its_shielded_task_and_a_token_call_starts_cancelled() {
     let (result_tx, result_rx) = mpsc::channel();
@@ -865,4 +865,42 @@ fn check_cancelled_carries_the_source_and_reason_the_waiting_task_got() {
         assert_eq!(call.borrow().clone(), Some(expected.clone()), "what the abandoned call returned");
         assert_eq!(seen, expected, "what the thread saw");
     });
+}
+
+/// A worker still calling back while the run ends: once the loop is over the system nursery
+/// takes no new task (Trio: "closed to new arrivals"), and a call that would need one gets
+/// `RunFinished` on its thread — the run itself ends normally. The worker was abandoned, so
+/// its calls go to system tasks; the last of them race with the end of the run. Repeated
+/// because which call meets the closed nursery depends on the thread's timing; the outcome
+/// must not.
+#[test]
+fn a_worker_calling_back_as_the_run_ends_gets_run_finished_and_the_run_ends_cleanly() {
+    for _ in 0..20 {
+        let (finished_tx, finished_rx) = mpsc::channel();
+        bounded().run(async move {
+            let scope = CancelScope::new();
+            SCOPE.set(scope.clone());
+            let outcome = scope
+                .run(async move {
+                    to_thread::run_sync(move || {
+                        // The first call cancels the waiting task, which abandons the thread;
+                        // then it calls until the run no longer answers.
+                        from_thread::run_sync(|| SCOPE.get().unwrap().cancel()).unwrap();
+                        let mut last = Ok(());
+                        while last.is_ok() {
+                            last = from_thread::run(|| async {});
+                        }
+                        finished_tx.send(last.unwrap_err().to_string()).unwrap();
+                    })
+                    .abandon_on_cancel(true)
+                    .await?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            assert_eq!(outcome, None);
+        });
+        let message = finished_rx.recv().unwrap();
+        assert!(message.contains("finished"), "{message}");
+    }
 }

@@ -1797,14 +1797,20 @@ impl Runtime {
         task
     }
 
+    /// Whether the run's loop has ended, so that the system nursery takes no new task.
+    pub(crate) fn system_closed(&self) -> bool {
+        self.system_closed.get()
+    }
+
     pub(crate) fn spawn_system<F>(&self, future: F, name: TaskName, location: &'static Location<'static>) -> Task
     where
         F: Future<Output = Result<(), Error>> + 'static,
     {
         assert!(
             !self.system_closed.get(),
-            "spawn_system_task at {location}: the run is over (its main task and system tasks have exited), so \
-             the system nursery is closed to new arrivals; spawn the task while the run is still going"
+            "spawn_system_task at {location}: the run's loop has ended (its tasks finished, or it stopped on a \
+             deadlock, a failure or a limit), so the system nursery is closed to new arrivals and the task \
+             would never run; spawn it while the run is still going"
         );
         let parent = self.main_task.borrow().as_ref().map(Task::id);
         let system = self.system.get_or_init(|| NurseryInner::new(&self.root_status, None, Location::caller()));
@@ -1916,11 +1922,14 @@ impl Runtime {
 
     /// Drops a task without running it further (its nursery's future was dropped).
     pub(crate) fn drop_task(&self, task: &Task) {
-        if self.retire(task).is_none() {
+        if task.0.finished.get() {
             return;
         }
-        // Not while the task is being polled: `step` drops the future when the poll returns.
+        // The future goes first, as for a task that finishes: a guard inside it releases its
+        // lock before the exit hooks would break the lock for an owner that is gone. (Not
+        // while the task is being polled: `step` drops the future when the poll returns.)
         task.0.body.drop_future();
+        self.retire(task);
     }
 
     /// The waker for a task's poll: the one it has, or one from the pool, or a new one.
@@ -2161,6 +2170,12 @@ impl Runtime {
                         timeout = Some(threshold);
                     }
                     if timeout.is_none() {
+                        // Another thread may have woken a task after the drain above and then
+                        // let go of its waker, so that nothing looked outstanding: its wake is
+                        // queued by then. Look once more before judging the run deadlocked.
+                        if self.drain_injected() || !self.runq.borrow().is_empty() {
+                            continue;
+                        }
                         return Err(self.stop(RunErrorKind::Deadlock, next_deadline.is_some()));
                     }
                 }

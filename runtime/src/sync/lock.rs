@@ -416,6 +416,8 @@ enum Attempt {
     Busy,
     Reentrant,
     Broken,
+    /// The task has exited: asked from its exit hook or an instrument's `task_exited`.
+    Exited,
 }
 
 pub(super) struct LockCore {
@@ -463,6 +465,13 @@ impl LockCore {
         match self.attempt(task) {
             Attempt::Acquired => Ok(()),
             Attempt::Broken => Err(self.broken()),
+            Attempt::Exited => Err(SyncError::Broken(BrokenResource::with_message(format!(
+                "task {} `{}` has exited (this runs in its exit hook), so it cannot own this {kind}: it \
+                 could never release it",
+                task.id(),
+                task.name(),
+                kind = self.kind
+            )))),
             Attempt::Reentrant => Err(SyncError::Misuse(RuntimeError::with_message(format!(
                 "this task already holds this {kind}, which is not re-entrant; release it before acquiring it again",
                 kind = self.kind
@@ -479,6 +488,10 @@ impl LockCore {
     fn attempt(&self, task: &Task) -> Attempt {
         if self.lot.is_broken() {
             return Attempt::Broken;
+        }
+        if task.has_exited() {
+            // An exit hook or instrument of the task: as owner it would break the lock at once.
+            return Attempt::Exited;
         }
         let attempt = match &*self.owner.borrow() {
             Some(holder) if holder == task => Attempt::Reentrant,
@@ -502,7 +515,9 @@ impl LockCore {
                 return Ok(guard);
             }
             Attempt::Busy => {}
-            Attempt::Broken | Attempt::Reentrant => return Err(self.try_acquire_for(&task).unwrap_err()),
+            Attempt::Broken | Attempt::Reentrant | Attempt::Exited => {
+                return Err(self.try_acquire_for(&task).unwrap_err());
+            }
         }
         let what = if self.kind == "Lock" { "Lock::acquire" } else { "StrictFifoLock::acquire" };
         // Name the holder, so a lock-order deadlock report says who holds what (formatted only
