@@ -166,6 +166,42 @@ fn several_waiters_tolerate_cancellation_and_all_see_the_exit() {
     });
 }
 
+/// Trio's wait lock: when the waiter that holds it is cancelled, one queued behind it takes
+/// over the wait and still sees the exit.
+#[test]
+fn a_queued_waiter_takes_over_from_a_cancelled_one() {
+    let _serial = serial();
+    bounded().run(async {
+        let process = Rc::new(open_process(Command::new("sleep").arg("60")).await.unwrap());
+        let seen = Rc::new(Cell::new(None));
+        let (first, second, seen_by_second) = (process.clone(), process.clone(), seen.clone());
+        trio::open_nursery(|nursery| async move {
+            let first_scope = CancelScope::new();
+            let handle = first_scope.clone();
+            nursery.start_soon(async move {
+                let outcome = first_scope.run(async move { first.wait().await }).await?;
+                assert_eq!(outcome, None, "the first waiter was cancelled");
+                Ok(())
+            });
+            wait_all_tasks_blocked().await?; // the first waiter holds the lock
+            nursery.start_soon(async move {
+                let status = second.wait().await?;
+                seen_by_second.set(Some(status.signal()));
+                Ok(())
+            });
+            wait_all_tasks_blocked().await?;
+            handle.cancel();
+            wait_all_tasks_blocked().await?;
+            assert_eq!(process.returncode(), None);
+            process.kill()?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen.get(), Some(Some(SIGKILL)));
+    });
+}
+
 /// Trio #2209: a task waiting for the exit must wake when another reaps the child through
 /// `returncode` (which closes the pidfd the waiter sleeps on) without yielding first.
 #[test]
@@ -373,24 +409,28 @@ fn cancelling_run_process_while_it_feeds_input_stops_the_child() {
 }
 
 /// Trio re-raises the cancellation once the child has exited, even if the child stopped
-/// cleanly (exit status 0) on `SIGTERM`: the call reports `Cancelled`, not success.
+/// cleanly (exit status 0) on `SIGTERM`: the call reports `Cancelled`, not success — and only
+/// after the child was reaped.
 #[test]
 fn a_cancelled_run_process_reports_cancelled_even_if_the_child_exits_cleanly() {
     let _serial = serial();
     bounded().run(async {
         let outcome = Rc::new(RefCell::new(None));
-        let recorded = outcome.clone();
+        let pid = Rc::new(Cell::new(0));
+        let (recorded, pid_for_task) = (outcome.clone(), pid.clone());
         let process = trio::open_nursery(|nursery| async move {
             let process = nursery
                 .start(|task_status| async move {
                     let mut command = sh("trap 'kill $!; exit 0' TERM; sleep 60 & echo ready; wait");
                     command.stdout(Stdio::piped());
                     let result = run_process(&mut command).command_stdin().task_status(task_status).await;
-                    *recorded.borrow_mut() = Some(result.as_ref().map(drop).map_err(trio::Error::is_cancelled));
+                    let gone = !std::path::Path::new(&format!("/proc/{}", pid_for_task.get())).exists();
+                    *recorded.borrow_mut() = Some((result.as_ref().map(drop).map_err(trio::Error::is_cancelled), gone));
                     result?;
                     Ok(())
                 })
                 .await?;
+            pid.set(process.pid());
             let stdout = process.stdout.as_ref().unwrap();
             assert_eq!(stdout.receive_some(100).await?, b"ready\n", "the trap is set");
             nursery.cancel_scope().cancel();
@@ -399,8 +439,65 @@ fn a_cancelled_run_process_reports_cancelled_even_if_the_child_exits_cleanly() {
         .await
         .unwrap()
         .unwrap();
-        assert_eq!(*outcome.borrow(), Some(Err(true)), "run_process reported Cancelled");
+        let (result, gone) = outcome.borrow().unwrap();
+        assert_eq!(result, Err(true), "run_process reported Cancelled");
+        if cfg!(target_os = "linux") {
+            assert!(gone, "the child was reaped before run_process returned");
+        }
         assert_eq!(process.returncode(), Some(0), "the child exited cleanly");
+    });
+}
+
+/// Trio runs `deliver_cancel` in a shielded scope: the cancellation that triggered it does not
+/// stop it at its own checkpoints.
+#[test]
+fn deliver_cancel_runs_shielded() {
+    let _serial = serial();
+    bounded().run(async {
+        let reached = Rc::new(Cell::new(false));
+        let flag = reached.clone();
+        trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                run_process(Command::new("sleep").arg("60"))
+                    .deliver_cancel(move |process| async move {
+                        trio::checkpoint().await?;
+                        trio::sleep(Duration::ZERO).await?;
+                        flag.set(true);
+                        process.kill()?;
+                        Ok(())
+                    })
+                    .await?;
+                Ok(())
+            });
+            wait_all_tasks_blocked().await?;
+            nursery.cancel_scope().cancel();
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert!(reached.get());
+    });
+}
+
+/// Trio calls `deliver_cancel` only when `run_process` is cancelled: not when the child
+/// succeeds, nor when it fails.
+#[test]
+fn deliver_cancel_is_not_called_without_cancellation() {
+    let _serial = serial();
+    bounded().run(async {
+        let calls = Rc::new(Cell::new(0));
+        for (program, ok) in [("true", true), ("false", false)] {
+            let calls = calls.clone();
+            let outcome = run_process(&mut Command::new(program))
+                .deliver_cancel(move |process| async move {
+                    calls.set(calls.get() + 1);
+                    process.kill()?;
+                    Ok(())
+                })
+                .await;
+            assert_eq!(outcome.is_ok(), ok);
+        }
+        assert_eq!(calls.get(), 0);
     });
 }
 
@@ -638,6 +735,36 @@ fn a_second_task_on_the_same_pipe_is_busy() {
         })
         .await
         .unwrap();
+        process.kill().unwrap();
+        process.wait().await.unwrap();
+    });
+}
+
+/// Trio's `notify_closing`: closing a pipe wakes a task blocked sending on it with
+/// `ClosedResourceError`.
+#[test]
+fn closing_stdin_wakes_blocked_senders_with_closed() {
+    let _serial = serial();
+    bounded().run(async {
+        let mut process = open_process(Command::new("sleep").arg("60").stdin(Stdio::piped())).await.unwrap();
+        let stdin = Rc::new(process.stdin.take().unwrap());
+        let woken = Rc::new(Cell::new(0));
+        let (sender, woken_sender) = (stdin.clone(), woken.clone());
+        let outcome = trio::open_nursery(|nursery| async move {
+            nursery.start_soon(async move {
+                // More than a pipe holds, to a child that never reads.
+                let err = sender.send_all(&vec![0; 1 << 20]).await.unwrap_err();
+                assert!(err.is_closed(), "{err}");
+                woken_sender.set(woken_sender.get() + 1);
+                Ok(())
+            });
+            wait_all_tasks_blocked().await?;
+            stdin.aclose().await?;
+            Ok(())
+        })
+        .await;
+        outcome.unwrap();
+        assert_eq!(woken.get(), 1);
         process.kill().unwrap();
         process.wait().await.unwrap();
     });
