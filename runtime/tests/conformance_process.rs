@@ -202,6 +202,24 @@ fn a_queued_waiter_takes_over_from_a_cancelled_one() {
     });
 }
 
+/// Trio's `send_signal` takes any signal number the operating system knows. Here only named
+/// signals are accepted: a real-time signal (or 0, Python's existence probe) is refused with
+/// `InvalidInput` and nothing is sent (documented deviation).
+#[cfg(target_os = "linux")]
+#[test]
+fn send_signal_refuses_real_time_signals() {
+    let _serial = serial();
+    bounded().run(async {
+        let process = open_process(Command::new("sleep").arg("60")).await.unwrap();
+        let realtime = 40; // between SIGRTMIN and SIGRTMAX on Linux
+        let err = process.send_signal(realtime).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(process.returncode(), None, "nothing was sent");
+        process.kill().unwrap();
+        assert_eq!(process.wait().await.unwrap().signal(), Some(SIGKILL));
+    });
+}
+
 /// Trio #2209: a task waiting for the exit must wake when another reaps the child through
 /// `returncode` (which closes the pidfd the waiter sleeps on) without yielding first.
 #[test]
