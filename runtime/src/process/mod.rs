@@ -389,7 +389,9 @@ impl Drop for Process {
 
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.status.get() {
+        // Current, like `returncode` (Trio's repr polls): a child that died since the last look
+        // is shown as exited (and reaped now).
+        let state = match self.exit_status() {
             None => format!("running with pid {}", self.pid),
             Some(status) => match status.code() {
                 Some(code) => format!("exited with status {code}"),
