@@ -65,7 +65,7 @@ pub use os::{DEFAULT_HAPPY_EYEBALLS_DELAY, OsNetwork, UdpSocket, UnixSocketListe
 pub use provider::{
     NetFuture, NetworkProvider, NoNetworkProvider, current_provider, install_provider, uninstall_provider,
 };
-pub use serve::{serve_listeners, serve_tcp};
+pub use serve::{serve_listeners, serve_tcp, serve_tcp_on};
 pub use socket::{ProviderListener, ProviderStream, SocketListener, SocketStream};
 
 /// Connects to `port` on `host` — a name or an address (Trio's `open_tcp_stream`).
