@@ -271,12 +271,15 @@ fn read_into_vec(mut reader: impl Read, max_bytes: usize) -> io::Result<Vec<u8>>
 /// Reads straight into a new vector of `want` bytes' capacity, without zeroing it first (the
 /// standard library's `read_to_end` reads into spare capacity safely): for a stream whose last
 /// read filled its request, so the copy out of [`SCRATCH`] would be pure cost. Reads until
-/// `want` bytes, the end, or `EWOULDBLOCK` after some data.
-fn read_direct(reader: impl Read, want: usize) -> io::Result<Vec<u8>> {
+/// `want` bytes, the end, or `EWOULDBLOCK` after some data. An error after some data (a reset
+/// right behind the last bytes) comes back beside the data, for the next receive: the data
+/// must not be lost, and the kernel reports the error only once.
+fn read_direct(reader: impl Read, want: usize) -> io::Result<(Vec<u8>, Option<io::Error>)> {
     let mut data = Vec::with_capacity(want);
     match reader.take(want as u64).read_to_end(&mut data) {
-        Ok(_) => Ok(data),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock && !data.is_empty() => Ok(data),
+        Ok(_) => Ok((data, None)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && !data.is_empty() => Ok((data, None)),
+        Err(e) if !data.is_empty() => Ok((data, Some(e))),
         Err(e) => Err(e),
     }
 }
@@ -319,6 +322,9 @@ where
     /// The last receive filled its request: data is streaming in, read straight into the
     /// result ([`read_direct`]) rather than through the scratch buffer.
     streaming: Cell<bool>,
+    /// An error the kernel reported after a receive had already read data (a reset right
+    /// behind the last bytes): that receive returned the data, the next one returns this.
+    deferred_error: RefCell<Option<io::Error>>,
 }
 
 impl<S: StreamSocket> FdStream<S>
@@ -332,6 +338,7 @@ where
             receiving: ConflictDetector::new("another task is already receiving on this socket"),
             eof_sent: Cell::new(false),
             streaming: Cell::new(false),
+            deferred_error: RefCell::new(None),
         }
     }
 
@@ -366,11 +373,23 @@ where
         }
         let _guard = self.receiving.enter()?;
         let sock = self.sock()?;
+        if self.deferred_error.borrow().is_some() {
+            checkpoint_if_cancelled().await.map_err(|_| StreamError::Cancelled)?;
+            let error = self.deferred_error.borrow_mut().take().expect("checked above");
+            return Err(stream_error(error.into(), "receive"));
+        }
         let want = max_bytes.min(DEFAULT_RECEIVE_SIZE);
         let direct = self.streaming.get() && want >= 4096;
-        let data = retry(&*sock, Way::Read, |s| if direct { read_direct(s, want) } else { read_into_vec(s, want) })
-            .await
-            .map_err(|e| stream_error(e, "receive"))?;
+        let data = retry(&*sock, Way::Read, |s| {
+            if !direct {
+                return read_into_vec(s, want);
+            }
+            let (data, later) = read_direct(s, want)?;
+            *self.deferred_error.borrow_mut() = later;
+            Ok(data)
+        })
+        .await
+        .map_err(|e| stream_error(e, "receive"))?;
         self.streaming.set(data.len() == want);
         // A short read drained the kernel's buffer: the next receive can wait for the next
         // event without asking first (as tokio does). More data, or the end, is a new edge.
@@ -417,15 +436,14 @@ where
         let _guard = self.sending.enter()?;
         crate::checkpoint().await?;
         let sock = self.sock()?;
-        if self.eof_sent.replace(true) {
+        if self.eof_sent.get() {
             return Ok(());
         }
-        match sock.shutdown_write() {
-            Ok(()) => Ok(()),
-            // The peer is gone already: nothing more can be sent anyway.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            Err(e) => Err(stream_error(e.into(), "send_eof")),
-        }
+        // As Trio: whatever the operating system says breaks the stream — `ENOTCONN` too,
+        // which is what a connection the peer reset answers.
+        sock.shutdown_write().map_err(|e| stream_error(e.into(), "send_eof"))?;
+        self.eof_sent.set(true);
+        Ok(())
     }
 
     async fn close(&self) -> StreamResult<()> {
@@ -455,10 +473,16 @@ struct OsTcpStream {
 }
 
 impl OsTcpStream {
-    /// Wraps a connected socket: non-blocking, `TCP_NODELAY` on (Trio's default), labelled.
+    /// Wraps a connected socket: non-blocking, `TCP_NODELAY` on and, where the system has it,
+    /// `TCP_NOTSENT_LOWAT` at 16 KiB (Trio's defaults), labelled.
     fn new(sock: TcpStream, peer: Option<SocketAddr>) -> io::Result<OsTcpStream> {
         sock.set_nonblocking(true)?;
         sock.set_nodelay(true)?;
+        // Trio's choice (its issue #72): the kernel keeps at most 16 KiB of unsent data, so a
+        // sender feels backpressure early instead of queueing megabytes. Best effort, as in
+        // Trio: a kernel without the option keeps its default.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ = socket2::SockRef::from(&sock).set_tcp_notsent_lowat(NOTSENT_LOWAT);
         let local = sock.local_addr()?;
         let peer = match peer {
             Some(peer) => peer,
@@ -510,6 +534,10 @@ impl ProviderStream for OsTcpStream {
         self.inner.with_fd(f)
     }
 }
+
+/// Trio's `TCP_NOTSENT_LOWAT` for every TCP stream: 16 KiB.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const NOTSENT_LOWAT: u32 = 16 * 1024;
 
 /// A listening TCP socket of the operating system.
 struct OsTcpListener {
@@ -713,7 +741,7 @@ async fn happy_eyeballs(
         Some(stream) => Ok(SocketStream::new(OsTcpStream::new(stream, None)?)),
         None => {
             let failures = failures.borrow();
-            let mut message = format!("all attempts to connect to {host}:{port} failed:");
+            let mut message = format!("all attempts to connect to {} failed:", format_host_port(host, port));
             for (addr, error) in failures.iter() {
                 message.push_str(&format!(" {addr}: {error};"));
             }
@@ -725,6 +753,11 @@ async fn happy_eyeballs(
             Err(io::Error::new(kind, message).into())
         }
     }
+}
+
+/// `host:port` for messages, an IPv6 address in brackets (Trio's `format_host_port`).
+fn format_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
 /// Trio's `open_tcp_listeners`: one listener per address `host` resolves to (both wildcard
