@@ -228,7 +228,7 @@ where
 ///         let listeners = nursery
 ///             .start(|task_status| {
 ///                 trio::net::serve_tcp_on(
-///                     |stream: trio::net::SocketStream| async move { stream.send_all(b"hi").await },
+///                     |stream: trio::net::SocketStream| async move { Ok(stream.send_all(b"hi").await?) },
 ///                     Some("127.0.0.1"),
 ///                     0,
 ///                     None,
