@@ -250,6 +250,28 @@ fn send_eof_and_receive_some_on_a_closed_stream_are_closed() {
     .unwrap();
 }
 
+/// Trio tries the system call inside a checkpoint even on a closed or broken socket
+/// (`_try_sync`): `accept` on a closed listener (its `test_SocketListener`), `receive_some`
+/// and `send_all` on a closed stream, and a receive that meets a reset are each a checkpoint
+/// before they fail.
+#[test]
+fn operations_that_fail_on_a_closed_or_reset_socket_still_checkpoint() {
+    run(async {
+        let listener = loopback_listener().await?;
+        listener.aclose().await?;
+        assert_checkpoints(async { assert!(listener.accept().await.unwrap_err().is_closed()) }).await;
+        let (client, _server) = tcp_pair().await?;
+        client.aclose().await?;
+        assert_checkpoints(async { assert!(client.receive_some(10).await.unwrap_err().is_closed()) }).await;
+        assert_checkpoints(async { assert!(client.send_all(b"x").await.unwrap_err().is_closed()) }).await;
+        let (peer, stream) = tcp_pair().await?;
+        reset(peer);
+        assert_checkpoints(async { assert!(stream.receive_some(10).await.unwrap_err().is_broken()) }).await;
+        Ok::<(), trio::Error>(())
+    })
+    .unwrap();
+}
+
 /// Trio checks the half-close before anything else: even an empty `send_all` after `send_eof`
 /// is `Closed`. `wait_send_all_might_not_block` still returns (a half-closed socket is
 /// writable: a send would fail at once, not block).

@@ -4,7 +4,8 @@
 //!
 //! Every operation follows Trio's `_nonblocking_helper`: a cancel point, one try; if the
 //! operating system says `EWOULDBLOCK`, wait for the descriptor and try again. An operation
-//! that succeeded at once still yields (a schedule point), so each one is a checkpoint.
+//! whose first try succeeded or failed still yields (a schedule point), so each one is a
+//! checkpoint — also on a closed socket, as in Trio.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
@@ -220,9 +221,23 @@ async fn retry<S: AsFd, T>(sock: &S, way: Way, mut op: impl FnMut(&S) -> io::Res
                 waited = true;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // As Trio's `_try_sync`: a first try that fails is a checkpoint too.
+                if !waited {
+                    cancel_shielded_checkpoint().await;
+                }
+                return Err(e.into());
+            }
         }
     }
+}
+
+/// The answer of an operation on a closed socket, after a checkpoint: Trio makes the system
+/// call inside its checkpoint even then, and the closed descriptor answers `EBADF`, which it
+/// turns into `ClosedResourceError`.
+async fn closed_after_checkpoint<T>(message: &'static str) -> StreamResult<T> {
+    crate::checkpoint().await.map_err(|_| StreamError::Cancelled)?;
+    Err(StreamError::closed(message))
 }
 
 /// A failed socket operation as a stream error: cancellation, closing and busy keep their
@@ -372,7 +387,9 @@ where
             ));
         }
         let _guard = self.receiving.enter()?;
-        let sock = self.sock()?;
+        let Some(sock) = self.sock.borrow().clone() else {
+            return closed_after_checkpoint("this socket was closed").await;
+        };
         if self.deferred_error.borrow().is_some() {
             checkpoint_if_cancelled().await.map_err(|_| StreamError::Cancelled)?;
             let error = self.deferred_error.borrow_mut().take().expect("checked above");
@@ -401,10 +418,17 @@ where
 
     async fn send(&self, data: &[u8]) -> StreamResult<()> {
         let _guard = self.sending.enter()?;
-        let sock = self.sock()?;
         if self.eof_sent.get() {
             return Err(StreamError::closed("send_all after send_eof: this side of the stream is closed for sending"));
         }
+        let Some(sock) = self.sock.borrow().clone() else {
+            // Trio: nothing to send on a closed socket fails at once, something after a
+            // checkpoint (the system call it tries).
+            if data.is_empty() {
+                return Err(StreamError::closed("this socket was closed"));
+            }
+            return closed_after_checkpoint("this socket was closed").await;
+        };
         checkpoint_if_cancelled().await?;
         let mut sent = 0;
         let mut waited = false;
@@ -417,7 +441,12 @@ where
                     waited = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(stream_error(e.into(), "send")),
+                Err(e) => {
+                    if !waited {
+                        cancel_shielded_checkpoint().await;
+                    }
+                    return Err(stream_error(e.into(), "send"));
+                }
             }
         }
         if !waited {
@@ -560,7 +589,9 @@ impl OsTcpListener {
 
     async fn accept_os(&self) -> StreamResult<SocketStream> {
         let _guard = self.accepting.enter()?;
-        let sock = self.sock.borrow().clone().ok_or_else(|| StreamError::closed("this listener was closed"))?;
+        let Some(sock) = self.sock.borrow().clone() else {
+            return closed_after_checkpoint("this listener was closed").await;
+        };
         loop {
             let accepted = retry(&*sock, Way::Read, |l| l.accept()).await;
             match accepted {
@@ -1068,7 +1099,9 @@ impl UnixSocketListener {
 
     async fn accept_unix(&self) -> StreamResult<UnixSocketStream> {
         let _guard = self.accepting.enter()?;
-        let sock = self.sock.borrow().clone().ok_or_else(|| StreamError::closed("this listener was closed"))?;
+        let Some(sock) = self.sock.borrow().clone() else {
+            return closed_after_checkpoint("this listener was closed").await;
+        };
         self.label.get_or_init(|| {
             let path = self.path.clone();
             set_fd_label(&*sock, move || format!("unix listener {}", path.display()));
