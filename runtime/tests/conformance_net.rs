@@ -666,6 +666,30 @@ fn serve_tcp_on_reports_listeners_that_already_accept() {
     .unwrap();
 }
 
+/// `serve_tcp_on` a port that is taken fails before it reports anything, and the failure
+/// comes out of `Nursery::start` as the operating system's `AddrInUse` (Trio: the `OSError`
+/// out of `nursery.start`).
+#[test]
+fn serve_tcp_on_a_taken_port_fails_out_of_start() {
+    run(async {
+        let taken = loopback_listener().await?;
+        let port = taken.local_addr().port();
+        trio::open_nursery(|nursery| async move {
+            let error = nursery
+                .start(|task_status| trio::net::serve_tcp_on(send_x, Some("127.0.0.1"), port, None, task_status))
+                .await
+                .unwrap_err();
+            let os = error.downcast_ref::<std::io::Error>().unwrap_or_else(|| panic!("not an io::Error: {error}"));
+            assert_eq!(os.kind(), std::io::ErrorKind::AddrInUse, "{error}");
+            Ok(())
+        })
+        .await?;
+        drop(taken);
+        Ok::<(), trio::Error>(())
+    })
+    .unwrap();
+}
+
 /// `serve_listeners` takes responsibility for closing its listeners (Trio's `async with
 /// listener`): once serving stops, the listeners it reported are closed and the port refuses
 /// connections, although the caller still holds them.
