@@ -65,7 +65,7 @@ pub use os::{DEFAULT_HAPPY_EYEBALLS_DELAY, OsNetwork, UdpSocket, UnixSocketListe
 pub use provider::{
     NetFuture, NetworkProvider, NoNetworkProvider, current_provider, install_provider, uninstall_provider,
 };
-pub use serve::{serve_listeners, serve_tcp};
+pub use serve::{serve_listeners, serve_tcp, serve_tcp_on};
 pub use socket::{ProviderListener, ProviderStream, SocketListener, SocketStream};
 
 /// Connects to `port` on `host` — a name or an address (Trio's `open_tcp_stream`).
@@ -74,7 +74,8 @@ pub use socket::{ProviderListener, ProviderStream, SocketListener, SocketStream}
 /// addresses are tried with happy eyeballs (RFC 8305, as Trio does): the first at once, each
 /// next one when the previous attempt failed or after the happy-eyeballs delay (250 ms,
 /// [`OsNetwork::happy_eyeballs_delay`]), alternating IPv6 and IPv4; the first connection wins
-/// and the other attempts are cancelled. `TCP_NODELAY` is on.
+/// and the other attempts are cancelled. `TCP_NODELAY` is on, and on Linux `TCP_NOTSENT_LOWAT`
+/// is 16 KiB (Trio's defaults).
 ///
 /// # Errors
 ///

@@ -4,7 +4,8 @@
 //!
 //! Every operation follows Trio's `_nonblocking_helper`: a cancel point, one try; if the
 //! operating system says `EWOULDBLOCK`, wait for the descriptor and try again. An operation
-//! that succeeded at once still yields (a schedule point), so each one is a checkpoint.
+//! whose first try succeeded or failed still yields (a schedule point), so each one is a
+//! checkpoint — also on a closed socket, as in Trio.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
@@ -220,9 +221,23 @@ async fn retry<S: AsFd, T>(sock: &S, way: Way, mut op: impl FnMut(&S) -> io::Res
                 waited = true;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // As Trio's `_try_sync`: a first try that fails is a checkpoint too.
+                if !waited {
+                    cancel_shielded_checkpoint().await;
+                }
+                return Err(e.into());
+            }
         }
     }
+}
+
+/// The answer of an operation on a closed socket, after a checkpoint: Trio makes the system
+/// call inside its checkpoint even then, and the closed descriptor answers `EBADF`, which it
+/// turns into `ClosedResourceError`.
+async fn closed_after_checkpoint<T>(message: &'static str) -> StreamResult<T> {
+    crate::checkpoint().await.map_err(|_| StreamError::Cancelled)?;
+    Err(StreamError::closed(message))
 }
 
 /// A failed socket operation as a stream error: cancellation, closing and busy keep their
@@ -271,12 +286,15 @@ fn read_into_vec(mut reader: impl Read, max_bytes: usize) -> io::Result<Vec<u8>>
 /// Reads straight into a new vector of `want` bytes' capacity, without zeroing it first (the
 /// standard library's `read_to_end` reads into spare capacity safely): for a stream whose last
 /// read filled its request, so the copy out of [`SCRATCH`] would be pure cost. Reads until
-/// `want` bytes, the end, or `EWOULDBLOCK` after some data.
-fn read_direct(reader: impl Read, want: usize) -> io::Result<Vec<u8>> {
+/// `want` bytes, the end, or `EWOULDBLOCK` after some data. An error after some data (a reset
+/// right behind the last bytes) comes back beside the data, for the next receive: the data
+/// must not be lost, and the kernel reports the error only once.
+fn read_direct(reader: impl Read, want: usize) -> io::Result<(Vec<u8>, Option<io::Error>)> {
     let mut data = Vec::with_capacity(want);
     match reader.take(want as u64).read_to_end(&mut data) {
-        Ok(_) => Ok(data),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock && !data.is_empty() => Ok(data),
+        Ok(_) => Ok((data, None)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && !data.is_empty() => Ok((data, None)),
+        Err(e) if !data.is_empty() => Ok((data, Some(e))),
         Err(e) => Err(e),
     }
 }
@@ -319,6 +337,9 @@ where
     /// The last receive filled its request: data is streaming in, read straight into the
     /// result ([`read_direct`]) rather than through the scratch buffer.
     streaming: Cell<bool>,
+    /// An error the kernel reported after a receive had already read data (a reset right
+    /// behind the last bytes): that receive returned the data, the next one returns this.
+    deferred_error: RefCell<Option<io::Error>>,
 }
 
 impl<S: StreamSocket> FdStream<S>
@@ -332,6 +353,7 @@ where
             receiving: ConflictDetector::new("another task is already receiving on this socket"),
             eof_sent: Cell::new(false),
             streaming: Cell::new(false),
+            deferred_error: RefCell::new(None),
         }
     }
 
@@ -365,12 +387,26 @@ where
             ));
         }
         let _guard = self.receiving.enter()?;
-        let sock = self.sock()?;
+        let Some(sock) = self.sock.borrow().clone() else {
+            return closed_after_checkpoint("this socket was closed").await;
+        };
+        if self.deferred_error.borrow().is_some() {
+            checkpoint_if_cancelled().await.map_err(|_| StreamError::Cancelled)?;
+            let error = self.deferred_error.borrow_mut().take().expect("checked above");
+            return Err(stream_error(error.into(), "receive"));
+        }
         let want = max_bytes.min(DEFAULT_RECEIVE_SIZE);
         let direct = self.streaming.get() && want >= 4096;
-        let data = retry(&*sock, Way::Read, |s| if direct { read_direct(s, want) } else { read_into_vec(s, want) })
-            .await
-            .map_err(|e| stream_error(e, "receive"))?;
+        let data = retry(&*sock, Way::Read, |s| {
+            if !direct {
+                return read_into_vec(s, want);
+            }
+            let (data, later) = read_direct(s, want)?;
+            *self.deferred_error.borrow_mut() = later;
+            Ok(data)
+        })
+        .await
+        .map_err(|e| stream_error(e, "receive"))?;
         self.streaming.set(data.len() == want);
         // A short read drained the kernel's buffer: the next receive can wait for the next
         // event without asking first (as tokio does). More data, or the end, is a new edge.
@@ -382,10 +418,17 @@ where
 
     async fn send(&self, data: &[u8]) -> StreamResult<()> {
         let _guard = self.sending.enter()?;
-        let sock = self.sock()?;
         if self.eof_sent.get() {
             return Err(StreamError::closed("send_all after send_eof: this side of the stream is closed for sending"));
         }
+        let Some(sock) = self.sock.borrow().clone() else {
+            // Trio: nothing to send on a closed socket fails at once, something after a
+            // checkpoint (the system call it tries).
+            if data.is_empty() {
+                return Err(StreamError::closed("this socket was closed"));
+            }
+            return closed_after_checkpoint("this socket was closed").await;
+        };
         checkpoint_if_cancelled().await?;
         let mut sent = 0;
         let mut waited = false;
@@ -398,7 +441,12 @@ where
                     waited = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(stream_error(e.into(), "send")),
+                Err(e) => {
+                    if !waited {
+                        cancel_shielded_checkpoint().await;
+                    }
+                    return Err(stream_error(e.into(), "send"));
+                }
             }
         }
         if !waited {
@@ -417,15 +465,14 @@ where
         let _guard = self.sending.enter()?;
         crate::checkpoint().await?;
         let sock = self.sock()?;
-        if self.eof_sent.replace(true) {
+        if self.eof_sent.get() {
             return Ok(());
         }
-        match sock.shutdown_write() {
-            Ok(()) => Ok(()),
-            // The peer is gone already: nothing more can be sent anyway.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            Err(e) => Err(stream_error(e.into(), "send_eof")),
-        }
+        // As Trio: whatever the operating system says breaks the stream — `ENOTCONN` too,
+        // which is what a connection the peer reset answers.
+        sock.shutdown_write().map_err(|e| stream_error(e.into(), "send_eof"))?;
+        self.eof_sent.set(true);
+        Ok(())
     }
 
     async fn close(&self) -> StreamResult<()> {
@@ -455,10 +502,16 @@ struct OsTcpStream {
 }
 
 impl OsTcpStream {
-    /// Wraps a connected socket: non-blocking, `TCP_NODELAY` on (Trio's default), labelled.
+    /// Wraps a connected socket: non-blocking, `TCP_NODELAY` on and, where the system has it,
+    /// `TCP_NOTSENT_LOWAT` at 16 KiB (Trio's defaults), labelled.
     fn new(sock: TcpStream, peer: Option<SocketAddr>) -> io::Result<OsTcpStream> {
         sock.set_nonblocking(true)?;
         sock.set_nodelay(true)?;
+        // Trio's choice (its issue #72): the kernel keeps at most 16 KiB of unsent data, so a
+        // sender feels backpressure early instead of queueing megabytes. Best effort, as in
+        // Trio: a kernel without the option keeps its default.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ = socket2::SockRef::from(&sock).set_tcp_notsent_lowat(NOTSENT_LOWAT);
         let local = sock.local_addr()?;
         let peer = match peer {
             Some(peer) => peer,
@@ -511,6 +564,10 @@ impl ProviderStream for OsTcpStream {
     }
 }
 
+/// Trio's `TCP_NOTSENT_LOWAT` for every TCP stream: 16 KiB.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const NOTSENT_LOWAT: u32 = 16 * 1024;
+
 /// A listening TCP socket of the operating system.
 struct OsTcpListener {
     sock: RefCell<Option<Rc<TcpListener>>>,
@@ -532,7 +589,9 @@ impl OsTcpListener {
 
     async fn accept_os(&self) -> StreamResult<SocketStream> {
         let _guard = self.accepting.enter()?;
-        let sock = self.sock.borrow().clone().ok_or_else(|| StreamError::closed("this listener was closed"))?;
+        let Some(sock) = self.sock.borrow().clone() else {
+            return closed_after_checkpoint("this listener was closed").await;
+        };
         loop {
             let accepted = retry(&*sock, Way::Read, |l| l.accept()).await;
             match accepted {
@@ -713,7 +772,7 @@ async fn happy_eyeballs(
         Some(stream) => Ok(SocketStream::new(OsTcpStream::new(stream, None)?)),
         None => {
             let failures = failures.borrow();
-            let mut message = format!("all attempts to connect to {host}:{port} failed:");
+            let mut message = format!("all attempts to connect to {} failed:", format_host_port(host, port));
             for (addr, error) in failures.iter() {
                 message.push_str(&format!(" {addr}: {error};"));
             }
@@ -725,6 +784,11 @@ async fn happy_eyeballs(
             Err(io::Error::new(kind, message).into())
         }
     }
+}
+
+/// `host:port` for messages, an IPv6 address in brackets (Trio's `format_host_port`).
+fn format_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
 /// Trio's `open_tcp_listeners`: one listener per address `host` resolves to (both wildcard
@@ -1035,7 +1099,9 @@ impl UnixSocketListener {
 
     async fn accept_unix(&self) -> StreamResult<UnixSocketStream> {
         let _guard = self.accepting.enter()?;
-        let sock = self.sock.borrow().clone().ok_or_else(|| StreamError::closed("this listener was closed"))?;
+        let Some(sock) = self.sock.borrow().clone() else {
+            return closed_after_checkpoint("this listener was closed").await;
+        };
         self.label.get_or_init(|| {
             let path = self.path.clone();
             set_fd_label(&*sock, move || format!("unix listener {}", path.display()));

@@ -35,6 +35,10 @@ fn is_capacity_error(error: &OsError) -> bool {
 /// The handler tasks live in this function's nursery: when a handler fails, serving stops and
 /// the failure comes out of here, as in Trio — catch what a handler should survive inside it.
 ///
+/// It takes responsibility for closing the listeners, as Trio's does: when serving stops
+/// (cancelled, or a failure), each listener is closed, also those the caller holds through
+/// `task_status`. Each handler's stream is closed when the handler is done with it (dropped).
+///
 /// # Errors
 ///
 /// A handler's failure; an `accept` failure (a closed listener, say); `Cancelled`. An
@@ -100,31 +104,46 @@ where
         for listener in &listeners {
             let (listener, handler, handlers) = (listener.clone(), handler.clone(), nursery.clone());
             nursery.start_soon_named("serve_listeners: accepting connections", async move {
-                loop {
-                    let stream = match listener.accept().await {
-                        Ok(stream) => stream,
-                        Err(StreamError::Os(error)) if is_capacity_error(&error) => {
-                            // Out of descriptors or memory: the listener is fine, this process
-                            // is full. Say so, wait for handlers to finish, and go on (Trio).
-                            eprintln!(
-                                "trio::net::serve_listeners: accept failed: {error}; sleeping {ACCEPT_RETRY_DELAY:?} \
-                                 and accepting again"
-                            );
-                            crate::sleep(ACCEPT_RETRY_DELAY).await?;
-                            continue;
-                        }
-                        Err(error) => return Err(error.into()),
-                    };
-                    handlers.start_soon(handler(stream));
-                }
-                #[allow(unreachable_code, reason = "names the block's type for `?`")]
-                crate::Result::Ok(())
+                let outcome = accept_loop(&*listener, handler, handlers).await;
+                // Serving stopped (cancelled, or a failure): close the listener, as Trio's
+                // `async with listener` does — whoever still holds the `Rc` from `task_status`
+                // must not keep the port open. A closing resource closes even when cancelled.
+                let _ = listener.aclose().await;
+                outcome
             });
         }
         task_status.started(listeners);
         Ok(())
     })
     .await
+}
+
+/// Accepts on `listener` until an error, starting `handler` for each connection in `handlers`.
+async fn accept_loop<L, H, Fut>(listener: &L, handler: Rc<H>, handlers: crate::Nursery) -> crate::Result<()>
+where
+    L: Listener + 'static,
+    L::Stream: 'static,
+    H: Fn(L::Stream) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: TaskResult,
+{
+    loop {
+        let stream = match listener.accept().await {
+            Ok(stream) => stream,
+            Err(StreamError::Os(error)) if is_capacity_error(&error) => {
+                // Out of descriptors or memory: the listener is fine, this process is full.
+                // Say so, wait for handlers to finish, and go on (Trio).
+                eprintln!(
+                    "trio::net::serve_listeners: accept failed: {error}; sleeping {ACCEPT_RETRY_DELAY:?} \
+                     and accepting again"
+                );
+                crate::sleep(ACCEPT_RETRY_DELAY).await?;
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
+        handlers.start_soon(handler(stream));
+    }
 }
 
 /// Listens on `port` on every address of this machine and serves each connection with
@@ -184,5 +203,61 @@ where
     Fut::Output: TaskResult,
 {
     let listeners = super::open_tcp_listeners(port).await?;
+    serve_listeners(handler, listeners, task_status).await
+}
+
+/// [`serve_tcp`] on the addresses of `host` only, with a `backlog` (Trio's `serve_tcp` with
+/// `host=` and `backlog=`): [`open_tcp_listeners_on`](super::open_tcp_listeners_on), then
+/// [`serve_listeners`]. `Some("127.0.0.1")` and port 0 serve on loopback at a free port.
+///
+/// # Errors
+///
+/// Those of `open_tcp_listeners_on`, then those of [`serve_listeners`].
+///
+/// # Cancellation
+///
+/// As [`serve_listeners`].
+///
+/// # Examples
+///
+/// ```
+/// use trio::abc::{ReceiveStream, SendStream};
+///
+/// trio::run(async {
+///     trio::open_nursery(|nursery| async move {
+///         let listeners = nursery
+///             .start(|task_status| {
+///                 trio::net::serve_tcp_on(
+///                     |stream: trio::net::SocketStream| async move { Ok(stream.send_all(b"hi").await?) },
+///                     Some("127.0.0.1"),
+///                     0,
+///                     None,
+///                     task_status,
+///                 )
+///             })
+///             .await?;
+///         let port = listeners[0].local_addr().port();
+///         let client = trio::net::open_tcp_stream("127.0.0.1", port).await?;
+///         assert_eq!(client.receive_some(10).await?, b"hi");
+///         nursery.cancel_scope().cancel();
+///         Ok(())
+///     })
+///     .await
+///     .unwrap();
+/// });
+/// ```
+pub async fn serve_tcp_on<H, Fut>(
+    handler: H,
+    host: Option<&str>,
+    port: u16,
+    backlog: Option<usize>,
+    task_status: TaskStatus<Vec<Rc<SocketListener>>>,
+) -> crate::Result<()>
+where
+    H: Fn(super::SocketStream) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: TaskResult,
+{
+    let listeners = super::open_tcp_listeners_on(host, port, backlog).await?;
     serve_listeners(handler, listeners, task_status).await
 }
