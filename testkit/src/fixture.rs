@@ -609,7 +609,9 @@ async fn run_fixture(state: Rc<RunState>, i: usize) {
         return;
     }
     let mut body_outcome = None;
+    let mut nursery_cancelled = false;
     let outcome_slot = &mut body_outcome;
+    let nursery_cancelled_slot = &mut nursery_cancelled;
     let s = state.clone();
     let run = CatchUnwind(Box::pin(trio::open_nursery(move |nursery| async move {
         s.set_active(Who::Fixture(i), Some(nursery.cancel_scope()));
@@ -617,6 +619,7 @@ async fn run_fixture(state: Rc<RunState>, i: usize) {
         let setup = s.nodes[i].fixture.setup;
         let outcome = CatchUnwind(setup(context)).await;
         s.set_active(Who::Fixture(i), None);
+        *nursery_cancelled_slot = nursery.cancel_scope().cancel_called();
         // pytest-trio's rule: the fixture's nursery is cancelled once its tear-down is done.
         nursery.cancel_scope().cancel();
         *outcome_slot = Some(outcome);
@@ -646,8 +649,11 @@ async fn run_fixture(state: Rc<RunState>, i: usize) {
         ),
         Some(Ok(BodyOutcome::Failed { message, cancelled })) => {
             // A cancellation that a crash, or a failing task of its own, caused is not a
-            // failure of its own: the cause is reported.
-            if !(cancelled && (state.crashed.get() || background_failed)) {
+            // failure of its own: the cause is reported. Nor is one that leaves the tear-down
+            // after the fixture's own nursery was cancelled: as in Trio, the nursery whose
+            // scope was cancelled absorbs it (pytest-trio #117: a test may cancel it).
+            let absorbed = provided && nursery_cancelled;
+            if !(cancelled && (state.crashed.get() || background_failed || absorbed)) {
                 state.crash(i, Some(format!("{name} failed {phase}: {message}")));
             }
         }
@@ -897,7 +903,9 @@ impl<T: Clone + 'static> Yield<T> {
     /// run anyway. A deadline on the wait cancels the test the same way. A cancellation the
     /// fixture's code asked for by calling `cancel()` — on its nursery, say, from a test that
     /// checks how the fixture handles cancellation (pytest-trio #117) — does not cancel the
-    /// test: the wait goes on until the users are done, then returns the `Err(Cancelled)`.
+    /// test: the wait goes on until the users are done, then returns the `Err(Cancelled)`;
+    /// a fixture that lets it escape (`?`) does not fail, as Trio's cancelled nursery absorbs
+    /// its own cancellation.
     ///
     /// # Cancellation
     ///

@@ -675,3 +675,52 @@ mod trio_mode {
         Ok(())
     }
 }
+
+// ===== cancellation that a nursery absorbs =====
+
+#[trio_fixture]
+async fn cancellable_worker(nursery: Nursery, fixture: Yield<Nursery>) -> trio::Result<()> {
+    nursery.start_soon_named("worker", log_when_cancelled("worker cleaned up"));
+    fixture.provide(nursery.clone()).await?;
+    event("cancellable_worker after the ?");
+    Ok(())
+}
+
+/// A test cancels a fixture's nursery on purpose (pytest-trio #117, our documented deviation:
+/// the test is not cancelled). The fixture lets the `Err(Cancelled)` of its `provide` escape
+/// with `?`, as most fixtures do: in Trio, a `Cancelled` leaving the scope that was cancelled —
+/// here the fixture's nursery — is absorbed by it, so this is no failure of the fixture.
+#[test]
+fn a_cancellation_of_a_fixtures_own_nursery_escaping_its_tear_down_is_no_failure() {
+    take_events();
+    one_run("absorbed_cancel")
+        .fixture(cancellable_worker)
+        .run_local_with_fixtures(&|fixtures| async move {
+            wait_all_tasks_blocked().await?;
+            fixtures.get(cancellable_worker).cancel_scope().cancel();
+            wait_all_tasks_blocked().await?;
+            event("test done");
+            Ok::<(), trio::Error>(())
+        })
+        .unwrap();
+    assert_eq!(take_events(), ["worker cleaned up", "test done"]);
+}
+
+#[trio_fixture]
+async fn cancels_itself_while_setting_up(nursery: Nursery) -> trio::Result<u32> {
+    nursery.cancel_scope().cancel();
+    trio::checkpoint().await?;
+    Ok(1)
+}
+
+/// The same cancellation during set-up is still a failure: the fixture has no value to give.
+#[test]
+fn a_set_up_that_cancels_its_own_nursery_fails_the_test() {
+    let failure = one_run("cancelled_set_up")
+        .fixture(cancels_itself_while_setting_up)
+        .run_local_with_fixtures(&|_fixtures| async move { event("test") })
+        .unwrap_err();
+    assert!(failure.message.contains("cancels_itself_while_setting_up` failed during set-up"), "{}", failure.message);
+    assert!(failure.message.contains("the test did not start"), "{}", failure.message);
+    assert!(take_events().is_empty());
+}
