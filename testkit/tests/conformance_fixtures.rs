@@ -430,6 +430,7 @@ fn a_background_crash_leaves_the_dependents_tear_down_uncancelled() {
         })
         .unwrap_err();
     assert!(failure.message.contains("task `server` failed: server crashed"), "{}", failure.message);
+    assert!(failure.message.contains("the test was cancelled because of that"), "{}", failure.message);
     assert_each_run_logged(
         &take_events(),
         &[
@@ -508,7 +509,8 @@ async fn panics_in_set_up() -> u32 {
 async fn torn_down_anyway(fixture: Yield<()>) -> trio::Result<()> {
     event("torn_down_anyway set up");
     fixture.provide(()).await?;
-    event("torn_down_anyway torn down");
+    trio::checkpoint().await?;
+    event(format!("torn_down_anyway torn down, deadline {:?}", trio::current_effective_deadline()));
     Ok(())
 }
 
@@ -524,7 +526,7 @@ fn a_panicking_set_up_fails_the_test_after_the_other_tear_downs() {
         .unwrap_err();
     assert_eq!(failure.kind, FailureKind::Panic);
     assert!(failure.message.contains("panics_in_set_up` panicked during set-up: set-up blew up"), "{}", failure.message);
-    assert_each_run_logged(&take_events(), &["torn_down_anyway set up", "torn_down_anyway torn down"]);
+    assert_each_run_logged(&take_events(), &["torn_down_anyway set up", "torn_down_anyway torn down, deadline None"]);
 }
 
 #[trio_fixture]
@@ -571,7 +573,7 @@ fn a_crash_in_the_tests_nursery_still_tears_the_fixtures_down() {
         })
         .unwrap_err();
     assert!(failure.message.contains("task `saboteur`: sabotaged"), "{}", failure.message);
-    assert_each_run_logged(&take_events(), &["torn_down_anyway set up", "torn_down_anyway torn down"]);
+    assert_each_run_logged(&take_events(), &["torn_down_anyway set up", "torn_down_anyway torn down, deadline None"]);
 }
 
 // ===== pytest-trio #75 with an explicit cancel: our documented deviation (#117) =====
@@ -723,4 +725,198 @@ fn a_set_up_that_cancels_its_own_nursery_fails_the_test() {
     assert!(failure.message.contains("cancels_itself_while_setting_up` failed during set-up"), "{}", failure.message);
     assert!(failure.message.contains("the test did not start"), "{}", failure.message);
     assert!(take_events().is_empty());
+}
+
+// ===== more crashes =====
+
+#[trio_fixture]
+async fn helper_dies_during_set_up(nursery: Nursery) -> trio::Result<u32> {
+    nursery.start_soon_named("helper", async {
+        trio::sleep(Duration::from_secs(1)).await?;
+        Err(trio::Error::msg("helper died"))
+    });
+    let slept = trio::sleep(Duration::from_secs(10)).await;
+    event(format!("set-up cancelled at {:?}: {}", trio::current_time(), slept.is_err()));
+    slept?;
+    Ok(1)
+}
+
+/// A task of a fixture's nursery that fails while the fixture is still setting up cancels the
+/// set-up; the failure is the task's (the set-up's own `Cancelled` is not reported), and the
+/// test does not start.
+#[test]
+fn a_background_task_failing_during_set_up_fails_it() {
+    take_events();
+    let failure = one_run("background_during_set_up")
+        .fixture(helper_dies_during_set_up)
+        .fixture(torn_down_anyway)
+        .run_local_with_fixtures(&|_fixtures| async move { event("test") })
+        .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Error, "{failure}");
+    assert!(
+        failure.message.contains("helper_dies_during_set_up`: task `helper` failed: helper died"),
+        "{}",
+        failure.message
+    );
+    assert!(!failure.message.contains("failed during set-up"), "{}", failure.message);
+    assert!(failure.message.contains("the test did not start"), "{}", failure.message);
+    let log = take_events();
+    assert!(!log.contains(&"test".to_string()), "{log:?}");
+    assert!(log.contains(&format!("set-up cancelled at {:?}: true", Instant::from_secs(1))), "{log:?}");
+    // The fixture already set up is torn down, not cancelled.
+    assert!(log.contains(&"torn_down_anyway torn down, deadline None".to_string()), "{log:?}");
+}
+
+#[trio_fixture]
+async fn fails_later(nursery: Nursery, fixture: Yield<()>) -> trio::Result<()> {
+    nursery.start_soon_named("timer", async {
+        trio::sleep(Duration::from_secs(5)).await?;
+        Err(trio::Error::msg("failed at 5 s"))
+    });
+    fixture.provide(()).await?;
+    Ok(())
+}
+
+#[trio_fixture]
+async fn long_tear_down(_fails_later: (), fixture: Yield<()>) -> trio::Result<()> {
+    fixture.provide(()).await?;
+    trio::sleep(Duration::from_secs(10)).await?;
+    event(format!("long tear-down done at {:?}", trio::current_time()));
+    Ok(())
+}
+
+/// A background task that fails after the test, while a dependent fixture is tearing down:
+/// the failure is reported (and is no "silent cancel"), and the tear-down already under way
+/// is not cancelled — pytest-trio cancels only set-ups and the test.
+#[test]
+fn a_background_failure_during_tear_down_is_reported_and_cancels_no_tear_down() {
+    take_events();
+    let failure = one_run("background_during_tear_down")
+        .fixture(long_tear_down)
+        .run_local_with_fixtures(&|_fixtures| async move {})
+        .unwrap_err();
+    assert!(failure.message.contains("fails_later`: task `timer` failed: failed at 5 s"), "{}", failure.message);
+    assert!(!failure.message.contains("reported no failure"), "{}", failure.message);
+    assert_each_run_logged(&take_events(), &[format!("long tear-down done at {:?}", Instant::from_secs(10))]);
+}
+
+/// As a user sees it: a `#[trio_test]` whose fixture fails to set up fails, naming the
+/// fixture and saying the test did not start.
+#[trio_test]
+#[should_panic(expected = "fails_at_once` failed during set-up: \"not today\"\nthe test did not start")]
+async fn a_trio_test_whose_fixture_fails_does_not_start(fails_at_once: u32) {
+    unreachable!("the test started with {fails_at_once}");
+}
+
+// ===== a fixture asks for another by path =====
+
+mod support {
+    #[trio_testkit::trio_fixture]
+    pub async fn base_port() -> u16 {
+        8000
+    }
+}
+
+#[trio_fixture]
+async fn next_port(#[from(support::base_port)] port: u16) -> u16 {
+    port + 1
+}
+
+/// A fixture's parameter names another fixture by path with `#[from(…)]`, as a test's can.
+#[trio_test]
+async fn a_fixture_asks_for_another_by_path(next_port: u16, #[from(support::base_port)] base: u16) {
+    assert_eq!((base, next_port), (8000, 8001));
+}
+
+// ===== the rules hold in every interleaving =====
+
+type Order = std::rc::Rc<RefCell<Vec<&'static str>>>;
+
+#[trio_fixture]
+async fn order(fixture: Yield<Order>) -> trio::Result<()> {
+    let log = Order::default();
+    fixture.provide(log.clone()).await?;
+    log.borrow_mut().push("order teardown");
+    let log = log.borrow();
+    let at = |entry: &str| log.iter().position(|e| *e == entry).unwrap_or_else(|| panic!("{entry}: {log:?}"));
+    // Set-up in dependency order, the test, tear-down in reverse dependency order.
+    assert!(at("low setup") < at("high setup"), "{log:?}");
+    assert!(at("high setup") < at("test") && at("side setup") < at("test"), "{log:?}");
+    assert!(at("test") < at("high teardown") && at("test") < at("side teardown"), "{log:?}");
+    assert!(at("high teardown") < at("low teardown"), "{log:?}");
+    assert_eq!(log.last(), Some(&"order teardown"), "{log:?}");
+    Ok(())
+}
+
+async fn step(log: &Order, entry: &'static str) -> trio::Result<()> {
+    trio::checkpoint().await?;
+    log.borrow_mut().push(entry);
+    trio::checkpoint().await?;
+    Ok(())
+}
+
+#[trio_fixture]
+async fn low(order: Order, fixture: Yield<()>) -> trio::Result<()> {
+    step(&order, "low setup").await?;
+    fixture.provide(()).await?;
+    step(&order, "low teardown").await
+}
+
+#[trio_fixture]
+async fn high(order: Order, _low: (), fixture: Yield<()>) -> trio::Result<()> {
+    step(&order, "high setup").await?;
+    fixture.provide(()).await?;
+    step(&order, "high teardown").await
+}
+
+#[trio_fixture]
+async fn side(order: Order, fixture: Yield<()>) -> trio::Result<()> {
+    step(&order, "side setup").await?;
+    fixture.provide(()).await?;
+    step(&order, "side teardown").await
+}
+
+/// Under exploration the fixtures' set-ups and tear-downs interleave in many ways; in every
+/// one, dependencies set up first and tear down last, and the test runs in between.
+#[trio_test(schedules = 200, policy = "random")]
+async fn dependency_order_holds_in_every_schedule(order: Order, _high: (), _side: ()) -> trio::Result<()> {
+    step(&order, "test").await
+}
+
+// ===== one shared context per test (pytest-trio's test_contextvars, with a `RunVar`) =====
+
+static CONTEXT: trio::lowlevel::RunVar<&'static str> = trio::lowlevel::RunVar::new("conformance context");
+
+#[trio_fixture]
+async fn context_checker(fixture: Yield<()>) -> trio::Result<()> {
+    assert_eq!(CONTEXT.get(), None, "every test starts with a fresh context");
+    fixture.provide(()).await?;
+    assert_eq!(CONTEXT.get(), None, "reset by context_setter's tear-down");
+    Ok(())
+}
+
+#[trio_fixture]
+async fn context_setter(_context_checker: (), fixture: Yield<()>) -> trio::Result<()> {
+    assert_eq!(CONTEXT.get(), None);
+    CONTEXT.set("setter");
+    fixture.provide(()).await?;
+    assert_eq!(CONTEXT.get(), Some("setter2"), "a dependent fixture's change is seen here");
+    CONTEXT.take();
+    Ok(())
+}
+
+#[trio_fixture]
+async fn context_setter2(_context_setter: (), fixture: Yield<()>) -> trio::Result<()> {
+    assert_eq!(CONTEXT.get(), Some("setter"), "set by the fixture this one depends on");
+    CONTEXT.set("setter2"); // left set on purpose: context_setter checks it
+    fixture.provide(()).await?;
+    assert_eq!(CONTEXT.get(), Some("setter2"));
+    Ok(())
+}
+
+/// What a fixture sets in run-wide state is seen by the fixtures that depend on it and by the
+/// test, and their changes by it — pytest-trio's one context shared by a test and its fixtures.
+#[trio_test(schedules = 20)]
+async fn fixtures_and_the_test_share_one_context(_context_setter2: ()) {
+    assert_eq!(CONTEXT.get(), Some("setter2"));
 }
