@@ -325,9 +325,13 @@ fn every_failure_of_the_run_is_reported() {
         .run_local_with_fixtures(&|_fixtures| async move { event("test") })
         .unwrap_err();
     assert_eq!(failure.kind, FailureKind::Error, "{failure}");
-    for token in
-        ["CRASH_PLAIN", "CRASH_BEFORE_PROVIDE", "CRASH_AFTER_PROVIDE", "CRASH_BACKGROUND_EARLY", "CRASH_BACKGROUND_LATE"]
-    {
+    for token in [
+        "CRASH_PLAIN",
+        "CRASH_BEFORE_PROVIDE",
+        "CRASH_AFTER_PROVIDE",
+        "CRASH_BACKGROUND_EARLY",
+        "CRASH_BACKGROUND_LATE",
+    ] {
         assert!(failure.message.contains(token), "{token} missing from: {}", failure.message);
     }
     assert!(failure.message.contains("crash_plain` failed during set-up"), "{}", failure.message);
@@ -437,7 +441,7 @@ fn a_background_crash_leaves_the_dependents_tear_down_uncancelled() {
             format!("test cancelled at {:?}", Instant::from_secs(1)),
             "client teardown, deadline None".to_string(),
             format!("crashing_server after provide, deadline {:?}", Some(Instant::ZERO)),
-        ]
+        ],
     );
 }
 
@@ -525,7 +529,11 @@ fn a_panicking_set_up_fails_the_test_after_the_other_tear_downs() {
         .run_local_with_fixtures(&|_fixtures| async move { event("test") })
         .unwrap_err();
     assert_eq!(failure.kind, FailureKind::Panic);
-    assert!(failure.message.contains("panics_in_set_up` panicked during set-up: set-up blew up"), "{}", failure.message);
+    assert!(
+        failure.message.contains("panics_in_set_up` panicked during set-up: set-up blew up"),
+        "{}",
+        failure.message
+    );
     assert_each_run_logged(&take_events(), &["torn_down_anyway set up", "torn_down_anyway torn down, deadline None"]);
 }
 
