@@ -30,7 +30,7 @@ fn take_events() -> Vec<String> {
 /// A failing run is run again (to replay and shrink it): every run must log `expected`.
 fn assert_each_run_logged<S: AsRef<str>>(log: &[String], expected: &[S]) {
     let expected: Vec<&str> = expected.iter().map(AsRef::as_ref).collect();
-    assert!(!log.is_empty() && log.len() % expected.len() == 0, "{log:?}, each run: {expected:?}");
+    assert!(!log.is_empty() && log.len().is_multiple_of(expected.len()), "{log:?}, each run: {expected:?}");
     for run in log.chunks(expected.len()) {
         assert_eq!(run, expected, "{log:?}");
     }
@@ -373,7 +373,7 @@ fn a_failing_tear_down_fails_the_test_and_the_others_still_run() {
     );
     // The two tear-downs run concurrently: each run logs both, in either order.
     let log = take_events();
-    assert!(!log.is_empty() && log.len() % 2 == 0, "{log:?}");
+    assert!(!log.is_empty() && log.len().is_multiple_of(2), "{log:?}");
     for run in log.chunks(2) {
         let mut run = run.to_vec();
         run.sort();
