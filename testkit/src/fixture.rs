@@ -89,7 +89,7 @@ use std::task::{Context, Poll};
 use trio::{CancelScope, CancelSource, Event, Nursery};
 
 use crate::clock::MockClock;
-use crate::config::ClockFixture;
+use crate::config::{ClockFixture, Explore};
 use crate::engine::panics::describe_panic;
 use crate::sim::SimNet;
 
@@ -275,6 +275,19 @@ pub fn definition<Id: 'static, T>(
     setup: fn(FixtureContext) -> Pin<Box<dyn Future<Output = BodyOutcome>>>,
 ) -> FixtureDef<T> {
     FixtureDef { any: AnyFixture { id: TypeId::of::<Id>(), info, setup }, _value: PhantomData }
+}
+
+/// The `autojump` default of a trio-mode module (`#[trio_tests(autojump)]`), which the code
+/// `#[trio_test]` generates applies once the test's fixtures are known: the autojump clock,
+/// unless one of the fixtures asks for a clock — that one is then the run's, as if the test
+/// had asked for it.
+#[doc(hidden)]
+pub fn module_autojump(config: Explore) -> Explore {
+    if config.plan.fixtures().iter().any(|fixture| fixture.clock().is_some()) {
+        config
+    } else {
+        config.clock(ClockFixture::Autojump)
+    }
 }
 
 /// The erased definition of `fixture`: how a definition lists what it depends on.

@@ -928,3 +928,37 @@ async fn context_setter2(_context_setter: (), fixture: Yield<()>) -> trio::Resul
 async fn fixtures_and_the_test_share_one_context(_context_setter2: ()) {
     assert_eq!(CONTEXT.get(), Some("setter2"));
 }
+
+// ===== trio mode: fixtures in the module, and the module's clock giving way =====
+
+/// In trio mode, fixtures live next to the tests; the module's `autojump` is a default that
+/// gives way to a clock a test asks for — also through a fixture (a fixture's clock is the
+/// run's, as if the test asked for it).
+#[trio_tests(autojump)]
+mod trio_mode_fixtures {
+    use super::*;
+
+    #[trio_fixture]
+    async fn frozen_at_three(mock_clock: MockClock) -> Instant {
+        mock_clock.jump(Duration::from_secs(3));
+        trio::current_time()
+    }
+
+    #[trio_fixture]
+    async fn local_value() -> u32 {
+        trio::sleep(Duration::from_secs(4)).await.unwrap();
+        4
+    }
+
+    #[test]
+    async fn a_fixture_defined_in_the_module(local_value: u32) {
+        assert_eq!(local_value, 4);
+        assert_eq!(trio::current_time(), Instant::from_secs(4), "the module's autojump clock");
+    }
+
+    #[test]
+    async fn a_fixtures_clock_replaces_the_modules_autojump(frozen_at_three: Instant) {
+        assert_eq!(frozen_at_three, Instant::from_secs(3));
+        assert_eq!(trio::current_time(), Instant::from_secs(3), "frozen: the mock clock, not autojump");
+    }
+}
