@@ -946,6 +946,21 @@ impl<T: Clone + 'static> Yield<T> {
     /// }
     /// # fn main() {}
     /// ```
+    ///
+    /// A fixture provides once: `provide` takes the handle, so a second call does not compile
+    /// (pytest-trio fails a fixture that yields twice).
+    ///
+    /// ```compile_fail,E0382
+    /// use trio_testkit::fixture::Yield;
+    ///
+    /// #[trio_testkit::trio_fixture]
+    /// async fn twice(fixture: Yield<u32>) -> trio::Result<()> {
+    ///     fixture.provide(1).await?;
+    ///     fixture.provide(2).await?;
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
     pub async fn provide(self, value: T) -> trio::Result<()> {
         let state = &self.state;
         let node = &state.nodes[self.index];

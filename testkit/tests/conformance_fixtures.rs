@@ -962,3 +962,25 @@ mod trio_mode_fixtures {
         assert_eq!(trio::current_time(), Instant::from_secs(3), "frozen: the mock clock, not autojump");
     }
 }
+
+// ===== a set-up that can never finish =====
+
+#[trio_fixture]
+async fn waits_for_nobody() -> trio::Result<u32> {
+    trio::Event::new().wait().await?; // nobody will ever set it
+    Ok(0)
+}
+
+/// A set-up blocked for good: where pytest-trio hangs, the run sees every task blocked and
+/// fails at once, naming the fixture's task, without starting the test.
+#[test]
+fn a_set_up_that_can_never_finish_is_a_deadlock_naming_the_fixture() {
+    take_events();
+    let failure = one_run("set_up_deadlock")
+        .fixture(waits_for_nobody)
+        .run_local_with_fixtures(&|_fixtures| async move { event("test") })
+        .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Deadlock, "{failure}");
+    assert!(failure.message.contains("fixture `conformance_fixtures::waits_for_nobody`"), "{}", failure.message);
+    assert!(take_events().is_empty());
+}
