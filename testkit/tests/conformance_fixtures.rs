@@ -984,3 +984,20 @@ fn a_set_up_that_can_never_finish_is_a_deadlock_naming_the_fixture() {
     assert!(failure.message.contains("fixture `conformance_fixtures::waits_for_nobody`"), "{}", failure.message);
     assert!(take_events().is_empty());
 }
+
+// ===== where the tasks are =====
+
+#[trio_fixture]
+async fn my_parent_task() -> String {
+    let nursery = trio::lowlevel::current_task().parent_nursery().expect("a fixture's task runs in a nursery");
+    nursery.parent_task().expect("its opener is alive").name().to_string()
+}
+
+/// pytest-trio runs the test in a task of its own, a sibling of the fixtures' tasks. Here the
+/// test runs in the run's main task and the fixtures' tasks are its children
+/// (docs/design.md, "The test runs in the main task").
+#[trio_test]
+async fn the_fixtures_tasks_are_children_of_the_tests(my_parent_task: String) {
+    assert_eq!(my_parent_task, trio::lowlevel::current_task().name());
+    assert!(trio::lowlevel::current_task().parent_nursery().is_none(), "the test runs in the main task");
+}
