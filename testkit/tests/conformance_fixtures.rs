@@ -821,6 +821,7 @@ async fn a_trio_test_whose_fixture_fails_does_not_start(fails_at_once: u32) {
 mod support {
     #[trio_testkit::trio_fixture]
     pub async fn base_port() -> u16 {
+        super::event("base_port set up");
         8000
     }
 }
@@ -830,10 +831,30 @@ async fn next_port(#[from(support::base_port)] port: u16) -> u16 {
     port + 1
 }
 
-/// A fixture's parameter names another fixture by path with `#[from(…)]`, as a test's can.
-#[trio_test]
-async fn a_fixture_asks_for_another_by_path(next_port: u16, #[from(support::base_port)] base: u16) {
-    assert_eq!((base, next_port), (8000, 8001));
+mod by_use {
+    pub(super) use super::support::base_port;
+}
+
+#[trio_fixture]
+async fn port_after_next(#[from(by_use::base_port)] port: u16) -> u16 {
+    port + 2
+}
+
+/// A fixture's parameter names another fixture by path with `#[from(…)]`, as a test's can; the
+/// same fixture reached under two paths is still one fixture, set up once.
+#[test]
+fn a_fixture_asks_for_another_by_path_and_it_is_set_up_once() {
+    take_events();
+    one_run("by_path")
+        .fixture(next_port)
+        .fixture(port_after_next)
+        .fixture(support::base_port)
+        .run_local_with_fixtures(&|fixtures| async move {
+            let ports = (fixtures.get(support::base_port), fixtures.get(next_port), fixtures.get(port_after_next));
+            assert_eq!(ports, (8000, 8001, 8002));
+        })
+        .unwrap();
+    assert_eq!(take_events(), ["base_port set up"]);
 }
 
 // ===== the rules hold in every interleaving =====
