@@ -1022,3 +1022,31 @@ async fn the_fixtures_tasks_are_children_of_the_tests(my_parent_task: String) {
     assert_eq!(my_parent_task, trio::lowlevel::current_task().name());
     assert!(trio::lowlevel::current_task().parent_nursery().is_none(), "the test runs in the main task");
 }
+
+// ===== the test's `nursery` surrounds the test =====
+
+/// The `nursery` fixture surrounds the test (pytest-trio): cancelling it cancels the test body
+/// too. In Trio the `Cancelled` leaving the body is absorbed by that nursery and the test
+/// passes; here the runner sees the test's `Err` only as text, so a test that lets it escape
+/// fails, reporting the cancellation (docs/design.md: "Cancelling the test's `nursery`").
+#[test]
+fn cancelling_the_tests_nursery_cancels_the_test_body() {
+    take_events();
+    let failure = one_run("cancel_test_nursery")
+        .nursery()
+        .run_local_with_fixtures(&|fixtures| async move {
+            let nursery = fixtures.nursery();
+            nursery.start_soon(log_when_cancelled("background cancelled"));
+            wait_all_tasks_blocked().await?;
+            nursery.cancel_scope().cancel();
+            let slept = trio::sleep(Duration::from_secs(1)).await;
+            event(format!("the test's sleep was cancelled: {}", slept.is_err()));
+            Ok::<(), trio::Error>(slept?)
+        })
+        .unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Error);
+    assert!(failure.message.contains("it returned an error: cancelled by an explicit cancel()"), "{}", failure.message);
+    let log = take_events();
+    assert!(log.contains(&"the test's sleep was cancelled: true".to_string()), "{log:?}");
+    assert!(log.contains(&"background cancelled".to_string()), "{log:?}");
+}
