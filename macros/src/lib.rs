@@ -165,8 +165,8 @@ pub fn trio_fixture(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// Arguments are `#[trio_test]`'s. A test's own `#[trio_test(…)]` overrides them argument by
-/// argument; a test that asks for `mock_clock` or `autojump_clock`, or says `autojump = false`,
-/// does not get the module's `autojump`. Inline submodules get the same defaults. The module
+/// argument; a test that asks for `mock_clock` or `autojump_clock` (itself or through one of its
+/// fixtures), or says `autojump = false`, does not get the module's `autojump`. Inline submodules get the same defaults. The module
 /// must have its body in place (`mod tests { … }`).
 #[allow(
     clippy::test_attr_in_doctest,

@@ -89,7 +89,7 @@ use std::task::{Context, Poll};
 use trio::{CancelScope, CancelSource, Event, Nursery};
 
 use crate::clock::MockClock;
-use crate::config::ClockFixture;
+use crate::config::{ClockFixture, Explore};
 use crate::engine::panics::describe_panic;
 use crate::sim::SimNet;
 
@@ -275,6 +275,19 @@ pub fn definition<Id: 'static, T>(
     setup: fn(FixtureContext) -> Pin<Box<dyn Future<Output = BodyOutcome>>>,
 ) -> FixtureDef<T> {
     FixtureDef { any: AnyFixture { id: TypeId::of::<Id>(), info, setup }, _value: PhantomData }
+}
+
+/// The `autojump` default of a trio-mode module (`#[trio_tests(autojump)]`), which the code
+/// `#[trio_test]` generates applies once the test's fixtures are known: the autojump clock,
+/// unless one of the fixtures asks for a clock — that one is then the run's, as if the test
+/// had asked for it.
+#[doc(hidden)]
+pub fn module_autojump(config: Explore) -> Explore {
+    if config.plan.fixtures().iter().any(|fixture| fixture.clock().is_some()) {
+        config
+    } else {
+        config.clock(ClockFixture::Autojump)
+    }
 }
 
 /// The erased definition of `fixture`: how a definition lists what it depends on.
@@ -609,7 +622,9 @@ async fn run_fixture(state: Rc<RunState>, i: usize) {
         return;
     }
     let mut body_outcome = None;
+    let mut nursery_cancelled = false;
     let outcome_slot = &mut body_outcome;
+    let nursery_cancelled_slot = &mut nursery_cancelled;
     let s = state.clone();
     let run = CatchUnwind(Box::pin(trio::open_nursery(move |nursery| async move {
         s.set_active(Who::Fixture(i), Some(nursery.cancel_scope()));
@@ -617,6 +632,7 @@ async fn run_fixture(state: Rc<RunState>, i: usize) {
         let setup = s.nodes[i].fixture.setup;
         let outcome = CatchUnwind(setup(context)).await;
         s.set_active(Who::Fixture(i), None);
+        *nursery_cancelled_slot = nursery.cancel_scope().cancel_called();
         // pytest-trio's rule: the fixture's nursery is cancelled once its tear-down is done.
         nursery.cancel_scope().cancel();
         *outcome_slot = Some(outcome);
@@ -646,8 +662,11 @@ async fn run_fixture(state: Rc<RunState>, i: usize) {
         ),
         Some(Ok(BodyOutcome::Failed { message, cancelled })) => {
             // A cancellation that a crash, or a failing task of its own, caused is not a
-            // failure of its own: the cause is reported.
-            if !(cancelled && (state.crashed.get() || background_failed)) {
+            // failure of its own: the cause is reported. Nor is one that leaves the tear-down
+            // after the fixture's own nursery was cancelled: as in Trio, the nursery whose
+            // scope was cancelled absorbs it (pytest-trio #117: a test may cancel it).
+            let absorbed = provided && nursery_cancelled;
+            if !(cancelled && (state.crashed.get() || background_failed || absorbed)) {
                 state.crash(i, Some(format!("{name} failed {phase}: {message}")));
             }
         }
@@ -897,7 +916,9 @@ impl<T: Clone + 'static> Yield<T> {
     /// run anyway. A deadline on the wait cancels the test the same way. A cancellation the
     /// fixture's code asked for by calling `cancel()` — on its nursery, say, from a test that
     /// checks how the fixture handles cancellation (pytest-trio #117) — does not cancel the
-    /// test: the wait goes on until the users are done, then returns the `Err(Cancelled)`.
+    /// test: the wait goes on until the users are done, then returns the `Err(Cancelled)`;
+    /// a fixture that lets it escape (`?`) does not fail, as Trio's cancelled nursery absorbs
+    /// its own cancellation.
     ///
     /// # Cancellation
     ///
@@ -921,6 +942,21 @@ impl<T: Clone + 'static> Yield<T> {
     /// #[trio_test]
     /// async fn sends_one(channel: trio::MemorySender<u32>) -> trio::Result<()> {
     ///     channel.send(7).await?;
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
+    ///
+    /// A fixture provides once: `provide` takes the handle, so a second call does not compile
+    /// (pytest-trio fails a fixture that yields twice).
+    ///
+    /// ```compile_fail,E0382
+    /// use trio_testkit::fixture::Yield;
+    ///
+    /// #[trio_testkit::trio_fixture]
+    /// async fn twice(fixture: Yield<u32>) -> trio::Result<()> {
+    ///     fixture.provide(1).await?;
+    ///     fixture.provide(2).await?;
     ///     Ok(())
     /// }
     /// # fn main() {}

@@ -97,8 +97,9 @@
 //! module: in `#[trio_tests(…)] mod tests { … }` every `#[test] async fn` is a `#[trio_test]`
 //! with the attribute's arguments as defaults. A test's own `#[trio_test(…)]` overrides them
 //! argument by argument (`autojump = false` turns a default `autojump` off, and a test asking
-//! for `mock_clock` gets it instead of the default), async functions without `#[test]` stay
-//! helpers, and inline submodules get the same defaults.
+//! for `mock_clock` — itself or through one of its fixtures — gets it instead of the
+//! default), async functions without `#[test]` stay helpers, and inline submodules get the
+//! same defaults.
 //!
 //! ```
 //! use trio_testkit::trio_tests;

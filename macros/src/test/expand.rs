@@ -27,6 +27,7 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
     let TestSpec {
         krate,
         clock,
+        module_autojump,
         nursery,
         seed,
         policy,
@@ -112,9 +113,13 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
     }
 
     let config_calls = config;
-    let config = quote! {
-        #private::test_config(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name))) #config_calls
+    // A module's `autojump` is decided once the fixtures are known: a fixture's clock wins.
+    let module_default = |config: TokenStream| {
+        if module_autojump { quote!(#krate::fixture::module_autojump(#config)) } else { config }
     };
+    let config = module_default(quote! {
+        #private::test_config(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name))) #config_calls
+    });
     let fixtures = Ident::new("__trio_fixtures", Span::call_site());
     let arguments = |case: Option<&Case>| -> Vec<TokenStream> {
         let mut values = case.map(|case| case.args.iter());
@@ -181,7 +186,7 @@ pub(crate) fn expand(mut item: syn::ItemFn, spec: TestSpec) -> TokenStream {
         let config = {
             // The same builder calls, on the case's own name (and so its own seed).
             let calls = config_calls.clone();
-            quote!(#config #calls)
+            module_default(quote!(#config #calls))
         };
         let arguments = arguments(Some(case));
         let call = quote_spanned! {name.span()=>

@@ -15,6 +15,9 @@ pub(crate) struct TestSpec {
     /// Where the testkit is (`::trio_testkit` unless `crate = "…"`).
     pub(crate) krate: Path,
     pub(crate) clock: Option<ClockKind>,
+    /// The `autojump` default of a `#[trio_tests]` module: the autojump clock unless one of the
+    /// test's fixtures asks for a clock.
+    pub(crate) module_autojump: bool,
     pub(crate) nursery: bool,
     pub(crate) seed: Option<u64>,
     pub(crate) policy: Option<Policy>,
@@ -125,6 +128,10 @@ pub(crate) struct Case {
     pub(crate) args: Vec<Expr>,
 }
 
+/// What `#[trio_tests(autojump)]` passes in place of `autojump`: a default that gives way to a
+/// clock the test's fixtures ask for (the test's own clock parameters it sees itself).
+pub(crate) const MODULE_AUTOJUMP: &str = "__module_autojump";
+
 const ARGUMENTS: [&str; 12] = [
     "autojump",
     "seed",
@@ -189,6 +196,7 @@ pub(crate) fn validate(args: &[Meta], item: &ItemFn) -> syn::Result<TestSpec> {
     let nursery = params.iter().any(|param| param.kind.builtin() == Some(Fixture::Nursery));
     Ok(TestSpec {
         krate: args.krate.unwrap_or_else(|| syn::parse_quote!(::trio_testkit)),
+        module_autojump: args.module_autojump && clock.is_none(),
         clock: clock.map(|(kind, _)| kind),
         nursery,
         seed: args.seed,
@@ -221,6 +229,7 @@ pub(crate) fn is_test_attribute(attr: &Attribute) -> bool {
 #[derive(Default)]
 struct Args {
     autojump: Option<Span>,
+    module_autojump: bool,
     seed: Option<u64>,
     policy: Option<Policy>,
     timeout_nanos: Option<u64>,
@@ -244,6 +253,10 @@ fn validate_args(metas: &[Meta], errors: &mut Errors) -> Args {
             errors.push(unknown_argument(path, &quote::ToTokens::to_token_stream(path).to_string()));
             continue;
         };
+        if name == MODULE_AUTOJUMP && matches!(meta, Meta::Path(_)) {
+            args.module_autojump = true;
+            continue;
+        }
         if !ARGUMENTS.contains(&name.as_str()) {
             errors.push(unknown_argument(path, &name));
             continue;
