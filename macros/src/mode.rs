@@ -148,8 +148,9 @@ fn merge(own: &[Meta], defaults: &[Meta], function: &ItemFn) -> Vec<Meta> {
         if default_name.as_deref() == Some("autojump") && asks_for_a_clock {
             continue;
         }
-        if default_name.as_deref() == Some("autojump") && matches!(default, Meta::Path(_)) {
-            // A default: a clock one of the test's fixtures asks for wins over it.
+        if default_name.as_deref() == Some("autojump") && autojump_on(default) {
+            // A default (`autojump` or `autojump = true`): a clock one of the test's fixtures
+            // asks for wins over it.
             let marker = syn::Ident::new(crate::test::validate::MODULE_AUTOJUMP, proc_macro2::Span::call_site());
             args.push(syn::parse_quote!(#marker));
             continue;
@@ -157,4 +158,16 @@ fn merge(own: &[Meta], defaults: &[Meta], function: &ItemFn) -> Vec<Meta> {
         args.push(default.clone());
     }
     args
+}
+
+/// Whether a module's `autojump` default turns autojump on: `autojump` or `autojump = true`
+/// (`autojump = false` is passed on as written, to turn it off).
+fn autojump_on(meta: &Meta) -> bool {
+    match meta {
+        Meta::Path(_) => true,
+        Meta::NameValue(pair) => {
+            matches!(&pair.value, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(on), .. }) if on.value)
+        }
+        Meta::List(_) => false,
+    }
 }

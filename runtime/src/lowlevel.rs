@@ -138,10 +138,11 @@ pub fn current_root_task() -> Task {
     Runtime::with(|rt| rt.root_task().expect("a run always has a main task"))
 }
 
-/// The run's clock (Trio's `current_clock`): the one given to
-/// [`Builder::clock`](crate::Builder::clock), or the run's [`SystemClock`](crate::SystemClock).
-/// [`current_time`](crate::current_time) reads it. Its `start_clock` does nothing: the run
-/// has started the clock already.
+/// The run's clock (Trio's `current_clock`): a handle to the one given to
+/// [`Builder::clock`](crate::Builder::clock), or to the run's
+/// [`SystemClock`](crate::SystemClock), which [`current_time`](crate::current_time) reads.
+/// The handle forwards everything but `start_clock`, which does nothing: the run has started
+/// the clock already. (So, unlike Trio's, two calls do not return the same object.)
 ///
 /// # Panics
 ///
@@ -295,6 +296,28 @@ where
     let name = default_task_name::<F>();
     let future = async move { future.await.into_task_result() };
     Runtime::with_at(location, |rt| rt.spawn_system(future, name, location))
+}
+
+/// Where code runs as far as cancellation goes: the innermost cancel status (the root one
+/// outside any task). A future that enters a cancel scope must be polled where it was first
+/// polled; an adapter that keeps such a future between calls (`io::AsyncReadWrite`) notes the
+/// context it started in and polls it again only there.
+#[derive(Clone)]
+pub(crate) struct CancelContext(Rc<crate::core::cancel::CancelStatus>);
+
+impl CancelContext {
+    /// The context of the code running now, or `None` outside a run.
+    pub(crate) fn current() -> Option<CancelContext> {
+        let mut context = None;
+        Runtime::with_opt(|rt| context = Some(CancelContext(rt.current_status())));
+        context
+    }
+
+    /// Whether code runs in this context now. The context is held, so its status cannot be
+    /// freed and another one take its place.
+    pub(crate) fn is_current(&self) -> bool {
+        CancelContext::current().is_some_and(|now| Rc::ptr_eq(&now.0, &self.0))
+    }
 }
 
 /// Whether the current run's loop has ended, so that [`spawn_system_task`] would panic: for the

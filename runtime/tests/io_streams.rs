@@ -332,3 +332,94 @@ async fn an_io_error_breaks_an_io_stream() {
     assert!(error.is_broken() && error.to_string().contains("peer reset"), "{error}");
     assert!(stream.send_all(b"x").await.unwrap_err().is_broken(), "it stays broken");
 }
+
+// ===== AsyncReadWrite and cancel scopes =====
+
+/// A send stream whose `send_all` takes a second of (autojumped) time inside a timeout of its
+/// own, as a send-timeout wrapper would: its cancel scope must be polled where it was entered.
+struct TimedSend {
+    sent: Rc<std::cell::RefCell<Vec<u8>>>,
+}
+
+impl AsyncResource for TimedSend {
+    fn aclose(&self) -> trio::io::IoFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl SendStream for TimedSend {
+    fn send_all<'a>(&'a self, data: &'a [u8]) -> trio::io::IoFuture<'a, ()> {
+        Box::pin(async move {
+            let slow = trio::fail_after(std::time::Duration::from_secs(10), async {
+                trio::sleep(std::time::Duration::from_secs(1)).await?;
+                Ok(())
+            });
+            match slow.await {
+                Ok(()) => {
+                    self.sent.borrow_mut().extend_from_slice(data);
+                    Ok(())
+                }
+                Err(error) if error.is_cancelled() => Err(StreamError::Cancelled),
+                Err(error) => Err(StreamError::broken(error.to_string())),
+            }
+        })
+    }
+
+    fn wait_send_all_might_not_block(&self) -> trio::io::IoFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A write made inside a timeout finishes inside it; a flush made after it, outside, has
+/// nothing left to do (it used to find the send still in flight and poll the stream's own
+/// timeout outside the scope that entered it).
+#[trio_test(autojump)]
+async fn a_write_inside_a_timeout_is_done_there_and_a_flush_outside_is_fine() {
+    let sent = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut io = AsyncReadWrite::new(TimedSend { sent: sent.clone() });
+    trio::fail_after(std::time::Duration::from_secs(5), async {
+        io.write_all(b"request").await.map_err(trio::Error::new)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(*sent.borrow(), b"request", "sent before the timeout's scope ended");
+    io.flush().await.unwrap();
+    io.close().await.unwrap();
+}
+
+/// A write dropped midway (it lost a race) cannot be finished from another cancel scope: the
+/// next call there fails with `Broken`, since part of it may have gone out.
+#[trio_test(autojump)]
+async fn a_write_dropped_midway_fails_the_next_call_from_another_scope() {
+    let sent = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut io = AsyncReadWrite::new(TimedSend { sent: sent.clone() });
+    trio::select! {
+        _ = io.write_all(b"lost") => unreachable!("the send takes a second"),
+        _ = trio::sleep(std::time::Duration::from_millis(10)) => {}
+    }
+    let next = trio::move_on_after(std::time::Duration::from_secs(5), async {
+        Ok(io.write_all(b"next").await.map_err(trio::Error::new))
+    });
+    let error = next.await.unwrap().expect("not cancelled").unwrap_err();
+    assert!(error.to_string().contains("abandoned midway"), "{error}");
+    assert!(sent.borrow().is_empty());
+}
+
+/// A read dropped in one cancel scope and retried in another receives afresh there: the kept
+/// receive is dropped (as if cancelled, which loses nothing), and every byte still arrives.
+#[trio_test(autojump)]
+async fn a_read_dropped_in_one_scope_is_received_afresh_in_another() {
+    let (left, right) = memory_stream_pair();
+    let mut reader = AsyncReadWrite::new(right);
+    let mut buf = [0; 4];
+    let got = trio::move_on_after(std::time::Duration::from_millis(10), async {
+        reader.read(&mut buf).await.map_err(trio::Error::new)
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, None, "nothing was sent yet: the read timed out");
+    left.send_all(b"late").await.unwrap();
+    reader.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"late");
+}

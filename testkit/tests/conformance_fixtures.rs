@@ -960,7 +960,7 @@ mod trio_mode_fixtures {
     use super::*;
 
     #[trio_fixture]
-    async fn frozen_at_three(mock_clock: MockClock) -> Instant {
+    pub(super) async fn frozen_at_three(mock_clock: MockClock) -> Instant {
         mock_clock.jump(Duration::from_secs(3));
         trio::current_time()
     }
@@ -979,6 +979,19 @@ mod trio_mode_fixtures {
 
     #[test]
     async fn a_fixtures_clock_replaces_the_modules_autojump(frozen_at_three: Instant) {
+        assert_eq!(frozen_at_three, Instant::from_secs(3));
+        assert_eq!(trio::current_time(), Instant::from_secs(3), "frozen: the mock clock, not autojump");
+    }
+}
+
+/// The same default written `autojump = true` gives way to a fixture's clock too.
+#[trio_tests(autojump = true)]
+mod trio_mode_autojump_true {
+    use super::trio_mode_fixtures::frozen_at_three;
+    use super::*;
+
+    #[test]
+    async fn a_fixtures_clock_replaces_the_modules_autojump_written_with_a_value(frozen_at_three: Instant) {
         assert_eq!(frozen_at_three, Instant::from_secs(3));
         assert_eq!(trio::current_time(), Instant::from_secs(3), "frozen: the mock clock, not autojump");
     }

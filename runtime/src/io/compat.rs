@@ -17,7 +17,7 @@ use super::error::{StreamError, StreamResult};
 use super::traits::{AsyncResource, HalfCloseableStream, IoFuture, ReceiveStream, SendStream};
 use crate::cancellable::cancellable;
 use crate::error::Cancelled;
-use crate::lowlevel::{WaitQueue, cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled};
+use crate::lowlevel::{CancelContext, WaitQueue, cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled};
 
 type Pending<T> = Pin<Box<dyn Future<Output = StreamResult<T>>>>;
 
@@ -30,17 +30,22 @@ type Pending<T> = Pin<Box<dyn Future<Output = StreamResult<T>>>>;
 /// - **Reading** calls `receive_some` with the caller's buffer size; bytes that do not fit a
 ///   smaller buffer on a later call are kept for the next read. The end of the stream reads
 ///   as `Ok(0)`.
-/// - **Writing** is write-behind: `poll_write` hands a copy of the buffer to `send_all` and
-///   reports it written; the next `poll_write`, `poll_flush` or `poll_close` first waits for
-///   that send to finish and reports its error, if any. So at most one buffer is in flight —
-///   call `flush` or `close` before dropping the adapter, as with any buffered writer.
+/// - **Writing**: `poll_write` hands a copy of the buffer to `send_all` and reports it written
+///   once the send has finished (so a write inside a timeout is done, or cancelled, inside
+///   it); nothing is buffered, and `poll_flush` has nothing to wait for.
 /// - **Closing** (`poll_close`) closes the stream with `aclose`, or with `send_eof` when made
 ///   by [`AsyncReadWrite::half_closing`].
 /// - Errors become [`io::Error`]s (see the conversion from [`StreamError`]); a cancellation
 ///   is `ErrorKind::Other` with the `StreamError` inside.
 ///
 /// An operation the caller stops polling (its future was dropped, say in a `select!`) is kept
-/// and resumed by the next call, so no received bytes are lost.
+/// and resumed by the next call of its kind made in the same cancel scope — the loop around a
+/// `select!` — so no received bytes are lost; a write is resumed only by a write (after
+/// `Pending` the caller retries with the same bytes, as `write_all` does). A cancel scope's
+/// future must go on where it began, so a call made in another cancel scope does not resume
+/// it: a kept read or close is dropped — as if cancelled, which loses nothing — and started
+/// afresh, and a kept write makes the call fail with [`StreamError::Broken`]: part of it may
+/// have been sent, and the stream should be closed, as after a cancelled `send_all`.
 ///
 /// # Examples
 ///
@@ -62,12 +67,13 @@ type Pending<T> = Pin<Box<dyn Future<Output = StreamResult<T>>>>;
 /// ```
 pub struct AsyncReadWrite<S> {
     stream: Rc<S>,
-    reading: Option<Pending<Vec<u8>>>,
+    reading: Option<Kept<Vec<u8>>>,
     /// Received bytes a smaller read buffer could not take; `leftover[taken..]` is unread.
     leftover: Vec<u8>,
     taken: usize,
-    writing: Option<Pending<()>>,
-    closing: Option<Pending<()>>,
+    /// A send the caller stopped polling, and how many bytes it carries.
+    writing: Option<(Kept<()>, usize)>,
+    closing: Option<Kept<()>>,
     closed: bool,
     close_with: fn(Rc<S>) -> Pending<()>,
 }
@@ -144,15 +150,46 @@ impl<S: HalfCloseableStream + 'static> AsyncReadWrite<S> {
     }
 }
 
-impl<S> AsyncReadWrite<S> {
-    /// Waits for the send in flight, if any.
-    fn poll_written(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(writing) = self.writing.as_mut() {
-            let done = std::task::ready!(writing.as_mut().poll(cx));
-            self.writing = None;
-            done?;
+/// An operation in flight and the cancel context it started in: it may enter cancel scopes,
+/// which must be polled where they were entered, so it goes on only in that context.
+struct Kept<T> {
+    future: Pending<T>,
+    context: Option<CancelContext>,
+}
+
+impl<T> Kept<T> {
+    fn new(future: Pending<T>) -> Kept<T> {
+        Kept { future, context: CancelContext::current() }
+    }
+
+    /// Whether the code polling now runs where the operation started.
+    fn here(&self) -> bool {
+        match &self.context {
+            Some(context) => context.is_current(),
+            None => CancelContext::current().is_none(),
         }
-        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S> AsyncReadWrite<S> {
+    /// Finishes a send the caller stopped polling, if one is kept: here, if it started here;
+    /// from another cancel scope, it was abandoned midway and the stream's state is unknown.
+    fn poll_written(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<usize>>> {
+        let Some((kept, len)) = self.writing.as_mut() else { return Poll::Ready(Ok(None)) };
+        if !kept.here() {
+            self.writing = None;
+            return Poll::Ready(Err(StreamError::broken(
+                "a write on this AsyncReadWrite was abandoned midway (its future dropped, as by a \
+                 cancellation) and this call runs in another cancel scope: part of it may have been \
+                 sent, so the stream is in an unknown state; close it",
+            )
+            .into()));
+        }
+        let len = *len;
+        let done = std::task::ready!(kept.future.as_mut().poll(cx));
+        self.writing = None;
+        done?;
+        Poll::Ready(Ok(Some(len)))
     }
 }
 
@@ -168,12 +205,17 @@ impl<S: ReceiveStream + 'static> AsyncRead for AsyncReadWrite<S> {
             this.taken += n;
             return Poll::Ready(Ok(n));
         }
+        if this.reading.as_ref().is_some_and(|kept| !kept.here()) {
+            // Left by a read whose future was dropped, in another cancel scope: cancel it (a
+            // cancelled receive loses nothing) and receive afresh here.
+            this.reading = None;
+        }
         let reading = this.reading.get_or_insert_with(|| {
             let stream = this.stream.clone();
             let max_bytes = buf.len();
-            Box::pin(async move { stream.receive_some(max_bytes).await })
+            Kept::new(Box::pin(async move { stream.receive_some(max_bytes).await }))
         });
-        let data = std::task::ready!(reading.as_mut().poll(cx));
+        let data = std::task::ready!(reading.future.as_mut().poll(cx));
         this.reading = None;
         let data = data?;
         let n = buf.len().min(data.len());
@@ -192,23 +234,27 @@ impl<S: SendStream + 'static> AsyncWrite for AsyncReadWrite<S> {
         if this.closed || this.closing.is_some() {
             return Poll::Ready(Err(StreamError::closed("write after close on an AsyncReadWrite").into()));
         }
-        std::task::ready!(this.poll_written(cx))?;
+        // The retry of a write that returned `Pending`: its bytes are the kept send's.
+        if let Some(len) = std::task::ready!(this.poll_written(cx))? {
+            return Poll::Ready(Ok(len.min(buf.len())));
+        }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
         let stream = this.stream.clone();
         let data = buf.to_vec();
-        let mut writing: Pending<()> = Box::pin(async move { stream.send_all(&data).await });
-        match writing.as_mut().poll(cx) {
-            Poll::Ready(Err(error)) => return Poll::Ready(Err(error.into())),
-            Poll::Ready(Ok(())) => {}
-            Poll::Pending => this.writing = Some(writing),
+        let mut writing = Kept::new(Box::pin(async move { stream.send_all(&data).await }));
+        match writing.future.as_mut().poll(cx) {
+            Poll::Ready(done) => Poll::Ready(done.map(|()| buf.len()).map_err(io::Error::from)),
+            Poll::Pending => {
+                this.writing = Some((writing, buf.len()));
+                Poll::Pending
+            }
         }
-        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_written(cx)
+        self.poll_written(cx).map_ok(|_| ())
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -217,8 +263,11 @@ impl<S: SendStream + 'static> AsyncWrite for AsyncReadWrite<S> {
             return Poll::Ready(Ok(()));
         }
         std::task::ready!(this.poll_written(cx))?;
-        let closing = this.closing.get_or_insert_with(|| (this.close_with)(this.stream.clone()));
-        let done = std::task::ready!(closing.as_mut().poll(cx));
+        if this.closing.as_ref().is_some_and(|kept| !kept.here()) {
+            this.closing = None; // started in another cancel scope: close afresh here
+        }
+        let closing = this.closing.get_or_insert_with(|| Kept::new((this.close_with)(this.stream.clone())));
+        let done = std::task::ready!(closing.future.as_mut().poll(cx));
         this.closing = None;
         this.closed = true;
         Poll::Ready(done.map_err(io::Error::from))

@@ -391,7 +391,8 @@ where
             return closed_after_checkpoint("this socket was closed").await;
         };
         if self.deferred_error.borrow().is_some() {
-            checkpoint_if_cancelled().await.map_err(|_| StreamError::Cancelled)?;
+            // A failing operation is a full checkpoint, as every other one here.
+            crate::checkpoint().await.map_err(|_| StreamError::Cancelled)?;
             let error = self.deferred_error.borrow_mut().take().expect("checked above");
             return Err(stream_error(error.into(), "receive"));
         }
