@@ -351,11 +351,17 @@ fn dispatch(signal: i32) {
     let mut delivered = false;
     {
         let listeners = hub.listeners.lock().unwrap_or_else(|e| e.into_inner());
-        for listener in listeners.get(&signal).into_iter().flatten() {
+        // As in Trio, where each receiver installs its handler over the one before: only the
+        // newest open receiver gets the signal; the one under it gets signals again once it closes.
+        let mut received = false;
+        for listener in listeners.get(&signal).into_iter().flatten().rev() {
             match listener {
                 Listener::Receiver { id, token } => {
-                    let id = *id;
-                    delivered |= token.run_sync_soon(move || deliver(id, signal)).is_ok();
+                    if !received {
+                        let id = *id;
+                        received = token.run_sync_soon(move || deliver(id, signal)).is_ok();
+                        delivered |= received;
+                    }
                 }
                 Listener::KeyboardInterrupt { handle, .. } => {
                     handle.interrupt();
