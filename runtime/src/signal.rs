@@ -27,6 +27,7 @@ use std::fmt;
 use std::io;
 use std::panic::Location;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use signal_hook::iterator::{Handle, Signals};
@@ -107,8 +108,7 @@ pub fn open_signal_receiver(signals: &[i32]) -> io::Result<SignalReceiver> {
     let registry = RECEIVERS.get_or_init(Default::default);
     let id = {
         let mut registry = registry.borrow_mut();
-        let id = registry.next;
-        registry.next += 1;
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         registry.receivers.insert(id, Rc::new(ReceiverState::default()));
         id
     };
@@ -274,10 +274,13 @@ impl fmt::Debug for SignalReceiver {
 
 // ===== per run =====
 
+/// Receiver ids, unique in the process: the signal thread's listeners of every run are told
+/// apart by them.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// The run's open receivers, by id.
 #[derive(Default)]
 struct Receivers {
-    next: u64,
     receivers: BTreeMap<u64, Rc<ReceiverState>>,
 }
 

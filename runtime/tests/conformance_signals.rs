@@ -257,3 +257,96 @@ fn a_receiver_works_off_the_main_thread() {
         .unwrap();
     assert_eq!(got, SIGUSR1);
 }
+
+/// Receivers of two runs at once: the newest receiver in the process gets the signal, whichever
+/// run it belongs to (Trio's handlers are process-wide too); when it closes, the other run's
+/// receiver gets signals again.
+#[test]
+fn receivers_of_two_runs_follow_the_same_newest_first_rule() {
+    let _serial = serial();
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel::<()>();
+    let (closed_tx, closed_rx) = std::sync::mpsc::channel::<()>();
+    let other = bounded().run(async move {
+        let mut mine = open_signal_receiver(&[SIGUSR2]).unwrap();
+        // The other run opens its receiver after this one: it is the newest.
+        let other = std::thread::spawn(move || {
+            bounded().run(async move {
+                let mut signals = open_signal_receiver(&[SIGUSR2]).unwrap();
+                opened_tx.send(()).unwrap();
+                let got = signals.next().await.unwrap();
+                drop(signals);
+                closed_tx.send(()).unwrap();
+                got
+            })
+        });
+        trio::to_thread::run_sync(move || opened_rx.recv().unwrap()).await.unwrap();
+        raise(SIGUSR2).unwrap();
+        trio::to_thread::run_sync(move || closed_rx.recv().unwrap()).await.unwrap();
+        assert_eq!(mine.pending(), 0, "the older receiver was told too");
+        raise(SIGUSR2).unwrap();
+        assert_eq!(mine.next().await.unwrap(), SIGUSR2);
+        other
+    });
+    assert_eq!(other.join().unwrap(), SIGUSR2);
+}
+
+/// Closing a receiver stops only that receiver: the first receiver of each run once had the
+/// same id, and closing one in another run silently unhooked this one.
+#[test]
+fn closing_a_receiver_of_another_run_leaves_this_one_catching() {
+    let _serial = serial();
+    bounded().run(async {
+        let mut mine = open_signal_receiver(&[SIGUSR1]).unwrap();
+        trio::to_thread::run_sync(|| {
+            std::thread::spawn(|| {
+                bounded().run(async {
+                    drop(open_signal_receiver(&[SIGUSR1]).unwrap());
+                })
+            })
+            .join()
+            .unwrap()
+        })
+        .await
+        .unwrap();
+        raise(SIGUSR1).unwrap();
+        assert_eq!(mine.next().await.unwrap(), SIGUSR1);
+    });
+}
+
+/// Trio's no-starvation rule: with two signals raised again and again, reads alternate
+/// between them instead of reporting the same one over and over.
+#[test]
+fn two_signals_that_keep_arriving_are_reported_in_turn() {
+    let _serial = serial();
+    bounded().run(async {
+        let mut signals = open_signal_receiver(&[SIGUSR1, SIGUSR2]).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..6 {
+            raise(SIGUSR1).unwrap();
+            raise(SIGUSR2).unwrap();
+            until(|| signals.pending() == 2).await;
+            got.push(signals.next().await.unwrap());
+        }
+        while signals.pending() > 0 {
+            signals.next().await.unwrap();
+        }
+        assert!(got.windows(2).all(|w| w[0] != w[1]), "{got:?}");
+    });
+}
+
+/// A signal raised just before the newer receiver closes — before the run even had the chance
+/// to queue it — still reaches the older one, once (Trio re-delivers to the previous handler).
+#[test]
+fn a_signal_racing_the_close_reaches_the_older_receiver_once() {
+    let _serial = serial();
+    bounded().run(async {
+        let mut outer = open_signal_receiver(&[SIGUSR1, SIGWINCH]).unwrap();
+        let inner = open_signal_receiver(&[SIGUSR1]).unwrap();
+        raise(SIGUSR1).unwrap();
+        drop(inner); // no checkpoint in between
+        assert_eq!(outer.next().await.unwrap(), SIGUSR1);
+        raise(SIGWINCH).unwrap(); // a marker behind any second copy
+        until(|| outer.pending() > 0).await;
+        assert_eq!(outer.next().await.unwrap(), SIGWINCH, "SIGUSR1 came twice");
+    });
+}
