@@ -266,3 +266,14 @@ fn a_dropped_sleep_leaves_no_timer_behind() {
         assert_eq!(trio::current_time(), at(11));
     });
 }
+
+/// A relative timeout counts from when its scope is entered (Trio), even when the future was
+/// made earlier.
+#[test]
+fn a_timeout_made_early_counts_from_when_it_is_awaited() {
+    run_auto(async {
+        let timeout = trio::move_on_after(secs(5), async { Ok(trio::current_effective_deadline()) });
+        trio::sleep(secs(3)).await.unwrap();
+        assert_eq!(timeout.await.unwrap(), Some(Some(at(8))));
+    });
+}
