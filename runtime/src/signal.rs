@@ -63,6 +63,10 @@ pub const SIGWINCH: i32 = signal_hook::consts::SIGWINCH;
 /// While a receiver is open the run counts as waiting for something outside it (a signal may
 /// come), so it is never declared deadlocked and a mock clock does not autojump.
 ///
+/// Receivers nest as Trio's handlers do: a signal goes to the newest open receiver that catches
+/// it (in any run of the process), and to the one before once that closes. A receiver of
+/// `SIGINT` takes Ctrl-C over: the run is not cancelled by it while the receiver is open.
+///
 /// # Errors
 ///
 /// `InvalidInput` for an empty list, and for a signal that cannot be caught (`SIGKILL`,
@@ -349,24 +353,28 @@ fn hub() -> io::Result<&'static Hub> {
 }
 
 /// On the signal thread: pass `signal` to whoever listens, or give it its default action.
+///
+/// As in Trio, where each receiver installs its handler over the one before, only the newest
+/// open receiver gets the signal (the one under it gets signals again once it closes), and a
+/// receiver of `SIGINT` takes Ctrl-C away from the runs that would be cancelled by it.
 fn dispatch(signal: i32) {
     let Some(Ok(hub)) = HUB.get() else { return };
     let mut delivered = false;
     {
         let listeners = hub.listeners.lock().unwrap_or_else(|e| e.into_inner());
-        // As in Trio, where each receiver installs its handler over the one before: only the
-        // newest open receiver gets the signal; the one under it gets signals again once it closes.
-        let mut received = false;
-        for listener in listeners.get(&signal).into_iter().flatten().rev() {
-            match listener {
-                Listener::Receiver { id, token } => {
-                    if !received {
-                        let id = *id;
-                        received = token.run_sync_soon(move || deliver(id, signal)).is_ok();
-                        delivered |= received;
-                    }
+        let listeners = listeners.get(&signal).map(Vec::as_slice).unwrap_or_default();
+        for listener in listeners.iter().rev() {
+            if let Listener::Receiver { id, token } = listener {
+                let id = *id;
+                if token.run_sync_soon(move || deliver(id, signal)).is_ok() {
+                    delivered = true;
+                    break;
                 }
-                Listener::KeyboardInterrupt { handle, .. } => {
+            }
+        }
+        if !delivered {
+            for listener in listeners {
+                if let Listener::KeyboardInterrupt { handle, .. } = listener {
                     handle.interrupt();
                     delivered = true;
                 }

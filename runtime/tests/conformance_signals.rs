@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use trio::Builder;
-use trio::signal::{SIGUSR1, SIGUSR2, SIGWINCH, SignalReceiver, open_signal_receiver, raise};
+use trio::signal::{SIGINT, SIGUSR1, SIGUSR2, SIGWINCH, SignalReceiver, open_signal_receiver, raise};
 
 static SIGNALS: Mutex<()> = Mutex::new(());
 
@@ -349,4 +349,34 @@ fn a_signal_racing_the_close_reaches_the_older_receiver_once() {
         until(|| outer.pending() > 0).await;
         assert_eq!(outer.next().await.unwrap(), SIGWINCH, "SIGUSR1 came twice");
     });
+}
+
+/// A receiver of `SIGINT` takes Ctrl-C over, as Trio's receiver replaces its Ctrl-C handler:
+/// the signal is reported and the run is not cancelled.
+#[test]
+fn a_sigint_receiver_takes_ctrl_c_away_from_the_run() {
+    let _serial = serial();
+    let result = bounded().keyboard_interrupt(true).try_run(async {
+        let mut signals = open_signal_receiver(&[SIGINT]).unwrap();
+        raise(SIGINT).unwrap();
+        assert_eq!(signals.next().await.unwrap(), SIGINT);
+        trio::sleep(Duration::from_millis(5)).await.unwrap();
+        assert_eq!(trio::current_effective_deadline(), None, "the run was cancelled");
+    });
+    assert!(result.is_ok(), "{:?}", result.err());
+}
+
+/// Once the `SIGINT` receiver closes, Ctrl-C cancels the run again.
+#[test]
+fn after_the_sigint_receiver_closes_ctrl_c_cancels_again() {
+    let _serial = serial();
+    let err = bounded()
+        .keyboard_interrupt(true)
+        .try_run(async {
+            drop(open_signal_receiver(&[SIGINT]).unwrap());
+            raise(SIGINT).unwrap();
+            trio::sleep(Duration::from_secs(60)).await.unwrap_err();
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), trio::RunErrorKind::KeyboardInterrupt);
 }
