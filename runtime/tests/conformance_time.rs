@@ -277,3 +277,33 @@ fn a_timeout_made_early_counts_from_when_it_is_awaited() {
         assert_eq!(timeout.await.unwrap(), Some(Some(at(8))));
     });
 }
+
+/// A task being started sees the caller's deadline until `started()`, then the target
+/// nursery's (Trio runs it in the caller's scopes until then).
+#[test]
+fn a_starting_task_sees_the_callers_deadline_until_started() {
+    run_auto(async {
+        let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let s = seen.clone();
+        trio::open_nursery(|nursery| async move {
+            let target = nursery.clone();
+            trio::move_on_at(at(50), async move {
+                target
+                    .start(move |status: trio::TaskStatus<()>| async move {
+                        s.borrow_mut().push(trio::current_effective_deadline());
+                        status.started(());
+                        s.borrow_mut().push(trio::current_effective_deadline());
+                        trio::checkpoint().await?;
+                        s.borrow_mut().push(trio::current_effective_deadline());
+                        Ok(())
+                    })
+                    .await
+            })
+            .await?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(*seen.borrow(), [Some(at(50)), None, None]);
+    });
+}
