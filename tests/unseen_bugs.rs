@@ -14,6 +14,8 @@ use unseen::*;
 struct Bug {
     name: &'static str,
     kind: FailureKind,
+    /// Part of the failure's message: the bug's own assertion (or what the deadlock waits on).
+    message: &'static str,
     /// Cancellation injection bound, for bugs only a cancellation shows.
     inject: Option<u64>,
     program: Program,
@@ -44,6 +46,7 @@ fn check(bug: &Bug) {
             .run(|| program(true))
             .expect_err("the default explorer finds the bug within the default budget");
         assert_eq!(failure.kind, bug.kind, "{failure}");
+        assert!(failure.message.contains(bug.message), "{} failed for another reason:\n{failure}", bug.name);
     }
     let summary = explorer(bug, 1)
         .schedules(2_000)
@@ -53,10 +56,11 @@ fn check(bug: &Bug) {
 }
 
 macro_rules! bugs {
-    ($($test:ident: $name:ident, $kind:ident, $inject:expr;)*) => {
+    ($($test:ident: $name:ident, $kind:ident, $message:literal, $inject:expr;)*) => {
         const BUGS: &[Bug] = &[$(Bug {
             name: stringify!($name),
             kind: FailureKind::$kind,
+            message: $message,
             inject: $inject,
             program: $name,
         }),*];
@@ -70,18 +74,18 @@ macro_rules! bugs {
 }
 
 bugs! {
-    finds_a_lost_condition_wakeup: condition_lost_wakeup, Deadlock, None;
-    finds_a_limiter_token_leaked_on_cancellation: limiter_leak, Panic, Some(8);
-    finds_a_double_lazy_init: lazy_init, Panic, None;
-    finds_a_channel_closed_too_early: channel_closed_early, Panic, None;
-    finds_a_lost_update_in_a_loop: rmw_in_loop, Panic, None;
-    finds_a_close_while_in_use_across_three_tasks: close_while_in_use, Panic, None;
-    finds_a_write_after_a_lease_ended_at_a_timer_tie: lease_tie, Panic, None;
-    finds_an_event_reused_after_set: event_reused, Panic, None;
-    finds_a_start_that_reports_started_too_soon: started_too_soon, Panic, None;
-    finds_a_lock_kept_on_one_path: lock_kept_on_one_path, Panic, None;
-    finds_a_half_committed_transfer: two_phase_commit, Panic, None;
-    finds_a_select_that_drops_a_message: select_drops_message, Panic, None;
+    finds_a_lost_condition_wakeup: condition_lost_wakeup, Deadlock, "Condition::wait", None;
+    finds_a_limiter_token_leaked_on_cancellation: limiter_leak, Panic, "a limiter token leaked", Some(8);
+    finds_a_double_lazy_init: lazy_init, Panic, "connected twice", None;
+    finds_a_channel_closed_too_early: channel_closed_early, Panic, "a value was lost", None;
+    finds_a_lost_update_in_a_loop: rmw_in_loop, Panic, "an increment was lost", None;
+    finds_a_close_while_in_use_across_three_tasks: close_while_in_use, Panic, "while a query was using it", None;
+    finds_a_write_after_a_lease_ended_at_a_timer_tie: lease_tie, Panic, "wrote after its lease ended", None;
+    finds_an_event_reused_after_set: event_reused, Panic, "woke for value", None;
+    finds_a_start_that_reports_started_too_soon: started_too_soon, Panic, "had no route", None;
+    finds_a_lock_kept_on_one_path: lock_kept_on_one_path, Panic, "the producer cannot take the lock", None;
+    finds_a_half_committed_transfer: two_phase_commit, Panic, "half-committed transfer", None;
+    finds_a_select_that_drops_a_message: select_drops_message, Panic, "was dropped", None;
 }
 
 // ===== the measurement =====
