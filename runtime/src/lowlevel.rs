@@ -316,7 +316,9 @@ impl CancelContext {
     /// Whether code runs in this context now. The context is held, so its status cannot be
     /// freed and another one take its place.
     pub(crate) fn is_current(&self) -> bool {
-        CancelContext::current().is_some_and(|now| Rc::ptr_eq(&now.0, &self.0))
+        let mut current = false;
+        Runtime::with_opt(|rt| current = rt.with_current_status(|now| Rc::ptr_eq(now, &self.0)));
+        current
     }
 }
 

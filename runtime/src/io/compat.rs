@@ -162,12 +162,10 @@ impl<T> Kept<T> {
         Kept { future, context: CancelContext::current() }
     }
 
-    /// Whether the code polling now runs where the operation started.
+    /// Whether the code polling now runs where the operation started (outside a run, where
+    /// no operation can go on anyway, there is no context to compare).
     fn here(&self) -> bool {
-        match &self.context {
-            Some(context) => context.is_current(),
-            None => CancelContext::current().is_none(),
-        }
+        self.context.as_ref().is_none_or(CancelContext::is_current)
     }
 }
 
